@@ -1,0 +1,57 @@
+# composer-observability: every entry point a user or CI needs.
+# `make demo` and `make test` work on a fresh machine that has Python 3.11 and pip.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+AIRFLOW2_VERSION ?= 2.10.5
+AIRFLOW3_VERSION ?= 3.3.2
+AIRFLOW2_VENV := .venvs/airflow-$(AIRFLOW2_VERSION)
+AIRFLOW3_VENV := .venvs/airflow-$(AIRFLOW3_VERSION)
+
+.PHONY: setup airflow-envs demo test lint bench emulator clean
+
+# The project's own environment: the package, editable, with every extra the tools use.
+$(BIN)/composer-obs: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q uv
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/composer-obs
+
+# One virtual environment per supported Airflow line, each with this package installed
+# editable, so that the tests run `airflow dags test` on the real thing.
+$(AIRFLOW2_VENV)/bin/airflow: $(BIN)/composer-obs
+	$(UV) venv -q --allow-existing -p $(PYTHON) $(AIRFLOW2_VENV)
+	VIRTUAL_ENV=$(AIRFLOW2_VENV) $(UV) pip install -q "apache-airflow==$(AIRFLOW2_VERSION)" -e .
+	touch $@
+
+$(AIRFLOW3_VENV)/bin/airflow: $(BIN)/composer-obs
+	$(UV) venv -q --allow-existing -p $(PYTHON) $(AIRFLOW3_VENV)
+	VIRTUAL_ENV=$(AIRFLOW3_VENV) $(UV) pip install -q "apache-airflow==$(AIRFLOW3_VERSION)" -e .
+	touch $@
+
+airflow-envs: $(AIRFLOW2_VENV)/bin/airflow $(AIRFLOW3_VENV)/bin/airflow
+
+# The offline demo: the example DAGs on real Airflow against the local emulator.
+demo: setup $(AIRFLOW3_VENV)/bin/airflow
+	AIRFLOW_VENV=$(AIRFLOW3_VENV) $(BIN)/python -m examples.demo
+
+test: setup airflow-envs
+	COMPOSER_OBS_AIRFLOW_VENVS="$(AIRFLOW2_VENV) $(AIRFLOW3_VENV)" $(BIN)/pytest -n 2 -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python bench/callback_overhead.py
+
+emulator: setup
+	$(BIN)/composer-obs emulator
+
+clean:
+	rm -rf $(VENV) .venvs demo-output

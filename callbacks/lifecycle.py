@@ -1,0 +1,99 @@
+"""The task and DAG callbacks themselves: each turns the context into an event and queues it.
+
+Every callback is wrapped so that it can never raise into Airflow (Airflow would log "Failed
+to run task callback" and the event would be gone) and never waits on the network: it builds
+the event, puts it on the in-process queue and returns.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import Any
+
+Context = Mapping[str, Any]
+Event = dict[str, Any]
+"""Event fields (see ``callbacks.context``); the writer validates them."""
+Callback = Callable[[Context], None]
+
+
+def _never_raises(build: Callable[[Context], Event]) -> Callback:
+    """Make an Airflow callback from an event builder: emit its event, swallow any error."""
+
+    @wraps(build)
+    def callback(context: Context) -> None:
+        try:
+            from observability.emit import emit
+
+            emit(build(context))
+        except Exception as exc:  # noqa: BLE001 - a callback must never hurt the task
+            print(f"composer-observability: {build.__name__} failed: {exc!r}", file=sys.stderr)
+
+    return callback
+
+
+def _task(event_type: str) -> Callable[[Context], Event]:
+    def build(context: Context) -> Event:
+        from callbacks.context import task_event
+
+        return task_event(event_type, context)
+
+    return build
+
+
+def _dag_run(event_type: str) -> Callable[[Context], Event]:
+    def build(context: Context) -> Event:
+        from callbacks.context import dag_run_event
+
+        return dag_run_event(event_type, context)
+
+    return build
+
+
+def _named(name: str, doc: str, build: Callable[[Context], Event]) -> Callback:
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = doc
+    return _never_raises(build)
+
+
+on_execute = _named("on_execute", "on_execute_callback: the task started.", _task("task_started"))
+on_success = _named(
+    "on_success", "on_success_callback: the task succeeded.", _task("task_succeeded")
+)
+on_failure = _named(
+    "on_failure", "on_failure_callback: the task failed for good.", _task("task_failed")
+)
+on_retry = _named(
+    "on_retry",
+    "on_retry_callback: the task failed and will be retried.",
+    _task("task_up_for_retry"),
+)
+on_skipped = _named(
+    "on_skipped",
+    "on_skipped_callback: the task raised AirflowSkipException.",
+    _task("task_skipped"),
+)
+on_dag_success = _named(
+    "on_dag_success",
+    "DAG on_success_callback: the run succeeded.",
+    _dag_run("dag_run_succeeded"),
+)
+on_dag_failure = _named(
+    "on_dag_failure", "DAG on_failure_callback: the run failed.", _dag_run("dag_run_failed")
+)
+
+TASK_CALLBACKS: dict[str, Callback] = {
+    "on_execute_callback": on_execute,
+    "on_success_callback": on_success,
+    "on_failure_callback": on_failure,
+    "on_retry_callback": on_retry,
+    "on_skipped_callback": on_skipped,
+}
+"""Operator argument -> our callback; what ``default_args()`` installs."""
+
+
+def is_ours(callback: object) -> bool:
+    """True if ``callback`` (or any member of a callback list) is one of these callbacks."""
+    members = callback if isinstance(callback, (list, tuple)) else [callback]
+    return any(member in TASK_CALLBACKS.values() for member in members)

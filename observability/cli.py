@@ -1,0 +1,161 @@
+"""The ``composer-obs`` command.
+
+Each sub-command is a thin shell over a module that does the work, so everything here is
+also usable from Python. Errors are one line naming what is wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from observability.settings import SettingsError, load_settings
+
+app = typer.Typer(
+    name="composer-obs",
+    help="Observability and alerting for Cloud Composer.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+spool_app = typer.Typer(help="Events that could not be delivered, waiting for replay.")
+events_app = typer.Typer(help="Read events back from Cloud Logging (or the emulator).")
+app.add_typer(spool_app, name="spool")
+app.add_typer(events_app, name="events")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option(help="gRPC port.")] = 8085,
+    http_port: Annotated[int | None, typer.Option(help="HTTP port (default: port + 1).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the emulator keeps its SQLite files.")
+    ] = Path(".composer-obs-emulator"),
+) -> None:
+    """Run the local emulator of Cloud Logging (and, as it grows, Monitoring) until Ctrl-C."""
+    from observability.emulator.server import serve
+
+    serve(data_dir=data_dir, host=host, port=port, http_port=http_port or port + 1)
+
+
+@spool_app.command("status")
+def spool_status(
+    spool_dir: Annotated[Path | None, typer.Option(help="Spool folder.")] = None,
+) -> None:
+    """How many events are waiting, in how many files."""
+    from observability.emit.spool import Spool
+
+    try:
+        spool = Spool(spool_dir or load_settings().spool_dir)
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+    files = spool.files()
+    console.print(f"{spool.pending_entries()} events in {len(files)} files under {spool.directory}")
+
+
+@spool_app.command("replay")
+def spool_replay(
+    spool_dir: Annotated[Path | None, typer.Option(help="Spool folder.")] = None,
+    output: Annotated[str, typer.Option(help="text or json.")] = "text",
+) -> None:
+    """Deliver spooled events. Safe to repeat: each event is stored once, by its insertId."""
+    from observability.emit.sink import DeliveryError, LoggingSink
+    from observability.emit.spool import Spool
+    from observability.gcp import Endpoint
+
+    try:
+        settings = load_settings()
+        sink = LoggingSink(Endpoint.from_settings(settings))
+    except (SettingsError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    spool = Spool(spool_dir or settings.spool_dir)
+
+    def send(batch: list[dict[str, Any]]) -> dict[int, str]:
+        try:
+            sink.write(batch, timeout=settings.send_timeout_s)
+        except DeliveryError as exc:
+            if exc.rejected:
+                return exc.rejected
+            raise
+        return {}
+
+    report = spool.replay(send, batch_size=settings.batch_size)
+    if output == "json":
+        print(json.dumps(report.__dict__))
+    else:
+        console.print(
+            f"delivered {report.delivered} events from {report.files_done} files; "
+            f"{report.rejected} refused (kept in {spool.directory / 'rejected'}); "
+            f"{len(report.failed_files)} files left for later"
+        )
+        for error in report.errors:
+            err_console.print(f"  {error}", highlight=False)
+    if report.failed_files:
+        raise typer.Exit(code=1)
+
+
+@events_app.command("list")
+def events_list(
+    filter_: Annotated[
+        str, typer.Option("--filter", help="Extra Logging query, ANDed with the log name.")
+    ] = "",
+    limit: Annotated[int, typer.Option(help="Most events to show.")] = 50,
+    output: Annotated[str, typer.Option(help="table or json.")] = "table",
+) -> None:
+    """Events read back through the Cloud Logging client, newest last."""
+    from google.cloud.logging import ASCENDING
+
+    from observability.gcp import logging_client
+
+    try:
+        settings = load_settings()
+        client = logging_client()
+    except (SettingsError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    query = f'logName="projects/{client.project}/logs/{settings.log_name}"'
+    if filter_:
+        query += f" AND ({filter_})"
+    entries = list(client.list_entries(filter_=query, order_by=ASCENDING, max_results=limit))
+    payloads = [entry.payload for entry in entries]
+    if output == "json":
+        print(json.dumps(payloads, default=str, indent=2))
+        return
+    table = Table("time", "event", "dag", "task", "try", "detail")
+    for entry, payload in zip(entries, payloads, strict=True):
+        table.add_row(
+            entry.timestamp.strftime("%H:%M:%S.%f")[:-3] if entry.timestamp else "",
+            str(payload.get("event_type", "")),
+            str(payload.get("dag_id") or ""),
+            str(payload.get("task_id") or ""),
+            str(payload.get("try_number") or ""),
+            _detail(payload),
+        )
+    console.print(table)
+
+
+def _detail(payload: dict[str, Any]) -> str:
+    if payload.get("exception"):
+        exc = payload["exception"]
+        return f"{exc.get('type')}: {str(exc.get('message'))[:60]}"
+    if payload.get("third_party"):
+        call = payload["third_party"]
+        return (
+            f"{call.get('service')}.{call.get('operation')} {call.get('outcome')} "
+            f"{call.get('status_code') or ''} {call.get('latency_ms')} ms"
+        )
+    if payload.get("failed_task_ids"):
+        return f"failed: {', '.join(payload['failed_task_ids'])}"
+    return str(payload.get("state") or "")

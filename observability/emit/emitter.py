@@ -1,0 +1,325 @@
+"""The in-process event pipeline: a bounded queue, a background writer, a bounded final flush.
+
+A callback runs inside the task process, and Airflow 3 kills that process 20 s after the task
+reported its state. So a callback only puts the event on a queue and returns; a daemon thread
+turns events into entries and writes them in batches; and when the process ends, a flush waits
+at most ``flush_timeout_s`` for delivery before writing whatever is left to the spool. Failed
+batches go to the spool too, and for a while after a failure (growing up to a minute) batches
+go straight there, so a dead API costs one timeout, not one per batch.
+
+Process ends are caught three ways, since Airflow ends its task processes in three ways:
+``atexit`` (``airflow dags test``; Airflow 3's forked task runner runs the exit functions
+registered after the fork), ``logging.shutdown()`` (Airflow 2's forked task runner calls it
+just before ``os._exit``), and multiprocessing's finalizers (Airflow 2's DAG file processors).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # loaded by the writer thread, off the callback's path
+    from observability.emit.entry import EntryTarget
+    from observability.emit.sink import LoggingSink
+    from observability.emit.spool import Spool
+    from observability.events import Event
+    from observability.gcp import Endpoint
+    from observability.settings import Settings
+
+_log = logging.getLogger("composer_observability")
+
+_WAKE = object()
+"""Put on the queue by flush() so the writer sends its partial batch at once."""
+
+DEFAULT_CAPACITY = 10_000
+DEFAULT_FLUSH_TIMEOUT_S = 2.0
+"""Queue bound until the settings (``queue_size``) are loaded by the writer."""
+
+_MAX_BACKOFF_S = 60.0
+
+
+@dataclass
+class EmitterStats:
+    """Counters for tests, benchmarks and the final flush's report."""
+
+    enqueued: int = 0
+    delivered: int = 0
+    spooled: int = 0
+    rejected: int = 0
+    batches: int = 0
+    failures: int = 0
+
+
+class Emitter:
+    """Owns the queue and the writer thread of one process.
+
+    The callback side touches only the queue. Everything slow to set up (settings, which
+    import pydantic-settings; the Google clients; the spool folder) is set up by the writer
+    thread, so even the first callback of a process returns in a few milliseconds.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | Callable[[], Settings],
+        sink: LoggingSink | None = None,
+        spool: Spool | None = None,
+    ) -> None:
+        self._settings_source = settings
+        self._given_sink, self._given_spool = sink, spool
+        self.settings: Settings | None = None
+        self.stats = EmitterStats()
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._capacity = DEFAULT_CAPACITY
+        self._ready = threading.Event()
+        self._setup_lock = threading.Lock()
+        self._target: EntryTarget | None = None
+        self._lock = threading.Lock()
+        self._in_flight: list[dict[str, Any]] | None = None
+        self._in_flight_spooled = False
+        self._circuit_open_until = 0.0
+        self._backoff_s = 1.0
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._run, name="composer-observability-writer", daemon=True
+        )
+        self._thread.start()
+
+    # -- the callback side: cheap, never raises, never waits --------------------------------
+
+    def emit(self, event: Event | Mapping[str, Any]) -> None:
+        """Queue one event. If the queue is full, spool it now rather than drop it."""
+        if self._queue.qsize() < self._capacity:
+            self._queue.put_nowait(event)
+            self.stats.enqueued += 1
+            return
+        self._setup()
+        self._spool_entries([self._entry(event)])
+
+    # -- setup, once, normally on the writer thread -------------------------------------------
+
+    def _setup(self) -> None:
+        with self._setup_lock:
+            if self._ready.is_set():
+                return
+            from observability.emit.sink import LoggingSink
+            from observability.emit.spool import Spool
+            from observability.gcp import Endpoint
+
+            source = self._settings_source
+            settings = source if not callable(source) else source()
+            self._endpoint: Endpoint = Endpoint.from_settings(settings)
+            self._sink = self._given_sink or LoggingSink(self._endpoint)
+            self.spool = self._given_spool or Spool(settings.spool_dir)
+            self._capacity = settings.queue_size
+            self.settings = settings
+            self._ready.set()
+
+    @property
+    def _settings(self) -> Settings:
+        assert self.settings is not None, "set up by the writer thread before use"
+        return self.settings
+
+    # -- the writer thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._setup()
+        except Exception as exc:  # noqa: BLE001 - cannot happen with valid defaults; say so
+            print(f"composer-observability: writer setup failed: {exc!r}", file=sys.stderr)
+            return
+        try:
+            self._sink.warm_up()
+        except Exception as exc:  # noqa: BLE001 - delivery will fail and spool; say why once
+            _log.warning("composer-observability: Logging client unavailable: %s", exc)
+        while True:
+            batch = self._collect()
+            if batch:
+                self._deliver(batch)
+
+    def _collect(self) -> list[Event | Mapping[str, Any]]:
+        """Wait for one event, then gather more until the batch is full, waited for, or woken."""
+        batch: list[Event | Mapping[str, Any]] = []
+        first = self._queue.get()
+        if first is _WAKE:
+            self._queue.task_done()
+            return batch
+        batch.append(first)
+        deadline = time.monotonic() + self._settings.batch_wait_s
+        while len(batch) < self._settings.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            if item is _WAKE:
+                self._queue.task_done()
+                break
+            batch.append(item)
+        return batch
+
+    def _deliver(self, batch: list[Event | Mapping[str, Any]]) -> None:
+        entries = [self._entry(event) for event in batch]
+        with self._lock:
+            self._in_flight, self._in_flight_spooled = entries, False
+        try:
+            if time.monotonic() < self._circuit_open_until:
+                self._spool_in_flight()
+            else:
+                self._send(entries)
+        finally:
+            with self._lock:
+                self._in_flight = None
+            for _ in batch:
+                self._queue.task_done()
+
+    def _send(self, entries: list[dict[str, Any]]) -> None:
+        from observability.emit.sink import DeliveryError
+        from observability.emit.spool import REJECTED_DIR
+
+        self.stats.batches += 1
+        try:
+            self._sink.write(entries, timeout=self._settings.send_timeout_s)
+        except DeliveryError as exc:
+            self.stats.failures += 1
+            if exc.rejected:
+                # partial_success: the other entries were stored; keep the refused ones aside.
+                refused = [entries[index] for index in sorted(exc.rejected) if index < len(entries)]
+                self.spool.write(refused, REJECTED_DIR)
+                self.stats.rejected += len(refused)
+                self.stats.delivered += len(entries) - len(refused)
+                _log.warning("composer-observability: entries refused: %s", exc)
+                return
+            self._circuit_open_until = time.monotonic() + self._backoff_s
+            self._backoff_s = min(self._backoff_s * 2, _MAX_BACKOFF_S)
+            _log.warning("composer-observability: delivery failed, spooling: %s", exc)
+            self._spool_in_flight()
+            return
+        self._backoff_s = 1.0
+        self.stats.delivered += len(entries)
+
+    # -- conversion and spooling --------------------------------------------------------------
+
+    def _entry(self, event: Event | Mapping[str, Any]) -> dict[str, Any]:
+        from observability.emit.entry import to_entry
+
+        if self._target is None:
+            self._target = self._resolve_target()
+        return to_entry(event, self._target, self._settings.max_entry_bytes)
+
+    def _resolve_target(self) -> EntryTarget:
+        from observability.emit.entry import EntryTarget
+        from observability.gcp import project_id
+
+        try:
+            project = project_id(self._settings, self._endpoint)
+        except Exception as exc:  # noqa: BLE001 - no project yet: spooled entries say so
+            _log.warning("composer-observability: no project id (%s); events will spool", exc)
+            project = "unknown-project"
+        return EntryTarget(
+            project_id=project,
+            log_name=self._settings.log_name,
+            location=self._settings.location,
+            environment_name=self._settings.environment_name,
+        )
+
+    def _spool_entries(self, entries: list[dict[str, Any]]) -> None:
+        self.spool.write(entries)
+        self.stats.spooled += len(entries)
+
+    def _spool_in_flight(self) -> None:
+        with self._lock:
+            if self._in_flight is None or self._in_flight_spooled:
+                return
+            self._in_flight_spooled = True
+            entries = self._in_flight
+        self._spool_entries(entries)
+
+    # -- flushing -----------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` for every queued event to be delivered or spooled.
+
+        What is still undelivered at the deadline (queued or in a hanging call) is spooled, so
+        the caller can let the process end. Returns True if nothing had to be spooled here.
+        """
+        if timeout is None:
+            timeout = self.settings.flush_timeout_s if self.settings else DEFAULT_FLUSH_TIMEOUT_S
+        deadline = time.monotonic() + timeout
+        self._queue.put_nowait(_WAKE)
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._queue.all_tasks_done.wait(remaining)
+            done = not self._queue.unfinished_tasks
+        if not done:
+            self._setup()  # normally long done by the writer; at worst, done here
+            self._spool_leftovers()
+        return done
+
+    def _spool_leftovers(self) -> None:
+        leftovers: list[dict[str, Any]] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _WAKE:
+                leftovers.append(self._entry(item))
+            self._queue.task_done()
+        self._spool_in_flight()
+        self._spool_entries(leftovers)
+
+    def abandon(self) -> None:
+        """Make ``close()`` a no-op: used in a forked child, where the writer thread is gone."""
+        self._closed = True
+
+    def close(self) -> None:
+        """The end of the process: one bounded flush; later calls do nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.flush()
+        except Exception as exc:  # noqa: BLE001 - never raise at interpreter exit
+            print(f"composer-observability: final flush failed: {exc}", file=sys.stderr)
+
+
+class _FlushOnLoggingShutdown(logging.Handler):
+    """A handler that handles no records; ``logging.shutdown()`` closing it flushes events."""
+
+    def __init__(self, emitter: Emitter) -> None:
+        super().__init__()
+        self._emitter = emitter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Records are not ours to handle."""
+
+    def close(self) -> None:
+        self._emitter.close()
+        super().close()
+
+
+def install_exit_hooks(emitter: Emitter) -> None:
+    """Make every way an Airflow process ends run ``emitter.close()`` first."""
+    atexit.register(emitter.close)
+    # logging keeps every Handler in logging._handlerList and closes them in shutdown();
+    # keeping a reference on the emitter keeps the weak reference there alive.
+    emitter._logging_hook = _FlushOnLoggingShutdown(emitter)  # type: ignore[attr-defined]
+    if "multiprocessing" in sys.modules:
+        from multiprocessing import util
+
+        util.Finalize(None, emitter.close, exitpriority=100)

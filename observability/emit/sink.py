@@ -1,0 +1,88 @@
+"""Sending batches of entries to Cloud Logging (or the emulator) over gRPC.
+
+The generated client's ``write_log_entries`` is used with ``partial_success``, so one bad
+entry never costs the rest of its batch, and with a deadline, so a hanging API costs a bounded
+wait. Failures are sorted into what is worth trying again later (the spool) and what never
+will be accepted (rejected entries, kept aside with Google's reason).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from observability.gcp import Endpoint, logging_api
+
+if TYPE_CHECKING:
+    from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+
+
+class DeliveryError(Exception):
+    """The batch (or part of it) was not stored. ``rejected`` maps batch index to the reason."""
+
+    def __init__(self, message: str, rejected: dict[int, str] | None = None) -> None:
+        super().__init__(message)
+        self.rejected = rejected or {}
+
+
+@dataclass
+class LoggingSink:
+    """A thread-safe writer of entry batches; the client is built on first use."""
+
+    endpoint: Endpoint | None = None
+    _client: LoggingServiceV2Client | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def _api(self) -> LoggingServiceV2Client:
+        with self._lock:
+            if self._client is None:
+                self._client = logging_api(self.endpoint)
+            return self._client
+
+    def warm_up(self) -> None:
+        """Import the client libraries and open the channel before the first batch needs them."""
+        self._api()
+
+    def write(self, entries: list[dict[str, Any]], timeout: float) -> None:
+        """Store ``entries`` or raise DeliveryError saying which entries were refused, if known."""
+        from google.api_core import exceptions as api_exceptions
+        from google.cloud.logging_v2.types import WriteLogEntriesRequest
+        from google.protobuf import json_format
+
+        request = json_format.ParseDict(
+            {"entries": entries, "partialSuccess": True},
+            WriteLogEntriesRequest.pb()(),
+            ignore_unknown_fields=False,
+        )
+        try:
+            self._api().write_log_entries(request=request, timeout=timeout, retry=None)
+        except api_exceptions.InvalidArgument as exc:
+            raise DeliveryError(f"refused: {exc.message}", _partial_errors(exc)) from exc
+        except api_exceptions.GoogleAPICallError as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc.message}") from exc
+        except Exception as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.transport.close()
+                self._client = None
+
+
+def _partial_errors(exc: Exception) -> dict[int, str]:
+    """Per-entry reasons from a WriteLogEntriesPartialErrors detail, if the server sent one."""
+    from google.cloud.logging_v2.types import WriteLogEntriesPartialErrors
+
+    partial_type = WriteLogEntriesPartialErrors.pb()
+    for detail in getattr(exc, "details", None) or []:
+        message = detail
+        if hasattr(detail, "Is") and detail.Is(partial_type.DESCRIPTOR):
+            message = partial_type()
+            detail.Unpack(message)
+        if isinstance(message, partial_type):
+            return {
+                int(index): status.message for index, status in message.log_entry_errors.items()
+            }
+    return {}

@@ -1,0 +1,152 @@
+"""One place that decides where the Google APIs are: Google itself, or the local emulator.
+
+Everything that talks to Cloud Logging or Cloud Monitoring gets its client here, so the code
+under test is the production code with another endpoint. The emulator serves plaintext gRPC,
+which the Google clients cannot reach through ``client_options`` alone (they insist on TLS):
+the transport is built on an insecure channel instead. Google client modules are imported
+inside the functions, because importing them costs most of a second and callbacks must not
+pay it at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from observability.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import grpc
+    from google.cloud.logging import Client as LoggingClient
+    from google.cloud.logging_v2.services.config_service_v2 import ConfigServiceV2Client
+    from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+    from google.cloud.logging_v2.services.metrics_service_v2 import MetricsServiceV2Client
+
+EMULATOR_PROJECT = "local-project"
+"""Project id used against the emulator when none is configured."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the APIs are. ``grpc_target`` is None for Google's own endpoints."""
+
+    grpc_target: str | None = None
+    http_url: str | None = None
+
+    @property
+    def emulated(self) -> bool:
+        return self.grpc_target is not None
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Endpoint:
+        """Read ``COMPOSER_OBS_EMULATOR`` (gRPC host:port; HTTP is the next port by default)."""
+        settings = settings or load_settings()
+        if not settings.emulator:
+            return cls()
+        host, _, port = settings.emulator.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"COMPOSER_OBS_EMULATOR must be host:port, got {settings.emulator!r}")
+        http = settings.emulator_http or f"{host}:{int(port) + 1}"
+        return cls(grpc_target=settings.emulator, http_url=f"http://{http}")
+
+
+def project_id(settings: Settings | None = None, endpoint: Endpoint | None = None) -> str:
+    """The configured project, or a fixed local one when talking to the emulator."""
+    settings = settings or load_settings()
+    endpoint = endpoint or Endpoint.from_settings(settings)
+    if settings.project:
+        return settings.project
+    if endpoint.emulated:
+        return EMULATOR_PROJECT
+    import google.auth
+
+    _, project = google.auth.default()
+    if not project:
+        raise ValueError("no project: set COMPOSER_OBS_PROJECT (or GCP_PROJECT)")
+    return str(project)
+
+
+def _channel(endpoint: Endpoint) -> grpc.Channel:
+    import grpc
+
+    assert endpoint.grpc_target is not None
+    return grpc.insecure_channel(
+        endpoint.grpc_target,
+        options=[
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ],
+    )
+
+
+def logging_api(endpoint: Endpoint | None = None) -> LoggingServiceV2Client:
+    """The generated (GAPIC) Logging client: WriteLogEntries, ListLogEntries over gRPC."""
+    from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+    from google.cloud.logging_v2.services.logging_service_v2.transports.grpc import (
+        LoggingServiceV2GrpcTransport,
+    )
+
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return LoggingServiceV2Client()
+    return LoggingServiceV2Client(
+        transport=LoggingServiceV2GrpcTransport(channel=_channel(endpoint))
+    )
+
+
+def metrics_api(endpoint: Endpoint | None = None) -> MetricsServiceV2Client:
+    """The generated client for log-based metrics (the hand-written one knows no labels)."""
+    from google.cloud.logging_v2.services.metrics_service_v2 import MetricsServiceV2Client
+    from google.cloud.logging_v2.services.metrics_service_v2.transports.grpc import (
+        MetricsServiceV2GrpcTransport,
+    )
+
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return MetricsServiceV2Client()
+    return MetricsServiceV2Client(
+        transport=MetricsServiceV2GrpcTransport(channel=_channel(endpoint))
+    )
+
+
+def config_api(endpoint: Endpoint | None = None) -> ConfigServiceV2Client:
+    """The generated client for log buckets, sinks and exclusions."""
+    from google.cloud.logging_v2.services.config_service_v2 import ConfigServiceV2Client
+    from google.cloud.logging_v2.services.config_service_v2.transports.grpc import (
+        ConfigServiceV2GrpcTransport,
+    )
+
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return ConfigServiceV2Client()
+    return ConfigServiceV2Client(transport=ConfigServiceV2GrpcTransport(channel=_channel(endpoint)))
+
+
+def logging_client(
+    project: str | None = None,
+    endpoint: Endpoint | None = None,
+    transport: Literal["grpc", "http"] = "grpc",
+) -> LoggingClient:
+    """The hand-written ``google.cloud.logging.Client`` (``list_entries``, ``logger``).
+
+    Over HTTP the client takes an ``http://`` endpoint as it is. Over gRPC it would build a TLS
+    channel, so against the emulator its Logging API adapter is built on the insecure GAPIC
+    client instead (the adapter class is the one the library itself uses).
+    """
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.logging import Client
+    from google.cloud.logging_v2 import _gapic
+
+    endpoint = endpoint or Endpoint.from_settings()
+    project = project or project_id(endpoint=endpoint)
+    if not endpoint.emulated:
+        return Client(project=project, _use_grpc=transport == "grpc")
+    client = Client(
+        project=project,
+        credentials=AnonymousCredentials(),
+        _use_grpc=transport == "grpc",
+        client_options={"api_endpoint": endpoint.http_url},
+    )
+    if transport == "grpc":
+        client._logging_api = _gapic._LoggingAPI(logging_api(endpoint), client)
+    return client
