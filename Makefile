@@ -16,7 +16,7 @@ AIRFLOW3_VENV := .venvs/airflow-$(AIRFLOW3_VERSION)
 $(BIN)/composer-obs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q uv
-	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -e '.[dev]'
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --compile-bytecode -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/composer-obs
@@ -25,12 +25,12 @@ setup: $(BIN)/composer-obs
 # editable, so that the tests run `airflow dags test` on the real thing.
 $(AIRFLOW2_VENV)/bin/airflow: $(BIN)/composer-obs
 	$(UV) venv -q --allow-existing -p $(PYTHON) $(AIRFLOW2_VENV)
-	VIRTUAL_ENV=$(AIRFLOW2_VENV) $(UV) pip install -q "apache-airflow==$(AIRFLOW2_VERSION)" -e .
+	VIRTUAL_ENV=$(AIRFLOW2_VENV) $(UV) pip install -q --compile-bytecode "apache-airflow==$(AIRFLOW2_VERSION)" -e .
 	touch $@
 
 $(AIRFLOW3_VENV)/bin/airflow: $(BIN)/composer-obs
 	$(UV) venv -q --allow-existing -p $(PYTHON) $(AIRFLOW3_VENV)
-	VIRTUAL_ENV=$(AIRFLOW3_VENV) $(UV) pip install -q "apache-airflow==$(AIRFLOW3_VERSION)" -e .
+	VIRTUAL_ENV=$(AIRFLOW3_VENV) $(UV) pip install -q --compile-bytecode "apache-airflow==$(AIRFLOW3_VERSION)" -e .
 	touch $@
 
 airflow-envs: $(AIRFLOW2_VENV)/bin/airflow $(AIRFLOW3_VENV)/bin/airflow

@@ -15,13 +15,12 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import traceback
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
-from observability.fingerprint import fingerprint, frame_names
+from callbacks import attempts
 
 EventFields = dict[str, Any]
 """Keyword arguments of ``observability.events.Event``, validated later by the writer."""
@@ -63,7 +62,9 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
+@cache
 def _environment() -> dict[str, str | None]:
+    """Composer sets these per environment; read once per process."""
     return {
         "project_id": os.environ.get("GCP_PROJECT") or os.environ.get("COMPOSER_OBS_PROJECT"),
         "location": os.environ.get("COMPOSER_LOCATION"),
@@ -124,26 +125,6 @@ def _operator(ti: Any, task: Any) -> str | None:
     )
 
 
-def exception_info(error: Any) -> dict[str, Any] | None:
-    """The failure as the schema has it; Airflow sometimes passes a plain string."""
-    if error is None:
-        return None
-    if isinstance(error, BaseException):
-        exc_type = type(error)
-        qualified = f"{exc_type.__module__}.{exc_type.__qualname__}".removeprefix("builtins.")
-        message = str(error)
-        frames = frame_names(error.__traceback__)
-        text = "".join(traceback.format_exception(exc_type, error, error.__traceback__))
-        return {
-            "type": qualified,
-            "message": message,
-            "fingerprint": fingerprint(qualified, message, frames),
-            "traceback": text,
-        }
-    message = str(error)
-    return {"type": "str", "message": message, "fingerprint": fingerprint("str", message)}
-
-
 def _next_try_at(ti: Any, task: Any, now: datetime) -> datetime | None:
     """When the retry is due: Airflow 2's own computation, else retry_delay with its backoff."""
     method = _get(ti, "next_retry_datetime")
@@ -181,26 +162,56 @@ def task_fields(context: Mapping[str, Any]) -> EventFields:
     }
 
 
-def task_event(event_type: str, context: Mapping[str, Any]) -> EventFields:
-    """The event for a task callback (started, succeeded, failed, up for retry, skipped)."""
+STATE_BY_EVENT_TYPE = {
+    "task_started": "running",
+    "task_succeeded": "success",
+    "task_failed": "failed",
+    "task_up_for_retry": "up_for_retry",
+    "task_skipped": "skipped",
+    "dag_run_succeeded": "success",
+    "dag_run_failed": "failed",
+}
+"""The state an event stands for. Airflow's own ``state`` attribute is not reliable at callback
+time (Airflow 2.10 shows ``scheduled`` to on_execute and ``running`` to success callbacks)."""
+
+
+def task_event(event_type: str, context: Mapping[str, Any]) -> EventFields | None:
+    """The event for a task callback (started, succeeded, failed, up for retry, skipped), or
+    None when this try's outcome was already recorded by an earlier callback."""
     ti = context.get("task_instance") or context.get("ti")
     task = context.get("task") or _get(ti, "task")
+    if event_type == "task_succeeded" and _text(_get(ti, "state")) == "skipped":
+        event_type = "task_skipped"  # Airflow 2.10 also runs success callbacks after a skip
+    fields = task_fields(context)
+    key = (
+        fields["dag_id"],
+        fields["task_id"],
+        fields["run_id"],
+        fields["map_index"],
+        fields["try_number"],
+    )
     now = datetime.now(timezone.utc)
     start = _aware(_get(ti, "start_date"))
-    end = _aware(_get(ti, "end_date"))
-    if end is None and event_type != "task_started":
-        end = now
-    duration = _get(ti, "duration")
-    if not isinstance(duration, (int, float)) and start and end:
-        duration = max(0.0, (end - start).total_seconds())
+    if event_type == "task_started":
+        start = start or now
+        attempts.remember_start(key, start)
+        end = None
+        duration = None
+    else:
+        if not attempts.first_outcome(key, event_type):
+            return None
+        start = start or attempts.start_of(key)
+        end = _aware(_get(ti, "end_date")) or now
+        duration = _get(ti, "duration")
+        if not isinstance(duration, (int, float)) and start:
+            duration = max(0.0, (end - start).total_seconds())
     max_tries = _get(ti, "max_tries")
     if max_tries is None and isinstance(_get(task, "retries"), int):
         max_tries = task.retries
-    fields = task_fields(context)
     fields.update(
         event_type=event_type,
         timestamp=now,
-        state=_text(_get(ti, "state")),
+        state=STATE_BY_EVENT_TYPE[event_type],
         max_tries=max_tries,
         start_date=start,
         end_date=end,
@@ -208,7 +219,8 @@ def task_event(event_type: str, context: Mapping[str, Any]) -> EventFields:
         log_url=_get(ti, "log_url"),
     )
     if event_type in ("task_failed", "task_up_for_retry"):
-        fields["exception"] = exception_info(context.get("exception"))
+        # The object itself: the writer thread formats it (see observability.exceptions).
+        fields["exception"] = context.get("exception")
     if event_type == "task_up_for_retry":
         fields["next_try_at"] = _next_try_at(ti, task, now)
     return fields
@@ -241,8 +253,7 @@ def dag_run_event(event_type: str, context: Mapping[str, Any]) -> EventFields:
     fields.update(
         event_type=event_type,
         timestamp=now,
-        state=_text(_get(dag_run, "state"))
-        or ("failed" if event_type == "dag_run_failed" else "success"),
+        state=STATE_BY_EVENT_TYPE[event_type],
         start_date=start,
         end_date=end,
         duration_s=max(0.0, (end - start).total_seconds()) if start else None,

@@ -18,23 +18,26 @@ Event = dict[str, Any]
 Callback = Callable[[Context], None]
 
 
-def _never_raises(build: Callable[[Context], Event]) -> Callback:
-    """Make an Airflow callback from an event builder: emit its event, swallow any error."""
+def _never_raises(build: Callable[[Context], Event | None]) -> Callback:
+    """Make an Airflow callback from an event builder: emit its event (if it has one: a
+    repeated callback for an outcome already recorded has none), swallow any error."""
 
     @wraps(build)
     def callback(context: Context) -> None:
         try:
             from observability.emit import emit
 
-            emit(build(context))
+            event = build(context)
+            if event is not None:
+                emit(event)
         except Exception as exc:  # noqa: BLE001 - a callback must never hurt the task
             print(f"composer-observability: {build.__name__} failed: {exc!r}", file=sys.stderr)
 
     return callback
 
 
-def _task(event_type: str) -> Callable[[Context], Event]:
-    def build(context: Context) -> Event:
+def _task(event_type: str) -> Callable[[Context], Event | None]:
+    def build(context: Context) -> Event | None:
         from callbacks.context import task_event
 
         return task_event(event_type, context)
@@ -51,7 +54,7 @@ def _dag_run(event_type: str) -> Callable[[Context], Event]:
     return build
 
 
-def _named(name: str, doc: str, build: Callable[[Context], Event]) -> Callback:
+def _named(name: str, doc: str, build: Callable[[Context], Event | None]) -> Callback:
     build.__name__ = build.__qualname__ = name
     build.__doc__ = doc
     return _never_raises(build)

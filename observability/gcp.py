@@ -129,9 +129,9 @@ def logging_client(
 ) -> LoggingClient:
     """The hand-written ``google.cloud.logging.Client`` (``list_entries``, ``logger``).
 
-    Over HTTP the client takes an ``http://`` endpoint as it is. Over gRPC it would build a TLS
-    channel, so against the emulator its Logging API adapter is built on the insecure GAPIC
-    client instead (the adapter class is the one the library itself uses).
+    Over HTTP the client takes an ``http://`` endpoint as it is. Over gRPC it would build TLS
+    channels, so against the emulator its three API adapters (entries, metrics, sinks) are
+    built on insecure GAPIC clients instead (the adapter classes are the library's own).
     """
     from google.auth.credentials import AnonymousCredentials
     from google.cloud.logging import Client
@@ -149,4 +149,6 @@ def logging_client(
     )
     if transport == "grpc":
         client._logging_api = _gapic._LoggingAPI(logging_api(endpoint), client)
+        client._metrics_api = _gapic._MetricsAPI(metrics_api(endpoint), client)
+        client._sinks_api = _gapic._SinksAPI(config_api(endpoint), client)
     return client

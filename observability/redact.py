@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 REDACTED = "***"
@@ -21,47 +22,78 @@ _SECRET_KEYS = (
     r"|signature"
 )
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # scheme://user:password@host -> scheme://user:***@host (and a bare token user part).
-    (
-        re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]+):(?P<pw>[^/\s@]+)@"),
-        r"\g<scheme>\g<user>:" + REDACTED + "@",
-    ),
-    (
-        re.compile(r"(?i)\b(?P<kind>bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"),
-        r"\g<kind> " + REDACTED,
+
+@dataclass(frozen=True)
+class _Rule:
+    """A credential shape. ``pattern`` is written for lower-cased text (Python's ``re`` is
+    fifteen times slower case-insensitively); ``group`` is the part replaced by ``***``."""
+
+    pattern: re.Pattern[str]
+    triggers: tuple[str, ...]
+    """Substrings one of which every match contains: a rule whose triggers are absent is
+    skipped, which on a megabyte of text saves tens of milliseconds a rule."""
+    group: str | int = 0
+
+
+_RULES: tuple[_Rule, ...] = (
+    # scheme://user:password@host -> scheme://user:***@host
+    _Rule(re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:(?P<pw>[^/\s@]+)@"), ("://",), "pw"),
+    _Rule(
+        re.compile(r"\b(?:bearer|basic|token)\s+(?P<secret>[a-z0-9._~+/=-]{8,})"),
+        ("bearer", "basic", "token"),
+        "secret",
     ),
     # key=value, key: value, "key": "value" (JSON), key='value'.
-    (
+    _Rule(
         re.compile(
-            r"(?i)(?P<key>[\"']?\b(?:[a-z0-9_-]*[_-])?(?:" + _SECRET_KEYS + r")\b[\"']?\s*[=:]\s*)"
-            r"(?P<quote>[\"'])?(?P<value>(?(quote)[^\"'\n]*|[^\s&,;\"'}\]]+))"
+            r"(?<![a-z0-9_-])(?:[a-z0-9]+[_-]){0,4}(?:" + _SECRET_KEYS + r")(?![a-z0-9_-])"
+            r"[\"']?\s*[=:]\s*(?:[\"'](?P<quoted>[^\"'\n]*)|(?P<bare>[^\s&,;\"'}\]]+))"
         ),
-        r"\g<key>\g<quote>" + REDACTED,
+        ("pass", "pwd", "secret", "token", "key", "auth", "cred", "sig"),
+        "quoted",
     ),
     # Well-known credential shapes that carry no key name.
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), REDACTED),
-    (re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}"), REDACTED),
-    (re.compile(r"\bxox[abposr]-[0-9A-Za-z-]{10,}"), REDACTED),
-    (
-        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-        REDACTED,
+    _Rule(re.compile(r"\bakia[0-9a-z]{16}\b"), ("akia",)),
+    _Rule(re.compile(r"\bya29\.[0-9a-z_-]{20,}"), ("ya29.",)),
+    _Rule(re.compile(r"\bxox[abposr]-[0-9a-z-]{10,}"), ("xox",)),
+    _Rule(
+        re.compile(r"-----begin [a-z ]*private key-----.*?-----end [a-z ]*private key-----", re.S),
+        ("private key-----",),
     ),
 )
 
+def _spans(rule: _Rule, lower: str) -> list[tuple[int, int]]:
+    found = []
+    for match in rule.pattern.finditer(lower):
+        start, end = match.span(rule.group)
+        if start < 0 and rule.group == "quoted":
+            start, end = match.span("bare")
+        if start >= 0 and end > start:
+            found.append((start, end))
+    return found
 
-_MAYBE_SECRET = re.compile(
-    r"(?i)@|bearer|basic|token|pass|pwd|secret|key|auth|cred|sig|session|akia|ya29\\.|xox"
-)
-"""A cheap first look: text without any of these cannot match a pattern and is skipped."""
+
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces.append(text[last:start])
+        pieces.append(REDACTED)
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def redact_patterns(text: str) -> str:
     """Mask credentials recognisable by shape: URL passwords, bearer tokens, key=value pairs."""
-    if not _MAYBE_SECRET.search(text):
-        return text
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    lower = text.lower()
+    if len(lower) != len(text):  # a few characters change length when lower-cased
+        lower = "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
+    for rule in _RULES:
+        if not any(trigger in lower for trigger in rule.triggers):
+            continue
+        spans = _spans(rule, lower)
+        if spans:
+            text, lower = _masked(text, spans), _masked(lower, spans)
     return text
 
 

@@ -8,7 +8,11 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 
-from _compat import DAG, task
+try:  # Airflow 3
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2.10
+    from airflow import DAG
+    from airflow.decorators import task
 
 import callbacks
 

@@ -6,7 +6,13 @@ import os
 import urllib.request
 from datetime import datetime, timedelta
 
-from _compat import DAG, AirflowSkipException, task
+try:  # Airflow 3
+    from airflow.sdk import DAG, task
+    from airflow.sdk.exceptions import AirflowSkipException
+except ImportError:  # Airflow 2.10
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.exceptions import AirflowSkipException
 
 import callbacks
 

@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from observability.emit.emitter import Emitter, EmitterStats, install_exit_hooks
@@ -23,6 +24,7 @@ _emitter: Emitter | None = None
 _emitter_lock = threading.Lock()
 
 
+@cache
 def _disabled() -> bool:
     """``COMPOSER_OBS_ENABLED=false`` switches events off; read without loading the settings."""
     return os.environ.get("COMPOSER_OBS_ENABLED", "").strip().lower() in ("false", "0", "no", "off")

@@ -81,8 +81,11 @@ class Emitter:
         self._setup_lock = threading.Lock()
         self._target: EntryTarget | None = None
         self._lock = threading.Lock()
-        self._in_flight: list[dict[str, Any]] | None = None
-        self._in_flight_spooled = False
+        # The batch the writer holds: from the moment it leaves the queue (raw events) and, once
+        # converted, as entries. A flush that times out spools it from whichever is there.
+        self._held: list[Event | Mapping[str, Any]] = []
+        self._held_entries: list[dict[str, Any]] | None = None
+        self._held_spooled = False
         self._circuit_open_until = 0.0
         self._backoff_s = 1.0
         self._closed = False
@@ -143,14 +146,25 @@ class Emitter:
             if batch:
                 self._deliver(batch)
 
+    def _hold(
+        self, batch: list[Event | Mapping[str, Any]], item: Event | Mapping[str, Any]
+    ) -> None:
+        with self._lock:
+            batch.append(item)
+
     def _collect(self) -> list[Event | Mapping[str, Any]]:
-        """Wait for one event, then gather more until the batch is full, waited for, or woken."""
-        batch: list[Event | Mapping[str, Any]] = []
+        """Wait for one event, then gather more until the batch is full, waited for, or woken.
+
+        Taken events go straight into ``self._held``, so that no event is ever in neither the
+        queue nor a place a timed-out flush can spool it from."""
+        with self._lock:
+            batch = self._held = []
+            self._held_entries, self._held_spooled = None, False
         first = self._queue.get()
         if first is _WAKE:
             self._queue.task_done()
             return batch
-        batch.append(first)
+        self._hold(batch, first)
         deadline = time.monotonic() + self._settings.batch_wait_s
         while len(batch) < self._settings.batch_size:
             try:
@@ -166,21 +180,23 @@ class Emitter:
             if item is _WAKE:
                 self._queue.task_done()
                 break
-            batch.append(item)
+            self._hold(batch, item)
         return batch
 
     def _deliver(self, batch: list[Event | Mapping[str, Any]]) -> None:
-        entries = [self._entry(event) for event in batch]
-        with self._lock:
-            self._in_flight, self._in_flight_spooled = entries, False
         try:
+            entries = [self._entry(event) for event in batch]
+            with self._lock:
+                if self._held_spooled:  # a timed-out flush spooled it meanwhile
+                    return
+                self._held_entries = entries
             if time.monotonic() < self._circuit_open_until:
-                self._spool_in_flight()
+                self._spool_held()
             else:
                 self._send(entries)
         finally:
             with self._lock:
-                self._in_flight = None
+                self._held, self._held_entries = [], None
             for _ in batch:
                 self._queue.task_done()
 
@@ -204,7 +220,7 @@ class Emitter:
             self._circuit_open_until = time.monotonic() + self._backoff_s
             self._backoff_s = min(self._backoff_s * 2, _MAX_BACKOFF_S)
             _log.warning("composer-observability: delivery failed, spooling: %s", exc)
-            self._spool_in_flight()
+            self._spool_held()
             return
         self._backoff_s = 1.0
         self.stats.delivered += len(entries)
@@ -238,13 +254,14 @@ class Emitter:
         self.spool.write(entries)
         self.stats.spooled += len(entries)
 
-    def _spool_in_flight(self) -> None:
+    def _spool_held(self) -> None:
+        """Spool the writer's batch, once: converted if it is, else converted here."""
         with self._lock:
-            if self._in_flight is None or self._in_flight_spooled:
+            if not self._held or self._held_spooled:
                 return
-            self._in_flight_spooled = True
-            entries = self._in_flight
-        self._spool_entries(entries)
+            self._held_spooled = True
+            entries, raw = self._held_entries, list(self._held)
+        self._spool_entries(entries if entries is not None else [self._entry(e) for e in raw])
 
     # -- flushing -----------------------------------------------------------------------------
 
@@ -280,7 +297,7 @@ class Emitter:
             if item is not _WAKE:
                 leftovers.append(self._entry(item))
             self._queue.task_done()
-        self._spool_in_flight()
+        self._spool_held()
         self._spool_entries(leftovers)
 
     def abandon(self) -> None:

@@ -15,8 +15,9 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from observability.emit.truncate import fit_payload
+from observability.emit.truncate import MARKER, fit_payload
 from observability.events import Event
+from observability.exceptions import exception_info
 from observability.redact import redact_text
 
 ENTRY_LABEL_FIELDS = ("event_type", "dag_id", "task_id", "run_id", "try_number")
@@ -51,13 +52,28 @@ class EntryTarget:
         return {"type": "global", "labels": {"project_id": self.project_id}}
 
 
-def _redact_tree(node: Any) -> Any:
+def _cap(text: str, limit: int) -> str:
+    """Cut at a space near the limit, so a cut never leaves half a credential behind."""
+    head = text[:limit]
+    space = head.rfind(" ", max(0, limit - 256))
+    return (head[:space] if space > 0 else head) + MARKER
+
+
+def _redacted(node: Any, limit: int, path: str, cut: list[str]) -> Any:
+    """The payload with every string redacted, strings over ``limit`` cut first: they could
+    not be sent whole anyway, and redacting a megabyte costs far more than cutting it."""
     if isinstance(node, str):
+        if len(node) > limit:
+            node = _cap(node, limit)
+            cut.append(path)
         return redact_text(node)
     if isinstance(node, dict):
-        return {key: _redact_tree(value) for key, value in node.items()}
+        return {
+            key: _redacted(value, limit, f"{path}.{key}" if path else key, cut)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
-        return [_redact_tree(value) for value in node]
+        return [_redacted(value, limit, f"{path}.{index}", cut) for index, value in enumerate(node)]
     return node
 
 
@@ -68,6 +84,8 @@ def as_event(item: Event | Mapping[str, Any]) -> Event:
     if isinstance(item, Event):
         return item
     fields = dict(item)
+    if fields.get("exception") is not None:
+        fields["exception"] = exception_info(fields["exception"])
     try:
         return Event.model_validate(fields)
     except ValidationError as exc:
@@ -83,7 +101,8 @@ def to_entry(
 ) -> dict[str, Any]:
     """The LogEntry (REST JSON shape) for one event: validated, redacted, within ``max_bytes``."""
     event = as_event(item)
-    payload = _redact_tree(event.payload())
+    cut: list[str] = []
+    payload = _redacted(event.payload(), max_bytes, "", cut)
     if payload.get("project_id") is None:
         payload["project_id"] = target.project_id
     labels = {
@@ -98,7 +117,7 @@ def to_entry(
         "labels": labels,
         "jsonPayload": payload,
     }
-    cut = fit_payload(entry, "jsonPayload", max_bytes)
+    cut.extend(fit_payload(entry, "jsonPayload", max_bytes))
     if cut:
         payload["truncated"] = sorted(set(payload.get("truncated", [])) | set(cut))
     return entry

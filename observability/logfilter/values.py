@@ -137,13 +137,16 @@ def scalar_text(value: Any) -> str | None:
 # fixed width, so string order is time order, and nanosecond precision as in Logging.
 
 _TIMESTAMP_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})\Z"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:?\d{2})\Z"
 )
 _DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})\Z")
 
 
 def timestamp_key(text: str, *, allow_date: bool = False, strict: bool = True) -> str | None:
-    """Canonical UTC key of an RFC 3339 timestamp (``Z`` or ``±hh:mm``), else None.
+    """Canonical UTC key of an RFC 3339 timestamp (``Z``, ``±hh:mm`` or ``±hhmm``), else None.
+
+    ``±hhmm`` is not RFC 3339, but google-cloud-logging's ``list_entries`` writes its default
+    24-hour restriction that way (``strftime("%z")``), and Cloud Logging accepts it.
 
     ``allow_date`` also accepts ``YYYY-MM-DD``, which the docs define as midnight UTC
     when it is the value of a timestamp comparison. ``strict=False`` (for entry values,
@@ -170,7 +173,7 @@ def timestamp_key(text: str, *, allow_date: bool = False, strict: bool = True) -
         return None
     if offset not in ("Z", "z"):
         sign = 1 if offset[0] == "+" else -1
-        shift = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+        shift = timedelta(hours=int(offset[1:3]), minutes=int(offset[-2:]))
         try:
             moment -= sign * shift
         except OverflowError:

@@ -1,0 +1,5 @@
+"""``python -m observability`` is ``composer-obs``."""
+
+from observability.cli import app
+
+app()

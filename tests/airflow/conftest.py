@@ -1,0 +1,95 @@
+"""Real Airflow runs against the emulator, one per supported Airflow line, shared by a class."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples.payments_service import PaymentsService
+from observability.gcp import Endpoint, logging_client
+from tests.airflow.runner import EXAMPLE_DAGS, TEST_DAGS, Airflow, airflow_venvs, venv_version
+
+LOG_NAME = "composer-observability"
+
+
+def dags_folder(target: Path) -> Path:
+    """The example DAGs and the test DAGs side by side, as one DAG folder."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in (*EXAMPLE_DAGS.glob("*.py"), *TEST_DAGS.glob("*.py")):
+        shutil.copy(source, target / source.name)
+    return target
+
+
+def read_events(endpoint: Endpoint, project: str) -> list[dict[str, Any]]:
+    """Every event of the project, read back through the real client's list_entries."""
+    client = logging_client(project, endpoint, transport="grpc")
+    entries = client.list_entries(
+        filter_=f'logName="projects/{project}/logs/{LOG_NAME}"',
+        order_by="timestamp asc",
+        page_size=1000,
+    )
+    return [{"entry": entry, **entry.payload} for entry in entries]
+
+
+@dataclass
+class AirflowRun:
+    """What one Airflow version did with the example DAGs."""
+
+    airflow: Airflow
+    project: str
+    events: list[dict[str, Any]]
+    outputs: dict[str, str]
+    service_requests: dict[str, int]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def of(
+        self, dag_id: str, task_id: str | None = None, event_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        return [
+            event
+            for event in self.events
+            if event.get("dag_id") == dag_id
+            and (task_id is None or event.get("task_id") == task_id)
+            and (event_type is None or event["event_type"] == event_type)
+        ]
+
+
+def airflow_params() -> list[Any]:
+    venvs = airflow_venvs()
+    if not venvs:
+        return [pytest.param(None, marks=pytest.mark.skip(reason="run `make airflow-envs` first"))]
+    return [pytest.param(venv, id=f"airflow-{venv_version(venv)}") for venv in venvs]
+
+
+@pytest.fixture(scope="session")
+def payments_service() -> Iterator[PaymentsService]:
+    with PaymentsService() as service:
+        yield service
+
+
+def make_airflow(venv: Path, home: Path, env: dict[str, str]) -> Airflow:
+    airflow = Airflow(venv=venv, home=home, dags_folder=dags_folder(home / "dags"), env=env)
+    airflow.migrate()
+    return airflow
+
+
+def composer_env(endpoint: Endpoint, project: str, spool: Path) -> dict[str, str]:
+    """What a Composer worker has, pointed at the emulator."""
+    assert endpoint.grpc_target is not None
+    return {
+        "COMPOSER_OBS_EMULATOR": endpoint.grpc_target,
+        "GCP_PROJECT": project,
+        "COMPOSER_LOCATION": "europe-west1",
+        "COMPOSER_ENVIRONMENT": "obs-test",
+        "COMPOSER_OBS_SPOOL_DIR": str(spool),
+    }
+
+
+def unique_project(version: str) -> str:
+    return f"af{version.replace('.', '')}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,189 @@
+"""The example DAGs on real Airflow 2.10 and 3.x, events read back through the real client.
+
+One class per Airflow installation (so pytest-xdist runs the two lines in parallel): the class
+fixture runs both example DAGs once with `airflow dags test`, then every test checks a part of
+what arrived in the emulator.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples.payments_service import PaymentsService
+from observability.gcp import Endpoint
+from tests.airflow.conftest import (
+    AirflowRun,
+    airflow_params,
+    composer_env,
+    make_airflow,
+    read_events,
+    unique_project,
+)
+from tests.airflow.runner import venv_version
+
+pytestmark = [pytest.mark.airflow, pytest.mark.integration]
+
+
+@pytest.fixture(scope="class", params=airflow_params())
+def run(
+    request: pytest.FixtureRequest,
+    emulator: Endpoint,
+    payments_service: PaymentsService,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AirflowRun:
+    venv: Path = request.param
+    version = venv_version(venv)
+    home = tmp_path_factory.mktemp(f"airflow-{version}")
+    project = unique_project(version)
+    env = composer_env(emulator, project, home / "spool")
+    env["OBS_EXAMPLE_SERVICE_URL"] = payments_service.url
+    airflow = make_airflow(venv, home, env)
+    outputs = {}
+    for dag_id in ("obs_example_success", "obs_example_failure"):
+        result = airflow.dags_test(dag_id)
+        outputs[dag_id] = result.stdout + result.stderr
+    return AirflowRun(
+        airflow=airflow,
+        project=project,
+        events=read_events(emulator, project),
+        outputs=outputs,
+        service_requests=dict(payments_service.requests),
+    )
+
+
+def _types(events: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
+    return [(event["event_type"], event.get("try_number")) for event in events]
+
+
+class TestExampleDags:
+    def test_nothing_was_spooled(self, run: AirflowRun) -> None:
+        assert not list((run.airflow.home / "spool").glob("*.jsonl")), "events fell back to spool"
+
+    def test_task_lifecycles(self, run: AirflowRun) -> None:
+        dag = "obs_example_success"
+        assert _types(run.of(dag, "extract")) == [("task_started", 1), ("task_succeeded", 1)]
+        assert _types(run.of(dag, "load_with_retry")) == [
+            ("task_started", 1),
+            ("task_up_for_retry", 1),
+            ("task_started", 2),
+            ("task_succeeded", 2),
+        ]
+        assert _types(run.of(dag, "maybe_skip")) == [("task_started", 1), ("task_skipped", 1)]
+        assert _types(run.of(dag, "charge_customer")) == [
+            ("task_started", 1),
+            ("third_party_call", 1),
+            ("task_succeeded", 1),
+        ]
+        failing = "obs_example_failure"
+        assert _types(run.of(failing, "transform")) == [("task_started", 1), ("task_failed", 1)]
+
+    def test_dag_run_outcomes(self, run: AirflowRun) -> None:
+        [succeeded] = run.of("obs_example_success", event_type="dag_run_succeeded")
+        assert succeeded["state"] == "success"
+        assert succeeded["reason"] == "success"
+        assert "task_id" not in succeeded
+        [failed] = run.of("obs_example_failure", event_type="dag_run_failed")
+        assert failed["state"] == "failed"
+        assert failed["reason"] == "task_failure"
+        assert failed["failed_task_ids"] == ["transform"]
+        assert failed["entry"].severity == "ERROR"
+        for event in (succeeded, failed):
+            assert event["duration_s"] > 0
+            assert event["run_type"] == "manual"
+
+    def test_common_fields_every_event_carries(self, run: AirflowRun) -> None:
+        assert run.events
+        for event in run.events:
+            assert event["schema_version"] == 1
+            assert event["airflow_version"] == run.airflow.version
+            assert event["project_id"] == run.project
+            assert event["location"] == "europe-west1"
+            assert event["environment_name"] == "obs-test"
+            assert event["run_id"]
+            assert event["hostname"]
+            assert event["entry"].insert_id == event["event_id"]
+            assert datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+            resource = event["entry"].resource
+            assert resource.type == "cloud_composer_environment"
+            assert resource.labels == {
+                "project_id": run.project,
+                "location": "europe-west1",
+                "environment_name": "obs-test",
+            }
+
+    def test_task_fields(self, run: AirflowRun) -> None:
+        for event in run.of("obs_example_success", "extract"):
+            assert event["owner"] == "data-eng"
+            assert event["team"] == "payments"  # from the team:payments tag
+            assert event["labels"] == {"cost_center": "cc-42"}
+            assert event["map_index"] == -1
+            assert event["max_tries"] == 1
+            assert event["queue"] == "default"
+            assert event["pool"] == "default_pool"
+            assert event["operator"].endswith("PythonDecoratedOperator")
+            assert event["log_url"].startswith("http")
+            assert event["logical_date"]
+            assert event["start_date"]
+            assert event["entry"].labels == {
+                "event_type": event["event_type"],
+                "dag_id": "obs_example_success",
+                "task_id": "extract",
+                "run_id": event["run_id"],
+                "try_number": "1",
+            }
+        started, succeeded = run.of("obs_example_success", "extract")
+        assert started["state"] == "running"
+        assert started["entry"].severity == "INFO"
+        assert succeeded["state"] == "success"
+        assert succeeded["duration_s"] >= 0
+        assert succeeded["end_date"] >= succeeded["start_date"]
+        [failed_team] = run.of("obs_example_failure", "transform", "task_failed")
+        assert failed_team["team"] == "analytics"
+
+    def test_retry_carries_the_error_and_when_the_next_try_is_due(self, run: AirflowRun) -> None:
+        [retry] = run.of("obs_example_success", "load_with_retry", "task_up_for_retry")
+        assert retry["state"] == "up_for_retry"
+        assert retry["entry"].severity == "WARNING"
+        assert retry["exception"]["type"] == "ConnectionError"
+        assert retry["exception"]["message"] == "warehouse connection reset by peer (attempt 1)"
+        assert len(retry["exception"]["fingerprint"]) == 16
+        assert "Traceback" in retry["exception"]["traceback"]
+        assert retry["next_try_at"] > retry["timestamp"]
+
+    def test_failure_is_redacted_and_fingerprinted(self, run: AirflowRun) -> None:
+        [failed] = run.of("obs_example_failure", "transform", "task_failed")
+        exception = failed["exception"]
+        assert exception["type"] == "ValueError"
+        assert "s3cr3t-pw" not in str(failed)
+        assert "abc123def456" not in str(failed)
+        assert "postgres://etl:***@db.internal:5432/sales" in exception["message"]
+        assert failed["state"] == "failed"
+        assert failed["entry"].severity == "ERROR"
+
+    def test_third_party_calls(self, run: AirflowRun) -> None:
+        [ok] = run.of("obs_example_success", "charge_customer", "third_party_call")
+        call = ok["third_party"]
+        assert call["service"] == "payments-api"
+        assert call["operation"] == "create_charge"
+        assert call["outcome"] == "success"
+        assert call["status_code"] == 201
+        assert call["latency_ms"] > 0
+        assert call["target"].endswith("/v1/charges")
+        assert ok["entry"].severity == "INFO"
+        down, slow = run.of(
+            "obs_example_failure", "charge_when_provider_down", "third_party_call"
+        ) + run.of("obs_example_failure", "refund_times_out", "third_party_call")
+        assert down["third_party"]["outcome"] == "error"
+        assert down["third_party"]["status_code"] == 503
+        assert down["third_party"]["error_type"] == "HTTPError"
+        assert "?" not in down["third_party"]["target"]
+        assert slow["third_party"]["outcome"] == "timeout"
+        assert slow["third_party"]["latency_ms"] >= 250
+        assert "hunter2" not in str(slow)
+        assert "refund-user" not in slow["third_party"]["target"]
+        assert slow["entry"].severity == "WARNING"
+        assert run.service_requests.get("/v1/charges", 0) >= 2

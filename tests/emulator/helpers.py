@@ -1,0 +1,32 @@
+"""Small helpers the emulator tests share: reading back what a project holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+from google.cloud.logging_v2.types import LogEntry
+from google.protobuf import json_format
+
+ALL_TIME = 'timestamp>="2000-01-01T00:00:00Z"'
+"""A filter that matches every entry's time; keeps the hand-written clients' 24 h default off."""
+
+
+def all_entries(
+    api: LoggingServiceV2Client, project: str, filter_: str = "", **kw: Any
+) -> list[LogEntry]:
+    """Every entry of ``project`` matching ``filter_``, through the GAPIC pager (all pages)."""
+    request = {"resource_names": [f"projects/{project}"], "filter": filter_, **kw}
+    return list(api.list_log_entries(request=request))
+
+
+def as_json(entry: LogEntry) -> dict[str, Any]:
+    """A GAPIC LogEntry in the REST JSON shape, for comparisons that read like the API docs."""
+    return json_format.MessageToDict(LogEntry.pb(entry))
+
+
+def payloads(entries: Iterable[Any]) -> list[Any]:
+    """Payloads of hand-written client entries, without the diagnostic entry the client
+    prepends to the first write of a process."""
+    return [e.payload for e in entries if "logging.googleapis.com/diagnostic" not in str(e.payload)]
