@@ -62,6 +62,10 @@ _RULES: tuple[_Rule, ...] = (
     ),
 )
 
+_ANY_TRIGGER = re.compile("|".join(re.escape(t) for rule in _RULES for t in rule.triggers))
+"""One search that rules out most strings (ids, states, dates) before any rule runs."""
+
+
 def _spans(rule: _Rule, lower: str) -> list[tuple[int, int]]:
     found = []
     for match in rule.pattern.finditer(lower):
@@ -86,6 +90,8 @@ def _masked(text: str, spans: list[tuple[int, int]]) -> str:
 def redact_patterns(text: str) -> str:
     """Mask credentials recognisable by shape: URL passwords, bearer tokens, key=value pairs."""
     lower = text.lower()
+    if not _ANY_TRIGGER.search(lower):
+        return text
     if len(lower) != len(text):  # a few characters change length when lower-cased
         lower = "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
     for rule in _RULES:

@@ -20,6 +20,8 @@ from observability.events import Event
 from observability.exceptions import exception_info
 from observability.redact import redact_text
 
+_ENVELOPE_BYTES = 16 * 1024
+
 ENTRY_LABEL_FIELDS = ("event_type", "dag_id", "task_id", "run_id", "try_number")
 """Event fields copied into entry labels, so they can be filtered on without the payload."""
 
@@ -59,21 +61,26 @@ def _cap(text: str, limit: int) -> str:
     return (head[:space] if space > 0 else head) + MARKER
 
 
-def _redacted(node: Any, limit: int, path: str, cut: list[str]) -> Any:
+def _redacted(node: Any, limit: int, path: str, cut: list[str], chars: list[int]) -> Any:
     """The payload with every string redacted, strings over ``limit`` cut first: they could
-    not be sent whole anyway, and redacting a megabyte costs far more than cutting it."""
+    not be sent whole anyway, and redacting a megabyte costs far more than cutting it.
+    ``chars`` accumulates the string length seen, to skip the exact size check when small."""
     if isinstance(node, str):
         if len(node) > limit:
             node = _cap(node, limit)
             cut.append(path)
+        chars[0] += len(node)
         return redact_text(node)
     if isinstance(node, dict):
         return {
-            key: _redacted(value, limit, f"{path}.{key}" if path else key, cut)
+            key: _redacted(value, limit, f"{path}.{key}" if path else key, cut, chars)
             for key, value in node.items()
         }
     if isinstance(node, list):
-        return [_redacted(value, limit, f"{path}.{index}", cut) for index, value in enumerate(node)]
+        return [
+            _redacted(value, limit, f"{path}.{index}", cut, chars)
+            for index, value in enumerate(node)
+        ]
     return node
 
 
@@ -102,7 +109,8 @@ def to_entry(
     """The LogEntry (REST JSON shape) for one event: validated, redacted, within ``max_bytes``."""
     event = as_event(item)
     cut: list[str] = []
-    payload = _redacted(event.payload(), max_bytes, "", cut)
+    chars = [0]
+    payload = _redacted(event.payload(), max_bytes, "", cut, chars)
     if payload.get("project_id") is None:
         payload["project_id"] = target.project_id
     labels = {
@@ -117,7 +125,10 @@ def to_entry(
         "labels": labels,
         "jsonPayload": payload,
     }
-    cut.extend(fit_payload(entry, "jsonPayload", max_bytes))
+    # A character is at most 4 bytes of UTF-8 (6 as a JSON escape); keys, numbers and the
+    # envelope stay far below 16 KiB. Below that bound the exact (costly) measure is skipped.
+    if chars[0] * 6 + _ENVELOPE_BYTES > max_bytes:
+        cut.extend(fit_payload(entry, "jsonPayload", max_bytes))
     if cut:
         payload["truncated"] = sorted(set(payload.get("truncated", [])) | set(cut))
     return entry

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from examples.airflow_runner import EXAMPLE_DAGS, Airflow, airflow_venvs, venv_version
 from examples.payments_service import PaymentsService
 from observability.gcp import Endpoint, logging_client
-from tests.airflow.runner import EXAMPLE_DAGS, TEST_DAGS, Airflow, airflow_venvs, venv_version
 
 LOG_NAME = "composer-observability"
+TEST_DAGS = Path(__file__).resolve().parents[1] / "dags"
 
 
 def dags_folder(target: Path) -> Path:

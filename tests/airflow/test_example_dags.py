@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from examples.airflow_runner import venv_version
 from examples.payments_service import PaymentsService
 from observability.gcp import Endpoint
 from tests.airflow.conftest import (
@@ -23,7 +24,6 @@ from tests.airflow.conftest import (
     read_events,
     unique_project,
 )
-from tests.airflow.runner import venv_version
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from examples.airflow_runner import venv_version
 from observability.gcp import Endpoint
 from tests.airflow.conftest import (
     airflow_params,
@@ -20,7 +21,6 @@ from tests.airflow.conftest import (
     read_events,
     unique_project,
 )
-from tests.airflow.runner import venv_version
 from tests.support.processes import black_hole
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]

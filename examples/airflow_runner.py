@@ -1,4 +1,5 @@
-"""Running real Airflow (``airflow dags test``) from its own virtual environment."""
+"""Running real Airflow (``airflow dags test``) from its own virtual environment: used by the
+demo and by the tests, so both exercise Airflow exactly as a user would from a shell."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = ROOT / "examples" / "dags"
-TEST_DAGS = ROOT / "tests" / "dags"
 
 
 def airflow_venvs() -> list[Path]:
