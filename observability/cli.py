@@ -27,6 +27,20 @@ events_app = typer.Typer(help="Read events back from Cloud Logging (or the emula
 app.add_typer(spool_app, name="spool")
 app.add_typer(events_app, name="events")
 
+
+def _mount_router() -> None:
+    """The router's commands, when its extra is installed (FastAPI, SQLAlchemy, ...)."""
+    try:
+        from observability.router.cli import router_app, routes_app, silence_app
+    except ImportError:
+        return
+    app.add_typer(router_app, name="router")
+    app.add_typer(routes_app, name="routes")
+    app.add_typer(silence_app, name="silence")
+
+
+_mount_router()
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -1,0 +1,122 @@
+"""The alert: a label set that fires from ``starts_at`` until ``ends_at``.
+
+This is the one value every stage passes on. Labels identify an alert (its fingerprint is
+Alertmanager's FNV-1a hash of the sorted label pairs, so fingerprints agree with Alertmanager's);
+annotations carry the human text. An alert whose ``ends_at`` is unset fires until something
+resolves it: that is how Cloud Monitoring incidents behave (they are closed explicitly, not
+re-sent), unlike Prometheus alerts, which expire after ``resolve_timeout`` unless re-sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_MASK = (1 << 64) - 1
+_SEPARATOR = 255
+
+AlertStatus = Literal["firing", "resolved"]
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's label-set fingerprint: FNV-1a 64 over sorted ``name 0xff value 0xff``."""
+    digest = _FNV_OFFSET
+    for name in sorted(labels):
+        for chunk in (name.encode(), labels[name].encode()):
+            for byte in chunk:
+                digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
+            digest = ((digest ^ _SEPARATOR) * _FNV_PRIME) & _MASK
+    return f"{digest:016x}"
+
+
+def format_labels(labels: Mapping[str, str]) -> str:
+    """``{a="1", b="2"}``, sorted: how group keys and logs spell a label set."""
+    inner = ", ".join(f"{name}={_quote(labels[name])}" for name in sorted(labels))
+    return "{" + inner + "}"
+
+
+def _quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def iso(timestamp: float | None) -> str | None:
+    """RFC 3339 in UTC with milliseconds, or None: the spelling of every time in the APIs."""
+    if timestamp is None:
+        return None
+    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert as stored. ``incident_*`` are set for alerts born from Cloud Monitoring."""
+
+    fingerprint: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: float
+    ends_at: float | None
+    updated_at: float
+    generator_url: str = ""
+    incident_id: str | None = None
+    incident_state: str | None = None
+
+    def firing(self, now: float) -> bool:
+        """Whether the alert fires at ``now``: no end yet, or an end still in the future."""
+        return self.ends_at is None or self.ends_at > now
+
+    def status(self, now: float) -> AlertStatus:
+        return "firing" if self.firing(now) else "resolved"
+
+    def to_api(self, now: float) -> dict[str, object]:
+        """The alert in Alertmanager's v2/webhook spelling (camelCase, RFC 3339 times)."""
+        return {
+            "status": self.status(now),
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "startsAt": iso(self.starts_at),
+            "endsAt": iso(self.ends_at) or "0001-01-01T00:00:00Z",
+            "generatorURL": self.generator_url,
+            "fingerprint": self.fingerprint,
+        }
+
+
+class PostableAlert(BaseModel):
+    """One element of Alertmanager's ``POST /api/v2/alerts`` body, as Prometheus sends it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    labels: dict[str, str] = Field(min_length=1)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime | None = None
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+
+    @field_validator("labels")
+    @classmethod
+    def _names_not_empty(cls, labels: dict[str, str]) -> dict[str, str]:
+        if any(not name for name in labels):
+            raise ValueError("label names must not be empty")
+        return {name: value for name, value in labels.items() if value != ""}
+
+    def to_alert(self, now: float, resolve_timeout: float) -> Alert:
+        """Alertmanager's rules: no start means now; no end means ``now + resolve_timeout``."""
+        starts_at = self.startsAt.timestamp() if self.startsAt else now
+        ends_at = self.endsAt.timestamp() if self.endsAt else now + resolve_timeout
+        labels = dict(self.labels)
+        return Alert(
+            fingerprint=fingerprint(labels),
+            labels=labels,
+            annotations=dict(self.annotations),
+            starts_at=starts_at,
+            ends_at=ends_at,
+            updated_at=now,
+            generator_url=self.generatorURL,
+        )

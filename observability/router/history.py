@@ -1,0 +1,144 @@
+"""What happened, for people: the audit log and the history of one incident.
+
+An incident's history answers the on-call question "did anyone get told?": every webhook
+Monitoring sent for it (with the outcome: stored, duplicate, stale), every notice that
+included its alert and what became of it (pending with its last error, delivered, dead).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from observability.router.alert import iso
+from observability.router.notice import Notice
+from observability.router.store import (
+    alerts,
+    audit_log,
+    dead_letters,
+    deliveries,
+    incident_events,
+    notice_alerts,
+    outbox,
+)
+
+
+def record_audit(
+    connection: Connection, now: float, actor: str, action: str, subject: str, detail: dict
+) -> None:
+    """Append to the audit log (silences created and expired, configuration reloads)."""
+    connection.execute(
+        audit_log.insert().values(
+            at=now, actor=actor, action=action, subject=subject, detail=detail
+        )
+    )
+
+
+def audit_entries(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    return [
+        {
+            "at": iso(row.at),
+            "actor": row.actor,
+            "action": row.action,
+            "subject": row.subject,
+            "detail": row.detail,
+        }
+        for row in connection.execute(query)
+    ]
+
+
+def incident_history(connection: Connection, incident_id: str) -> dict[str, Any] | None:
+    """The incident's events, its alert and every notice about it; None if never seen."""
+    events = connection.execute(
+        select(incident_events)
+        .where(incident_events.c.incident_id == incident_id)
+        .order_by(incident_events.c.id)
+    ).all()
+    if not events:
+        return None
+    fingerprint = events[0].fingerprint
+    alert = connection.execute(select(alerts).where(alerts.c.fingerprint == fingerprint)).first()
+    notice_ids = [
+        row.notice_id
+        for row in connection.execute(
+            select(notice_alerts.c.notice_id).where(notice_alerts.c.fingerprint == fingerprint)
+        )
+    ]
+    return {
+        "incident_id": incident_id,
+        "fingerprint": fingerprint,
+        "alert": None
+        if alert is None
+        else {
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "startsAt": iso(alert.starts_at),
+            "endsAt": iso(alert.ends_at),
+            "state": alert.incident_state,
+        },
+        "events": [
+            {"state": row.state, "receivedAt": iso(row.received_at), "outcome": row.outcome}
+            for row in events
+        ],
+        "notifications": notifications(connection, notice_ids),
+    }
+
+
+def notifications(connection: Connection, notice_ids: list[str]) -> list[dict[str, Any]]:
+    """Every notice in ``notice_ids``: pending in the outbox, delivered, or dead."""
+    if not notice_ids:
+        return []
+    found: list[dict[str, Any]] = []
+    for row in connection.execute(select(deliveries).where(deliveries.c.notice_id.in_(notice_ids))):
+        found.append(
+            {
+                "noticeId": row.notice_id,
+                "receiver": row.receiver,
+                "integration": row.integration,
+                "status": row.status,
+                "outcome": row.outcome,
+                "attempts": row.attempts,
+                "createdAt": iso(row.created_at),
+                "finishedAt": iso(row.finished_at),
+                "reason": row.reason,
+                "error": row.error,
+            }
+        )
+    for row in connection.execute(select(outbox).where(outbox.c.notice_id.in_(notice_ids))):
+        found.append(
+            {
+                "noticeId": row.notice_id,
+                "receiver": row.receiver,
+                "integration": row.integration,
+                "status": Notice.from_json(row.notice).status,
+                "outcome": "pending",
+                "attempts": row.attempts,
+                "createdAt": iso(row.created_at),
+                "nextAttemptAt": iso(row.next_attempt_at),
+                "reason": row.last_reason,
+                "error": row.last_error,
+            }
+        )
+    return sorted(found, key=lambda item: item["createdAt"] or "")
+
+
+def dead_letter_list(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    query = select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
+    return [
+        {
+            "id": row.id,
+            "noticeId": row.notice_id,
+            "receiver": row.receiver,
+            "integration": row.integration,
+            "groupKey": row.group_key,
+            "attempts": row.attempts,
+            "reason": row.reason,
+            "error": row.error,
+            "createdAt": iso(row.created_at),
+            "deadAt": iso(row.dead_at),
+            "notice": row.notice,
+        }
+        for row in connection.execute(query)
+    ]

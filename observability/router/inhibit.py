@@ -1,0 +1,107 @@
+"""Inhibition: a firing alert (the source) mutes others (the targets) that share some labels.
+
+The typical rule for Composer: while ``ComposerEnvironmentUnhealthy`` fires for an
+environment, mute the task failures of the same ``environment_name``, which it causes.
+Alertmanager's semantics: only firing sources inhibit; missing ``equal`` labels compare as
+empty; an alert matching both sides of a rule is never muted by another alert that does too,
+so two such alerts cannot mute each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from observability.router.alert import Alert
+from observability.router.matcher import (
+    Matcher,
+    MatcherError,
+    matchers_from_legacy,
+    matches_all,
+    parse_matchers,
+)
+
+
+class InhibitRuleConfig(BaseModel):
+    """One entry of ``inhibit_rules:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_matchers: list[str] = Field(default_factory=list)
+    target_matchers: list[str] = Field(default_factory=list)
+    source_match: dict[str, str] = Field(default_factory=dict)
+    source_match_re: dict[str, str] = Field(default_factory=dict)
+    target_match: dict[str, str] = Field(default_factory=dict)
+    target_match_re: dict[str, str] = Field(default_factory=dict)
+    equal: list[str] = Field(default_factory=list)
+
+    @field_validator("source_matchers", "target_matchers")
+    @classmethod
+    def _parse(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                parse_matchers(value)
+            except MatcherError as exc:
+                raise ValueError(str(exc)) from None
+        return values
+
+    @field_validator("source_match_re", "target_match_re")
+    @classmethod
+    def _regexes(cls, values: dict[str, str]) -> dict[str, str]:
+        try:
+            matchers_from_legacy({}, values)
+        except MatcherError as exc:
+            raise ValueError(str(exc)) from None
+        return values
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    source: tuple[Matcher, ...]
+    target: tuple[Matcher, ...]
+    equal: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, config: InhibitRuleConfig) -> InhibitRule:
+        def side(texts: list[str], match: dict[str, str], match_re: dict[str, str]) -> tuple:
+            parsed = [matcher for text in texts for matcher in parse_matchers(text)]
+            return tuple(parsed + matchers_from_legacy(match, match_re))
+
+        return cls(
+            source=side(config.source_matchers, config.source_match, config.source_match_re),
+            target=side(config.target_matchers, config.target_match, config.target_match_re),
+            equal=tuple(config.equal),
+        )
+
+    def key(self, labels: Mapping[str, str]) -> tuple[str, ...]:
+        return tuple(labels.get(name, "") for name in self.equal)
+
+
+class Inhibitor:
+    """Answers "is this alert inhibited, and by what?" for one moment's set of firing alerts."""
+
+    def __init__(self, rules: Iterable[InhibitRule], firing: Iterable[Alert]) -> None:
+        self._rules = list(rules)
+        self._sources: list[dict[tuple[str, ...], list[tuple[str, bool]]]] = [
+            {} for _ in self._rules
+        ]
+        for alert in firing:
+            for rule, sources in zip(self._rules, self._sources, strict=True):
+                if matches_all(rule.source, alert.labels):
+                    two_sided = matches_all(rule.target, alert.labels)
+                    sources.setdefault(rule.key(alert.labels), []).append(
+                        (alert.fingerprint, two_sided)
+                    )
+
+    def inhibited_by(self, labels: Mapping[str, str], fingerprint: str) -> str | None:
+        """Fingerprint of a source alert that mutes this one, or None."""
+        for rule, sources in zip(self._rules, self._sources, strict=True):
+            if not sources or not matches_all(rule.target, labels):
+                continue
+            also_source = matches_all(rule.source, labels)
+            for source, two_sided in sources.get(rule.key(labels), ()):
+                if source != fingerprint and not (also_source and two_sided):
+                    return source
+        return None

@@ -1,0 +1,137 @@
+"""What every integration shares: failure classification, HTTP posting, secrets, the interface.
+
+Failures are classified as Alertmanager classifies them (``clientError``, ``serverError``,
+``authError``, ``rateLimited``, ``contextDeadlineExceeded``, ``other``) and marked retryable or
+not: 5xx, 429, timeouts and connection errors are retried by the outbox, other 4xx are dead
+letters at once, because sending the same request again cannot fix them.
+Error messages never contain the target URL: for Slack, Chat and webhooks the URL is the secret.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import SecretStr
+
+from observability.router.notice import Notice
+from observability.router.templates import Templates
+
+
+class FailureReason(str, enum.Enum):
+    CLIENT = "clientError"
+    SERVER = "serverError"
+    AUTH = "authError"
+    RATE_LIMITED = "rateLimited"
+    TIMEOUT = "contextDeadlineExceeded"
+    TEMPLATE = "templateError"
+    OTHER = "other"
+
+
+class DeliveryError(Exception):
+    """A notice could not be delivered; ``retryable`` says whether trying again can help."""
+
+    def __init__(self, reason: FailureReason, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class IntegrationConfigError(ValueError):
+    """A receiver setting is missing or wrong; ``field`` names it within the integration."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_status(response: httpx.Response, service: str) -> None:
+    """Raise DeliveryError unless the answer is 2xx."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    excerpt = response.text[:200].replace("\n", " ")
+    message = f"{service} answered HTTP {status}: {excerpt}"
+    if status == 429:
+        raise DeliveryError(FailureReason.RATE_LIMITED, message, retryable=True)
+    if status >= 500:
+        raise DeliveryError(FailureReason.SERVER, message, retryable=True)
+    if status in (401, 403):
+        raise DeliveryError(FailureReason.AUTH, message, retryable=False)
+    raise DeliveryError(FailureReason.CLIENT, message, retryable=False)
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    url: str,
+    body: Any,
+    service: str,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | None = None,
+) -> httpx.Response:
+    """POST JSON and classify the outcome; transport failures become retryable errors."""
+    try:
+        if auth is None:
+            response = await client.post(url, json=body, headers=headers)
+        else:
+            response = await client.post(url, json=body, headers=headers, auth=auth)
+    except httpx.TimeoutException:
+        raise DeliveryError(FailureReason.TIMEOUT, f"{service} timed out", True) from None
+    except httpx.HTTPError as exc:
+        message = f"{service} unreachable: {type(exc).__name__}"
+        raise DeliveryError(FailureReason.OTHER, message, True) from None
+    check_status(response, service)
+    return response
+
+
+def read_secret(
+    value: SecretStr | None,
+    file: str | None,
+    fallback: SecretStr | None,
+    field: str,
+    base_dir: Path,
+) -> str:
+    """A secret from the setting, else its ``*_file`` (relative to the config), else the global
+    default; IntegrationConfigError naming ``field`` when there is none."""
+    if value is not None:
+        return value.get_secret_value()
+    if file is not None:
+        path = base_dir / file
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise IntegrationConfigError(f"{field}_file", f"cannot read {path}: {exc}") from None
+    if fallback is not None:
+        return fallback.get_secret_value()
+    raise IntegrationConfigError(field, f"{field} (or {field}_file) is required")
+
+
+class Integration(ABC):
+    """One entry of a receiver's ``*_configs`` list, ready to send."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, receiver: str, index: int, send_resolved: bool, templates: Templates):
+        self.receiver = receiver
+        self.index = index
+        self.send_resolved = send_resolved
+        self.templates = templates
+
+    @property
+    def key(self) -> str:
+        """Stable name of this integration: ``receiver/kind/index``."""
+        return f"{self.receiver}/{self.kind}/{self.index}"
+
+    def render(self, source: str, context: dict[str, Any], html: bool = False) -> str:
+        try:
+            return self.templates.render(source, context, html=html)
+        except Exception as exc:  # noqa: BLE001 - any template failure is a permanent one
+            message = f"{self.key}: template failed: {type(exc).__name__}: {exc}"
+            raise DeliveryError(FailureReason.TEMPLATE, message, retryable=False) from None
+
+    @abstractmethod
+    async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
+        """Deliver ``notice`` or raise DeliveryError."""

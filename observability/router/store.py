@@ -1,0 +1,290 @@
+"""The router's database: every table, and how to open SQLite or PostgreSQL for it.
+
+All state lives here so that a restart, even ``kill -9``, resumes exactly where it stopped:
+alerts, groups with their timers, the notification log that deduplicates, the outbox of
+notices still to deliver, dead letters, silences and the history of every incident.
+
+SQLite (WAL) is the embedded default for one router. Its writers take the database lock at
+``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read lock, and readers use a
+second engine that does not take it. PostgreSQL is for several replicas sharing one database:
+rows that must be worked on by one replica only are claimed with
+``SELECT ... FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+metadata = MetaData()
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+    Column("generator_url", Text, nullable=False),
+    Column("incident_id", String(512), nullable=True, index=True),
+    Column("incident_state", String(32), nullable=True),
+    # Set when the alert (re)starts firing: the dispatcher has yet to route it into groups.
+    Column("pending", Boolean, nullable=False),
+)
+Index("alerts_pending", alerts.c.pending)
+
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(512), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    UniqueConstraint("incident_id", "state", name="incident_events_once"),
+)
+
+groups = Table(
+    "alert_groups",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("group_key", Text, nullable=False),
+    Column("route_id", Text, nullable=False),
+    Column("receiver", String(256), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("next_flush_at", Float, nullable=False, index=True),
+    Column("flushed_at", Float, nullable=True),
+)
+
+group_alerts = Table(
+    "group_alerts",
+    metadata,
+    Column("group_id", String(64), primary_key=True),
+    Column("fingerprint", String(32), primary_key=True, index=True),
+)
+
+notification_log = Table(
+    "notification_log",
+    metadata,
+    Column("group_id", String(64), primary_key=True),
+    Column("integration", String(512), primary_key=True),
+    Column("firing", JSON, nullable=False),
+    Column("resolved", JSON, nullable=False),
+    Column("sent_at", Float, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", String(36), nullable=False, unique=True),
+    Column("stream", String(600), nullable=False, index=True),
+    Column("receiver", String(256), nullable=False),
+    Column("integration", String(512), nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("notice", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False, index=True),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_until", Float, nullable=True),
+    Column("claim_token", String(36), nullable=True),
+    Column("last_reason", String(64), nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+
+notice_alerts = Table(
+    "notice_alerts",
+    metadata,
+    Column("notice_id", String(36), primary_key=True),
+    Column("fingerprint", String(32), primary_key=True, index=True),
+    Column("status", String(16), nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", String(36), nullable=False, index=True),
+    Column("receiver", String(256), nullable=False),
+    Column("integration", String(512), nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=False),
+    Column("reason", String(64), nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", String(36), nullable=False, unique=True),
+    Column("receiver", String(256), nullable=False),
+    Column("integration", String(512), nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("notice", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("dead_at", Float, nullable=False),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("matchers", JSON, nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False, index=True),
+    Column("created_by", String(256), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, index=True),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgres://``/``postgresql://`` and use the psycopg 3 driver for them."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Store:
+    """Engines for one database, with write and read transactions and dialect helpers."""
+
+    def __init__(self, url: str, sqlite_synchronous: str = "FULL") -> None:
+        if sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(
+                f"sqlite synchronous must be NORMAL, FULL or EXTRA: {sqlite_synchronous}"
+            )
+        self.url = normalize_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        )
+        if self.dialect == "sqlite":
+            self._writer = _sqlite_engine(self.url, sqlite_synchronous, immediate=True)
+            self._reader = _sqlite_engine(self.url, sqlite_synchronous, immediate=False)
+        elif self.dialect == "postgresql":
+            self._writer = create_engine(self.url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+            self._reader = self._writer
+        else:
+            raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
+
+    @property
+    def shared(self) -> bool:
+        """Whether other router processes may use this database at the same time."""
+        return self.dialect == "postgresql"
+
+    def create_schema(self) -> None:
+        """Create missing tables; on PostgreSQL under a lock, as replicas may start together."""
+        with self.write() as connection:
+            if self.shared:
+                connection.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+            metadata.create_all(connection)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that may write; committed on success, rolled back on error.
+
+        On SQLite the writers of this process queue on a Python lock first: waiting there
+        hands over at once, where SQLite's own busy handler sleeps for up to 100 ms.
+        """
+        with self._write_lock, self._writer.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction for reading only (never blocks writers)."""
+        with self._reader.connect() as connection, connection.begin():
+            yield connection
+
+    def insert(self, table: Table) -> Any:
+        """A dialect INSERT, with ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+        return (postgresql.insert if self.shared else sqlite.insert)(table)
+
+    def claim(self, query: Select[Any], of: Table | None = None) -> Select[Any]:
+        """Lock the selected rows for this transaction, skipping rows another replica holds.
+
+        On SQLite the write transaction already holds the only write lock: nothing to add.
+        """
+        if self.shared:
+            return query.with_for_update(skip_locked=True, of=of)
+        return query
+
+    def lock(self, query: Select[Any]) -> Select[Any]:
+        """Lock the selected rows for this transaction, waiting for other replicas."""
+        return query.with_for_update() if self.shared else query
+
+    def ping(self) -> None:
+        with self.read() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self._writer.dispose()
+        self._reader.dispose()
+
+
+def _sqlite_engine(url: str, synchronous: str, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(connection: Any, _record: Any) -> None:
+        connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

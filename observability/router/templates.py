@@ -1,0 +1,129 @@
+"""Message templates: Jinja2, sandboxed, with defaults a user can override by name.
+
+Every text field of a receiver (Slack ``title``/``text``, PagerDuty ``summary``, email
+``subject``/``html``/``text``, Google Chat ``text``) is a template string. Their defaults just
+include a named template (``{% include "slack.text" %}``), so a user changes the look of every
+Slack message by defining ``slack.text`` in a file listed under ``templates:``, or one
+receiver's by setting its field. The defaults live here as strings so they ship inside the
+package whatever the packaging.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChainableUndefined, ChoiceLoader, DictLoader, Template, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+DEFAULTS: dict[str, str] = {
+    "title": (
+        "[{{ status | upper }}{% if status == 'firing' %}:{{ firing | length }}{% endif %}] "
+        "{{ common_labels.alertname or group_labels.values() | join(' ') or 'alerts' }}"
+        "{% for name, value in group_labels.items() if name != 'alertname' %}"
+        " {{ name }}={{ value }}{% endfor %}"
+    ),
+    "alert.line": (
+        "{{ '[resolved] ' if alert.status == 'resolved' else '' }}"
+        "{{ alert.annotations.summary or alert.labels.alertname }}"
+        "{% for name in ['dag_id', 'task_id', 'environment_name'] if alert.labels[name] %}"
+        " {{ name }}={{ alert.labels[name] }}{% endfor %}"
+    ),
+    "slack.title": "{% include 'title' %}",
+    "slack.text": (
+        "{% for alert in alerts %}"
+        "• {% with alert=alert %}{% include 'alert.line' %}{% endwith %}"
+        "{% if alert.annotations.url %} <{{ alert.annotations.url }}|console>{% endif %}\n"
+        "{% endfor %}"
+        "{% if truncated_alerts %}… and {{ truncated_alerts }} more\n{% endif %}"
+    ),
+    "google_chat.text": (
+        "*{% include 'title' %}*\n"
+        "{% for alert in alerts %}"
+        "• {% with alert=alert %}{% include 'alert.line' %}{% endwith %}"
+        "{% if alert.annotations.url %} {{ alert.annotations.url }}{% endif %}\n"
+        "{% endfor %}"
+    ),
+    "pagerduty.summary": (
+        "{% if alert %}{% include 'alert.line' %}{% else %}{% include 'title' %}{% endif %}"
+    ),
+    "email.subject": "{% include 'title' %}",
+    "email.text": (
+        "{% for alert in alerts %}"
+        "{% with alert=alert %}{% include 'alert.line' %}{% endwith %}\n"
+        "{% for name, value in alert.labels | dictsort %}  {{ name }}: {{ value }}\n{% endfor %}"
+        "{% if alert.annotations.documentation %}\n{{ alert.annotations.documentation }}\n"
+        "{% endif %}{% if alert.annotations.url %}{{ alert.annotations.url }}\n{% endif %}\n"
+        "{% endfor %}"
+    ),
+    "email.html": (
+        "<h2>{% include 'title' %}</h2>"
+        "{% for alert in alerts %}<h3>{% with alert=alert %}{% include 'alert.line' %}"
+        "{% endwith %}</h3><table>"
+        "{% for name, value in alert.labels | dictsort %}"
+        "<tr><td>{{ name }}</td><td>{{ value }}</td></tr>{% endfor %}</table>"
+        "{% if alert.annotations.documentation %}<pre>{{ alert.annotations.documentation }}</pre>"
+        "{% endif %}{% if alert.annotations.url %}"
+        '<p><a href="{{ alert.annotations.url }}">Open in Cloud Monitoring</a></p>'
+        "{% endif %}{% endfor %}"
+    ),
+}
+
+
+class Templates:
+    """Compiles and renders template strings, resolving includes in user files, then defaults."""
+
+    def __init__(self, files: Mapping[str, str] | None = None) -> None:
+        loader = ChoiceLoader([DictLoader(dict(files or {})), DictLoader(DEFAULTS)])
+        options: dict[str, Any] = {"loader": loader, "undefined": ChainableUndefined}
+        self._text = SandboxedEnvironment(autoescape=False, **options)
+        self._html = SandboxedEnvironment(autoescape=True, **options)
+        self._cache: dict[tuple[str, bool], Template] = {}
+
+    @classmethod
+    def from_globs(cls, patterns: list[str], base_dir: Path) -> Templates:
+        """Templates from files matching ``patterns`` (relative to the config file); each file's
+        name without its extension is the template's name, e.g. ``slack.text.j2``."""
+        files: dict[str, str] = {}
+        for pattern in patterns:
+            for name in sorted(glob.glob(str(base_dir / pattern))):
+                path = Path(name)
+                files[path.name.removesuffix(".j2")] = path.read_text(encoding="utf-8")
+        templates = cls(files)
+        for name, source in files.items():
+            templates.check(source, name=name)
+        return templates
+
+    def compile(self, source: str, html: bool = False) -> Template:
+        key = (source, html)
+        if key not in self._cache:
+            environment = self._html if html else self._text
+            self._cache[key] = environment.from_string(source)
+        return self._cache[key]
+
+    def check(self, source: str, name: str = "template", html: bool = False) -> None:
+        """Raise ValueError naming the problem when ``source`` or what it includes is broken."""
+        try:
+            self.compile(source, html).render(_SAMPLE)
+        except TemplateError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+
+    def render(self, source: str, context: Mapping[str, Any], html: bool = False) -> str:
+        return self.compile(source, html).render(context)
+
+
+_SAMPLE: dict[str, Any] = {
+    "receiver": "check",
+    "status": "firing",
+    "alerts": [],
+    "firing": [],
+    "resolved": [],
+    "group_labels": {},
+    "common_labels": {},
+    "common_annotations": {},
+    "external_url": "",
+    "group_key": "",
+    "truncated_alerts": 0,
+}

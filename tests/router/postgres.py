@@ -1,0 +1,80 @@
+"""A throwaway PostgreSQL server for tests: ``initdb`` + ``pg_ctl`` in a temporary directory.
+
+Needs only the server binaries (Debian: ``apt-get install postgresql``); nothing is installed
+or started system-wide. PostgreSQL refuses to run as root, so as root the cluster belongs to
+the ``postgres`` user (or ``nobody``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from observability.emulator.process import free_port_pair
+
+
+def postgres_bin_dir() -> Path | None:
+    """The newest installed PostgreSQL's bin directory, or None."""
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda path: int(path.split("/")[4]) if path.split("/")[4].isdigit() else 0,
+    )
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found and shutil.which("pg_ctl") else None
+
+
+def _run_as() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise RuntimeError("running as root and no postgres or nobody user to run PostgreSQL as")
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Start a private PostgreSQL on 127.0.0.1; yields a SQLAlchemy URL; removes it after."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL binaries not found")
+    user = _run_as()
+    root = Path(tempfile.mkdtemp(prefix="composer-obs-pg-"))
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+    data = root / "data"
+    port = free_port_pair()
+
+    def run(*args: str) -> None:
+        subprocess.run(
+            [str(bin_dir / args[0]), *args[1:]],
+            check=True,
+            user=user,
+            capture_output=True,
+            timeout=120,
+            cwd=root,
+        )
+
+    try:
+        run("initdb", "-D", str(data), "-U", "router", "--auth=trust", "-E", "UTF8", "--no-sync")
+        options = f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c max_connections=100"
+        run("pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start")
+        try:
+            yield f"postgresql://router@127.0.0.1:{port}/postgres"
+        finally:
+            run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
