@@ -152,3 +152,91 @@ def logging_client(
         client._metrics_api = _gapic._MetricsAPI(metrics_api(endpoint), client)
         client._sinks_api = _gapic._SinksAPI(config_api(endpoint), client)
     return client
+
+
+if TYPE_CHECKING:
+    from google.cloud.monitoring_dashboard_v1 import DashboardsServiceClient
+
+
+def dashboards_api(
+    endpoint: Endpoint | None = None, transport: Literal["grpc", "rest"] = "grpc"
+) -> DashboardsServiceClient:
+    """The generated Dashboards client (google-cloud-monitoring-dashboards), gRPC or REST.
+
+    Over REST the client takes the emulator's ``http://`` endpoint as it is. Both transports
+    round-trip dashboards through the client's proto, which drops fields it does not know:
+    code that must keep every field sends the dashboard JSON over REST itself.
+    """
+    from google.cloud.monitoring_dashboard_v1 import DashboardsServiceClient
+    from google.cloud.monitoring_dashboard_v1.services.dashboards_service.transports.grpc import (
+        DashboardsServiceGrpcTransport,
+    )
+
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return DashboardsServiceClient(transport=transport)
+    if transport == "rest":
+        from google.auth.credentials import AnonymousCredentials
+
+        return DashboardsServiceClient(
+            transport="rest",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": endpoint.http_url},
+        )
+    return DashboardsServiceClient(
+        transport=DashboardsServiceGrpcTransport(channel=_channel(endpoint))
+    )
+
+
+if TYPE_CHECKING:
+    from google.cloud.monitoring_v3 import MetricServiceClient
+
+
+def monitoring_metric_api(endpoint: Endpoint | None = None) -> MetricServiceClient:
+    """The generated Monitoring MetricService client (ListTimeSeries, metric descriptors)."""
+    from google.cloud.monitoring_v3 import MetricServiceClient
+    from google.cloud.monitoring_v3.services.metric_service.transports.grpc import (
+        MetricServiceGrpcTransport,
+    )
+
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return MetricServiceClient()
+    return MetricServiceClient(transport=MetricServiceGrpcTransport(channel=_channel(endpoint)))
+
+
+if TYPE_CHECKING:
+    from google.cloud.monitoring_v3 import (
+        AlertPolicyServiceClient,
+        NotificationChannelServiceClient,
+    )
+
+
+def alert_policy_api(endpoint: Endpoint | None = None) -> AlertPolicyServiceClient:
+    """The generated Monitoring AlertPolicyService client."""
+    from google.cloud.monitoring_v3 import AlertPolicyServiceClient
+    from google.cloud.monitoring_v3.services.alert_policy_service.transports.grpc import (
+        AlertPolicyServiceGrpcTransport,
+    )
+
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return AlertPolicyServiceClient()
+    return AlertPolicyServiceClient(
+        transport=AlertPolicyServiceGrpcTransport(channel=_channel(endpoint))
+    )
+
+
+def notification_channel_api(endpoint: Endpoint | None = None) -> NotificationChannelServiceClient:
+    """The generated Monitoring NotificationChannelService client."""
+    from google.cloud.monitoring_v3 import NotificationChannelServiceClient
+    from google.cloud.monitoring_v3.services.notification_channel_service.transports.grpc import (
+        NotificationChannelServiceGrpcTransport,
+    )
+
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return NotificationChannelServiceClient()
+    return NotificationChannelServiceClient(
+        transport=NotificationChannelServiceGrpcTransport(channel=_channel(endpoint))
+    )

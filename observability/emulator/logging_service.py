@@ -11,7 +11,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -20,7 +20,13 @@ from google.rpc import code_pb2, status_pb2
 
 from observability.emulator.errors import ApiError
 from observability.emulator.logging_query import compile_query
-from observability.emulator.logging_store import Cursor, LoggingStore, StoredEntry, parse_parent
+from observability.emulator.logging_store import (
+    Cursor,
+    LoggingStore,
+    PreparedEntry,
+    StoredEntry,
+    parse_parent,
+)
 from observability.logfilter import FilterError
 
 MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
@@ -93,6 +99,8 @@ class LoggingService:
 
     def __init__(self, store: LoggingStore) -> None:
         self.store = store
+        self.listeners: list[Callable[[Sequence[PreparedEntry]], None]] = []
+        """Called with the entries of each stored write (log-based metrics count them)."""
 
     def write(self, request: Any) -> None:
         """WriteLogEntries (raw protobuf request; its entries are completed in place).
@@ -108,6 +116,8 @@ class LoggingService:
         prepared = self.store.prepare(request.entries)
         if not request.dry_run and (request.partial_success or not prepared.errors):
             self.store.insert(prepared)
+            for listener in self.listeners:
+                listener(prepared.entries)
         if not prepared.errors:
             return
         first = min(prepared.errors)

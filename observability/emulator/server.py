@@ -20,10 +20,29 @@ import grpc
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
-from observability.emulator import logging_grpc, logging_rest
+from observability.emulator import (
+    alert_policies_grpc,
+    clock,
+    dashboards_grpc,
+    dashboards_rest,
+    log_metrics_grpc,
+    logging_grpc,
+    logging_rest,
+    notification_channels_grpc,
+    timeseries_grpc,
+)
+from observability.emulator.alert_policies_service import AlertPolicyService
+from observability.emulator.alert_policies_store import AlertPolicyStore, ResourceTable
+from observability.emulator.dashboards_service import DashboardsService
+from observability.emulator.dashboards_store import DashboardsStore
+from observability.emulator.log_metrics_service import LogMetricsService
+from observability.emulator.log_metrics_store import LogMetricsStore
 from observability.emulator.logging_service import LoggingService
 from observability.emulator.logging_store import LoggingStore
+from observability.emulator.notification_channels_service import NotificationChannelService
+from observability.emulator.notification_channels_store import NotificationChannelStore
 from observability.emulator.rest_common import build_app
+from observability.emulator.timeseries import TimeSeriesEngine
 from observability.gcp import Endpoint
 
 _GRPC_WORKERS = 16
@@ -45,7 +64,8 @@ class EmulatorServer:
         self.host = host
         self._grpc_port = grpc_port
         self._http_port = http_port
-        self._stores: list[LoggingStore] = []
+        self._stores: list[LoggingStore | DashboardsStore | LogMetricsStore | ResourceTable] = []
+        self.clock = clock.Clock()
         self._grpc: grpc.Server | None = None
         self._grpc_pool: ThreadPoolExecutor | None = None
         self._http: uvicorn.Server | None = None
@@ -55,7 +75,33 @@ class EmulatorServer:
         logging_store = LoggingStore(self.data_dir / "logging.db")
         self._stores.append(logging_store)
         logging_service = LoggingService(logging_store)
-        return [logging_grpc.handler(logging_service)], [logging_rest.router(logging_service)]
+        dashboards_store = DashboardsStore(self.data_dir / "dashboards.db")
+        self._stores.append(dashboards_store)
+        dashboards_service = DashboardsService(dashboards_store)
+        metrics_store = LogMetricsStore(self.data_dir / "metrics.db")
+        self._stores.append(metrics_store)
+        metrics_service = LogMetricsService(metrics_store, self.clock)
+        logging_service.listeners.append(metrics_service.on_entries)
+        policy_store = AlertPolicyStore(self.data_dir / "alert_policies.db")
+        channel_store = NotificationChannelStore(self.data_dir / "notification_channels.db")
+        self._stores += [policy_store, channel_store]
+        return (
+            [
+                logging_grpc.handler(logging_service),
+                dashboards_grpc.handler(dashboards_service),
+                log_metrics_grpc.handler(metrics_service),
+                timeseries_grpc.handler(TimeSeriesEngine(metrics_service)),
+                alert_policies_grpc.handler(AlertPolicyService(policy_store, channel_store)),
+                notification_channels_grpc.handler(
+                    NotificationChannelService(channel_store, policy_store)
+                ),
+            ],
+            [
+                logging_rest.router(logging_service),
+                dashboards_rest.router(dashboards_service),
+                clock.router(self.clock),
+            ],
+        )
 
     def start(self) -> None:
         """Open the stores and start listening; returns once both servers accept."""

@@ -1,0 +1,520 @@
+"""The time-series query engine over log-based metrics: what ListTimeSeries answers.
+
+A plain Python API, so the alert evaluator calls it in-process and the gRPC MetricService
+only converts its answer to protobuf::
+
+    engine = TimeSeriesEngine(log_metrics_service)
+    series = engine.list_time_series(
+        "my-project",
+        'metric.type = "logging.googleapis.com/user/failures"',
+        start, end,
+        Aggregation(60, "ALIGN_DELTA", "REDUCE_SUM", ("metric.label.dag_id",)),
+    )
+
+Raw points are the metric's minute buckets: a DELTA point covering ``[minute, minute+60s)``
+whose value is the count (counters, INT64) or a ``Distribution``. A raw point is in the
+interval when its end time is in ``(start, end]`` (or, when ``start == end``, when the
+interval contains ``end``). Alignment cuts ``(start, end]`` into periods ending at ``end``,
+``end - period``, ...; a period without raw points has no aligned point. The aligners:
+ALIGN_NONE (raw points), DELTA and SUM (sum; distributions are merged), RATE (sum per second),
+COUNT (number of raw points), MEAN, MIN, MAX, PERCENTILE_99/95/50/05 (distributions only).
+The reducers combine aligned points with the same end time across the series of one group
+(``groupByFields``): REDUCE_NONE, SUM, COUNT, MEAN, MIN, MAX, PERCENTILE_99/95/50/05 (numbers;
+SUM also merges distributions). A reducer needs an aligner, and every aligner a period.
+Percentiles of a distribution interpolate linearly inside the bucket holding the rank, with
+the underflow and overflow buckets bounded by the smallest and largest value seen.
+
+Errors are ``ApiError`` (INVALID_ARGUMENT naming the field), as the gRPC layer answers them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+
+from observability.emulator.errors import ApiError
+from observability.emulator.log_metrics_model import CompiledMetric
+from observability.emulator.log_metrics_service import LogMetricsService
+from observability.emulator.log_metrics_store import MinutePoint, StoredSeries
+from observability.emulator.monitoring_filter import (
+    MonitoringFilterError,
+    compile_monitoring_filter,
+)
+
+ALIGNERS: Final = frozenset(
+    {
+        "ALIGN_NONE",
+        "ALIGN_DELTA",
+        "ALIGN_RATE",
+        "ALIGN_SUM",
+        "ALIGN_COUNT",
+        "ALIGN_MEAN",
+        "ALIGN_MIN",
+        "ALIGN_MAX",
+        "ALIGN_PERCENTILE_99",
+        "ALIGN_PERCENTILE_95",
+        "ALIGN_PERCENTILE_50",
+        "ALIGN_PERCENTILE_05",
+    }
+)
+REDUCERS: Final = frozenset(
+    {
+        "REDUCE_NONE",
+        "REDUCE_SUM",
+        "REDUCE_COUNT",
+        "REDUCE_MEAN",
+        "REDUCE_MIN",
+        "REDUCE_MAX",
+        "REDUCE_PERCENTILE_99",
+        "REDUCE_PERCENTILE_95",
+        "REDUCE_PERCENTILE_50",
+        "REDUCE_PERCENTILE_05",
+    }
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """A distribution value: count, sum, sum of squares, bucket counts over ``bounds``."""
+
+    count: int
+    total: float
+    sumsq: float
+    bounds: tuple[float, ...]
+    bucket_counts: tuple[int, ...]  # len(bounds) + 1: underflow, finite..., overflow
+    minimum: float
+    maximum: float
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    @property
+    def sum_of_squared_deviation(self) -> float:
+        if not self.count:
+            return 0.0
+        return max(0.0, self.sumsq - self.total * self.total / self.count)
+
+    def percentile(self, p: float) -> float:
+        """The ``p``-th percentile (0-100), interpolated inside its bucket."""
+        if not self.count:
+            return math.nan
+        rank = p / 100 * self.count
+        cumulative = 0
+        for index, bucket_count in enumerate(self.bucket_counts):
+            if bucket_count and cumulative + bucket_count >= rank:
+                lower = self.bounds[index - 1] if index > 0 else self.minimum
+                upper = self.bounds[index] if index < len(self.bounds) else self.maximum
+                lower = max(lower, self.minimum)
+                upper = min(upper, self.maximum)
+                fraction = (rank - cumulative) / bucket_count
+                return lower + fraction * (upper - lower)
+            cumulative += bucket_count
+        return self.maximum
+
+    @staticmethod
+    def merge(parts: Sequence[Distribution]) -> Distribution:
+        first = parts[0]
+        counts = [0] * len(first.bucket_counts)
+        for part in parts:
+            for index, count in enumerate(part.bucket_counts):
+                counts[index] += count
+        return Distribution(
+            count=sum(p.count for p in parts),
+            total=sum(p.total for p in parts),
+            sumsq=sum(p.sumsq for p in parts),
+            bounds=first.bounds,
+            bucket_counts=tuple(counts),
+            minimum=min(p.minimum for p in parts),
+            maximum=max(p.maximum for p in parts),
+        )
+
+
+Value = float | Distribution
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One point: its interval and value (a number, or a ``Distribution``)."""
+
+    start: datetime
+    end: datetime
+    value: Value
+
+
+@dataclass(slots=True)
+class TimeSeries:
+    """One series as ListTimeSeries returns it; ``points`` newest first."""
+
+    metric_type: str
+    metric_labels: dict[str, str]
+    resource_type: str
+    resource_labels: dict[str, str]
+    metric_kind: str  # DELTA or GAUGE
+    value_type: str  # INT64, DOUBLE or DISTRIBUTION
+    points: list[Point] = field(default_factory=list)
+    unit: str = ""
+    bucket_options: Any = None  # the metric's google.api BucketOptions, for distributions
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregation:
+    """Monitoring's Aggregation: period in seconds, aligner and reducer by enum name."""
+
+    alignment_period: float | None = None
+    per_series_aligner: str = "ALIGN_NONE"
+    cross_series_reducer: str = "REDUCE_NONE"
+    group_by_fields: tuple[str, ...] = ()
+
+
+def _ts(seconds: float) -> datetime:
+    return _EPOCH + timedelta(seconds=seconds)
+
+
+def _seconds(when: datetime) -> float:
+    if when.tzinfo is None:
+        raise ApiError.invalid("interval: times must be timezone-aware")
+    return (when - _EPOCH).total_seconds()
+
+
+def _label_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _raw_value(metric: CompiledMetric, point: MinutePoint) -> Value:
+    if metric.bounds is None:
+        return float(point.count)
+    counts = [0] * (len(metric.bounds) + 1)
+    for bucket, count in point.buckets.items():
+        counts[bucket] = count
+    return Distribution(
+        count=point.count,
+        total=point.total,
+        sumsq=point.sumsq,
+        bounds=metric.bounds,
+        bucket_counts=tuple(counts),
+        minimum=point.minv if point.minv is not None else 0.0,
+        maximum=point.maxv if point.maxv is not None else 0.0,
+    )
+
+
+def _numbers(values: Sequence[Value], what: str) -> list[float]:
+    numbers = [v for v in values if not isinstance(v, Distribution)]
+    if len(numbers) != len(values):
+        raise ApiError.invalid(f"aggregation: {what} does not apply to DISTRIBUTION values")
+    return numbers
+
+
+def _percentile_of(numbers: Sequence[float], p: float) -> float:
+    ordered = sorted(numbers)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = p / 100 * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+class TimeSeriesEngine:
+    """ListTimeSeries over the log-based metrics of a ``LogMetricsService``."""
+
+    def __init__(self, metrics: LogMetricsService) -> None:
+        self.metrics = metrics
+        self._series: dict[int, list[StoredSeries]] = {}
+        self._generation = -1
+
+    def _series_of(self, metric_ids: Sequence[int]) -> list[StoredSeries]:
+        """The series of these metrics, cached until a series is created or deleted."""
+        generation = self.metrics.series_generation
+        if generation != self._generation:
+            self._series = {}
+            self._generation = generation
+        result: list[StoredSeries] = []
+        missing = [mid for mid in metric_ids if mid not in self._series]
+        if missing:
+            loaded: dict[int, list[StoredSeries]] = {mid: [] for mid in missing}
+            for stored in self.metrics.store.series_of(missing):
+                loaded[stored.metric_id].append(stored)
+            self._series.update(loaded)
+        for mid in metric_ids:
+            result.extend(self._series[mid])
+        return result
+
+    def list_time_series(
+        self,
+        project: str,
+        filter: str,
+        start: datetime,
+        end: datetime,
+        aggregation: Aggregation | None = None,
+    ) -> list[TimeSeries]:
+        """The series of ``project`` (``P`` or ``projects/P``) matching ``filter``, with
+        points in ``(start, end]``, aligned and reduced as ``aggregation`` says."""
+        parent = project if project.startswith("projects/") else f"projects/{project}"
+        try:
+            compiled = compile_monitoring_filter(filter)
+        except MonitoringFilterError as error:
+            raise ApiError.invalid(f"filter: {error}") from error
+        if not compiled.mentions_metric_type:
+            raise ApiError.invalid('filter: must restrict metric.type (metric.type = "...")')
+        start_s, end_s = _seconds(start), _seconds(end)
+        if start_s > end_s:
+            raise ApiError.invalid("interval: start_time must not be after end_time")
+        aggregation = aggregation or Aggregation()
+        self._check(aggregation)
+        raw = self._raw_series(parent, compiled, start_s, end_s)
+        if aggregation.per_series_aligner == "ALIGN_NONE":
+            return raw
+        period = float(aggregation.alignment_period or 0)
+        aligned = [
+            s for s in (self._align(s, aggregation, start_s, end_s, period) for s in raw) if s
+        ]
+        if aggregation.cross_series_reducer == "REDUCE_NONE":
+            return aligned
+        return self._reduce(aligned, aggregation)
+
+    @staticmethod
+    def _check(aggregation: Aggregation) -> None:
+        aligner, reducer = aggregation.per_series_aligner, aggregation.cross_series_reducer
+        if aligner not in ALIGNERS:
+            raise ApiError.invalid(f"aggregation.per_series_aligner: {aligner} is not supported")
+        if reducer not in REDUCERS:
+            raise ApiError.invalid(f"aggregation.cross_series_reducer: {reducer} is not supported")
+        if reducer != "REDUCE_NONE" and aligner == "ALIGN_NONE":
+            raise ApiError.invalid(
+                "aggregation.per_series_aligner: a cross-series reducer needs an aligner"
+            )
+        if aligner != "ALIGN_NONE" and not (aggregation.alignment_period or 0) > 0:
+            raise ApiError.invalid(
+                "aggregation.alignment_period: required (and positive) with an aligner"
+            )
+        for name in aggregation.group_by_fields:
+            _group_reader(name)
+
+    def _raw_series(
+        self, parent: str, compiled: Any, start_s: float, end_s: float
+    ) -> list[TimeSeries]:
+        metrics = {
+            m.metric_id: m
+            for m in self.metrics.metrics_of(parent)
+            if compiled.metric_types is None or m.type in compiled.metric_types
+        }
+        project = parent.removeprefix("projects/")
+        chosen = []
+        for stored in self._series_of(list(metrics)):
+            metric = metrics[stored.metric_id]
+            labels = {key: _label_text(value) for key, value in stored.labels.items()}
+            view = {
+                "project": project,
+                "metric.type": metric.type,
+                "metric.labels": labels,
+                "resource.type": stored.resource_type,
+                "resource.labels": stored.resource_labels,
+            }
+            if compiled.matches(view):
+                chosen.append((stored, metric, labels))
+        first_minute = int(start_s // 60 * 60) - 60
+        points = self.metrics.store.points(
+            [s.series_id for s, _, _ in chosen], first_minute, int(end_s)
+        )
+        result = []
+        for stored, metric, labels in chosen:
+            selected = []
+            for point in points[stored.series_id]:
+                p_start, p_end = point.minute, point.minute + 60
+                inside = p_start < end_s <= p_end if start_s == end_s else start_s < p_end <= end_s
+                if inside:
+                    selected.append(Point(_ts(p_start), _ts(p_end), _raw_value(metric, point)))
+            if not selected:
+                continue
+            selected.reverse()
+            descriptor = metric.metric.metric_descriptor
+            result.append(
+                TimeSeries(
+                    metric_type=metric.type,
+                    metric_labels=labels,
+                    resource_type=stored.resource_type,
+                    resource_labels=dict(stored.resource_labels),
+                    metric_kind="DELTA",
+                    value_type="DISTRIBUTION" if metric.bounds is not None else "INT64",
+                    points=selected,
+                    unit=descriptor.unit,
+                    bucket_options=metric.metric.bucket_options if metric.bounds else None,
+                )
+            )
+        return result
+
+    @staticmethod
+    def _align(
+        series: TimeSeries, aggregation: Aggregation, start_s: float, end_s: float, period: float
+    ) -> TimeSeries | None:
+        aligner = aggregation.per_series_aligner
+        points: list[Point] = []
+        window_end = end_s
+        while True:
+            window_start = window_end - period
+            members = [
+                p.value for p in series.points if window_start < _seconds(p.end) <= window_end
+            ]
+            if members:
+                points.append(_aligned_point(aligner, members, window_start, window_end, period))
+            window_end -= period
+            if window_end <= start_s:
+                break
+        if not points:
+            return None
+        value_type = _aligned_value_type(aligner, series.value_type)
+        return TimeSeries(
+            metric_type=series.metric_type,
+            metric_labels=dict(series.metric_labels),
+            resource_type=series.resource_type,
+            resource_labels=series.resource_labels,
+            metric_kind="DELTA" if aligner == "ALIGN_DELTA" else "GAUGE",
+            value_type=value_type,
+            points=points,
+            unit=series.unit if aligner != "ALIGN_RATE" else f"{series.unit or '1'}/s",
+            bucket_options=series.bucket_options if value_type == "DISTRIBUTION" else None,
+        )
+
+    @staticmethod
+    def _reduce(series: list[TimeSeries], aggregation: Aggregation) -> list[TimeSeries]:
+        reducer = aggregation.cross_series_reducer
+        readers = [(name, _group_reader(name)) for name in aggregation.group_by_fields]
+        groups: dict[tuple[str, ...], list[TimeSeries]] = {}
+        for one in series:
+            key = tuple(read(one) for _, read in readers)
+            groups.setdefault(key, []).append(one)
+        result = []
+        for key, members in groups.items():
+            by_end: dict[datetime, list[Point]] = {}
+            for member in members:
+                for point in member.points:
+                    by_end.setdefault(point.end, []).append(point)
+            points = [
+                Point(group[0].start, end, _reduce_values(reducer, [p.value for p in group]))
+                for end, group in sorted(by_end.items(), reverse=True)
+            ]
+            metric_labels: dict[str, str] = {}
+            resource_labels: dict[str, str] = {}
+            for (name, _), value in zip(readers, key, strict=True):
+                kind, label = _split_group_field(name)
+                if kind == "metric.labels" and label:
+                    metric_labels[label] = value
+                elif kind == "resource.labels" and label:
+                    resource_labels[label] = value
+            resource_types = {m.resource_type for m in members}
+            first = members[0]
+            value_type = first.value_type
+            if reducer == "REDUCE_COUNT":
+                value_type = "INT64"
+            elif reducer in ("REDUCE_MEAN",) or reducer.startswith("REDUCE_PERCENTILE"):
+                value_type = "DOUBLE"
+            result.append(
+                TimeSeries(
+                    metric_type=first.metric_type,
+                    metric_labels=metric_labels,
+                    resource_type=resource_types.pop() if len(resource_types) == 1 else "",
+                    resource_labels=resource_labels,
+                    metric_kind=first.metric_kind,
+                    value_type=value_type,
+                    points=points,
+                    unit=first.unit,
+                    bucket_options=first.bucket_options if value_type == "DISTRIBUTION" else None,
+                )
+            )
+        result.sort(key=lambda s: (sorted(s.metric_labels.items()), s.resource_type))
+        return result
+
+
+def _aligned_value_type(aligner: str, value_type: str) -> str:
+    if aligner in ("ALIGN_DELTA", "ALIGN_SUM"):
+        return value_type
+    if aligner in ("ALIGN_COUNT",):
+        return "INT64"
+    if aligner in ("ALIGN_MIN", "ALIGN_MAX"):
+        return value_type
+    return "DOUBLE"
+
+
+def _aligned_point(
+    aligner: str, members: list[Value], window_start: float, window_end: float, period: float
+) -> Point:
+    value: Value
+    if aligner in ("ALIGN_DELTA", "ALIGN_SUM"):
+        if isinstance(members[0], Distribution):
+            value = Distribution.merge(members)  # type: ignore[arg-type]
+        else:
+            value = sum(_numbers(members, aligner))
+    elif aligner == "ALIGN_RATE":
+        value = sum(_numbers(members, aligner)) / period
+    elif aligner == "ALIGN_COUNT":
+        value = float(len(members))
+    elif aligner == "ALIGN_MEAN":
+        if isinstance(members[0], Distribution):
+            value = Distribution.merge(members).mean  # type: ignore[arg-type]
+        else:
+            numbers = _numbers(members, aligner)
+            value = sum(numbers) / len(numbers)
+    elif aligner == "ALIGN_MIN":
+        value = min(_numbers(members, aligner))
+    elif aligner == "ALIGN_MAX":
+        value = max(_numbers(members, aligner))
+    else:  # ALIGN_PERCENTILE_NN
+        if not isinstance(members[0], Distribution):
+            raise ApiError.invalid(
+                f"aggregation.per_series_aligner: {aligner} applies to DISTRIBUTION metrics only"
+            )
+        value = Distribution.merge(members).percentile(float(aligner.rsplit("_", 1)[1]))  # type: ignore[arg-type]
+    start = window_start if aligner == "ALIGN_DELTA" else window_end
+    return Point(_ts(start), _ts(window_end), value)
+
+
+def _reduce_values(reducer: str, values: list[Value]) -> Value:
+    if reducer == "REDUCE_COUNT":
+        return float(len(values))
+    if reducer == "REDUCE_SUM":
+        if isinstance(values[0], Distribution):
+            return Distribution.merge(values)  # type: ignore[arg-type]
+        return sum(_numbers(values, reducer))
+    numbers = _numbers(values, reducer)
+    if reducer == "REDUCE_MEAN":
+        return sum(numbers) / len(numbers)
+    if reducer == "REDUCE_MIN":
+        return min(numbers)
+    if reducer == "REDUCE_MAX":
+        return max(numbers)
+    return _percentile_of(numbers, float(reducer.rsplit("_", 1)[1]))
+
+
+def _split_group_field(name: str) -> tuple[str, str | None]:
+    for prefix, kind in (
+        ("metric.label.", "metric.labels"),
+        ("metric.labels.", "metric.labels"),
+        ("resource.label.", "resource.labels"),
+        ("resource.labels.", "resource.labels"),
+    ):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return kind, name[len(prefix) :]
+    if name in ("metric.type", "resource.type"):
+        return name, None
+    raise ApiError.invalid(
+        f"aggregation.group_by_fields: {name!r} is not metric.label.KEY, resource.label.KEY, "
+        "metric.type or resource.type"
+    )
+
+
+def _group_reader(name: str) -> Any:
+    kind, label = _split_group_field(name)
+    if kind == "metric.labels":
+        return lambda s: s.metric_labels.get(label, "")
+    if kind == "resource.labels":
+        return lambda s: s.resource_labels.get(label, "")
+    if kind == "metric.type":
+        return lambda s: s.metric_type
+    return lambda s: s.resource_type
