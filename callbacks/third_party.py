@@ -18,10 +18,12 @@ from collections.abc import Callable
 from contextlib import ContextDecorator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import wraps
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 _STATUS_ATTRIBUTES = ("status_code", "status", "code")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -93,6 +95,19 @@ class track_third_party(ContextDecorator):
         self.target = target
         self._record = CallRecord(target=target)
         self._started = 0.0
+
+    def __call__(self, func: _F) -> _F:
+        """As a decorator: one event per call, the status taken from a returned response."""
+
+        @wraps(func)
+        def tracked(*args: Any, **kwargs: Any) -> Any:
+            with self._recreate_cm() as call:
+                result = func(*args, **kwargs)
+                if call.status_code is None:
+                    call.status_code = _status_of(result)
+                return result
+
+        return cast(_F, tracked)
 
     def __enter__(self) -> CallRecord:
         self._record = CallRecord(target=self.target)
