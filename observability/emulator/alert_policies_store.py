@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from google.cloud.monitoring_v3.types import AlertPolicy
 from google.protobuf import json_format
+
+from observability.emulator.sqlite_db import SQLiteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -53,64 +52,29 @@ class ResourceTable:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        with self._write_lock:
-            self._conn().executescript(_SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; writers are serialized so read-check-write is atomic."""
-        with self._write_lock:
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close every thread's connection (call once no request is running)."""
-        with self._connections_lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._db = SQLiteDatabase(path, _SCHEMA)
+        self.transaction = self._db.transaction
+        self.close = self._db.close
 
     def get(self, project: str, id_: str) -> StoredResource | None:
         row = (
-            self._conn()
+            self._db.connection()
             .execute("SELECT body FROM resources WHERE project = ? AND id = ?", (project, id_))
             .fetchone()
         )
         return None if row is None else StoredResource(project, id_, json.loads(row[0]))
 
     def rows(self, project: str) -> list[StoredResource]:
-        rows = self._conn().execute(
+        rows = self._db.connection().execute(
             "SELECT id, body FROM resources WHERE project = ? ORDER BY seq", (project,)
         )
         return [StoredResource(project, id_, json.loads(body)) for id_, body in rows]
 
     def projects(self) -> list[str]:
         """Every project that holds at least one resource."""
-        rows = self._conn().execute("SELECT DISTINCT project FROM resources ORDER BY project")
+        rows = self._db.connection().execute(
+            "SELECT DISTINCT project FROM resources ORDER BY project"
+        )
         return [project for (project,) in rows]
 
     @staticmethod

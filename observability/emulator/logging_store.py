@@ -14,11 +14,10 @@ field, because that message is what a user of the emulator sees instead of Googl
 from __future__ import annotations
 
 import functools
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -32,6 +31,7 @@ from observability.emulator.logging_convert import (
     check_proto_payload,
     entry_to_dict,
 )
+from observability.emulator.sqlite_db import SQLiteDatabase
 
 MAX_ENTRY_BYTES: Final = 256 * 1024
 MAX_LABELS: Final = 64
@@ -201,50 +201,13 @@ class LoggingStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._db = SQLiteDatabase(path, _SCHEMA)
         self._id_lock = threading.Lock()
         self._last_generated = 0
-        with self._write_lock:
-            conn = self._conn()
-            conn.executescript(_SCHEMA)
-
-    # -- connections ---------------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close every thread's connection (call once no request is running)."""
-        with self._connections_lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._db.close()
 
     # -- writing -------------------------------------------------------------------
 
@@ -325,7 +288,7 @@ class LoggingStore:
         """
         if not prepared.entries:
             return
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO entries"
                 " (parent, log_id, ts, insert_id, severity, resource_type, entry)"
@@ -369,7 +332,7 @@ class LoggingStore:
         page: list[StoredEntry] = []
         last: Cursor | None = None
         # Closing the cursor ends the read transaction even when the page fills early.
-        with closing(self._conn().execute(sql, params)) as rows:
+        with closing(self._db.connection().execute(sql, params)) as rows:
             for scanned, (ts, insert_id, row_id, blob) in enumerate(rows):
                 if scanned == self.SCAN_LIMIT:  # the row past the budget: more remain
                     return page, last
@@ -391,7 +354,7 @@ class LoggingStore:
         if after is not None:
             keyset = " AND log_name > ?"
             params.append(after)
-        rows = self._conn().execute(
+        rows = self._db.connection().execute(
             f"SELECT log_name FROM logs WHERE parent IN ({', '.join('?' * len(parents))})"
             f"{keyset} ORDER BY log_name LIMIT {page_size + 1}",
             params,
