@@ -142,8 +142,14 @@ def events_list(
     query = f'logName="projects/{client.project}/logs/{settings.log_name}"'
     if filter_:
         query += f" AND ({filter_})"
-    entries = list(client.list_entries(filter_=query, order_by=ASCENDING, max_results=limit))
-    payloads = [entry.payload for entry in entries]
+    from google.api_core.exceptions import GoogleAPIError
+
+    try:
+        entries = list(client.list_entries(filter_=query, order_by=ASCENDING, max_results=limit))
+    except GoogleAPIError as exc:
+        reason = getattr(exc, "message", None) or str(exc)
+        raise _fail(f"Cloud Logging did not answer the query: {reason}") from None
+    payloads = [_whole_numbers(entry.payload) for entry in entries]
     if output == "json":
         print(json.dumps(payloads, default=str, indent=2))
         return
@@ -158,6 +164,18 @@ def events_list(
             _detail(payload),
         )
     console.print(table)
+
+
+def _whole_numbers(value: Any) -> Any:
+    """JSON payloads travel as protobuf Structs, where every number is a double: show
+    ``try_number: 2``, not ``2.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
 
 
 def _detail(payload: dict[str, Any]) -> str:
