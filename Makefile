@@ -10,7 +10,7 @@ AIRFLOW3_VERSION ?= 3.3.2
 AIRFLOW2_VENV := .venvs/airflow-$(AIRFLOW2_VERSION)
 AIRFLOW3_VENV := .venvs/airflow-$(AIRFLOW3_VERSION)
 
-.PHONY: setup airflow-envs demo test lint bench emulator clean
+.PHONY: setup airflow-envs demo test lint bench emulator provision-metrics clean
 
 # The project's own environment: the package, editable, with every extra the tools use.
 $(BIN)/composer-obs: pyproject.toml
@@ -52,6 +52,13 @@ bench: setup
 
 emulator: setup
 	$(BIN)/composer-obs emulator
+
+# The default log metrics, channels, alert policies and dashboards: to the project in the
+# environment (COMPOSER_OBS_PROJECT), or to the emulator where COMPOSER_OBS_EMULATOR is set.
+# Variables: COMPOSER_OBS_ROUTER_URL, COMPOSER_OBS_ROUTER_TOKEN, COMPOSER_OBS_TEAM, thresholds;
+# PROVISION_ARGS adds flags (e.g. --vars provision.vars.yaml --prune).
+provision-metrics: setup
+	$(BIN)/python -m observability.provision apply $(PROVISION_ARGS)
 
 clean:
 	rm -rf $(VENV) .venvs demo-output

@@ -41,6 +41,18 @@ def _mount_router() -> None:
 
 _mount_router()
 
+
+def _mount_provision() -> None:
+    """Provisioning, when its extra is installed (the Monitoring and Dashboards clients)."""
+    try:
+        from observability.provision.cli import provision_app
+    except ImportError:
+        return
+    app.add_typer(provision_app, name="provision")
+
+
+_mount_provision()
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -1,0 +1,334 @@
+"""``composer-obs provision``: validate, plan, apply, drift, destroy, export.
+
+Exit codes: 0 success; 1 an error (bad definitions, a failed call); 2 from ``drift`` when the
+live state differs from the files (for CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from observability.provision.source import DefinitionError, Variables
+from observability.provision.spec import Layout, Spec, load_spec
+
+provision_app = typer.Typer(
+    help="Log metrics, notification channels, alert policies and dashboards as code.",
+    no_args_is_help=True,
+)
+
+DirOpt = typer.Option(Path("."), "--dir", "-d", help="Root holding log_metrics/, ...")
+VarsOpt = typer.Option(None, "--vars", help="YAML file of NAME: value for ${NAME}")
+VarOpt = typer.Option(None, "--var", help="NAME=VALUE (repeatable), overrides everything")
+DashOpt = typer.Option(None, "--dashboards", help="Dashboards file or directory instead")
+ProjectOpt = typer.Option(None, "--project", help="Project (default: the environment's)")
+OutputOpt = typer.Option("table", "--output", "-o", help="table or json")
+PruneOpt = typer.Option(False, "--prune", help="Also delete managed resources not in the files")
+
+_ERR = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    _ERR.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _project(explicit: str | None, offline: bool = False) -> str:
+    if explicit:
+        return explicit
+    from observability.gcp import project_id
+
+    try:
+        return project_id()
+    except Exception as exc:
+        if offline:
+            return "PROJECT"
+        raise _fail(f"no project: {exc}") from exc
+
+
+def _load(
+    root: Path,
+    vars_file: Path | None,
+    var: list[str] | None,
+    dashboards: Path | None,
+    project: str,
+) -> Spec:
+    explicit: dict[str, Any] = {}
+    for item in var or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise _fail(f"--var {item!r}: expected NAME=VALUE")
+        explicit[name] = value
+    fallbacks = {
+        "PROJECT": project,
+        "ENVIRONMENT_NAME": os.environ.get("COMPOSER_ENVIRONMENT", ""),
+    }
+    layout = Layout.under(root)
+    if dashboards is not None:
+        layout.dashboards = dashboards
+    try:
+        variables = Variables.load(vars_file, explicit, fallbacks)
+        return load_spec(layout, variables)
+    except DefinitionError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_STYLE = {
+    "create": "green",
+    "update": "yellow",
+    "delete": "red",
+    "unchanged": "dim",
+    "orphan": "magenta",
+    "conflict": "red",
+}
+
+
+def _print_plan(plan: Any, console: Console, show_unchanged: bool = False) -> None:
+    table = Table(title=f"plan for project {plan.project}", show_lines=False)
+    table.add_column("kind")
+    table.add_column("key")
+    table.add_column("action")
+    table.add_column("changes")
+    for change in plan.changes:
+        if change.action == "unchanged" and not show_unchanged:
+            continue
+        if change.action == "create":
+            detail = "new"
+        elif change.diffs:
+            detail = "\n".join(
+                f"{d.path}: {_short(d.before)} -> {_short(d.after)}" for d in change.diffs[:8]
+            )
+            if len(change.diffs) > 8:
+                detail += f"\n… {len(change.diffs) - 8} more"
+        else:
+            detail = change.note
+        style = _STYLE[change.action]
+        table.add_row(change.kind, change.key, f"[{style}]{change.action}[/{style}]", detail)
+    counts = plan.counts()
+    if any(c.action != "unchanged" for c in plan.changes) or show_unchanged:
+        console.print(table)
+    console.print(
+        ", ".join(f"{n} {a}" for a, n in counts.items() if n) or "nothing defined",
+        f"({plan.seconds:.2f} s)",
+    )
+
+
+@contextmanager
+def _api(project: str) -> Iterator[Any]:
+    from observability.provision.api import Api
+
+    api = Api(project)
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+def _plan(spec: Spec, api: Any, prune: bool) -> Any:
+    from observability.provision.api import ProvisionError
+    from observability.provision.plan import plan_from_api
+
+    try:
+        return plan_from_api(spec, api, prune)
+    except ProvisionError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@provision_app.command()
+def validate(
+    root: Path = DirOpt,
+    vars_file: Path | None = VarsOpt,
+    var: list[str] | None = VarOpt,
+    dashboards: Path | None = DashOpt,
+    project: str | None = ProjectOpt,
+    output: str = OutputOpt,
+) -> None:
+    """Check every definition offline: filters, references, API constraints."""
+    from observability.provision.validate import validate_spec
+
+    spec = _load(root, vars_file, var, dashboards, _project(project, offline=True))
+    report = validate_spec(spec)
+    if output == "json":
+        _emit_json(
+            {
+                "ok": report.ok,
+                "resources": len(spec),
+                "errors": [
+                    {"file": e.file, "line": e.line, "key": e.key, "message": e.message}
+                    for e in report.errors
+                ],
+                "warnings": report.warnings + spec.notes,
+            }
+        )
+    else:
+        for warning in report.warnings + spec.notes:
+            _ERR.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        for error in report.errors:
+            _ERR.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+        if report.ok:
+            Console().print(
+                f"{len(spec.metrics)} metrics, {len(spec.channels)} channels, "
+                f"{len(spec.policies)} policies, {len(spec.dashboards)} dashboards: valid"
+            )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@provision_app.command()
+def plan(
+    root: Path = DirOpt,
+    vars_file: Path | None = VarsOpt,
+    var: list[str] | None = VarOpt,
+    dashboards: Path | None = DashOpt,
+    project: str | None = ProjectOpt,
+    prune: bool = PruneOpt,
+    output: str = OutputOpt,
+) -> None:
+    """Show what apply would create, update and delete, with field-level diffs."""
+    project_id = _project(project)
+    spec = _load(root, vars_file, var, dashboards, project_id)
+    with _api(project_id) as api:
+        result = _plan(spec, api, prune)
+        if output == "json":
+            _emit_json(
+                {**result.as_dict(), "seconds": result.seconds, "calls": api.counter.as_dict()}
+            )
+        else:
+            _print_plan(result, Console())
+
+
+@provision_app.command()
+def apply(
+    root: Path = DirOpt,
+    vars_file: Path | None = VarsOpt,
+    var: list[str] | None = VarOpt,
+    dashboards: Path | None = DashOpt,
+    project: str | None = ProjectOpt,
+    prune: bool = PruneOpt,
+    output: str = OutputOpt,
+) -> None:
+    """Make the live state match the files, writing only what differs."""
+    from rich.progress import Progress
+
+    from observability.provision.apply import apply_plan
+    from observability.provision.validate import validate_spec
+
+    project_id = _project(project)
+    spec = _load(root, vars_file, var, dashboards, project_id)
+    report = validate_spec(spec)
+    if not report.ok:
+        for error in report.errors:
+            _ERR.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(1)
+    with _api(project_id) as api:
+        planned = _plan(spec, api, prune)
+        console = Console()
+        if output != "json":
+            _print_plan(planned, console)
+        steps = sum(1 for c in planned.changes if c.writes)
+        if output != "json" and steps:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("applying", total=steps)
+                result = apply_plan(planned, api, lambda c: progress.advance(task))
+        else:
+            result = apply_plan(planned, api)
+        if output == "json":
+            _emit_json(
+                {"plan": planned.as_dict(), **result.as_dict(), "calls": api.counter.as_dict()}
+            )
+        else:
+            for change, message in result.failed:
+                _ERR.print(f"[red]failed:[/red] {change.kind} {change.key}: {message}")
+            console.print(
+                f"applied {len(result.done)} change(s), {len(result.failed)} failed; "
+                f"{api.counter.total_writes} writing call(s)"
+            )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@provision_app.command()
+def drift(
+    root: Path = DirOpt,
+    vars_file: Path | None = VarsOpt,
+    var: list[str] | None = VarOpt,
+    dashboards: Path | None = DashOpt,
+    project: str | None = ProjectOpt,
+    output: str = OutputOpt,
+) -> None:
+    """Exit 2 when the live state differs from the files (for CI), 0 when it does not."""
+    project_id = _project(project)
+    spec = _load(root, vars_file, var, dashboards, project_id)
+    with _api(project_id) as api:
+        result = _plan(spec, api, prune=False)
+    if output == "json":
+        _emit_json({**result.as_dict(), "drift": result.drifted})
+    else:
+        _print_plan(result, Console())
+        Console().print("drift" if result.drifted else "no drift")
+    if result.drifted:
+        raise typer.Exit(2)
+
+
+@provision_app.command()
+def destroy(
+    project: str | None = ProjectOpt,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask"),
+    output: str = OutputOpt,
+) -> None:
+    """Delete every resource marked managed-by: composer-observability (nothing else)."""
+    from observability.provision.apply import apply_plan, destroy_plan
+    from observability.provision.plan import read_live
+
+    project_id = _project(project)
+    with _api(project_id) as api:
+        planned = destroy_plan(read_live(api))
+        if output != "json":
+            _print_plan(planned, Console())
+        if planned.changes and not yes:
+            typer.confirm(f"delete {len(planned.changes)} managed resource(s)?", abort=True)
+        result = apply_plan(planned, api)
+        if output == "json":
+            _emit_json({**result.as_dict(), "calls": api.counter.as_dict()})
+        else:
+            Console().print(f"deleted {len(result.done)}, {len(result.failed)} failed")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@provision_app.command()
+def export(
+    root: Path = DirOpt,
+    vars_file: Path | None = VarsOpt,
+    var: list[str] | None = VarOpt,
+    dashboards: Path | None = DashOpt,
+    project: str | None = ProjectOpt,
+    out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout"),
+) -> None:
+    """Write the resources as Terraform HCL."""
+    from observability.provision.export import export_hcl
+
+    project_id = _project(project, offline=True)
+    text = export_hcl(_load(root, vars_file, var, dashboards, project_id), project_id)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")

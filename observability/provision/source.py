@@ -1,0 +1,235 @@
+"""Definition files read with their line numbers, and ``${VAR}`` resolved at load time.
+
+Every value keeps the line it came from (PyYAML's node marks), so anything wrong is reported
+as ``file:line: key: why``. JSON files (dashboards) are parsed with :mod:`json` for the data;
+the same text read as YAML (JSON is YAML) gives their lines, best effort.
+
+Variables: ``${NAME}`` (upper-case name) is replaced at load time, ``${NAME:-default}`` has a
+default, ``$${`` is a literal ``${``. Anything else that looks like ``${...}`` (Cloud
+Monitoring's own documentation variables, ``${metric.label.dag_id}``) is left alone. A string
+that is exactly one variable takes the variable's type, so ``thresholdValue: ${SPIKE:-10}``
+is the number 10.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+Path_ = tuple[str | int, ...]
+
+_VAR = re.compile(r"\$\$\{|\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
+_WHOLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
+
+
+class DefinitionError(Exception):
+    """A definition that cannot be used: names the file, the line and the key."""
+
+    def __init__(self, file: str | Path, line: int | None, key: str, message: str) -> None:
+        self.file = str(file)
+        self.line = line
+        self.key = key
+        self.message = message
+        where = f"{self.file}:{line}" if line else self.file
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+
+
+def dotted(path: Path_) -> str:
+    """``("conditions", 0, "displayName")`` -> ``conditions[0].displayName``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass
+class Located:
+    """Data read from one file, with the line of every key and list item."""
+
+    file: Path
+    data: Any
+    _lines: dict[Path_, int] | None = None
+    _text: str | None = field(default=None, repr=False)
+    """Unparsed text whose lines are read only when asked for (JSON: PyYAML is slow)."""
+
+    @property
+    def lines(self) -> dict[Path_, int]:
+        if self._lines is None:
+            try:
+                self._lines = _yaml_lines(self._text or "")
+            except yaml.YAMLError:
+                self._lines = {}
+        return self._lines
+
+    def line(self, path: Path_) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def error(self, path: Path_, message: str) -> DefinitionError:
+        return DefinitionError(self.file, self.line(path), dotted(path), message)
+
+    def split(self) -> dict[str | int, Located]:
+        """Every child of a mapping or list, as ``sub((child,))`` in one pass."""
+        data = self.data
+        keys: list[str | int] = list(range(len(data))) if isinstance(data, list) else list(data)
+        groups: dict[str | int, dict[Path_, int]] = {k: {} for k in keys}
+        for p, ln in self.lines.items():
+            if p and p[0] in groups:
+                groups[p[0]][p[1:]] = ln
+        return {k: Located(self.file, data[k], groups[k]) for k in keys}
+
+    def sub(self, prefix: Path_) -> Located:
+        """The part under ``prefix``, with paths relative to it."""
+        n = len(prefix)
+        data = self.data
+        for part in prefix:
+            data = data[part]
+        lines = {p[n:]: ln for p, ln in self.lines.items() if p[:n] == tuple(prefix)}
+        return Located(self.file, data, lines)
+
+
+def _marks(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*path, str(key.value))
+            out[sub] = key.start_mark.line + 1
+            _marks(value, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _marks(item, (*path, i), out)
+
+
+def _yaml_lines(text: str) -> dict[Path_, int]:
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    out: dict[Path_, int] = {}
+    if node is not None:
+        _marks(node, (), out)
+    return out
+
+
+def read_file(path: Path) -> Located:
+    """Parse a YAML or JSON file; a syntax error is a DefinitionError with its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError(path, None, "", f"cannot read: {exc.strerror or exc}") from exc
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DefinitionError(path, exc.lineno, "", f"invalid JSON: {exc.msg}") from exc
+        return Located(path, data, None, text)
+    try:
+        data = yaml.load(text, Loader=_LOADER)
+        lines = _yaml_lines(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise DefinitionError(path, line, "", f"invalid YAML: {exc.problem or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise DefinitionError(path, None, "", f"invalid YAML: {exc}") from exc
+    return Located(path, data, lines)
+
+
+ENV_PREFIX = "COMPOSER_OBS_"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass
+class Variables:
+    """Values of ``${NAME}``: explicit ones, then ``COMPOSER_OBS_NAME`` in the environment,
+    then a vars file, then the fallbacks (the project, the environment name)."""
+
+    explicit: dict[str, Any] = field(default_factory=dict)
+    file_values: dict[str, Any] = field(default_factory=dict)
+    fallbacks: dict[str, Any] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def get(self, name: str) -> Any | None:
+        if name in self.explicit:
+            return self.explicit[name]
+        env = self.environ.get(ENV_PREFIX + name)
+        if env is not None:
+            return env
+        if name in self.file_values:
+            return self.file_values[name]
+        return self.fallbacks.get(name)
+
+    @classmethod
+    def load(
+        cls,
+        vars_file: Path | None = None,
+        explicit: Mapping[str, Any] | None = None,
+        fallbacks: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Variables:
+        file_values: dict[str, Any] = {}
+        if vars_file is not None:
+            located = read_file(vars_file)
+            if located.data is not None and not isinstance(located.data, dict):
+                raise located.error((), "a vars file is a mapping of NAME: value")
+            for key, value in (located.data or {}).items():
+                if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(key)):
+                    raise located.error((str(key),), "variable names are UPPER_CASE")
+                file_values[str(key)] = value
+        env = dict(os.environ) if environ is None else dict(environ)
+        return cls(dict(explicit or {}), file_values, dict(fallbacks or {}), env)
+
+
+def _resolve_string(text: str, variables: Variables, located: Located, path: Path_) -> Any:
+    whole = _WHOLE.fullmatch(text)
+    if whole:
+        value = variables.get(whole.group(1))
+        if value is None:
+            if whole.group(2) is None:
+                raise located.error(path, f"variable ${{{whole.group(1)}}} is not set")
+            return yaml.safe_load(whole.group(2)) if whole.group(2) else ""
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "$${"  # kept; the literal is for Cloud Monitoring's own templates
+        value = variables.get(match.group(1))
+        if value is None:
+            if match.group(2) is None:
+                raise located.error(path, f"variable ${{{match.group(1)}}} is not set")
+            return match.group(2)
+        return str(value)
+
+    return _VAR.sub(replace, text)
+
+
+def resolve(located: Located, variables: Variables) -> Located:
+    """A copy of ``located`` with every ``${NAME}`` replaced."""
+
+    def walk(value: Any, path: Path_) -> Any:
+        if isinstance(value, str):
+            return _resolve_string(value, variables, located, path)
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, str(k))) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    return Located(located.file, walk(located.data, ()), located._lines, located._text)
