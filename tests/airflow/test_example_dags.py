@@ -7,7 +7,8 @@ what arrived in the emulator.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ import pytest
 from examples.airflow_runner import venv_version
 from examples.payments_service import PaymentsService
 from observability.gcp import Endpoint
+from observability.provision.api import Api
+from observability.provision.apply import apply_plan
+from observability.provision.plan import plan_from_api
 from tests.airflow.conftest import (
     AirflowRun,
     airflow_params,
@@ -24,6 +28,8 @@ from tests.airflow.conftest import (
     read_events,
     unique_project,
 )
+from tests.provision.conftest import default_spec
+from tests.support.timeseries import LabelKey, labels, metric_counts
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 
@@ -42,6 +48,11 @@ def run(
     env = composer_env(emulator, project, home / "spool")
     env["OBS_EXAMPLE_SERVICE_URL"] = payments_service.url
     airflow = make_airflow(venv, home, env)
+    # The default metrics exist before any event (log-based metrics never backfill).
+    api = Api(project, emulator)
+    assert apply_plan(plan_from_api(default_spec(project), api), api).ok
+    api.close()
+    started = datetime.now(timezone.utc)
     outputs = {}
     for dag_id in ("obs_example_success", "obs_example_failure"):
         result = airflow.dags_test(dag_id)
@@ -52,6 +63,7 @@ def run(
         events=read_events(emulator, project),
         outputs=outputs,
         service_requests=dict(payments_service.requests),
+        extra={"endpoint": emulator, "started": started},
     )
 
 
@@ -187,3 +199,49 @@ class TestExampleDags:
         assert "refund-user" not in slow["third_party"]["target"]
         assert slow["entry"].severity == "WARNING"
         assert run.service_requests.get("/v1/charges", 0) >= 2
+
+
+def _count(events: list[dict[str, Any]], event_type: str, *fields: str) -> Counter[LabelKey]:
+    return Counter(
+        labels(**{field: str(_field(event, field)) for field in fields})
+        for event in events
+        if event["event_type"] == event_type
+    )
+
+
+def _field(event: dict[str, Any], field: str) -> Any:
+    return (
+        event["third_party"][field]
+        if field in ("service", "operation", "outcome")
+        else event[field]
+    )
+
+
+class TestDefaultMetricsCountTheEvents:
+    """The default log-based metrics, provisioned before the runs, count exactly the events the
+    real Airflow runs wrote, with the labels the policies and dashboards group by."""
+
+    def test_every_default_metric(self, run: AirflowRun) -> None:
+        endpoint, start = run.extra["endpoint"], run.extra["started"]
+        end = datetime.now(timezone.utc) + timedelta(minutes=2)
+
+        def series(metric: str) -> Counter[LabelKey]:
+            return metric_counts(
+                endpoint, run.project, f"composer_obs/{metric}", start - timedelta(minutes=2), end
+            )
+
+        events = run.events
+        task = ("dag_id", "task_id", "team")
+        assert series("task_failures") == _count(events, "task_failed", *task)
+        assert series("task_retries") == _count(events, "task_up_for_retry", *task)
+        assert series("task_successes") == _count(events, "task_succeeded", *task)
+        finished = [e for e in events if e["event_type"] in ("task_failed", "task_succeeded")]
+        assert sum(series("task_duration").values()) == len(finished)
+        assert series("dag_run_failures") == _count(events, "dag_run_failed", "dag_id", "team")
+        assert series("dag_run_successes") == _count(events, "dag_run_succeeded", "dag_id", "team")
+        runs = [e for e in events if e["event_type"].startswith("dag_run_")]
+        assert sum(series("dag_run_duration").values()) == len(runs) == 2
+        calls = _count(events, "third_party_call", "service", "operation", "outcome", "team")
+        assert series("third_party_calls") == calls
+        assert sum(calls.values()) == 3
+        assert sum(series("third_party_latency").values()) == 3

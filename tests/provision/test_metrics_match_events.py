@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from observability import gcp
 from observability.emit.entry import EntryTarget, to_entry
 from observability.emit.sink import LoggingSink
 from observability.events import Event
@@ -22,10 +21,9 @@ from observability.provision.api import Api
 from observability.provision.apply import apply_plan
 from observability.provision.plan import plan_from_api
 from tests.provision.conftest import default_spec
+from tests.support.timeseries import LabelKey, labels, metric_counts
 
 pytestmark = pytest.mark.integration
-
-USER = "logging.googleapis.com/user/"
 
 
 def _now(emulator: Endpoint) -> datetime:
@@ -122,32 +120,14 @@ def test_default_metrics_count_exactly_the_events(emulator: Endpoint, project: s
     sink.write([to_entry(e, target, 250_000) for e in _events(when)], timeout=10)
     sink.close()
 
-    monitoring = gcp.monitoring_metric_api(emulator)
-
-    def series(metric: str) -> Counter[tuple[tuple[str, str], ...]]:
-        found: Counter[tuple[tuple[str, str], ...]] = Counter()
-        for one in monitoring.list_time_series(
-            request={
-                "name": f"projects/{project}",
-                "filter": f'metric.type="{USER}composer_obs/{metric}"',
-                "interval": {
-                    "start_time": when - timedelta(minutes=5),
-                    "end_time": now + timedelta(minutes=5),
-                },
-            }
-        ):
-            key = tuple(sorted(one.metric.labels.items()))
-            for point in one.points:
-                value = point.value
-                found[key] += (
-                    value.distribution_value.count
-                    if "distribution_value" in value
-                    else value.int64_value
-                )
-        return +found
-
-    def labels(**kw: str) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted(kw.items()))
+    def series(metric: str) -> Counter[LabelKey]:
+        return metric_counts(
+            emulator,
+            project,
+            f"composer_obs/{metric}",
+            when - timedelta(minutes=5),
+            now + timedelta(minutes=5),
+        )
 
     assert series("task_failures") == {
         labels(dag_id="etl", task_id="load", team="data"): 2,
@@ -166,4 +146,3 @@ def test_default_metrics_count_exactly_the_events(emulator: Endpoint, project: s
         labels(service="stripe", operation="charge", outcome="timeout", team="fin"): 1,
     }
     assert sum(series("third_party_latency").values()) == 4
-    monitoring.transport.close()
