@@ -1,6 +1,7 @@
 """The alert router's ingest and routing, against an empty endpoint and Alertmanager.
 
-Printed, in one run (all on 127.0.0.1, one uvicorn worker each, access logs off):
+Printed, in one run (all on 127.0.0.1, one uvicorn worker each, access logs off, and the
+router's HTTP protocol for both Python servers: see ``observability/router/server.py``):
 
 * alerts/s and p50/p99 latency under ``wrk`` (2 threads, 16 connections, one alert per POST)
   for: our durable ingest (``POST /v1/webhooks/cloud-monitoring``, a new incident per request,
@@ -99,19 +100,15 @@ async def empty(request: Request) -> Response:
 
 
 def uvicorn_command(app: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    """uvicorn as ``router serve`` runs it: httptools with the router's coalesced writes."""
+    script = (
+        "import sys, uvicorn\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from observability.router.server import http_protocol\n"
+        f"uvicorn.run({app!r}, host='127.0.0.1', port={port}, access_log=False,"
+        " log_level='warning', http=http_protocol())\n"
+    )
+    return [sys.executable, "-c", script]
 
 
 @contextmanager

@@ -15,6 +15,7 @@ it; one that fires again after resolving starts a new episode.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
@@ -26,6 +27,8 @@ from sqlalchemy import Connection, Row, select
 
 from observability.router.alert import Alert
 from observability.router.clock import Clock
+from observability.router.config import RouterConfig
+from observability.router.group import Membership, join_groups, plan_groups
 from observability.router.store import Store, alerts, incident_events
 
 log = logging.getLogger(__name__)
@@ -36,12 +39,16 @@ MAX_BATCH = 500
 
 @dataclass(frozen=True)
 class IncidentEvent:
-    """One webhook delivery: the incident's state change, its alert and the raw body."""
+    """One webhook delivery: the incident's state change, its alert and the body as received.
+
+    ``payload`` is the request body (JSON text), stored as is: validated, but not parsed into a
+    model and dumped again, which cost as much as the rest of the request.
+    """
 
     incident_id: str
     state: str
     alert: Alert
-    payload: dict[str, Any]
+    payload: str
 
 
 @dataclass
@@ -95,10 +102,18 @@ def merge(existing: Alert | None, incoming: Alert, now: float) -> Alert | None:
 class AlertWriter:
     """The group-commit writer: one thread, one transaction per batch of waiting requests."""
 
-    def __init__(self, store: Store, clock: Clock, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        on_commit: Callable[[], None],
+        config: Callable[[], RouterConfig] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.on_commit = on_commit
+        # SQLite: route new alerts in the transaction that stores them (see ``write``).
+        self.config = None if store.shared else config
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="alert-writer", daemon=True)
 
@@ -148,52 +163,56 @@ class AlertWriter:
     def _commit(self, batch: list[_Waiting]) -> None:
         try:
             with self.store.write() as connection:
-                write(connection, self.store, [w.submission for w in batch], self.clock.now())
+                # The configuration is read under the write lock: a reload that swaps it
+                # marks every alert for routing again after this transaction, never before.
+                config = self.config() if self.config else None
+                submissions = [w.submission for w in batch]
+                write(connection, self.store, submissions, self.clock.now(), config)
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
             log.error("storing %d requests failed: %s", len(batch), exc)
-            for waiting in batch:
-                waiting.loop.call_soon_threadsafe(_fail, waiting.future, exc)
+            _answer(batch, exc)
             return
-        for waiting in batch:
-            waiting.loop.call_soon_threadsafe(_succeed, waiting.future, waiting.submission.outcomes)
+        _answer(batch, None)
         self.on_commit()
 
 
-def _succeed(future: asyncio.Future[list[Outcome]], outcomes: list[Outcome]) -> None:
-    if not future.done():
-        future.set_result(outcomes)
+def _answer(batch: list[_Waiting], error: Exception | None) -> None:
+    """Wake every waiting request: one call into each event loop for the whole batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
+    for waiting in batch:
+        by_loop.setdefault(waiting.loop, []).append(waiting)
+    for loop, waiters in by_loop.items():
+        loop.call_soon_threadsafe(_resolve, waiters, error)
 
 
-def _fail(future: asyncio.Future[list[Outcome]], exc: Exception) -> None:
-    if not future.done():
-        future.set_exception(exc)
+def _resolve(batch: list[_Waiting], error: Exception | None) -> None:
+    for waiting in batch:
+        if waiting.future.done():
+            continue
+        if error is None:
+            waiting.future.set_result(waiting.submission.outcomes)
+        else:
+            waiting.future.set_exception(error)
 
 
-def write(connection: Connection, store: Store, batch: Iterable[Submission], now: float) -> None:
-    """Store one batch in the caller's transaction, filling each request's ``outcomes``."""
+def write(
+    connection: Connection,
+    store: Store,
+    batch: Iterable[Submission],
+    now: float,
+    config: RouterConfig | None = None,
+) -> None:
+    """Store one batch in the caller's transaction, filling each request's ``outcomes``.
+
+    With ``config``, the alerts that (re)start firing are routed into their groups here too,
+    and stored as already routed: with SQLite's single writer this saves the dispatcher a
+    write transaction that reads them all back (which competed with ingest for the lock).
+    Without it (PostgreSQL, where replicas claim that work), they are left ``pending``.
+    """
+    ops: _Ops = _SqliteOps(connection) if store.dialect == "sqlite" else _CoreOps(connection, store)
     batch = list(batch)
     events = {(r.incident.incident_id, r.incident.state): r.incident for r in batch if r.incident}
-    new_events: set[tuple[str, str]] = set()
-    if events:
-        # executemany of one cached statement: a multi-row VALUES would be compiled anew for
-        # every batch size, which costs more than the database work.
-        inserted = connection.execute(
-            store.insert(incident_events)
-            .on_conflict_do_nothing(index_elements=["incident_id", "state"])
-            .returning(incident_events.c.incident_id, incident_events.c.state),
-            [
-                {
-                    "incident_id": event.incident_id,
-                    "state": event.state,
-                    "fingerprint": event.alert.fingerprint,
-                    "received_at": now,
-                    "outcome": "stored",
-                    "payload": event.payload,
-                }
-                for event in events.values()
-            ],
-        )
-        new_events = {(row.incident_id, row.state) for row in inserted}
+    new_events = ops.insert_events(list(events.values()), now) if events else set()
     incoming: list[tuple[Submission, Alert]] = []
     for request in batch:
         if request.incident:
@@ -206,11 +225,7 @@ def write(connection: Connection, store: Store, batch: Iterable[Submission], now
         incoming.extend((request, alert) for alert in request.alerts)
     if not incoming:
         return
-    fingerprints = sorted({alert.fingerprint for _, alert in incoming})
-    query = select(alerts).where(alerts.c.fingerprint.in_(fingerprints))
-    current = {
-        row.fingerprint: alert_from_row(row) for row in connection.execute(store.lock(query))
-    }
+    current = ops.load(sorted({alert.fingerprint for _, alert in incoming}))
     changed: dict[str, Alert] = {}
     for request, alert in incoming:
         merged = merge(current.get(alert.fingerprint), alert, now)
@@ -224,21 +239,219 @@ def write(connection: Connection, store: Store, batch: Iterable[Submission], now
         for r in batch
         if r.incident and r.outcomes and r.outcomes[0] == "stale"
     ]
-    for incident_id, state in stale:
-        connection.execute(
-            incident_events.update()
-            .where(incident_events.c.incident_id == incident_id, incident_events.c.state == state)
-            .values(outcome="stale")
+    if stale:
+        ops.mark_stale(stale)
+    if not changed:
+        return
+    rows = [_row(alert, now) for alert in changed.values()]
+    if config is not None:
+        memberships = [
+            Membership(route, row["labels"], row["fingerprint"], row["starts_at"])
+            for row in rows
+            if row["pending"]
+            for route in config.route.match(row["labels"])
+        ]
+        for row in rows:
+            row["pending"] = False
+    ops.upsert(rows)
+    if config is not None and memberships:
+        ops.join_groups(memberships, now)
+
+
+class _Ops:
+    """The four statements of a write, per database."""
+
+    def insert_events(self, events: list[IncidentEvent], now: float) -> set[tuple[str, str]]:
+        """Insert the events that are new; their (incident_id, state) keys."""
+        raise NotImplementedError
+
+    def load(self, fingerprints: list[str]) -> dict[str, Alert]:
+        """The stored alerts with these fingerprints (locked for this transaction)."""
+        raise NotImplementedError
+
+    def mark_stale(self, keys: list[tuple[str, str]]) -> None:
+        raise NotImplementedError
+
+    def upsert(self, rows: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def join_groups(self, memberships: list[Membership], now: float) -> None:
+        raise NotImplementedError
+
+
+class _CoreOps(_Ops):
+    """SQLAlchemy Core: PostgreSQL (rows locked with ``FOR UPDATE`` against other replicas)."""
+
+    def __init__(self, connection: Connection, store: Store) -> None:
+        self.connection = connection
+        self.store = store
+
+    def insert_events(self, events: list[IncidentEvent], now: float) -> set[tuple[str, str]]:
+        # executemany of one cached statement: a multi-row VALUES would be compiled anew for
+        # every batch size, which costs more than the database work.
+        inserted = self.connection.execute(
+            self.store.insert(incident_events)
+            .on_conflict_do_nothing(index_elements=["incident_id", "state"])
+            .returning(incident_events.c.incident_id, incident_events.c.state),
+            [
+                {
+                    "incident_id": event.incident_id,
+                    "state": event.state,
+                    "fingerprint": event.alert.fingerprint,
+                    "received_at": now,
+                    "outcome": "stored",
+                    "payload": json.loads(event.payload),
+                }
+                for event in events
+            ],
         )
-    if changed:
-        statement = store.insert(alerts)
+        return {(row.incident_id, row.state) for row in inserted}
+
+    def load(self, fingerprints: list[str]) -> dict[str, Alert]:
+        query = select(alerts).where(alerts.c.fingerprint.in_(fingerprints))
+        return {
+            row.fingerprint: alert_from_row(row)
+            for row in self.connection.execute(self.store.lock(query))
+        }
+
+    def mark_stale(self, keys: list[tuple[str, str]]) -> None:
+        for incident_id, state in keys:
+            self.connection.execute(
+                incident_events.update()
+                .where(
+                    incident_events.c.incident_id == incident_id, incident_events.c.state == state
+                )
+                .values(outcome="stale")
+            )
+
+    def join_groups(self, memberships: list[Membership], now: float) -> None:
+        join_groups(self.connection, self.store, memberships, now)
+
+    def upsert(self, rows: list[dict[str, Any]]) -> None:
+        statement = self.store.insert(alerts)
         excluded = statement.excluded
-        connection.execute(
+        self.connection.execute(
             statement.on_conflict_do_update(
                 index_elements=["fingerprint"],
                 set_={name: excluded[name] for name in _UPSERTED},
             ),
-            [_row(alert, now) for alert in changed.values()],
+            rows,
+        )
+
+
+_SQLITE_INSERT_EVENT = (
+    "INSERT INTO incident_events (incident_id, state, fingerprint, received_at, outcome, payload)"
+    " VALUES (?, ?, ?, ?, 'stored', ?) ON CONFLICT (incident_id, state) DO NOTHING"
+)
+_SQLITE_LOAD = (
+    "SELECT fingerprint, labels, annotations, starts_at, ends_at, updated_at, generator_url,"
+    " incident_id, incident_state FROM alerts"
+    " WHERE fingerprint IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_GROUPS = (
+    "SELECT id, next_flush_at, flushed_at FROM alert_groups"
+    " WHERE id IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_NEW_GROUP = (
+    "INSERT INTO alert_groups"
+    " (id, group_key, route_id, receiver, labels, created_at, next_flush_at, flushed_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (id) DO NOTHING"
+)
+_SQLITE_EARLIER = "UPDATE alert_groups SET next_flush_at = ? WHERE id = ?"
+_SQLITE_MEMBER = (
+    "INSERT INTO group_alerts (group_id, fingerprint) VALUES (?, ?)"
+    " ON CONFLICT (group_id, fingerprint) DO NOTHING"
+)
+_SQLITE_STALE = "UPDATE incident_events SET outcome = 'stale' WHERE incident_id = ? AND state = ?"
+
+
+class _SqliteOps(_Ops):
+    """The DB-API driver directly, with fixed statement texts that sqlite3 keeps prepared.
+
+    The write path of every ingest request: going through SQLAlchemy (statement construction,
+    cache keys, per-row parameter processing) cost several times the database work in profiles.
+    Values are stored as SQLAlchemy stores them (JSON as text, booleans as 0/1), so every other
+    reader keeps using the tables through SQLAlchemy.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def insert_events(self, events: list[IncidentEvent], now: float) -> set[tuple[str, str]]:
+        inserted: set[tuple[str, str]] = set()
+        execute = self.cursor.execute
+        for event in events:
+            execute(
+                _SQLITE_INSERT_EVENT,
+                (event.incident_id, event.state, event.alert.fingerprint, now, event.payload),
+            )
+            if self.cursor.rowcount == 1:
+                inserted.add((event.incident_id, event.state))
+        return inserted
+
+    def load(self, fingerprints: list[str]) -> dict[str, Alert]:
+        found: dict[str, Alert] = {}
+        for row in self.cursor.execute(_SQLITE_LOAD, (json.dumps(fingerprints),)):
+            found[row[0]] = Alert(
+                fingerprint=row[0],
+                labels=json.loads(row[1]),
+                annotations=json.loads(row[2]),
+                starts_at=row[3],
+                ends_at=row[4],
+                updated_at=row[5],
+                generator_url=row[6],
+                incident_id=row[7],
+                incident_state=row[8],
+            )
+        return found
+
+    def mark_stale(self, keys: list[tuple[str, str]]) -> None:
+        self.cursor.executemany(_SQLITE_STALE, keys)
+
+    def join_groups(self, memberships: list[Membership], now: float) -> None:
+        """``group.join_groups`` for the only writer: existing groups are looked up first, so
+        a storm into a few hundred groups inserts only its new members."""
+        wanted, members = plan_groups(memberships, now)
+        earlier: list[tuple[float, str]] = []
+        for gid, next_flush_at, flushed_at in self.cursor.execute(
+            _SQLITE_GROUPS, (json.dumps(sorted(wanted)),)
+        ).fetchall():
+            group = wanted.pop(gid)
+            if flushed_at is None and next_flush_at > group["next_flush_at"]:
+                earlier.append((group["next_flush_at"], gid))
+        if earlier:
+            self.cursor.executemany(_SQLITE_EARLIER, earlier)
+        if wanted:
+            self.cursor.executemany(
+                _SQLITE_NEW_GROUP,
+                [
+                    (
+                        gid,
+                        group["group_key"],
+                        group["route_id"],
+                        group["receiver"],
+                        json.dumps(group["labels"]),
+                        group["created_at"],
+                        group["next_flush_at"],
+                    )
+                    for gid, group in sorted(wanted.items())
+                ],
+            )
+        self.cursor.executemany(_SQLITE_MEMBER, sorted(members))
+
+    def upsert(self, rows: list[dict[str, Any]]) -> None:
+        dumps = json.dumps
+        self.cursor.executemany(
+            _SQLITE_UPSERT,
+            [
+                (
+                    row["fingerprint"],
+                    dumps(row["labels"]),
+                    dumps(row["annotations"]),
+                    *(row[name] for name in _UPSERTED[2:]),
+                )
+                for row in rows
+            ],
         )
 
 
@@ -252,6 +465,14 @@ _UPSERTED = (
     "incident_id",
     "incident_state",
     "pending",
+)
+
+
+_COLUMNS = ("fingerprint", *_UPSERTED)
+_SQLITE_UPSERT = (
+    f"INSERT INTO alerts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    " ON CONFLICT (fingerprint) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _UPSERTED)
 )
 
 

@@ -11,13 +11,15 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
+from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from observability.router.api import router as api_router
 from observability.router.api import runtime_of
@@ -29,6 +31,67 @@ from observability.router.settings import RouterSettings
 
 access_log = logging.getLogger("observability.router.access")
 log = logging.getLogger(__name__)
+
+
+def create_asgi(settings: RouterSettings, clock: Clock | None = None) -> ASGIApp:
+    """What ``router serve`` gives uvicorn: the app behind the ingest fast path."""
+    app = create_app(settings, clock)
+    return FastIngest(app, settings.access_log)
+
+
+class FastIngest:
+    """Pure ASGI in front of the FastAPI app: ingest requests skip its middleware stack.
+
+    ``POST`` to the two ingest paths goes straight to its handler (the same functions the app
+    routes to, so answers are identical); everything else, other methods on those paths
+    included, goes through the app. The per-request layers (error and exception middleware,
+    routing, telemetry, exit stacks) cost more than storing the alert does. The access log,
+    when on, is written here for every request (path only: the query may hold the token).
+    """
+
+    def __init__(self, app: FastAPI, access_log: bool) -> None:
+        self.app = app
+        self.access_log = access_log
+        self.routes = {
+            "/v1/webhooks/cloud-monitoring": cloud_monitoring_webhook,
+            "/api/v2/alerts": alertmanager_alerts,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self.access_log:
+            await self._handle(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def logged_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, logged_send)
+        finally:
+            access_log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = self.routes.get(scope["path"]) if scope["method"] == "POST" else None
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.app
+        response = await handler(StarletteRequest(scope, receive))
+        await response(scope, receive, send)
 
 
 def create_app(settings: RouterSettings, clock: Clock | None = None) -> FastAPI:
@@ -108,23 +171,5 @@ def create_app(settings: RouterSettings, clock: Clock | None = None) -> FastAPI:
         registry = runtime_of(request).metrics.registry
         body = await asyncio.to_thread(generate_latest, registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-    if settings.access_log:
-
-        @app.middleware("http")
-        async def _access(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            started = time.perf_counter()
-            response = await call_next(request)
-            # The path only: the query string may carry the ingest token.
-            access_log.info(
-                "%s %s %d %.1fms",
-                request.method,
-                request.url.path,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-            )
-            return response
 
     return app

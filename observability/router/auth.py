@@ -20,6 +20,7 @@ import hmac
 import logging
 import re
 from collections.abc import Iterable
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 
@@ -64,7 +65,7 @@ class Authenticator:
         if self.disabled:
             return
         challenge = f'Basic realm="{REALM}", charset="UTF-8"'
-        token = request.query_params.get("auth_token")
+        token = _query_token(request.scope.get("query_string", b""))
         header = request.headers.get("authorization", "")
         scheme, _, credentials = header.partition(" ")
         if token is not None:
@@ -98,6 +99,21 @@ class Authenticator:
             )
         if self._admin is None or not _same(credentials.strip(), self._admin):
             raise AuthError("admin API: invalid bearer token", f'Bearer realm="{REALM}"')
+
+
+def _query_token(query_string: bytes) -> str | None:
+    """The last ``auth_token`` of the query, decoded as Starlette's ``query_params`` would.
+
+    Parsing only this parameter: building the whole ``QueryParams`` showed in ingest profiles.
+    """
+    if b"auth_token" not in query_string and b"%" not in query_string:
+        return None
+    token = None
+    for part in query_string.decode("latin-1").split("&"):
+        name, _, value = part.partition("=")
+        if unquote_plus(name) == "auth_token":
+            token = unquote_plus(value)
+    return token
 
 
 def _basic(credentials: str) -> tuple[str, str]:

@@ -91,8 +91,9 @@ def serve(
     """Run the router until SIGTERM/Ctrl-C. Settings: flags, else COMPOSER_OBS_ROUTER_* vars."""
     import uvicorn
 
-    from observability.router.app import create_app
+    from observability.router.app import create_asgi
     from observability.router.auth import SecretRedactor, settings_secrets
+    from observability.router.server import http_protocol
     from observability.router.settings import RouterSettingsError, load_router_settings
 
     try:
@@ -111,11 +112,12 @@ def serve(
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
     try:
-        app = create_app(settings)
+        app = create_asgi(settings)
     except (ConfigError, ValueError) as exc:
         raise _fail(str(exc)) from None
     uvicorn.run(
         app,
+        http=http_protocol(),
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -64,16 +65,15 @@ class Membership:
     starts_at: float
 
 
-def join_groups(
-    connection: Connection, store: Store, memberships: list[Membership], now: float
-) -> None:
-    """Put alerts into their groups, creating groups (and their timers) that are new.
+def plan_groups(
+    memberships: list[Membership], now: float
+) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str]]]:
+    """The group rows the memberships need (by id) and the (group id, fingerprint) pairs.
 
-    A handful of statements for the whole batch, whatever its size: routing must keep up with
-    ingest during a storm. A new group's first flush is ``group_wait`` away, or now if its
-    alert is already older than that (Alertmanager's rule for late-arriving alerts).
+    A new group's first flush is ``group_wait`` away, or now if its alert is already older
+    than that (Alertmanager's rule for late-arriving alerts).
     """
-    wanted: dict[str, dict] = {}
+    wanted: dict[str, dict[str, Any]] = {}
     members: set[tuple[str, str]] = set()
     for item in memberships:
         key = item.route.group_key(item.labels)
@@ -93,6 +93,18 @@ def join_groups(
                 "flushed_at": None,
             }
         members.add((gid, item.fingerprint))
+    return wanted, members
+
+
+def join_groups(
+    connection: Connection, store: Store, memberships: list[Membership], now: float
+) -> None:
+    """Put alerts into their groups, creating groups (and their timers) that are new.
+
+    A handful of statements for the whole batch, whatever its size: routing must keep up with
+    ingest during a storm.
+    """
+    wanted, members = plan_groups(memberships, now)
     missing = set(wanted)
     while missing:
         connection.execute(

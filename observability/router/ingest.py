@@ -69,8 +69,9 @@ async def cloud_monitoring_webhook(request: Request) -> Response:
         return _refuse(runtime, exc)
     incident = payload.incident
     alert = incident_alert(incident, runtime.clock.now())
+    # The body as received (valid JSON: it was just validated), undecoded bytes replaced.
     event = IncidentEvent(
-        incident.incident_id, incident.state, alert, payload.model_dump(mode="json")
+        incident.incident_id, incident.state, alert, body.decode("utf-8", "replace")
     )
     try:
         outcome = await runtime.writer.submit_incident(event)

@@ -56,7 +56,9 @@ class RouterRuntime:
         self.courier = Courier(
             self.outbox, lambda: self._config, self.metrics, settings.poll_interval
         )
-        self.writer = AlertWriter(self.store, self.clock, self._alerts_committed)
+        self.writer = AlertWriter(
+            self.store, self.clock, self._alerts_committed, lambda: self._config
+        )
         self.metrics.watch_outbox(self.outbox.depths)
         self.metrics.config_last_reload_success.set(1)
         self._loop: asyncio.AbstractEventLoop | None = None

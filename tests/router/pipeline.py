@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ class Pipeline:
         body["incident"]["ended_at"] = self.clock.now() if state == "closed" else None
         payload = WebhookPayload.model_validate(body)
         alert = incident_alert(payload.incident, self.clock.now())
-        event = IncidentEvent(incident_id, payload.incident.state, alert, body)
+        event = IncidentEvent(incident_id, payload.incident.state, alert, json.dumps(body))
         return self._store(Submission(incident=event))[0]
 
     def alert(self, **fields: Any) -> Alert:
