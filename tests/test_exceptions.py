@@ -33,7 +33,7 @@ def test_traceback_matches_python_minus_the_caret_lines() -> None:
         ours = format_traceback(error)
         assert ours == _stdlib_without_carets(error)
     assert "The above exception was the direct cause" in ours
-    assert 'return int(row)' in ours
+    assert "return int(row)" in ours
 
 
 def test_implicit_context_is_kept_and_suppressed_context_is_not() -> None:

@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI
 
 from observability.emulator import (
     alert_policies_grpc,
+    alerting_rest,
     clock,
     dashboards_grpc,
     dashboards_rest,
@@ -33,6 +34,8 @@ from observability.emulator import (
 )
 from observability.emulator.alert_policies_service import AlertPolicyService
 from observability.emulator.alert_policies_store import AlertPolicyStore, ResourceTable
+from observability.emulator.alerting_evaluator import AlertEvaluator, build_alerting
+from observability.emulator.call_counter import CallCounter
 from observability.emulator.dashboards_service import DashboardsService
 from observability.emulator.dashboards_store import DashboardsStore
 from observability.emulator.log_metrics_service import LogMetricsService
@@ -66,10 +69,12 @@ class EmulatorServer:
         self._http_port = http_port
         self._stores: list[LoggingStore | DashboardsStore | LogMetricsStore | ResourceTable] = []
         self.clock = clock.Clock()
+        self.calls = CallCounter()
         self._grpc: grpc.Server | None = None
         self._grpc_pool: ThreadPoolExecutor | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
+        self.alerting: AlertEvaluator | None = None
 
     def _services(self) -> tuple[list[grpc.GenericRpcHandler], list[APIRouter]]:
         logging_store = LoggingStore(self.data_dir / "logging.db")
@@ -85,6 +90,15 @@ class EmulatorServer:
         policy_store = AlertPolicyStore(self.data_dir / "alert_policies.db")
         channel_store = NotificationChannelStore(self.data_dir / "notification_channels.db")
         self._stores += [policy_store, channel_store]
+        # the evaluator gets an engine of its own: an engine's series cache is not shared
+        self.alerting = build_alerting(
+            self.data_dir,
+            self.clock,
+            policy_store,
+            channel_store,
+            TimeSeriesEngine(metrics_service),
+            logging_service,
+        )
         return (
             [
                 logging_grpc.handler(logging_service),
@@ -100,6 +114,8 @@ class EmulatorServer:
                 logging_rest.router(logging_service),
                 dashboards_rest.router(dashboards_service),
                 clock.router(self.clock),
+                self.calls.router(),
+                alerting_rest.router(self.alerting),
             ],
         )
 
@@ -113,6 +129,7 @@ class EmulatorServer:
         server = grpc.server(
             self._grpc_pool,
             handlers=handlers,
+            interceptors=[self.calls.interceptor()],
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
@@ -126,7 +143,11 @@ class EmulatorServer:
                 raise RuntimeError(f"cannot listen on {self.host}:{self._grpc_port}")
             self._grpc_port = bound
             server.start()
-            self._start_http(build_app(routers))
+            app = build_app(routers)
+            self.calls.watch(app)
+            self._start_http(app)
+            if self.alerting is not None:
+                self.alerting.start()
         except BaseException:
             self.stop()
             raise
@@ -160,6 +181,9 @@ class EmulatorServer:
 
     def stop(self) -> None:
         """Stop both servers and close the stores; safe to call twice."""
+        if self.alerting is not None:
+            self.alerting.stop()
+            self.alerting = None
         if self._http is not None and self._http_thread is not None:
             self._http.should_exit = True
             self._http_thread.join(timeout=_START_TIMEOUT_S)
