@@ -55,7 +55,7 @@ emulator: setup
 
 # The default log metrics, channels, alert policies and dashboards: to the project in the
 # environment (COMPOSER_OBS_PROJECT), or to the emulator where COMPOSER_OBS_EMULATOR is set.
-# Variables: COMPOSER_OBS_ROUTER_URL, COMPOSER_OBS_ROUTER_TOKEN, COMPOSER_OBS_TEAM, thresholds;
+# Variables: COMPOSER_OBS_ROUTER_WEBHOOK_URL, COMPOSER_OBS_ROUTER_TOKEN, COMPOSER_OBS_TEAM, thresholds;
 # PROVISION_ARGS adds flags (e.g. --vars provision.vars.yaml --prune).
 provision-metrics: setup
 	$(BIN)/python -m observability.provision apply $(PROVISION_ARGS)

@@ -66,7 +66,10 @@ def _hostname() -> str:
 def _environment() -> dict[str, str | None]:
     """Composer sets these per environment; read once per process."""
     return {
-        "project_id": os.environ.get("GCP_PROJECT") or os.environ.get("COMPOSER_OBS_PROJECT"),
+        # The same precedence as the settings (observability.settings.Settings.project).
+        "project_id": os.environ.get("COMPOSER_OBS_PROJECT")
+        or os.environ.get("GCP_PROJECT")
+        or os.environ.get("GOOGLE_CLOUD_PROJECT"),
         "location": os.environ.get("COMPOSER_LOCATION"),
         "environment_name": os.environ.get("COMPOSER_ENVIRONMENT"),
     }

@@ -14,7 +14,7 @@ CONFORMANCE = ROOT.parent / "shared" / "conformance" / "dashboards"
 if not CONFORMANCE.is_dir():
     CONFORMANCE = ROOT / "tests" / "fixtures" / "dashboards"
 
-ROUTER = {"ROUTER_URL": "https://router.example.com/webhook", "ROUTER_TOKEN": "t0ken"}
+ROUTER = {"ROUTER_WEBHOOK_URL": "https://router.example.com/webhook", "ROUTER_TOKEN": "t0ken"}
 
 
 def default_spec(project: str = "test-project", **extra: str) -> Spec:
