@@ -105,6 +105,22 @@ def from_json(message_type: Any, body: dict[str, Any]) -> Any:
     return message_type.wrap(json_format.ParseDict(body, message_type.pb()()))
 
 
+def _message(kind: Kind, body: dict[str, Any]) -> Any:
+    """``body`` as the proto-plus message the gRPC client of ``kind`` takes.
+
+    The types are imported here, not at the top: the client libraries are slow to import and
+    only writes need them.
+    """
+    message_type: Any
+    if kind == "metric":
+        from google.cloud.logging_v2.types import LogMetric as message_type
+    elif kind == "channel":
+        from google.cloud.monitoring_v3.types import NotificationChannel as message_type
+    else:
+        from google.cloud.monitoring_v3.types import AlertPolicy as message_type
+    return from_json(message_type, body)
+
+
 class Api:
     """Reads and writes of the four kinds, as JSON dicts in the API's camelCase."""
 
@@ -260,44 +276,18 @@ class Api:
             return self._dashboard_write(
                 "create_dashboard", "POST", f"/v1/{self.parent}/dashboards", body
             )
-        client = self._client(kind)
+        message = _message(kind, body)
         if kind == "metric":
-            from google.cloud.logging_v2.types import LogMetric
-
-            metric = from_json(LogMetric, body)
-            return to_json(
-                self.call(
-                    kind,
-                    "create_log_metric",
-                    True,
-                    lambda: client.create_log_metric(parent=self.parent, metric=metric),
-                )
+            created = self._grpc(kind, "create_log_metric", parent=self.parent, metric=message)
+        elif kind == "channel":
+            created = self._grpc(
+                kind, "create_notification_channel", name=self.parent, notification_channel=message
             )
-        if kind == "channel":
-            from google.cloud.monitoring_v3.types import NotificationChannel
-
-            channel = from_json(NotificationChannel, body)
-            return to_json(
-                self.call(
-                    kind,
-                    "create_notification_channel",
-                    True,
-                    lambda: client.create_notification_channel(
-                        name=self.parent, notification_channel=channel
-                    ),
-                )
+        else:
+            created = self._grpc(
+                kind, "create_alert_policy", name=self.parent, alert_policy=message
             )
-        from google.cloud.monitoring_v3.types import AlertPolicy
-
-        policy = from_json(AlertPolicy, body)
-        return to_json(
-            self.call(
-                kind,
-                "create_alert_policy",
-                True,
-                lambda: client.create_alert_policy(name=self.parent, alert_policy=policy),
-            )
-        )
+        return to_json(created)
 
     def update(self, kind: Kind, name: str, body: dict[str, Any], etag: str = "") -> dict[str, Any]:
         """Replace the whole resource ``name`` with ``body``."""
@@ -306,42 +296,17 @@ class Api:
             if etag:
                 payload["etag"] = etag
             return self._dashboard_write("update_dashboard", "PATCH", f"/v1/{name}", payload)
-        client = self._client(kind)
         if kind == "metric":
-            from google.cloud.logging_v2.types import LogMetric
-
-            metric = from_json(LogMetric, body)
-            return to_json(
-                self.call(
-                    kind,
-                    "update_log_metric",
-                    True,
-                    lambda: client.update_log_metric(metric_name=name, metric=metric),
-                )
-            )
-        if kind == "channel":
-            from google.cloud.monitoring_v3.types import NotificationChannel
-
-            channel = from_json(NotificationChannel, {**body, "name": name})
-            return to_json(
-                self.call(
-                    kind,
-                    "update_notification_channel",
-                    True,
-                    lambda: client.update_notification_channel(notification_channel=channel),
-                )
-            )
-        from google.cloud.monitoring_v3.types import AlertPolicy
-
-        policy = from_json(AlertPolicy, {**body, "name": name})
-        return to_json(
-            self.call(
-                kind,
-                "update_alert_policy",
-                True,
-                lambda: client.update_alert_policy(alert_policy=policy),
-            )
-        )
+            # Logging takes the metric's path beside the body; Monitoring reads it from the body.
+            metric = _message(kind, body)
+            updated = self._grpc(kind, "update_log_metric", metric_name=name, metric=metric)
+        elif kind == "channel":
+            channel = _message(kind, {**body, "name": name})
+            updated = self._grpc(kind, "update_notification_channel", notification_channel=channel)
+        else:
+            policy = _message(kind, {**body, "name": name})
+            updated = self._grpc(kind, "update_alert_policy", alert_policy=policy)
+        return to_json(updated)
 
     def delete(self, kind: Kind, name: str) -> None:
         if kind == "dashboard":
@@ -354,28 +319,23 @@ class Api:
 
             self.call(kind, "delete_dashboard", True, delete)
             return
-        client = self._client(kind)
         try:
             if kind == "metric":
-                self.call(
-                    kind,
-                    "delete_log_metric",
-                    True,
-                    lambda: client.delete_log_metric(metric_name=name),
-                )
+                self._grpc(kind, "delete_log_metric", metric_name=name)
             elif kind == "channel":
-                self.call(
-                    kind,
-                    "delete_notification_channel",
-                    True,
-                    lambda: client.delete_notification_channel(name=name, force=True),
-                )
+                self._grpc(kind, "delete_notification_channel", name=name, force=True)
             else:
-                self.call(
-                    kind, "delete_alert_policy", True, lambda: client.delete_alert_policy(name=name)
-                )
+                self._grpc(kind, "delete_alert_policy", name=name)
         except gexc.NotFound:
             return  # already gone: the goal is reached
+
+    def _grpc(self, kind: Kind, method: str, **request: Any) -> Any:
+        """One writing call of the gRPC client for ``kind``, counted and retried by :meth:`call`.
+
+        Only the method name and its keyword arguments differ between the kinds' writes.
+        """
+        client = self._client(kind)
+        return self.call(kind, method, True, lambda: getattr(client, method)(**request))
 
     def _dashboard_write(
         self, method: str, verb: str, path: str, body: dict[str, Any]

@@ -6,11 +6,14 @@ live state differs from the files (for CI).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +85,64 @@ def _load(
         raise _fail(str(exc)) from exc
 
 
+@dataclass
+class Sources:
+    """Where a command reads the definitions from: the options every such command shares."""
+
+    root: Path
+    vars_file: Path | None
+    var: list[str] | None
+    dashboards: Path | None
+    project: str | None
+
+    def load(self, offline: bool = False) -> tuple[str, Spec]:
+        """The project and the definitions resolved for it.
+
+        ``offline`` commands (validate, export) never need a real project, so they fall back
+        to a placeholder instead of failing when none is configured.
+        """
+        project_id = _project(self.project, offline=offline)
+        return project_id, _load(self.root, self.vars_file, self.var, self.dashboards, project_id)
+
+
+_SOURCE_PARAMETERS = [
+    inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=opt, annotation=hint)
+    for name, opt, hint in [
+        ("root", DirOpt, Path),
+        ("vars_file", VarsOpt, Path | None),
+        ("var", VarOpt, list[str] | None),
+        ("dashboards", DashOpt, Path | None),
+        ("project", ProjectOpt, str | None),
+    ]
+]
+
+
+def _reads_definitions(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command(sources, ...)`` the shared --dir/--vars/--var/--dashboards/--project.
+
+    Typer builds options from the function signature, so without this every command would
+    repeat the same five parameters. The wrapper shows typer those five first, then the
+    command's own options, and hands the command one :class:`Sources` instead.
+    """
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "sources"]
+
+    @functools.wraps(command)
+    def wrapper(
+        root: Path,
+        vars_file: Path | None,
+        var: list[str] | None,
+        dashboards: Path | None,
+        project: str | None,
+        **options: Any,
+    ) -> None:
+        command(Sources(root, vars_file, var, dashboards, project), **options)
+
+    parameters = [*_SOURCE_PARAMETERS, *own]
+    wrapper.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
+
+
 def _emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
@@ -142,29 +203,32 @@ def _api(project: str) -> Iterator[Any]:
         api.close()
 
 
-def _plan(spec: Spec, api: Any, prune: bool) -> Any:
+@contextmanager
+def _planned(project_id: str, spec: Spec, prune: bool) -> Iterator[tuple[Any, Any]]:
+    """An open API and the plan read through it; a failed read exits 1 with one line."""
     from observability.provision.api import ProvisionError
     from observability.provision.plan import plan_from_api
 
-    try:
-        return plan_from_api(spec, api, prune)
-    except ProvisionError as exc:
-        raise _fail(str(exc)) from exc
+    with _api(project_id) as api:
+        try:
+            result = plan_from_api(spec, api, prune)
+        except ProvisionError as exc:
+            raise _fail(str(exc)) from exc
+        yield api, result
+
+
+def _print_errors(errors: list[Any]) -> None:
+    for error in errors:
+        _ERR.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
 
 
 @provision_app.command()
-def validate(
-    root: Path = DirOpt,
-    vars_file: Path | None = VarsOpt,
-    var: list[str] | None = VarOpt,
-    dashboards: Path | None = DashOpt,
-    project: str | None = ProjectOpt,
-    output: str = OutputOpt,
-) -> None:
+@_reads_definitions
+def validate(sources: Sources, output: str = OutputOpt) -> None:
     """Check every definition offline: filters, references, API constraints."""
     from observability.provision.validate import validate_spec
 
-    spec = _load(root, vars_file, var, dashboards, _project(project, offline=True))
+    _, spec = sources.load(offline=True)
     report = validate_spec(spec)
     if output == "json":
         _emit_json(
@@ -181,8 +245,7 @@ def validate(
     else:
         for warning in report.warnings + spec.notes:
             _ERR.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-        for error in report.errors:
-            _ERR.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+        _print_errors(report.errors)
         if report.ok:
             Console().print(
                 f"{len(spec.metrics)} metrics, {len(spec.channels)} channels, "
@@ -193,20 +256,10 @@ def validate(
 
 
 @provision_app.command()
-def plan(
-    root: Path = DirOpt,
-    vars_file: Path | None = VarsOpt,
-    var: list[str] | None = VarOpt,
-    dashboards: Path | None = DashOpt,
-    project: str | None = ProjectOpt,
-    prune: bool = PruneOpt,
-    output: str = OutputOpt,
-) -> None:
+@_reads_definitions
+def plan(sources: Sources, prune: bool = PruneOpt, output: str = OutputOpt) -> None:
     """Show what apply would create, update and delete, with field-level diffs."""
-    project_id = _project(project)
-    spec = _load(root, vars_file, var, dashboards, project_id)
-    with _api(project_id) as api:
-        result = _plan(spec, api, prune)
+    with _planned(*sources.load(), prune) as (api, result):
         if output == "json":
             _emit_json(
                 {**result.as_dict(), "seconds": result.seconds, "calls": api.counter.as_dict()}
@@ -216,30 +269,20 @@ def plan(
 
 
 @provision_app.command()
-def apply(
-    root: Path = DirOpt,
-    vars_file: Path | None = VarsOpt,
-    var: list[str] | None = VarOpt,
-    dashboards: Path | None = DashOpt,
-    project: str | None = ProjectOpt,
-    prune: bool = PruneOpt,
-    output: str = OutputOpt,
-) -> None:
+@_reads_definitions
+def apply(sources: Sources, prune: bool = PruneOpt, output: str = OutputOpt) -> None:
     """Make the live state match the files, writing only what differs."""
     from rich.progress import Progress
 
     from observability.provision.apply import apply_plan
     from observability.provision.validate import validate_spec
 
-    project_id = _project(project)
-    spec = _load(root, vars_file, var, dashboards, project_id)
+    project_id, spec = sources.load()
     report = validate_spec(spec)
     if not report.ok:
-        for error in report.errors:
-            _ERR.print(f"[red]error:[/red] {error}", highlight=False)
+        _print_errors(report.errors)
         raise typer.Exit(1)
-    with _api(project_id) as api:
-        planned = _plan(spec, api, prune)
+    with _planned(project_id, spec, prune) as (api, planned):
         console = Console()
         if output != "json":
             _print_plan(planned, console)
@@ -266,24 +309,15 @@ def apply(
 
 
 @provision_app.command()
-def drift(
-    root: Path = DirOpt,
-    vars_file: Path | None = VarsOpt,
-    var: list[str] | None = VarOpt,
-    dashboards: Path | None = DashOpt,
-    project: str | None = ProjectOpt,
-    output: str = OutputOpt,
-) -> None:
+@_reads_definitions
+def drift(sources: Sources, output: str = OutputOpt) -> None:
     """Exit 2 when the live state differs from the files (for CI), 0 when it does not."""
-    project_id = _project(project)
-    spec = _load(root, vars_file, var, dashboards, project_id)
-    with _api(project_id) as api:
-        result = _plan(spec, api, prune=False)
-    if output == "json":
-        _emit_json({**result.as_dict(), "drift": result.drifted})
-    else:
-        _print_plan(result, Console())
-        Console().print("drift" if result.drifted else "no drift")
+    with _planned(*sources.load(), prune=False) as (_, result):
+        if output == "json":
+            _emit_json({**result.as_dict(), "drift": result.drifted})
+        else:
+            _print_plan(result, Console())
+            Console().print("drift" if result.drifted else "no drift")
     if result.drifted:
         raise typer.Exit(2)
 
@@ -315,19 +349,16 @@ def destroy(
 
 
 @provision_app.command()
+@_reads_definitions
 def export(
-    root: Path = DirOpt,
-    vars_file: Path | None = VarsOpt,
-    var: list[str] | None = VarOpt,
-    dashboards: Path | None = DashOpt,
-    project: str | None = ProjectOpt,
+    sources: Sources,
     out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout"),
 ) -> None:
     """Write the resources as Terraform HCL."""
     from observability.provision.export import export_hcl
 
-    project_id = _project(project, offline=True)
-    text = export_hcl(_load(root, vars_file, var, dashboards, project_id), project_id)
+    project_id, spec = sources.load(offline=True)
+    text = export_hcl(spec, project_id)
     if out is None:
         sys.stdout.write(text)
     else:

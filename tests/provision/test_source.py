@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from observability.provision.source import DefinitionError, Variables, read_file, resolve
-from observability.provision.spec import Layout, load_spec
+from observability.provision.spec import Layout, Spec, load_spec
 from observability.provision.validate import validate_spec
 
 
@@ -25,12 +25,30 @@ description: test
 filter: jsonPayload.event_type="task_failed"
 """
 
+POLICY = "displayName: P\ncombiner: OR\nconditions:\n"
+"""The head of a policy file; the tests append conditions (line numbers count from here)."""
+
+
+def _threshold(display_name: str, metric: str) -> str:
+    """A threshold condition on ``metric``, lines 4-7 of the file when it comes first."""
+    return (
+        f"  - displayName: {display_name}\n"
+        "    conditionThreshold:\n"
+        f'      filter: metric.type="logging.googleapis.com/user/{metric}"\n'
+        "      comparison: COMPARISON_GT\n"
+    )
+
+
+def _load(layout: Layout) -> Spec:
+    """The definitions under ``layout`` with no variables from the environment."""
+    return load_spec(layout, Variables.load(environ={}))
+
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     layout = _layout(tmp_path)
     (layout.metrics / "bad.yaml").write_text("name: a\nfilter: [unclosed\ndescription: x\n")
     with pytest.raises(DefinitionError) as err:
-        load_spec(layout, Variables.load(environ={}))
+        _load(layout)
     assert err.value.file.endswith("bad.yaml")
     assert err.value.line is not None and err.value.line >= 2
     assert "bad.yaml:" in str(err.value)
@@ -42,7 +60,7 @@ def test_unset_variable_names_line_and_key(tmp_path: Path) -> None:
         METRIC + "labelExtractors:\n  team: EXTRACT(jsonPayload.${FIELD_NAME})\n"
     )
     with pytest.raises(DefinitionError) as err:
-        load_spec(layout, Variables.load(environ={}))
+        _load(layout)
     assert err.value.line == 5
     assert err.value.key == "labelExtractors.team"
     assert "FIELD_NAME" in err.value.message
@@ -81,16 +99,9 @@ def test_unknown_policy_field_names_its_line(tmp_path: Path) -> None:
     layout = _layout(tmp_path)
     (layout.metrics / "m.yaml").write_text(METRIC)
     (layout.policies / "p.yaml").write_text(
-        "displayName: P\n"
-        "combiner: OR\n"
-        "conditions:\n"
-        "  - displayName: c\n"
-        "    conditionThreshold:\n"
-        '      filter: metric.type="logging.googleapis.com/user/composer_obs/x"\n'
-        "      comparison: COMPARISON_GT\n"
-        "      thresholdValu: 3\n"
+        POLICY + _threshold("c", "composer_obs/x") + "      thresholdValu: 3\n"
     )
-    report = validate_spec(load_spec(layout, Variables.load(environ={})))
+    report = validate_spec(_load(layout))
     assert len(report.errors) == 1
     error = report.errors[0]
     assert error.file.endswith("p.yaml") and error.line == 8
@@ -100,15 +111,12 @@ def test_unknown_policy_field_names_its_line(tmp_path: Path) -> None:
 def test_policy_constraint_names_its_line(tmp_path: Path) -> None:
     layout = _layout(tmp_path)
     (layout.policies / "p.yaml").write_text(
-        "displayName: P\n"
-        "combiner: OR\n"
-        "conditions:\n"
-        "  - displayName: c\n"
+        POLICY + "  - displayName: c\n"
         "    conditionAbsent:\n"
         '      filter: metric.type="composer.googleapis.com/environment/healthy"\n'
         "      duration: 60s\n"
     )
-    report = validate_spec(load_spec(layout, Variables.load(environ={})))
+    report = validate_spec(_load(layout))
     assert [e.line for e in report.errors] == [7]
     assert report.errors[0].key == "conditions[0].conditionAbsent.duration"
 
@@ -123,7 +131,7 @@ def test_bad_filter_and_undeclared_label(tmp_path: Path) -> None:
         "  labelExtractors:\n"
         "    team: EXTRACT(jsonPayload.team)\n"
     )
-    report = validate_spec(load_spec(layout, Variables.load(environ={})))
+    report = validate_spec(_load(layout))
     where = sorted((e.line, e.key) for e in report.errors)
     assert where[0] == (2, "filter")
     assert where[1][0] == 6 and where[1][1] == "labelExtractors.team"
@@ -133,24 +141,16 @@ def test_reference_to_undefined_metric_and_label(tmp_path: Path) -> None:
     layout = _layout(tmp_path)
     (layout.metrics / "m.yaml").write_text(METRIC)
     (layout.policies / "p.yaml").write_text(
-        "displayName: P\n"
-        "combiner: OR\n"
-        "conditions:\n"
-        "  - displayName: c\n"
-        "    conditionThreshold:\n"
-        '      filter: metric.type="logging.googleapis.com/user/composer_obs/nope"\n'
-        "      comparison: COMPARISON_GT\n"
-        "  - displayName: d\n"
-        "    conditionThreshold:\n"
-        '      filter: metric.type="logging.googleapis.com/user/composer_obs/x"\n'
-        "      comparison: COMPARISON_GT\n"
-        "      aggregations:\n"
+        POLICY
+        + _threshold("c", "composer_obs/nope")
+        + _threshold("d", "composer_obs/x")
+        + "      aggregations:\n"
         "        - alignmentPeriod: 60s\n"
         "          perSeriesAligner: ALIGN_SUM\n"
         "          crossSeriesReducer: REDUCE_SUM\n"
         "          groupByFields: [metric.label.dag_id]\n"
     )
-    report = validate_spec(load_spec(layout, Variables.load(environ={})))
+    report = validate_spec(_load(layout))
     messages = sorted((e.line, e.message) for e in report.errors)
     assert messages[0][0] == 6 and "composer_obs/nope is not defined" in messages[0][1]
     assert messages[1][0] == 10 and "no label 'dag_id'" in messages[1][1]
@@ -160,7 +160,7 @@ def test_unknown_channel_key(tmp_path: Path) -> None:
     layout = _layout(tmp_path)
     (layout.policies / "p.yaml").write_text("displayName: P\nnotificationChannels: [pager]\n")
     with pytest.raises(DefinitionError) as err:
-        load_spec(layout, Variables.load(environ={}))
+        _load(layout)
     assert err.value.line == 2 and err.value.key == "notificationChannels[0]"
 
 
@@ -168,7 +168,7 @@ def test_dashboard_json_error_names_line(tmp_path: Path) -> None:
     layout = _layout(tmp_path)
     (layout.dashboards / "d.json").write_text('{\n  "displayName": "x",\n  "mosaicLayout": {,}\n}')
     with pytest.raises(DefinitionError) as err:
-        load_spec(layout, Variables.load(environ={}))
+        _load(layout)
     assert err.value.line == 3
 
 
@@ -178,7 +178,7 @@ def test_dashboard_constraint_names_path_and_line(tmp_path: Path) -> None:
         '{\n  "displayName": "x",\n  "mosaicLayout": {\n    "columns": 12,\n'
         '    "tiles": [\n      {"width": 20, "height": 4, "widget": {"blank": {}}}\n    ]\n  }\n}\n'
     )
-    report = validate_spec(load_spec(layout, Variables.load(environ={})))
+    report = validate_spec(_load(layout))
     assert len(report.errors) == 1
     assert report.errors[0].line == 6
     assert report.errors[0].key.startswith("mosaicLayout.tiles[0]")
