@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
@@ -59,6 +60,19 @@ def admin(request: Request) -> RouterRuntime:
 
 
 router = APIRouter()
+
+Result = TypeVar("Result")
+
+
+async def _read(runtime: RouterRuntime, query: Callable[[Connection], Result]) -> Result:
+    """``query`` in a read transaction on a worker thread: database calls block, and the event
+    loop must keep answering ingest while an admin reads history."""
+
+    def run() -> Result:
+        with runtime.store.read() as connection:
+            return query(connection)
+
+    return await asyncio.to_thread(run)
 
 
 def _gettable(alert: Alert, receivers: list[str], muting: Muting, now: float) -> dict[str, Any]:
@@ -233,12 +247,11 @@ async def post_silence(request: Request, runtime: RouterRuntime = Depends(admin)
 
 @router.get("/api/v2/silence/{silence_id}")
 async def get_one_silence(silence_id: str, runtime: RouterRuntime = Depends(admin)) -> Any:
-    def load() -> dict[str, Any]:
-        with runtime.store.read() as connection:
-            return get_silence(connection, silence_id).to_api(runtime.clock.now())
+    def load(connection: Connection) -> dict[str, Any]:
+        return get_silence(connection, silence_id).to_api(runtime.clock.now())
 
     try:
-        return await asyncio.to_thread(load)
+        return await _read(runtime, load)
     except SilenceNotFound as exc:
         raise RequestRefused(404, str(exc), "not_found") from None
 
@@ -264,11 +277,7 @@ async def delete_silence(
 
 @router.get("/api/v1/incidents/{incident_id}")
 async def get_incident(incident_id: str, runtime: RouterRuntime = Depends(admin)) -> Any:
-    def load() -> dict[str, Any] | None:
-        with runtime.store.read() as connection:
-            return incident_history(connection, incident_id)
-
-    found = await asyncio.to_thread(load)
+    found = await _read(runtime, lambda connection: incident_history(connection, incident_id))
     if found is None:
         raise RequestRefused(404, f"no incident {incident_id}", "not_found")
     return found
@@ -278,22 +287,14 @@ async def get_incident(incident_id: str, runtime: RouterRuntime = Depends(admin)
 async def get_dead_letters(
     runtime: RouterRuntime = Depends(admin), limit: int = Query(default=100, ge=1, le=1000)
 ) -> Any:
-    def load() -> list[dict[str, Any]]:
-        with runtime.store.read() as connection:
-            return dead_letter_list(connection, limit)
-
-    return await asyncio.to_thread(load)
+    return await _read(runtime, lambda connection: dead_letter_list(connection, limit))
 
 
 @router.get("/api/v1/audit")
 async def get_audit(
     runtime: RouterRuntime = Depends(admin), limit: int = Query(default=100, ge=1, le=1000)
 ) -> Any:
-    def load() -> list[dict[str, Any]]:
-        with runtime.store.read() as connection:
-            return audit_entries(connection, limit)
-
-    return await asyncio.to_thread(load)
+    return await _read(runtime, lambda connection: audit_entries(connection, limit))
 
 
 @router.get("/api/v2/status")

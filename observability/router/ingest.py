@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -29,19 +31,33 @@ from observability.router.runtime import RouterRuntime
 
 log = logging.getLogger(__name__)
 
+Payload = TypeVar("Payload")
+
 _POSTABLE_ALERTS = TypeAdapter(list[PostableAlert])
 CLOUD_MONITORING = "cloud_monitoring"
 ALERTMANAGER = "alertmanager"
 
 
-async def _accepted_body(runtime: RouterRuntime, request: Request) -> bytes:
+async def _accepted_payload(
+    runtime: RouterRuntime, request: Request, parse: Callable[[bytes], Payload]
+) -> tuple[bytes, Payload]:
+    """The raw body and ``parse(body)``, or RequestRefused (unauthorized, too large, invalid).
+
+    Both ingest endpoints refuse the same way, so senders see one error shape and
+    ``requests_invalid`` counts the same reasons; the raw body is kept for the incident log.
+    """
     try:
         runtime.auth.check_ingest(request)
     except AuthError as exc:
         raise RequestRefused(
             401, str(exc), "unauthorized", {"WWW-Authenticate": exc.challenge}
         ) from None
-    return await read_body(request, runtime.settings.max_body_bytes)
+    body = await read_body(request, runtime.settings.max_body_bytes)
+    try:
+        return body, parse(body)
+    except ValidationError as exc:
+        status, message, reason = validation_message(exc)
+        raise RequestRefused(status, message, reason) from None
 
 
 def _refuse(runtime: RouterRuntime, exc: RequestRefused) -> Response:
@@ -59,12 +75,9 @@ async def cloud_monitoring_webhook(request: Request) -> Response:
     runtime: RouterRuntime = request.app.state.runtime
     started = time.perf_counter()
     try:
-        body = await _accepted_body(runtime, request)
-        try:
-            payload = WebhookPayload.model_validate_json(body)
-        except ValidationError as exc:
-            status, message, reason = validation_message(exc)
-            raise RequestRefused(status, message, reason) from None
+        body, payload = await _accepted_payload(
+            runtime, request, WebhookPayload.model_validate_json
+        )
     except RequestRefused as exc:
         return _refuse(runtime, exc)
     incident = payload.incident
@@ -94,12 +107,7 @@ async def alertmanager_alerts(request: Request) -> Response:
     runtime: RouterRuntime = request.app.state.runtime
     started = time.perf_counter()
     try:
-        body = await _accepted_body(runtime, request)
-        try:
-            postable = _POSTABLE_ALERTS.validate_json(body)
-        except ValidationError as exc:
-            status, message, reason = validation_message(exc)
-            raise RequestRefused(status, message, reason) from None
+        _, postable = await _accepted_payload(runtime, request, _POSTABLE_ALERTS.validate_json)
     except RequestRefused as exc:
         return _refuse(runtime, exc)
     now = runtime.clock.now()

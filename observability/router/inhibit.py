@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from observability.router.alert import Alert
 from observability.router.matcher import (
     Matcher,
-    MatcherError,
-    matchers_from_legacy,
+    config_matchers,
     matches_all,
-    parse_matchers,
+    validate_match_re,
+    validate_matcher_texts,
 )
 
 
@@ -40,21 +40,12 @@ class InhibitRuleConfig(BaseModel):
     @field_validator("source_matchers", "target_matchers")
     @classmethod
     def _parse(cls, values: list[str]) -> list[str]:
-        for value in values:
-            try:
-                parse_matchers(value)
-            except MatcherError as exc:
-                raise ValueError(str(exc)) from None
-        return values
+        return validate_matcher_texts(values)
 
     @field_validator("source_match_re", "target_match_re")
     @classmethod
     def _regexes(cls, values: dict[str, str]) -> dict[str, str]:
-        try:
-            matchers_from_legacy({}, values)
-        except MatcherError as exc:
-            raise ValueError(str(exc)) from None
-        return values
+        return validate_match_re(values)
 
 
 @dataclass(frozen=True)
@@ -65,13 +56,15 @@ class InhibitRule:
 
     @classmethod
     def from_config(cls, config: InhibitRuleConfig) -> InhibitRule:
-        def side(texts: list[str], match: dict[str, str], match_re: dict[str, str]) -> tuple:
-            parsed = [matcher for text in texts for matcher in parse_matchers(text)]
-            return tuple(parsed + matchers_from_legacy(match, match_re))
-
+        source = config_matchers(
+            config.source_matchers, config.source_match, config.source_match_re
+        )
+        target = config_matchers(
+            config.target_matchers, config.target_match, config.target_match_re
+        )
         return cls(
-            source=side(config.source_matchers, config.source_match, config.source_match_re),
-            target=side(config.target_matchers, config.target_match, config.target_match_re),
+            source=tuple(source),
+            target=tuple(target),
             equal=tuple(config.equal),
         )
 

@@ -134,3 +134,34 @@ def matchers_from_legacy(match: Mapping[str, str], match_re: Mapping[str, str]) 
     exact = [Matcher.of(name, MatchType.EQUAL, value) for name, value in sorted(match.items())]
     regex = [Matcher.of(name, MatchType.REGEX, value) for name, value in sorted(match_re.items())]
     return exact + regex
+
+
+def config_matchers(
+    texts: Iterable[str], match: Mapping[str, str], match_re: Mapping[str, str]
+) -> list[Matcher]:
+    """The matchers of one config section: its ``matchers`` strings, then the legacy maps.
+
+    Routes and inhibition rules both accept the two spellings side by side, as Alertmanager does.
+    """
+    parsed = [matcher for text in texts for matcher in parse_matchers(text)]
+    return parsed + matchers_from_legacy(match, match_re)
+
+
+def validate_matcher_texts(texts: list[str]) -> list[str]:
+    """Pydantic validator body for a list of matcher strings: parse each one now so a bad
+    config fails at load, reported as a plain ValueError on the field."""
+    for text in texts:
+        try:
+            parse_matchers(text)
+        except MatcherError as exc:
+            raise ValueError(str(exc)) from None
+    return texts
+
+
+def validate_match_re(match_re: dict[str, str]) -> dict[str, str]:
+    """Pydantic validator body for a legacy ``match_re`` map: compile each regex at load."""
+    try:
+        matchers_from_legacy({}, match_re)
+    except MatcherError as exc:
+        raise ValueError(str(exc)) from None
+    return match_re

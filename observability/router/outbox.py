@@ -55,6 +55,18 @@ class Claim:
     attempts: int
     created_at: float
 
+    def history_columns(self) -> dict[str, Any]:
+        """The columns ``deliveries`` and ``dead_letters`` share, taken from the claim alike,
+        so a notice's delivery record and its dead letter always describe it the same way."""
+        return {
+            "notice_id": self.notice.id,
+            "receiver": self.receiver,
+            "integration": self.integration,
+            "group_key": self.notice.group_key,
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+        }
+
 
 def enqueue(
     connection: Connection, store: Store, notice: Notice, integration: str, gid: str, now: float
@@ -174,15 +186,10 @@ class Outbox:
             if self._finish(connection, claim):
                 connection.execute(
                     dead_letters.insert().values(
-                        notice_id=claim.notice.id,
-                        receiver=claim.receiver,
-                        integration=claim.integration,
-                        group_key=claim.notice.group_key,
+                        **claim.history_columns(),
                         notice=claim.notice.to_json(),
-                        attempts=claim.attempts,
                         reason=error.reason.value,
                         error=str(error),
-                        created_at=claim.created_at,
                         dead_at=now,
                     )
                 )
@@ -206,14 +213,9 @@ class Outbox:
     ) -> None:
         connection.execute(
             deliveries.insert().values(
-                notice_id=claim.notice.id,
-                receiver=claim.receiver,
-                integration=claim.integration,
-                group_key=claim.notice.group_key,
+                **claim.history_columns(),
                 status=claim.notice.status,
                 outcome=outcome,
-                attempts=claim.attempts,
-                created_at=claim.created_at,
                 finished_at=now,
                 reason=error.reason.value if error else None,
                 error=str(error) if error else None,

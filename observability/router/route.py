@@ -25,11 +25,11 @@ from observability.router.alert import format_labels
 from observability.router.duration import Duration
 from observability.router.matcher import (
     Matcher,
-    MatcherError,
     MatchType,
+    config_matchers,
     format_matchers,
-    matchers_from_legacy,
-    parse_matchers,
+    validate_match_re,
+    validate_matcher_texts,
 )
 
 DEFAULT_GROUP_WAIT = 30.0
@@ -59,21 +59,12 @@ class RouteConfig(BaseModel):
     @field_validator("matchers")
     @classmethod
     def _parse(cls, values: list[str]) -> list[str]:
-        for value in values:
-            try:
-                parse_matchers(value)
-            except MatcherError as exc:
-                raise ValueError(str(exc)) from None
-        return values
+        return validate_matcher_texts(values)
 
     @field_validator("match_re")
     @classmethod
     def _regexes(cls, values: dict[str, str]) -> dict[str, str]:
-        try:
-            matchers_from_legacy({}, values)
-        except MatcherError as exc:
-            raise ValueError(str(exc)) from None
-        return values
+        return validate_match_re(values)
 
     @field_validator("group_interval", "repeat_interval")
     @classmethod
@@ -83,8 +74,7 @@ class RouteConfig(BaseModel):
         return value
 
     def all_matchers(self) -> list[Matcher]:
-        parsed = [matcher for text in self.matchers for matcher in parse_matchers(text)]
-        return parsed + matchers_from_legacy(self.match, self.match_re)
+        return config_matchers(self.matchers, self.match, self.match_re)
 
 
 @dataclass(eq=False)
