@@ -54,7 +54,8 @@ receivers:
   - name: nowhere
 """
 
-INCIDENT_LUA = r"""
+_LUA_PRELUDE = r"""
+-- Each wrk thread numbers its requests, so every alert is new (ids: thread-counter).
 local counter = 0
 local thread_id = 0
 local threads = 0
@@ -62,7 +63,11 @@ setup = function(thread) threads = threads + 1; thread:set("id", threads) end
 init = function(args) thread_id = id end
 request = function()
   counter = counter + 1
-  local body = string.format(
+"""
+
+INCIDENT_LUA = (
+    _LUA_PRELUDE
+    + r"""  local body = string.format(
     '{"version":"1.2","incident":{"incident_id":"bench-%d-%d","state":"open",' ..
     '"policy_name":"Airflow task failed","severity":"ERROR","started_at":%d,' ..
     '"summary":"task failed","metric":{"labels":{"dag_id":"dag_%d","task_id":"t"}},' ..
@@ -71,22 +76,18 @@ request = function()
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 """
+)
 
-ALERTMANAGER_LUA = r"""
-local counter = 0
-local thread_id = 0
-local threads = 0
-setup = function(thread) threads = threads + 1; thread:set("id", threads) end
-init = function(args) thread_id = id end
-request = function()
-  counter = counter + 1
-  local body = string.format(
+ALERTMANAGER_LUA = (
+    _LUA_PRELUDE
+    + r"""  local body = string.format(
     '[{"labels":{"alertname":"Airflow task failed","incident_id":"bench-%d-%d",' ..
     '"dag_id":"dag_%d","severity":"error"},"annotations":{"summary":"task failed"}}]',
     thread_id, counter, counter % 200)
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 """
+)
 
 EMPTY_APP = """
 from fastapi import FastAPI, Request

@@ -167,9 +167,11 @@ def test_raw_series_count_every_matching_entry_per_label_and_resource(
     monitoring: MetricServiceClient, project: str, counted: datetime
 ) -> None:
     base = counted
-    found = series(
-        monitoring, project, f'metric.type = "{USER}failures"', base, base + timedelta(minutes=5)
-    )
+
+    def in_window(filter_: str, **request: Any) -> list[Any]:
+        return series(monitoring, project, filter_, base, base + timedelta(minutes=5), **request)
+
+    found = in_window(f'metric.type = "{USER}failures"')
     assert total(found) == len(FAILURES)
     keys = sorted(
         (one.metric.labels["dag_id"], one.resource.labels["environment_name"], total([one]))
@@ -192,47 +194,17 @@ def test_raw_series_count_every_matching_entry_per_label_and_resource(
     assert newest.start_time == base + timedelta(minutes=1)
     assert newest.end_time == base + timedelta(minutes=2)
 
-    only_b = series(
-        monitoring,
-        project,
-        f'metric.type = "{USER}failures" AND metric.label.dag_id = "b"',
-        base,
-        base + timedelta(minutes=5),
-    )
+    only_b = in_window(f'metric.type = "{USER}failures" AND metric.label.dag_id = "b"')
     assert total(only_b) == 4
-    env2 = series(
-        monitoring,
-        project,
-        f'metric.type = "{USER}failures" resource.labels.environment_name = one_of("env2", "x")',
-        base,
-        base + timedelta(minutes=5),
+    env2 = in_window(
+        f'metric.type = "{USER}failures" resource.labels.environment_name = one_of("env2", "x")'
     )
     assert total(env2) == 1
-    regex = series(
-        monitoring,
-        project,
-        f'metric.type = starts_with("{USER}fail") AND metric.labels.dag_id =~ "[ab]"',
-        base,
-        base + timedelta(minutes=5),
-    )
+    regex = in_window(f'metric.type = starts_with("{USER}fail") AND metric.labels.dag_id =~ "[ab]"')
     assert total(regex) == len(FAILURES)
-    headers = series(
-        monitoring,
-        project,
-        f'metric.type = "{USER}failures"',
-        base,
-        base + timedelta(minutes=5),
-        view="HEADERS",
-    )
+    headers = in_window(f'metric.type = "{USER}failures"', view="HEADERS")
     assert len(headers) == 3 and all(not one.points for one in headers)
-    paged = series(
-        monitoring,
-        project,
-        f'metric.type = "{USER}failures"',
-        base,
-        base + timedelta(minutes=5),
-        page_size=1,
-    )
+    paged = in_window(f'metric.type = "{USER}failures"', page_size=1)
     assert total(paged) == len(FAILURES)  # the pager followed the page tokens
 
 
