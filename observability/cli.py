@@ -6,6 +6,7 @@ also usable from Python. Errors are one line naming what is wrong, never a trace
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,30 +29,28 @@ app.add_typer(spool_app, name="spool")
 app.add_typer(events_app, name="events")
 
 
-def _mount_router() -> None:
-    """The router's commands, when its extra is installed (FastAPI, SQLAlchemy, ...)."""
+def _mount(module: str, attribute: str, name: str) -> None:
+    """Add a sub-command group (a Typer) or a single command (a function) from ``module``.
+
+    Each lives behind an optional extra (the router needs FastAPI and SQLAlchemy, provisioning
+    the Monitoring clients, rendering matplotlib); without it the command is simply absent.
+    """
     try:
-        from observability.router.cli import router_app, routes_app, silence_app
+        target = getattr(importlib.import_module(module), attribute)
     except ImportError:
         return
-    app.add_typer(router_app, name="router")
-    app.add_typer(routes_app, name="routes")
-    app.add_typer(silence_app, name="silence")
+    if isinstance(target, typer.Typer):
+        app.add_typer(target, name=name)
+    else:
+        app.command(name)(target)
 
 
-_mount_router()
-
-
-def _mount_provision() -> None:
-    """Provisioning, when its extra is installed (the Monitoring and Dashboards clients)."""
-    try:
-        from observability.provision.cli import provision_app
-    except ImportError:
-        return
-    app.add_typer(provision_app, name="provision")
-
-
-_mount_provision()
+_mount("observability.router.cli", "router_app", "router")
+_mount("observability.router.cli", "routes_app", "routes")
+_mount("observability.router.cli", "silence_app", "silence")
+_mount("observability.provision.cli", "provision_app", "provision")
+_mount("observability.dashboard_render.cli", "dashboard_app", "dashboard")
+_mount("observability.alert_tests.cli", "test_alerts", "test-alerts")
 
 console = Console()
 err_console = Console(stderr=True)

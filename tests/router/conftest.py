@@ -7,23 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.router.fakes import (
-    FakeGoogleChat,
-    FakePagerDuty,
-    FakeService,
-    FakeSlack,
-    FakeWebhook,
+from observability.standins import (
+    GoogleChatStandIn,
+    PagerDutyStandIn,
+    SlackStandIn,
+    StandIn,
+    WebhookStandIn,
 )
 from tests.router.harness import RouterProcess
 
 
 @pytest.fixture
-def fakes() -> Iterator[dict[str, FakeService]]:
-    services: dict[str, FakeService] = {
-        "slack": FakeSlack(name="slack"),
-        "pagerduty": FakePagerDuty(name="pagerduty"),
-        "chat": FakeGoogleChat(name="chat"),
-        "webhook": FakeWebhook(name="webhook"),
+def fakes() -> Iterator[dict[str, StandIn]]:
+    services: dict[str, StandIn] = {
+        "slack": SlackStandIn(name="slack"),
+        "pagerduty": PagerDutyStandIn(name="pagerduty"),
+        "chat": GoogleChatStandIn(name="chat"),
+        "webhook": WebhookStandIn(name="webhook"),
     }
     for service in services.values():
         service.start()

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from observability.emulator.process import free_port_pair
-from tests.router.fakes import wait_for
+from tests.support.waiting import wait_for
 
 INGEST_TOKEN = "ingest-0123456789abcdef-token"
 ADMIN_TOKEN = "admin-fedcba9876543210-token"

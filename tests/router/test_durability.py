@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from observability.router.store import Store
-from tests.router.fakes import FakeService, wait_for
+from observability.standins import StandIn
 from tests.router.harness import FAST_TIMERS, RouterProcess, incident
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,7 @@ receivers:
 
 
 def test_kill_9_mid_storm_then_restart_delivers_everything(
-    router_factory: Any, fakes: dict[str, FakeService], tmp_path: Any
+    router_factory: Any, fakes: dict[str, StandIn], tmp_path: Any
 ) -> None:
     webhook = fakes["webhook"]
     router: RouterProcess = router_factory(storm_config(webhook.url), name="first")

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.router.fakes import FakePagerDuty, FakeService, wait_for
+from observability.standins import PagerDutyStandIn, StandIn
 from tests.router.harness import FAST_TIMERS, incident
 from tests.router.postgres import postgres_bin_dir, postgres_server
+from tests.support.waiting import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -30,7 +31,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def test_two_replicas_on_one_postgres_send_each_notification_once(
-    router_factory: Any, fakes: dict[str, FakeService], postgres_url: str
+    router_factory: Any, fakes: dict[str, StandIn], postgres_url: str
 ) -> None:
     pagerduty, slack = fakes["pagerduty"], fakes["slack"]
     config = (
@@ -43,7 +44,7 @@ route:
 receivers:
   - name: both
     pagerduty_configs:
-      - routing_key: {FakePagerDuty.routing_key}
+      - routing_key: {PagerDutyStandIn.routing_key}
         url: {pagerduty.url}
     slack_configs:
       - api_url: {slack.url}

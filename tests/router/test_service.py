@@ -23,15 +23,14 @@ from typer.testing import CliRunner
 
 from observability.emulator.process import free_port_pair
 from observability.router.cli import silence_app
-from tests.router.fakes import (
-    FakeGoogleChat,
-    FakePagerDuty,
-    FakeService,
-    FakeSlack,
-    FakeSmtp,
-    FakeWebhook,
+from observability.standins import (
+    GoogleChatStandIn,
+    PagerDutyStandIn,
+    SlackStandIn,
+    SmtpStandIn,
+    StandIn,
+    WebhookStandIn,
     smtp_server,
-    wait_for,
 )
 from tests.router.harness import (
     ADMIN_TOKEN,
@@ -42,11 +41,12 @@ from tests.router.harness import (
     RouterProcess,
     incident,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def service_config(fakes: dict[str, FakeService], smtp: FakeSmtp) -> str:
+def service_config(fakes: dict[str, StandIn], smtp: SmtpStandIn) -> str:
     return (
         f"""
 route:
@@ -78,7 +78,7 @@ receivers:
         send_resolved: true
   - name: pager
     pagerduty_configs:
-      - routing_key: {FakePagerDuty.routing_key}
+      - routing_key: {PagerDutyStandIn.routing_key}
         url: {fakes["pagerduty"].url}
   - name: chat
     google_chat_configs:
@@ -100,11 +100,11 @@ receivers:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    fakes: dict[str, FakeService] = {
-        "slack": FakeSlack(name="slack"),
-        "pagerduty": FakePagerDuty(name="pagerduty"),
-        "chat": FakeGoogleChat(name="chat"),
-        "webhook": FakeWebhook(name="webhook"),
+    fakes: dict[str, StandIn] = {
+        "slack": SlackStandIn(name="slack"),
+        "pagerduty": PagerDutyStandIn(name="pagerduty"),
+        "chat": GoogleChatStandIn(name="chat"),
+        "webhook": WebhookStandIn(name="webhook"),
     }
     for service in fakes.values():
         service.start()
@@ -119,7 +119,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 service.stop()
 
 
-def slack_texts_about(slack: FakeService, needle: str) -> list[str]:
+def slack_texts_about(slack: StandIn, needle: str) -> list[str]:
     return [json.dumps(body) for body in slack.bodies() if needle in json.dumps(body)]
 
 
@@ -142,7 +142,7 @@ def test_duplicate_deliveries_of_one_incident_give_one_notification(world: dict)
 
 def test_open_then_close_triggers_then_resolves_the_same_page(world: dict) -> None:
     router: RouterProcess = world["router"]
-    pagerduty: FakePagerDuty = world["pagerduty"]
+    pagerduty: PagerDutyStandIn = world["pagerduty"]
     dag = f"page_{uid()}"
     incident_id = f"0.{dag}"
     assert (
@@ -169,7 +169,7 @@ def test_open_then_close_triggers_then_resolves_the_same_page(world: dict) -> No
     assert trigger["payload"]["component"] == dag
     assert trigger["links"][0]["href"].endswith(incident_id)
     assert resolve == {
-        "routing_key": FakePagerDuty.routing_key,
+        "routing_key": PagerDutyStandIn.routing_key,
         "event_action": "resolve",
         "dedup_key": incident_id,
     }
@@ -342,8 +342,8 @@ def test_inhibition_mutes_the_failures_an_unhealthy_environment_causes(world: di
 
 def test_google_chat_and_email(world: dict) -> None:
     router: RouterProcess = world["router"]
-    chat: FakeGoogleChat = world["chat"]
-    smtp: FakeSmtp = world["smtp"]
+    chat: GoogleChatStandIn = world["chat"]
+    smtp: SmtpStandIn = world["smtp"]
     tag = uid()
     router.post_incident(incident(f"ml-{tag}", dag_id=f"train_{tag}", team="ml"))
     router.post_incident(incident(f"fin-{tag}", dag_id=f"ledger_{tag}", team="finance"))
@@ -364,7 +364,7 @@ def test_google_chat_and_email(world: dict) -> None:
 
 def test_alertmanager_api_alerts_reach_a_v4_webhook(world: dict) -> None:
     router: RouterProcess = world["router"]
-    webhook: FakeWebhook = world["webhook"]
+    webhook: WebhookStandIn = world["webhook"]
     tag = uid()
     alert = {
         "labels": {"alertname": "HighLag", "source": "prometheus", "dag_id": tag},
@@ -411,7 +411,7 @@ def test_no_secret_reaches_the_log(world: dict) -> None:
         INGEST_TOKEN,
         ADMIN_TOKEN,
         BASIC_PASSWORD,
-        FakePagerDuty.routing_key,
+        PagerDutyStandIn.routing_key,
         "XXXXXXXXXXXXXXXXXXXXXXXX",
         "chat-token",
     ):
@@ -419,7 +419,7 @@ def test_no_secret_reaches_the_log(world: dict) -> None:
 
 
 def test_a_receiver_that_is_down_gets_everything_once_back(
-    router_factory: Any, fakes: dict[str, FakeService]
+    router_factory: Any, fakes: dict[str, StandIn]
 ) -> None:
     pagerduty = fakes["pagerduty"]
     config = (
@@ -432,7 +432,7 @@ route:
 receivers:
   - name: pager
     pagerduty_configs:
-      - routing_key: {FakePagerDuty.routing_key}
+      - routing_key: {PagerDutyStandIn.routing_key}
         url: {pagerduty.url}
 """
         + FAST_TIMERS
@@ -456,9 +456,7 @@ receivers:
     assert 'reason="serverError"' in metrics and 'reason="rateLimited"' in metrics
 
 
-def test_a_client_error_is_a_dead_letter(
-    router_factory: Any, fakes: dict[str, FakeService]
-) -> None:
+def test_a_client_error_is_a_dead_letter(router_factory: Any, fakes: dict[str, StandIn]) -> None:
     config = (
         f"""
 route:
@@ -482,7 +480,7 @@ receivers:
 
 
 def test_reload_keeps_a_working_config_and_applies_a_good_one(
-    router_factory: Any, fakes: dict[str, FakeService]
+    router_factory: Any, fakes: dict[str, StandIn]
 ) -> None:
     slack, webhook = fakes["slack"], fakes["webhook"]
     good = (
@@ -527,7 +525,7 @@ receivers:
 
 
 def test_storm_gives_one_notification_per_group_per_interval(
-    router_factory: Any, fakes: dict[str, FakeService]
+    router_factory: Any, fakes: dict[str, StandIn]
 ) -> None:
     """1,000 incidents across 200 DAGs of 4 teams: 4 groups, each told once per interval."""
     slack = fakes["slack"]

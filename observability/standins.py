@@ -1,5 +1,8 @@
 """Local stand-ins for Slack, PagerDuty, Google Chat, a webhook consumer and an SMTP server.
 
+The demo sends its notifications to them and the router tests check against them: the real
+services cannot run here, so they are faked at the wire.
+
 Each HTTP fake is a real HTTP server on 127.0.0.1 that checks payloads as the real service
 does (and answers as it does: Slack ``ok``/``invalid_blocks``, PagerDuty 202/400/429, ...),
 records what it accepted, and can be told to fail or to go down and come back.
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -42,7 +45,7 @@ class Invalid(Exception):
 
 
 @dataclass
-class FakeService:
+class StandIn:
     """A real HTTP server; subclasses implement ``validate`` (raise Invalid) and ``accept``."""
 
     name: str = "fake"
@@ -133,7 +136,7 @@ class FakeService:
             return [item.body for item in self.received]
 
 
-class FakeSlack(FakeService):
+class SlackStandIn(StandIn):
     """Slack incoming webhook: ``/services/T…/B…/secret``, ``text`` or ``blocks``."""
 
     def path(self) -> str:
@@ -163,7 +166,7 @@ class FakeSlack(FakeService):
         return 200, "ok"
 
 
-class FakePagerDuty(FakeService):
+class PagerDutyStandIn(StandIn):
     """PagerDuty Events API v2 ``/v2/enqueue``."""
 
     routing_key: str = "R0123456789abcdef0123456789abcde"
@@ -217,7 +220,7 @@ class FakePagerDuty(FakeService):
         }
 
 
-class FakeGoogleChat(FakeService):
+class GoogleChatStandIn(StandIn):
     """Google Chat incoming webhook: ``/v1/spaces/S/messages?key=…&token=…``, ``text``."""
 
     def path(self) -> str:
@@ -237,7 +240,7 @@ class FakeGoogleChat(FakeService):
         return 200, {"name": "spaces/AAAA/messages/1", "text": body.get("text", "")}
 
 
-class FakeWebhook(FakeService):
+class WebhookStandIn(StandIn):
     """A consumer of Alertmanager's v4 webhook payload."""
 
     def path(self) -> str:
@@ -289,7 +292,7 @@ class _Mailbox:
 
 
 @dataclass
-class FakeSmtp:
+class SmtpStandIn:
     mailbox: _Mailbox
     host: str
     port: int
@@ -301,29 +304,12 @@ class FakeSmtp:
 
 
 @contextmanager
-def smtp_server(port: int) -> Iterator[FakeSmtp]:
+def smtp_server(port: int) -> Iterator[SmtpStandIn]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 collecting messages."""
     mailbox = _Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield FakeSmtp(mailbox, "127.0.0.1", port)
+        yield SmtpStandIn(mailbox, "127.0.0.1", port)
     finally:
         controller.stop()
-
-
-def wait_for(
-    check: Callable[[], Any],
-    timeout: float = 20.0,
-    interval: float = 0.1,
-    message: str = "condition",
-) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``message`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
