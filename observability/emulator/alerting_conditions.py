@@ -104,6 +104,8 @@ class ConditionState:
     since: dict[str, float] = field(default_factory=dict)
     last: dict[str, SeriesValue] = field(default_factory=dict)
     seen: dict[str, SeriesValue] = field(default_factory=dict)
+    data_at: dict[str, float] = field(default_factory=dict)
+    """Key -> the last evaluation time the series had a value (autoClose counts from it)."""
 
 
 @dataclass(slots=True)
@@ -201,7 +203,12 @@ def evaluate_threshold(
     compare = COMPARISONS.get(spec.get("comparison", ""), operator.gt)
     threshold = float(spec.get("thresholdValue") or 0.0)
     duration = parse_duration(spec.get("duration"))
-    missing = spec.get("evaluationMissingData", "EVALUATION_MISSING_DATA_INACTIVE")
+    # unset means NO_OP (the API reference: "Equivalent to EVALUATION_MISSING_DATA_NO_OP"), so a
+    # sparse series (a log-based metric with no new entries) keeps its incident open until
+    # the policy's autoClose, rather than "recovering" the minute after its last point
+    missing = spec.get("evaluationMissingData") or "EVALUATION_MISSING_DATA_NO_OP"
+    if missing == "EVALUATION_MISSING_DATA_UNSPECIFIED":
+        missing = "EVALUATION_MISSING_DATA_NO_OP"
     verdict = Verdict()
     with_value = 0
     keys = set(values) | set(state.since) | open_keys
@@ -212,6 +219,7 @@ def evaluate_threshold(
         if current is not None and current.value is not None:
             with_value += 1
             state.last[key] = current
+            state.data_at[key] = t
             violating = compare(current.value, threshold)
         elif missing == "EVALUATION_MISSING_DATA_NO_OP":
             verdict.keep.add(key)

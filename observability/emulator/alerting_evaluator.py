@@ -9,8 +9,9 @@ real time and at once when the clock is moved (``POST /v1/emulator/clock:advance
 - Threshold and absence conditions are judged per time series (``alerting_conditions``); the
   combiner (OR, AND, AND_WITH_MATCHING_RESOURCE) decides which violating series are active,
   and each active series has one incident: opened when it becomes active, closed when it no
-  longer is ("recovered") or after ``alertStrategy.autoClose`` (default 7 days), after which
-  it is not reopened until it has recovered.
+  longer is ("recovered") or when its series has had no data for ``alertStrategy.autoClose``
+  (default 7 days), after which it is not reopened until it has recovered. Missing data
+  leaves an incident as it is unless the condition says otherwise (evaluationMissingData).
 - Log-match conditions are judged as entries are stored (``on_entries``, a Logging listener):
   a matching entry opens an incident for its extracted labels unless one is open for them,
   the policy opened one less than ``notificationRateLimit.period`` (default 5 min) ago, or
@@ -321,10 +322,12 @@ class AlertEvaluator:
                 continue
             strategy = policy.body.get("alertStrategy") or {}
             auto_close = parse_duration(strategy.get("autoClose"), DEFAULT_AUTO_CLOSE)
-            if now - incident.started_at >= auto_close:
-                closed += self._close(
-                    incident, incident.started_at + auto_close, "autoClose", policy.body
-                )
+            state = self._states.get((policy.name, incident.condition))
+            last_data = max(
+                incident.started_at, state.data_at.get(incident.key, 0.0) if state else 0.0
+            )
+            if now - last_data >= auto_close:
+                closed += self._close(incident, last_data + auto_close, "autoClose", policy.body)
                 self._suppressed.add((incident.policy_name, incident.condition, incident.key))
         return closed
 

@@ -137,8 +137,12 @@ def threshold(
     value: float = 0,
     duration: str = "0s",
     period: str = "60s",
+    missing: str | None = "EVALUATION_MISSING_DATA_INACTIVE",
     **extra: Any,
 ) -> dict[str, Any]:
+    """A threshold on a log metric by DAG; missing data counts as not violating unless
+    ``missing`` says otherwise (None: unset, the API's default)."""
+    optional = {"evaluationMissingData": missing} if missing else {}
     return {
         "displayName": f"{metric} {comparison} {value}",
         "conditionThreshold": {
@@ -155,6 +159,7 @@ def threshold(
             "comparison": comparison,
             "thresholdValue": value,
             "duration": duration,
+            **optional,
             **extra,
         },
     }
@@ -205,6 +210,29 @@ def test_threshold_below_and_missing_data_active(world: World) -> None:
     world.advance(60)  # no data at all: inactive closes, active keeps (and opens b)
     assert world.open_dags(under) == []
     assert world.open_dags(missing) == ["a", "b"]
+
+
+def test_unset_missing_data_keeps_the_incident_until_auto_close_after_the_last_point(
+    world: World,
+) -> None:
+    """Unset evaluationMissingData is NO_OP: a sparse log metric going quiet is no recovery;
+    the incident closes once the series has had no data for autoClose."""
+    world.metric("failures", "task_failed")
+    condition = threshold("failures", missing=None)
+    pid = world.policy({"conditions": [condition], "alertStrategy": {"autoClose": "1800s"}})
+    world.write(("task_failed", "a"))
+    world.advance(60)
+    world.advance(600)
+    world.write(("task_failed", "a"))  # ten minutes later: data again, the clock restarts
+    world.advance(60)
+    assert world.open_dags(pid) == ["a"]
+    world.advance(1740)  # 29 minutes after the last point
+    assert world.open_dags(pid) == ["a"]
+    world.advance(60)
+    assert world.open_dags(pid) == []
+    (closed,) = world.incidents_of(pid, "closed")
+    assert closed.close_reason == "autoClose"
+    assert closed.ended_at == pytest.approx(closed.started_at + 660 + 1800)
 
 
 def test_duration_must_hold_before_an_incident_opens(world: World) -> None:

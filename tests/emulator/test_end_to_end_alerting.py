@@ -166,6 +166,9 @@ def test_failing_dags_page_once_each_then_recover(
                         threshold_value=0,
                         duration=duration_pb2.Duration(seconds=0),
                         trigger=monitoring_v3.AlertPolicy.Condition.Trigger(count=1),
+                        # no failures in the window counts as recovered (unset would keep the
+                        # incidents open until autoClose)
+                        evaluation_missing_data=monitoring_v3.AlertPolicy.Condition.EvaluationMissingData.EVALUATION_MISSING_DATA_INACTIVE,
                     ),
                 )
             ],
