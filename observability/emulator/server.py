@@ -31,6 +31,7 @@ from observability.emulator import (
     logging_rest,
     notification_channels_grpc,
     timeseries_grpc,
+    written_series_rest,
 )
 from observability.emulator.alert_policies_service import AlertPolicyService
 from observability.emulator.alert_policies_store import AlertPolicyStore, ResourceTable
@@ -46,6 +47,8 @@ from observability.emulator.notification_channels_service import NotificationCha
 from observability.emulator.notification_channels_store import NotificationChannelStore
 from observability.emulator.rest_common import build_app
 from observability.emulator.timeseries import TimeSeriesEngine
+from observability.emulator.written_series_service import WrittenSeriesService
+from observability.emulator.written_series_store import WrittenSeriesStore
 from observability.gcp import Endpoint
 
 _GRPC_WORKERS = 16
@@ -67,7 +70,9 @@ class EmulatorServer:
         self.host = host
         self._grpc_port = grpc_port
         self._http_port = http_port
-        self._stores: list[LoggingStore | DashboardsStore | LogMetricsStore | ResourceTable] = []
+        self._stores: list[
+            LoggingStore | DashboardsStore | LogMetricsStore | ResourceTable | WrittenSeriesStore
+        ] = []
         self.clock = clock.Clock()
         self.calls = CallCounter()
         self._grpc: grpc.Server | None = None
@@ -87,6 +92,9 @@ class EmulatorServer:
         self._stores.append(metrics_store)
         metrics_service = LogMetricsService(metrics_store, self.clock)
         logging_service.listeners.append(metrics_service.on_entries)
+        written_store = WrittenSeriesStore(self.data_dir / "written_series.db")
+        self._stores.append(written_store)
+        written_service = WrittenSeriesService(written_store, self.clock)
         policy_store = AlertPolicyStore(self.data_dir / "alert_policies.db")
         channel_store = NotificationChannelStore(self.data_dir / "notification_channels.db")
         self._stores += [policy_store, channel_store]
@@ -96,7 +104,7 @@ class EmulatorServer:
             self.clock,
             policy_store,
             channel_store,
-            TimeSeriesEngine(metrics_service),
+            TimeSeriesEngine(metrics_service, written_service),
             logging_service,
         )
         return (
@@ -104,7 +112,7 @@ class EmulatorServer:
                 logging_grpc.handler(logging_service),
                 dashboards_grpc.handler(dashboards_service),
                 log_metrics_grpc.handler(metrics_service),
-                timeseries_grpc.handler(TimeSeriesEngine(metrics_service)),
+                timeseries_grpc.handler(TimeSeriesEngine(metrics_service, written_service)),
                 alert_policies_grpc.handler(AlertPolicyService(policy_store, channel_store)),
                 notification_channels_grpc.handler(
                     NotificationChannelService(channel_store, policy_store)
@@ -116,6 +124,7 @@ class EmulatorServer:
                 clock.router(self.clock),
                 self.calls.router(),
                 alerting_rest.router(self.alerting),
+                written_series_rest.router(written_service),
             ],
         )
 

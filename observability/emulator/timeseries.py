@@ -24,6 +24,15 @@ SUM also merges distributions). A reducer needs an aligner, and every aligner a 
 Percentiles of a distribution interpolate linearly inside the bucket holding the rank, with
 the underflow and overflow buckets bounded by the smallest and largest value seen.
 
+Written series (``CreateTimeSeries`` and the emulator's seed, from a
+``WrittenSeriesService``) are answered alongside, through the same filter, alignment and
+reduction, keeping their own kind: a GAUGE point is an instant, a DELTA point the change over
+its interval, a CUMULATIVE point the total since its start time. ALIGN_DELTA and ALIGN_RATE
+read a CUMULATIVE series as the differences between successive points (a new start time is
+a reset, whose first value counts from zero), so ALIGN_RATE is the increase per second. Which
+aligner fits which kind is Google's: ALIGN_DELTA and ALIGN_RATE need DELTA or CUMULATIVE,
+the others GAUGE or DELTA, and a BOOL series only takes ALIGN_COUNT.
+
 Errors are ``ApiError`` (INVALID_ARGUMENT naming the field), as the gRPC layer answers them.
 """
 
@@ -31,9 +40,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from observability.emulator.errors import ApiError
 from observability.emulator.log_metrics_model import CompiledMetric
@@ -43,6 +52,9 @@ from observability.emulator.monitoring_filter import (
     MonitoringFilterError,
     compile_monitoring_filter,
 )
+
+if TYPE_CHECKING:
+    from observability.emulator.written_series_service import WrittenSeriesService
 
 ALIGNERS: Final = frozenset(
     {
@@ -75,6 +87,7 @@ REDUCERS: Final = frozenset(
     }
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_CHANGE_ALIGNERS: Final = frozenset({"ALIGN_DELTA", "ALIGN_RATE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +167,8 @@ class TimeSeries:
     metric_labels: dict[str, str]
     resource_type: str
     resource_labels: dict[str, str]
-    metric_kind: str  # DELTA or GAUGE
-    value_type: str  # INT64, DOUBLE or DISTRIBUTION
+    metric_kind: str  # GAUGE, DELTA or CUMULATIVE
+    value_type: str  # BOOL, INT64, DOUBLE or DISTRIBUTION
     points: list[Point] = field(default_factory=list)
     unit: str = ""
     bucket_options: Any = None  # the metric's google.api BucketOptions, for distributions
@@ -222,10 +235,14 @@ def _percentile_of(numbers: Sequence[float], p: float) -> float:
 
 
 class TimeSeriesEngine:
-    """ListTimeSeries over the log-based metrics of a ``LogMetricsService``."""
+    """ListTimeSeries over the log-based metrics of a ``LogMetricsService`` and, when
+    given, the written series of a ``WrittenSeriesService``."""
 
-    def __init__(self, metrics: LogMetricsService) -> None:
+    def __init__(
+        self, metrics: LogMetricsService, written: WrittenSeriesService | None = None
+    ) -> None:
         self.metrics = metrics
+        self.written = written
         self._series: dict[int, list[StoredSeries]] = {}
         self._generation = -1
 
@@ -269,7 +286,20 @@ class TimeSeriesEngine:
         aggregation = aggregation or Aggregation()
         self._check(aggregation)
         raw = self._raw_series(parent, compiled, start_s, end_s)
-        if aggregation.per_series_aligner == "ALIGN_NONE":
+        aligner = aggregation.per_series_aligner
+        if self.written is not None:
+            for series, previous in self.written.list_series(
+                parent.removeprefix("projects/"),
+                compiled,
+                start_s,
+                end_s,
+                with_previous=aligner in _CHANGE_ALIGNERS,
+            ):
+                _check_aligner(aligner, series)
+                if series.metric_kind == "CUMULATIVE" and aligner in _CHANGE_ALIGNERS:
+                    series = _as_deltas(series, previous)
+                raw.append(series)
+        if aligner == "ALIGN_NONE":
             return raw
         period = float(aggregation.alignment_period or 0)
         aligned = [
@@ -430,6 +460,47 @@ class TimeSeriesEngine:
             )
         result.sort(key=lambda s: (sorted(s.metric_labels.items()), s.resource_type))
         return result
+
+
+def _check_aligner(aligner: str, series: TimeSeries) -> None:
+    """Refuse an aligner the series' kind and value type do not take, as Google does."""
+    if aligner == "ALIGN_NONE":
+        return
+    kinds = ("DELTA", "CUMULATIVE") if aligner in _CHANGE_ALIGNERS else ("GAUGE", "DELTA")
+    fits = series.metric_kind in kinds
+    if series.value_type == "BOOL":
+        fits = fits and aligner == "ALIGN_COUNT"
+    if not fits:
+        raise ApiError.invalid(
+            f'Field aggregation.perSeriesAligner had an invalid value of "{aligner}": The '
+            f"aligner cannot be applied to metrics with kind {series.metric_kind} and value "
+            f"type {series.value_type}."
+        )
+
+
+def _as_deltas(series: TimeSeries, previous: Point | None) -> TimeSeries:
+    """A CUMULATIVE series as DELTA points: each the increase since the point before it
+    (or since its start time, after a reset or when it is the first point)."""
+    deltas: list[Point] = []
+    prior = previous
+    for point in reversed(series.points):
+        if isinstance(point.value, Distribution):
+            raise ApiError.invalid(
+                "aggregation.per_series_aligner: ALIGN_DELTA of a CUMULATIVE DISTRIBUTION "
+                "series is not supported by the emulator"
+            )
+        if (
+            prior is not None
+            and prior.start == point.start
+            and isinstance(prior.value, float)
+            and point.value >= prior.value
+        ):
+            deltas.append(Point(prior.end, point.end, point.value - prior.value))
+        else:
+            deltas.append(Point(point.start, point.end, point.value))
+        prior = point
+    deltas.reverse()
+    return replace(series, metric_kind="DELTA", points=deltas)
 
 
 def _aligned_value_type(aligner: str, value_type: str) -> str:

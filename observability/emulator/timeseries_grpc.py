@@ -1,10 +1,11 @@
-"""``google.monitoring.v3.MetricService`` over gRPC, for log-based metrics.
+"""``google.monitoring.v3.MetricService`` over gRPC: log-based metrics and written series.
 
 ListTimeSeries (filter, interval, aggregation, view, page tokens) answers from
-``TimeSeriesEngine``; ListMetricDescriptors and GetMetricDescriptor describe the metrics of
-type ``logging.googleapis.com/user/NAME``; ListMonitoredResourceDescriptors lists the few
-resource types this project writes. Other methods answer UNIMPLEMENTED. Only conversions
-happen here.
+``TimeSeriesEngine``; CreateTimeSeries writes through the engine's ``WrittenSeriesService``;
+ListMetricDescriptors and GetMetricDescriptor describe the metrics of type
+``logging.googleapis.com/user/NAME`` and the descriptors auto-created by written series;
+ListMonitoredResourceDescriptors lists the few resource types this project writes. Other
+methods answer UNIMPLEMENTED. Only conversions happen here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from google.cloud.monitoring_v3.types import (
     Aggregation as AggregationProto,
 )
 from google.cloud.monitoring_v3.types import (
+    CreateTimeSeriesRequest,
     GetMetricDescriptorRequest,
     ListMetricDescriptorsRequest,
     ListMetricDescriptorsResponse,
@@ -30,6 +32,7 @@ from google.cloud.monitoring_v3.types import (
     ListTimeSeriesRequest,
     ListTimeSeriesResponse,
 )
+from google.protobuf import empty_pb2
 
 from observability.emulator.errors import ApiError
 from observability.emulator.grpc_common import unary
@@ -57,6 +60,7 @@ _DescriptorsResponse = ListMetricDescriptorsResponse.pb()
 _GetDescriptorRequest = GetMetricDescriptorRequest.pb()
 _ResourcesRequest = ListMonitoredResourceDescriptorsRequest.pb()
 _ResourcesResponse = ListMonitoredResourceDescriptorsResponse.pb()
+_CreateRequest = CreateTimeSeriesRequest.pb()
 _HEADERS_VIEW = 1
 
 _RESOURCE_TYPES = {
@@ -137,6 +141,8 @@ def to_proto(series: TimeSeries, headers_only: bool = False) -> Any:
             out.value.distribution_value.CopyFrom(_distribution(value, series.bucket_options))
         elif series.value_type == "INT64":
             out.value.int64_value = round(value)
+        elif series.value_type == "BOOL":
+            out.value.bool_value = bool(value)
         else:
             out.value.double_value = value
     return message
@@ -194,6 +200,13 @@ def handler(engine: TimeSeriesEngine) -> grpc.GenericRpcHandler:
             response.unit = page[0].unit
         return response
 
+    def create_time_series(request: Any) -> Any:
+        parent = _project(request.name)
+        if engine.written is None:
+            raise ApiError(grpc.StatusCode.UNIMPLEMENTED, "CreateTimeSeries is not served")
+        engine.written.create(parent.removeprefix("projects/"), request.time_series)
+        return empty_pb2.Empty()
+
     def descriptors(parent: str) -> list[Any]:
         result = []
         for metric in engine.metrics.metrics_of(parent):
@@ -201,6 +214,18 @@ def handler(engine: TimeSeriesEngine) -> grpc.GenericRpcHandler:
             descriptor.CopyFrom(metric.metric.metric_descriptor)
             descriptor.monitored_resource_types[:] = []
             result.append(descriptor)
+        if engine.written is not None:
+            for written in engine.written.descriptors(parent.removeprefix("projects/")):
+                result.append(
+                    metric_pb2.MetricDescriptor(
+                        name=f"{parent}/metricDescriptors/{written.metric_type}",
+                        type=written.metric_type,
+                        metric_kind=written.metric_kind,
+                        value_type=written.value_type,
+                        unit=written.unit,
+                        labels=[label_pb2.LabelDescriptor(key=k) for k in written.label_keys],
+                    )
+                )
         return result
 
     def list_descriptors(request: Any) -> Any:
@@ -250,6 +275,7 @@ def handler(engine: TimeSeriesEngine) -> grpc.GenericRpcHandler:
         SERVICE_NAME,
         {
             "ListTimeSeries": unary(list_time_series, _ListRequest, _ListResponse),
+            "CreateTimeSeries": unary(create_time_series, _CreateRequest, empty_pb2.Empty),
             "ListMetricDescriptors": unary(
                 list_descriptors, _DescriptorsRequest, _DescriptorsResponse
             ),
