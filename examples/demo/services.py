@@ -1,0 +1,142 @@
+"""Everything the demo runs besides Airflow: the emulator, the router, the receivers' stand-ins
+and the payments API stand-in, started together and stopped together (also on Ctrl-C).
+
+The emulator and the router are separate processes, reached only over the wire, exactly as
+Cloud Monitoring and a deployed router would be; the stand-ins are local HTTP and SMTP servers
+that check payloads as Slack, PagerDuty and a mail server would.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from examples.demo.routing import demo_routing
+from examples.payments_service import PaymentsService
+from observability.emulator.process import emulator_process, free_port_pair
+from observability.gcp import Endpoint
+from observability.standins import PagerDutyStandIn, SlackStandIn, SmtpStandIn, smtp_server
+
+
+@dataclass
+class Router:
+    """A running ``composer-obs router serve`` and the secrets it was started with."""
+
+    url: str
+    ingest_token: str
+    admin_token: str
+    config_path: Path
+    log_path: Path
+
+    @property
+    def webhook_url(self) -> str:
+        """Where Cloud Monitoring's webhook channel posts (the token rides in the query)."""
+        return f"{self.url}/v1/webhooks/cloud-monitoring"
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """The router's history of one incident: its alert and every notification sent."""
+        answer = httpx.get(
+            f"{self.url}/api/v1/incidents/{incident_id}",
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=10,
+        )
+        if answer.status_code == 404:
+            return None
+        answer.raise_for_status()
+        return dict(answer.json())
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the router exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"the router did not become ready:\n{log_path.read_text()[-3000:]}")
+
+
+@contextmanager
+def router_process(directory: Path, config: dict[str, object]) -> Iterator[Router]:
+    """Start the router on a free port with fresh secrets and a SQLite database; stop it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "router.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    log_path = directory / "router.log"
+    port = free_port_pair()
+    router = Router(
+        url=f"http://127.0.0.1:{port}",
+        ingest_token=secrets.token_urlsafe(24),
+        admin_token=secrets.token_urlsafe(24),
+        config_path=config_path,
+        log_path=log_path,
+    )
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "COMPOSER_OBS_ROUTER_INGEST_TOKEN": router.ingest_token,
+        "COMPOSER_OBS_ROUTER_ADMIN_TOKEN": router.admin_token,
+        "COMPOSER_OBS_ROUTER_POLL_INTERVAL": "0.2",
+        "COMPOSER_OBS_ROUTER_EXTERNAL_URL": router.url,
+    }
+    command = [sys.executable, "-m", "observability.router", "serve"]
+    command += ["--config", str(config_path), "--port", str(port)]
+    command += ["--database-url", f"sqlite:///{directory / 'router.db'}"]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_ready(process, router.url, log_path)
+        yield router
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Services:
+    """What the demo started; ``receivers`` are the stand-ins the router delivers to."""
+
+    endpoint: Endpoint
+    router: Router
+    slack: SlackStandIn
+    pagerduty: PagerDutyStandIn
+    mail: SmtpStandIn
+    payments: PaymentsService
+
+
+@contextmanager
+def demo_services(home: Path) -> Iterator[Services]:
+    """Start every service in ``home`` (a temporary folder); stop them all on exit."""
+    with ExitStack() as stack:
+        slack = SlackStandIn(name="slack")
+        pagerduty = PagerDutyStandIn(name="pagerduty")
+        for stand_in in (slack, pagerduty):
+            stand_in.start()
+            stack.callback(stand_in.stop)
+        mail = stack.enter_context(smtp_server(free_port_pair()))
+        payments = stack.enter_context(PaymentsService())
+        endpoint = stack.enter_context(emulator_process(home / "emulator"))
+        router = stack.enter_context(
+            router_process(home / "router", demo_routing(slack, pagerduty, mail))
+        )
+        yield Services(endpoint, router, slack, pagerduty, mail, payments)
