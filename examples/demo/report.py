@@ -30,6 +30,13 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def _clock(epoch: float | None) -> str:
+    """An incident time (epoch seconds on the emulator's clock) as UTC hours and minutes."""
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%H:%M UTC")
+
+
 def _save_notifications(out: Path, notifications: list[Notification]) -> None:
     folder = out / "notifications"
     folder.mkdir(parents=True)
@@ -65,6 +72,7 @@ def write_output(
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
     )
+    environment.filters["clock"] = _clock
     page = environment.get_template("report.html.j2").render(
         project=project,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
