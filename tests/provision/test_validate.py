@@ -35,7 +35,18 @@ def test_every_policy_is_documented_labelled_and_routed(spec: Spec) -> None:
         assert body["severity"] in ("CRITICAL", "ERROR", "WARNING"), policy.key
         labels = body["userLabels"]
         assert labels["severity"] == body["severity"].lower()
-        assert labels["team"] == "platform"
+        grouped_by = {
+            field
+            for condition in body["conditions"]
+            for kind in ("conditionThreshold", "conditionAbsent")
+            for aggregation in condition.get(kind, {}).get("aggregations", [])
+            for field in aggregation.get("groupByFields", [])
+        }
+        # routable: a team (the DAG's own from the metric, else the policy's) and the
+        # environment, which inhibition (equal: [environment_name]) relies on
+        assert ("metric.label.team" in grouped_by) != ("team" in labels), policy.key
+        assert labels.get("team", "platform") == "platform"
+        assert "resource.label.environment_name" in grouped_by, policy.key
         assert labels[MANAGED_LABEL] == "composer-observability"
         assert labels[KEY_LABEL] == policy.key
         assert body["documentation"]["content"].strip()
