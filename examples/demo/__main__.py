@@ -30,7 +30,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from examples.airflow_runner import EXAMPLE_DAGS, ROOT, Airflow, airflow_venvs
 from examples.demo import story
 from examples.demo.emulator_admin import EmulatorAdmin
-from examples.demo.report import write_output
+from examples.demo.report import render_dashboards, write_output
 from examples.demo.services import Services, demo_services
 
 DAGS = ("obs_example_success", "obs_example_failure")
@@ -204,7 +204,10 @@ def run_demo(home: Path) -> None:
                 story.incidents(console, incidents, "after the auto-close")
                 story.notifications(console, services)
                 step(6)
-                report = write_output(OUTPUT, services, project, events, incidents, progress)
+                shutil.rmtree(OUTPUT, ignore_errors=True)
+                dashboards = render_dashboards(OUTPUT, services.endpoint, project)
+                story.dashboards(console, dashboards)
+                report = write_output(OUTPUT, services, project, events, incidents, dashboards)
                 progress.update(steps, completed=len(STEPS))
             finally:
                 admin.close()
@@ -217,7 +220,6 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    shutil.rmtree(OUTPUT, ignore_errors=True)
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="composer-obs-demo-") as scratch:

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from rich.progress import Progress
 
 from examples.airflow_runner import ROOT
 from examples.demo.notifications import Notification, collect
 from examples.demo.services import Services
+from observability.dashboard_render.render import RenderResult, render_dashboard
+from observability.gcp import Endpoint
 
 TEMPLATES = Path(__file__).parent
+DASHBOARD_VARIABLES = {"TEAM": "analytics", "ENVIRONMENT_NAME": "demo"}
+"""As the demo provisioned them: the team dashboard shows the example DAGs' team."""
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -47,17 +50,33 @@ def _save_notifications(out: Path, notifications: list[Notification]) -> None:
             _write_json(folder / note.file, note.raw)
 
 
+def render_dashboards(out: Path, endpoint: Endpoint, project: str) -> list[RenderResult]:
+    """The repository's dashboards, drawn from the emulator's series over the last hour of
+    its clock (which covers the DAG runs and the alert windows)."""
+    folder = out / "dashboards"
+    return [
+        render_dashboard(
+            path,
+            folder,
+            project=project,
+            endpoint=endpoint,
+            window=timedelta(hours=1),
+            variables=DASHBOARD_VARIABLES,
+        )
+        for path in sorted((ROOT / "dashboards").glob("*.json"))
+    ]
+
+
 def write_output(
     out: Path,
     services: Services,
     project: str,
     events: list[dict[str, Any]],
     incidents: list[dict[str, Any]],
-    progress: Progress,
+    dashboards: list[RenderResult],
 ) -> Path:
     """Write ``out`` (replacing it) and return the path of its HTML report."""
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     notifications = collect(services)
     _save_notifications(out, notifications)
     with (out / "events.jsonl").open("w") as handle:
@@ -80,7 +99,16 @@ def write_output(
         incidents=incidents,
         notifications=notifications,
         pagerduty=[item.body for item in services.pagerduty.received],
-        dashboards=[],
+        dashboards=[
+            {
+                "title": result.display_name,
+                "png": result.png_path.relative_to(out),
+                "html": result.html_path.relative_to(out),
+                "drawn": sum(1 for tile in result.tiles if tile.points),
+                "tiles": len(result.tiles),
+            }
+            for result in dashboards
+        ],
         root=ROOT,
     )
     report = out / "report.html"

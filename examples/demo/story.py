@@ -18,6 +18,7 @@ from rich.table import Table
 
 from examples.demo.notifications import collect
 from examples.demo.services import Services
+from observability.dashboard_render.render import RenderResult
 from observability.gcp import Endpoint, logging_client, monitoring_metric_api
 
 LOG_NAME = "composer-observability"
@@ -183,6 +184,15 @@ def notifications(console: Console, running: Services) -> None:
                 title=f"{note.service} -> {note.receiver}",
                 border_style=colours[note.service],
             )
+        )
+
+
+def dashboards(console: Console, rendered: list[RenderResult]) -> None:
+    for result in rendered:
+        drawn = sum(1 for tile in result.tiles if tile.points)
+        console.print(
+            f"dashboard {result.display_name!r}: {drawn} of {len(result.tiles)} tiles with data "
+            f"-> {result.png_path}"
         )
 
 
