@@ -17,12 +17,17 @@ interval when its end time is in ``(start, end]`` (or, when ``start == end``, wh
 interval contains ``end``). Alignment cuts ``(start, end]`` into periods ending at ``end``,
 ``end - period``, ...; a period without raw points has no aligned point. The aligners:
 ALIGN_NONE (raw points), DELTA and SUM (sum; distributions are merged), RATE (sum per second),
-COUNT (number of raw points), MEAN, MIN, MAX, PERCENTILE_99/95/50/05 (distributions only).
+COUNT (number of raw points), MEAN, MIN, MAX, PERCENTILE_99/95/50/05 (distributions only),
+and for BOOL series COUNT_TRUE, COUNT_FALSE (INT64) and FRACTION_TRUE (DOUBLE in [0, 1]).
 The reducers combine aligned points with the same end time across the series of one group
-(``groupByFields``): REDUCE_NONE, SUM, COUNT, MEAN, MIN, MAX, PERCENTILE_99/95/50/05 (numbers;
-SUM also merges distributions). A reducer needs an aligner, and every aligner a period.
-Percentiles of a distribution interpolate linearly inside the bucket holding the rank, with
-the underflow and overflow buckets bounded by the smallest and largest value seen.
+(``groupByFields``): REDUCE_NONE, SUM, COUNT, MEAN, MIN, MAX, PERCENTILE_99/95/50/05. Over
+distributions (which Google documents for SUM, MEAN and the percentiles) the group's aligned
+distributions are merged first: SUM answers the merged distribution, MEAN and the percentiles
+a DOUBLE read from it, so a p95 across series is the p95 of all their values together, not a
+percentile of per-series numbers. Only distributions over the same buckets merge. A reducer
+needs an aligner, and every aligner a period. Percentiles of a distribution interpolate
+linearly inside the bucket holding the rank, with the underflow and overflow buckets bounded
+by the smallest and largest value seen.
 
 Written series (``CreateTimeSeries`` and the emulator's seed, from a
 ``WrittenSeriesService``) are answered alongside, through the same filter, alignment and
@@ -31,7 +36,8 @@ its interval, a CUMULATIVE point the total since its start time. ALIGN_DELTA and
 read a CUMULATIVE series as the differences between successive points (a new start time is
 a reset, whose first value counts from zero), so ALIGN_RATE is the increase per second. Which
 aligner fits which kind is Google's: ALIGN_DELTA and ALIGN_RATE need DELTA or CUMULATIVE,
-the others GAUGE or DELTA, and a BOOL series only takes ALIGN_COUNT.
+COUNT_TRUE, COUNT_FALSE and FRACTION_TRUE a GAUGE BOOL series, the others GAUGE or DELTA, and
+a BOOL series takes only those three and ALIGN_COUNT.
 
 Errors are ``ApiError`` (INVALID_ARGUMENT naming the field), as the gRPC layer answers them.
 """
@@ -70,6 +76,9 @@ ALIGNERS: Final = frozenset(
         "ALIGN_PERCENTILE_95",
         "ALIGN_PERCENTILE_50",
         "ALIGN_PERCENTILE_05",
+        "ALIGN_COUNT_TRUE",
+        "ALIGN_COUNT_FALSE",
+        "ALIGN_FRACTION_TRUE",
     }
 )
 REDUCERS: Final = frozenset(
@@ -88,6 +97,18 @@ REDUCERS: Final = frozenset(
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _CHANGE_ALIGNERS: Final = frozenset({"ALIGN_DELTA", "ALIGN_RATE"})
+_DISTRIBUTION_REDUCERS: Final = frozenset(
+    {
+        "REDUCE_SUM",
+        "REDUCE_MEAN",
+        "REDUCE_PERCENTILE_99",
+        "REDUCE_PERCENTILE_95",
+        "REDUCE_PERCENTILE_50",
+        "REDUCE_PERCENTILE_05",
+    }
+)
+"""The reducers Google documents as valid for distributions: they read the merged one."""
+_BOOL_ALIGNERS: Final = frozenset({"ALIGN_COUNT_TRUE", "ALIGN_COUNT_FALSE", "ALIGN_FRACTION_TRUE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +245,26 @@ def _numbers(values: Sequence[Value], what: str) -> list[float]:
     return numbers
 
 
+def _merged(values: Sequence[Value], what: str) -> Distribution:
+    """The one distribution ``values`` add up to; refused unless all are distributions over
+    the same bucket bounds, since bucket counts only add up bucket by bucket."""
+    parts = [v for v in values if isinstance(v, Distribution)]
+    if len(parts) != len(values):
+        raise ApiError.invalid(
+            f"aggregation: {what} cannot combine DISTRIBUTION values with numeric ones"
+        )
+    if any(part.bounds != parts[0].bounds for part in parts):
+        raise ApiError.invalid(
+            f"aggregation: {what} cannot merge distributions with different bucket bounds"
+        )
+    return Distribution.merge(parts)
+
+
+def _percentile_rank(name: str) -> float:
+    """The percentile an ALIGN_PERCENTILE_NN or REDUCE_PERCENTILE_NN asks for: NN."""
+    return float(name.rsplit("_", 1)[1])
+
+
 def _percentile_of(numbers: Sequence[float], p: float) -> float:
     ordered = sorted(numbers)
     if len(ordered) == 1:
@@ -287,6 +328,8 @@ class TimeSeriesEngine:
         self._check(aggregation)
         raw = self._raw_series(parent, compiled, start_s, end_s)
         aligner = aggregation.per_series_aligner
+        for series in raw:
+            _check_aligner(aligner, series)
         if self.written is not None:
             for series, previous in self.written.list_series(
                 parent.removeprefix("projects/"),
@@ -466,10 +509,13 @@ def _check_aligner(aligner: str, series: TimeSeries) -> None:
     """Refuse an aligner the series' kind and value type do not take, as Google does."""
     if aligner == "ALIGN_NONE":
         return
-    kinds = ("DELTA", "CUMULATIVE") if aligner in _CHANGE_ALIGNERS else ("GAUGE", "DELTA")
-    fits = series.metric_kind in kinds
-    if series.value_type == "BOOL":
-        fits = fits and aligner == "ALIGN_COUNT"
+    if aligner in _BOOL_ALIGNERS:
+        fits = series.metric_kind == "GAUGE" and series.value_type == "BOOL"
+    else:
+        kinds = ("DELTA", "CUMULATIVE") if aligner in _CHANGE_ALIGNERS else ("GAUGE", "DELTA")
+        fits = series.metric_kind in kinds
+        if series.value_type == "BOOL":
+            fits = fits and aligner == "ALIGN_COUNT"
     if not fits:
         raise ApiError.invalid(
             f'Field aggregation.perSeriesAligner had an invalid value of "{aligner}": The '
@@ -506,7 +552,7 @@ def _as_deltas(series: TimeSeries, previous: Point | None) -> TimeSeries:
 def _aligned_value_type(aligner: str, value_type: str) -> str:
     if aligner in ("ALIGN_DELTA", "ALIGN_SUM"):
         return value_type
-    if aligner in ("ALIGN_COUNT",):
+    if aligner in ("ALIGN_COUNT", "ALIGN_COUNT_TRUE", "ALIGN_COUNT_FALSE"):
         return "INT64"
     if aligner in ("ALIGN_MIN", "ALIGN_MAX"):
         return value_type
@@ -519,16 +565,24 @@ def _aligned_point(
     value: Value
     if aligner in ("ALIGN_DELTA", "ALIGN_SUM"):
         if isinstance(members[0], Distribution):
-            value = Distribution.merge(members)  # type: ignore[arg-type]
+            value = _merged(members, aligner)
         else:
             value = sum(_numbers(members, aligner))
     elif aligner == "ALIGN_RATE":
         value = sum(_numbers(members, aligner)) / period
     elif aligner == "ALIGN_COUNT":
         value = float(len(members))
+    elif aligner in _BOOL_ALIGNERS:
+        truths = [bool(v) for v in _numbers(members, aligner)]
+        if aligner == "ALIGN_COUNT_TRUE":
+            value = float(truths.count(True))
+        elif aligner == "ALIGN_COUNT_FALSE":
+            value = float(truths.count(False))
+        else:
+            value = truths.count(True) / len(truths)
     elif aligner == "ALIGN_MEAN":
         if isinstance(members[0], Distribution):
-            value = Distribution.merge(members).mean  # type: ignore[arg-type]
+            value = _merged(members, aligner).mean
         else:
             numbers = _numbers(members, aligner)
             value = sum(numbers) / len(numbers)
@@ -541,7 +595,7 @@ def _aligned_point(
             raise ApiError.invalid(
                 f"aggregation.per_series_aligner: {aligner} applies to DISTRIBUTION metrics only"
             )
-        value = Distribution.merge(members).percentile(float(aligner.rsplit("_", 1)[1]))  # type: ignore[arg-type]
+        value = _merged(members, aligner).percentile(_percentile_rank(aligner))
     start = window_start if aligner == "ALIGN_DELTA" else window_end
     return Point(_ts(start), _ts(window_end), value)
 
@@ -549,9 +603,14 @@ def _aligned_point(
 def _reduce_values(reducer: str, values: list[Value]) -> Value:
     if reducer == "REDUCE_COUNT":
         return float(len(values))
+    if isinstance(values[0], Distribution) and reducer in _DISTRIBUTION_REDUCERS:
+        merged = _merged(values, reducer)
+        if reducer == "REDUCE_SUM":
+            return merged
+        if reducer == "REDUCE_MEAN":
+            return merged.mean
+        return merged.percentile(_percentile_rank(reducer))
     if reducer == "REDUCE_SUM":
-        if isinstance(values[0], Distribution):
-            return Distribution.merge(values)  # type: ignore[arg-type]
         return sum(_numbers(values, reducer))
     numbers = _numbers(values, reducer)
     if reducer == "REDUCE_MEAN":
@@ -560,7 +619,7 @@ def _reduce_values(reducer: str, values: list[Value]) -> Value:
         return min(numbers)
     if reducer == "REDUCE_MAX":
         return max(numbers)
-    return _percentile_of(numbers, float(reducer.rsplit("_", 1)[1]))
+    return _percentile_of(numbers, _percentile_rank(reducer))
 
 
 def _split_group_field(name: str) -> tuple[str, str | None]:

@@ -3,8 +3,6 @@ rendered from it once per session (the render and browser tests both read them).
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from observability.dashboard_render import RenderResult, render_dashboard
 from observability.gcp import Endpoint
 from tests.dashboard_render.system_metrics import seed_hour
 from tests.dashboard_render.workload import provision, write_events
+from tests.emulator.helpers import emulator_now
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "dashboards"
@@ -27,12 +26,6 @@ COMPOSER_CONFORMANCE = (_SHARED if _SHARED.is_dir() else _FIXTURES) / (
 )
 TEAM = "data"
 """The team the team dashboard is rendered for (one of the workload's teams)."""
-
-
-def emulator_now(endpoint: Endpoint) -> datetime:
-    with urllib.request.urlopen(f"{endpoint.http_url}/v1/emulator/clock", timeout=10) as reply:
-        text = json.loads(reply.read())["now"]
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True)

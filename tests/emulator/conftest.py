@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from google.cloud.logging import Client
 from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+from google.cloud.logging_v2.services.metrics_service_v2 import MetricsServiceV2Client
+from google.cloud.monitoring_v3 import MetricServiceClient
 
 from observability import gcp
 from observability.gcp import Endpoint
+from tests.emulator.helpers import emulator_now
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +33,25 @@ def hand_client(emulator: Endpoint, project: str) -> Callable[[str], Client]:
         return gcp.logging_client(project, emulator, transport=transport)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="module")
+def metrics(emulator: Endpoint) -> Iterator[MetricsServiceV2Client]:
+    """The log-based metrics client (MetricsServiceV2)."""
+    client = gcp.metrics_api(emulator)
+    yield client
+    client.transport.close()
+
+
+@pytest.fixture(scope="module")
+def monitoring(emulator: Endpoint) -> Iterator[MetricServiceClient]:
+    """The Monitoring MetricService client (ListTimeSeries, CreateTimeSeries)."""
+    client = gcp.monitoring_metric_api(emulator)
+    yield client
+    client.transport.close()
+
+
+@pytest.fixture
+def base(emulator: Endpoint) -> datetime:
+    """A whole minute ten minutes before the emulator's now: data is written from here."""
+    return emulator_now(emulator).replace(second=0, microsecond=0) - timedelta(minutes=10)

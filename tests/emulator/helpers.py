@@ -1,13 +1,18 @@
-"""Small helpers the emulator tests share: reading back what a project holds."""
+"""Small helpers the emulator tests share: reading back what a project holds, the clock."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
 from google.cloud.logging_v2.types import LogEntry
 from google.protobuf import json_format
+
+from observability.gcp import Endpoint
 
 ALL_TIME = 'timestamp>="2000-01-01T00:00:00Z"'
 """A filter that matches every entry's time; keeps the hand-written clients' 24 h default off."""
@@ -30,3 +35,21 @@ def payloads(entries: Iterable[Any]) -> list[Any]:
     """Payloads of hand-written client entries, without the diagnostic entry the client
     prepends to the first write of a process."""
     return [e.payload for e in entries if "logging.googleapis.com/diagnostic" not in str(e.payload)]
+
+
+def clock_call(emulator: Endpoint, action: str = "", body: Any = None) -> dict[str, Any]:
+    url = f"{emulator.http_url}/v1/emulator/clock{action}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method="POST" if data else "GET",
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        result: dict[str, Any] = json.loads(response.read())
+    return result
+
+
+def emulator_now(emulator: Endpoint) -> datetime:
+    return datetime.fromisoformat(clock_call(emulator)["now"].replace("Z", "+00:00"))

@@ -3,7 +3,6 @@ documents, refused (INVALID_ARGUMENT naming the field) and accepted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -15,19 +14,11 @@ from google.cloud.logging_v2.types import LogEntry, LogMetric
 
 from observability import gcp
 from observability.emulator.process import emulator_process
-from observability.gcp import Endpoint
 
 pytestmark = pytest.mark.integration
 
 FILTER = 'jsonPayload.event="task_failed"'
 DAG_LABEL = {"key": "dag_id", "value_type": "STRING"}
-
-
-@pytest.fixture(scope="module")
-def metrics(emulator: Endpoint) -> Iterator[MetricsServiceV2Client]:
-    client = gcp.metrics_api(emulator)
-    yield client
-    client.transport.close()
 
 
 def create(client: MetricsServiceV2Client, project: str, **metric: Any) -> LogMetric:

@@ -4,10 +4,8 @@ back from the Monitoring MetricServiceClient. Aggregation results are checked by
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -19,53 +17,14 @@ from google.cloud.logging_v2.services.metrics_service_v2 import MetricsServiceV2
 from google.cloud.logging_v2.types import LogMetric
 from google.cloud.monitoring_v3 import MetricServiceClient
 
-from observability import gcp
 from observability.gcp import Endpoint
+from tests.emulator.helpers import clock_call
 
 pytestmark = pytest.mark.integration
 
 USER = "logging.googleapis.com/user/"
 ENV1 = {"type": "cloud_composer_environment", "labels": {"environment_name": "env1"}}
 ENV2 = {"type": "cloud_composer_environment", "labels": {"environment_name": "env2"}}
-
-
-@pytest.fixture(scope="module")
-def metrics(emulator: Endpoint) -> Iterator[MetricsServiceV2Client]:
-    client = gcp.metrics_api(emulator)
-    yield client
-    client.transport.close()
-
-
-@pytest.fixture(scope="module")
-def monitoring(emulator: Endpoint) -> Iterator[MetricServiceClient]:
-    client = gcp.monitoring_metric_api(emulator)
-    yield client
-    client.transport.close()
-
-
-def clock_call(emulator: Endpoint, action: str = "", body: Any = None) -> dict[str, Any]:
-    url = f"{emulator.http_url}/v1/emulator/clock{action}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method="POST" if data else "GET",
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        result: dict[str, Any] = json.loads(response.read())
-    return result
-
-
-def emulator_now(emulator: Endpoint) -> datetime:
-    return datetime.fromisoformat(clock_call(emulator)["now"].replace("Z", "+00:00"))
-
-
-@pytest.fixture
-def base(emulator: Endpoint) -> datetime:
-    """A whole minute ten minutes before the emulator's now: entries are written from here."""
-    now = emulator_now(emulator)
-    return now.replace(second=0, microsecond=0) - timedelta(minutes=10)
 
 
 def entry(when: datetime, resource: dict[str, Any] = ENV1, **payload: Any) -> dict[str, Any]:

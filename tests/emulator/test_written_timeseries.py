@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -26,25 +25,6 @@ pytestmark = pytest.mark.integration
 GLOBAL = {"type": "global", "labels": {"project_id": "p"}}
 LATENCY = "custom.googleapis.com/queue/latency"
 REQUESTS = "custom.googleapis.com/http/requests"
-
-
-@pytest.fixture(scope="module")
-def monitoring(emulator: Endpoint) -> Iterator[MetricServiceClient]:
-    client = gcp.monitoring_metric_api(emulator)
-    yield client
-    client.transport.close()
-
-
-def emulator_now(emulator: Endpoint) -> datetime:
-    with urllib.request.urlopen(f"{emulator.http_url}/v1/emulator/clock", timeout=10) as answer:
-        now = json.loads(answer.read())["now"]
-    return datetime.fromisoformat(now.replace("Z", "+00:00"))
-
-
-@pytest.fixture
-def base(emulator: Endpoint) -> datetime:
-    """A whole minute ten minutes before the emulator's now: points are written from here."""
-    return emulator_now(emulator).replace(second=0, microsecond=0) - timedelta(minutes=10)
 
 
 def one_series(
