@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,55 @@ def test_the_story_and_the_report(demo: tuple[subprocess.CompletedProcess[str], 
     assert list((output / "notifications").glob("email-*.eml"))
     history = json.loads((output / "router-history.json").read_text())
     assert all(any(n["outcome"] == "delivered" for n in item["notifications"]) for item in history)
+
+
+def _processes_under(folder_prefix: str) -> list[str]:
+    """Command lines of live processes that mention a demo's temporary folder."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if folder_prefix in command:
+            found.append(command)
+    return found
+
+
+def test_ctrl_c_stops_every_process_the_demo_started(tmp_path: Path) -> None:
+    venvs = airflow_venvs()
+    if not venvs:
+        pytest.skip("run `make airflow-envs` first")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "examples.demo"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "AIRFLOW_VENV": str(venvs[-1]),
+            "COMPOSER_OBS_DEMO_OUTPUT": str(tmp_path / "out"),
+            "TMPDIR": str(scratch),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert demo.stdout is not None
+    lines = []
+    for line in demo.stdout:  # wait until the emulator and the router run
+        lines.append(line)
+        if "2. provision" in line:
+            break
+    running = _processes_under(str(scratch))
+    assert any("observability.emulator" in c for c in running), lines
+    assert any("observability.router" in c for c in running), lines
+    os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+    rest, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 130, "".join(lines) + rest
+    assert "interrupted: every process the demo started has been stopped" in rest
+    assert _processes_under(str(scratch)) == []
+    assert list(scratch.iterdir()) == []
