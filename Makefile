@@ -10,7 +10,7 @@ AIRFLOW3_VERSION ?= 3.3.2
 AIRFLOW2_VENV := .venvs/airflow-$(AIRFLOW2_VERSION)
 AIRFLOW3_VENV := .venvs/airflow-$(AIRFLOW3_VERSION)
 
-.PHONY: setup airflow-envs demo test lint bench emulator provision-metrics clean
+.PHONY: setup airflow-envs demo test alert-tests lint bench emulator provision-metrics clean
 
 # The project's own environment: the package, editable, with every extra the tools use.
 $(BIN)/composer-obs: pyproject.toml
@@ -35,12 +35,17 @@ $(AIRFLOW3_VENV)/bin/airflow: $(BIN)/composer-obs
 
 airflow-envs: $(AIRFLOW2_VENV)/bin/airflow $(AIRFLOW3_VENV)/bin/airflow
 
-# The offline demo: the example DAGs on real Airflow against the local emulator.
+# The offline demo: a failing DAG on real Airflow, through the emulator and the router, to a
+# PagerDuty stand-in; leaves demo-output/.
 demo: setup $(AIRFLOW3_VENV)/bin/airflow
 	AIRFLOW_VENV=$(AIRFLOW3_VENV) $(BIN)/python -m examples.demo
 
 test: setup airflow-envs
 	COMPOSER_OBS_AIRFLOW_VENVS="$(AIRFLOW2_VENV) $(AIRFLOW3_VENV)" $(BIN)/pytest -n 2 -q
+
+# The unit tests of the alert policies (alert_tests/): also part of `make test`.
+alert-tests: setup
+	$(BIN)/composer-obs test-alerts alert_tests/*.yaml
 
 lint: setup
 	$(BIN)/ruff check .
