@@ -8,11 +8,13 @@ violation has held for the duration (after the trigger count or percent), each w
 incident shows, and the series to leave as they are (missing data with
 EVALUATION_MISSING_DATA_NO_OP).
 
-The time series come from the ``TimeSeriesEngine`` with the condition's first aggregation
-over the window ``(t - alignmentPeriod, t]`` (absence: ``(t - duration, t]``), so the value of
-a series at ``t`` is its aligned point ending at ``t``. A ratio condition divides the
-numerator's value by the denominator's of the series with the same labels; a series with no
-denominator value (or zero) has no value.
+The time series come from the ``TimeSeriesEngine`` with the condition's ``aggregations``
+applied in order, as Google documents them ("Multiple aggregations are applied in the order
+specified": a second one works as ListTimeSeries' secondary aggregation), over the window
+``(t - longest alignmentPeriod, t]`` (absence: ``(t - duration, t]``), so the value of a
+series at ``t`` is its point ending at ``t`` after the last aggregation. A ratio condition
+divides the numerator's value by the denominator's of the series with the same labels; a
+series with no denominator value (or zero) has no value.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from observability.emulator.timeseries import (
     Aggregation,
     Distribution,
+    Stage,
     TimeSeries,
     TimeSeriesEngine,
 )
@@ -59,17 +62,31 @@ def parse_duration(text: Any, default: float = 0.0) -> float:
     return float(str(text).rstrip("s"))
 
 
-def aggregation_of(aggregations: list[dict[str, Any]] | None) -> Aggregation:
-    """The engine's Aggregation for a condition's first ``aggregations`` element."""
+def aggregations_of(
+    aggregations: list[dict[str, Any]] | None, field_name: str = "aggregations"
+) -> tuple[Stage, ...]:
+    """The engine's aggregation chain for a condition's ``aggregations`` list, in its order,
+    each named by its place in the condition (errors say which one is wrong)."""
     if not aggregations:
-        return Aggregation(DEFAULT_PERIOD)
-    first = aggregations[0]
-    return Aggregation(
-        parse_duration(first.get("alignmentPeriod"), DEFAULT_PERIOD),
-        first.get("perSeriesAligner", "ALIGN_NONE"),
-        first.get("crossSeriesReducer", "REDUCE_NONE"),
-        tuple(first.get("groupByFields") or ()),
+        return ((field_name, Aggregation(DEFAULT_PERIOD)),)
+    return tuple(
+        (
+            f"{field_name}[{index}]",
+            Aggregation(
+                parse_duration(one.get("alignmentPeriod"), DEFAULT_PERIOD),
+                one.get("perSeriesAligner", "ALIGN_NONE"),
+                one.get("crossSeriesReducer", "REDUCE_NONE"),
+                tuple(one.get("groupByFields") or ()),
+            ),
+        )
+        for index, one in enumerate(aggregations)
     )
+
+
+def longest_period(stages: tuple[Stage, ...]) -> float:
+    """How far back the last aggregation's point ending at ``t`` reads: the longest
+    alignment period of the chain (five one-minute rates feed a five-minute mean)."""
+    return max(aggregation.alignment_period or DEFAULT_PERIOD for _, aggregation in stages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +141,19 @@ class SeriesReader:
         self._cache: dict[tuple[Any, ...], dict[str, SeriesValue]] = {}
 
     def read(
-        self, project: str, filter_text: str, aggregation: Aggregation, start: float, end: float
+        self,
+        project: str,
+        filter_text: str,
+        stages: tuple[Stage, ...],
+        start: float,
+        end: float,
     ) -> dict[str, SeriesValue]:
-        """key -> newest value of each series with a point in ``(start, end]``."""
-        cache_key = (project, filter_text, aggregation, start, end)
+        """key -> newest value of each series with a point in ``(start, end]``, after the
+        aggregations of ``stages`` in order."""
+        cache_key = (project, filter_text, stages, start, end)
         found = self._cache.get(cache_key)
         if found is None:
-            series = self.engine.list_time_series(
-                project, filter_text, _at(start), _at(end), aggregation
-            )
+            series = self.engine.list_aggregated(project, filter_text, _at(start), _at(end), stages)
             found = {}
             for one in series:
                 value = _number(one)
@@ -178,14 +199,14 @@ def evaluate_threshold(
 ) -> Verdict:
     """Judge a conditionThreshold at ``t``; ``open_keys`` are series with an open incident."""
     spec = condition["conditionThreshold"]
-    aggregation = aggregation_of(spec.get("aggregations"))
-    period = aggregation.alignment_period or DEFAULT_PERIOD
-    values = reader.read(project, spec["filter"], aggregation, t - period, t)
+    stages = aggregations_of(spec.get("aggregations"))
+    values = reader.read(project, spec["filter"], stages, t - longest_period(stages), t)
     if spec.get("denominatorFilter"):
-        den_aggregation = aggregation_of(spec.get("denominatorAggregations"))
-        den_period = den_aggregation.alignment_period or DEFAULT_PERIOD
+        den_stages = aggregations_of(
+            spec.get("denominatorAggregations"), "denominator_aggregations"
+        )
         denominators = reader.read(
-            project, spec["denominatorFilter"], den_aggregation, t - den_period, t
+            project, spec["denominatorFilter"], den_stages, t - longest_period(den_stages), t
         )
         ratios = {}
         for key, den in denominators.items():
@@ -250,9 +271,9 @@ def evaluate_absent(
     no point for ``duration``. A series never seen cannot be absent, as on Google, where an
     absence condition concerns time series that have reported data."""
     spec = condition["conditionAbsent"]
-    aggregation = aggregation_of(spec.get("aggregations"))
-    duration = max(parse_duration(spec.get("duration"), 120.0), aggregation.alignment_period or 0)
-    present = reader.read(project, spec["filter"], aggregation, t - duration, t)
+    stages = aggregations_of(spec.get("aggregations"))
+    duration = max(parse_duration(spec.get("duration"), 120.0), longest_period(stages))
+    present = reader.read(project, spec["filter"], stages, t - duration, t)
     state.seen.update(present)
     verdict = Verdict()
     for key, series in state.seen.items():

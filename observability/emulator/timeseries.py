@@ -39,6 +39,17 @@ aligner fits which kind is Google's: ALIGN_DELTA and ALIGN_RATE need DELTA or CU
 COUNT_TRUE, COUNT_FALSE and FRACTION_TRUE a GAUGE BOOL series, the others GAUGE or DELTA, and
 a BOOL series takes only those three and ALIGN_COUNT.
 
+A ``secondary_aggregation`` (ListTimeSeriesRequest's, and a dashboard's
+``secondaryAggregation``) is applied to what ``aggregation`` answered, as Google documents
+it: its aligner re-aligns the already aligned (and reduced) series over its own period, cut
+from the interval's end like the first, then its reducer combines them by its
+``groupByFields``. So ALIGN_RATE over a minute then ALIGN_MEAN over five is the mean of the
+five per-minute rates, and the aligners that fit the second step are those that fit the
+first step's output: a GAUGE after RATE, MEAN and the like, a DELTA after ALIGN_DELTA. It may
+only be given with ``aggregation`` and obeys the same rules (a reducer needs an aligner,
+an aligner a period). An alert condition's ``aggregations`` list is the same thing with any
+number of steps: ``list_aggregated`` applies them in order.
+
 Errors are ``ApiError`` (INVALID_ARGUMENT naming the field), as the gRPC layer answers them.
 """
 
@@ -205,6 +216,11 @@ class Aggregation:
     group_by_fields: tuple[str, ...] = ()
 
 
+Stage = tuple[str, Aggregation]
+"""One aggregation of a chain and the request field it came from ("aggregation",
+"secondary_aggregation", "aggregations[1]"), which its errors name."""
+
+
 def _ts(seconds: float) -> datetime:
     return _EPOCH + timedelta(seconds=seconds)
 
@@ -239,9 +255,10 @@ def _raw_value(metric: CompiledMetric, point: MinutePoint) -> Value:
 
 
 def _numbers(values: Sequence[Value], what: str) -> list[float]:
+    """``values`` as numbers, for ``what`` ("FIELD: ALIGNER" or "FIELD: REDUCER")."""
     numbers = [v for v in values if not isinstance(v, Distribution)]
     if len(numbers) != len(values):
-        raise ApiError.invalid(f"aggregation: {what} does not apply to DISTRIBUTION values")
+        raise ApiError.invalid(f"{what} does not apply to DISTRIBUTION values")
     return numbers
 
 
@@ -250,13 +267,9 @@ def _merged(values: Sequence[Value], what: str) -> Distribution:
     the same bucket bounds, since bucket counts only add up bucket by bucket."""
     parts = [v for v in values if isinstance(v, Distribution)]
     if len(parts) != len(values):
-        raise ApiError.invalid(
-            f"aggregation: {what} cannot combine DISTRIBUTION values with numeric ones"
-        )
+        raise ApiError.invalid(f"{what} cannot combine DISTRIBUTION values with numeric ones")
     if any(part.bounds != parts[0].bounds for part in parts):
-        raise ApiError.invalid(
-            f"aggregation: {what} cannot merge distributions with different bucket bounds"
-        )
+        raise ApiError.invalid(f"{what} cannot merge distributions with different bucket bounds")
     return Distribution.merge(parts)
 
 
@@ -311,9 +324,31 @@ class TimeSeriesEngine:
         start: datetime,
         end: datetime,
         aggregation: Aggregation | None = None,
+        secondary_aggregation: Aggregation | None = None,
     ) -> list[TimeSeries]:
         """The series of ``project`` (``P`` or ``projects/P``) matching ``filter``, with
-        points in ``(start, end]``, aligned and reduced as ``aggregation`` says."""
+        points in ``(start, end]``, aligned and reduced as ``aggregation`` says, then as
+        ``secondary_aggregation`` says: ListTimeSeriesRequest's two fields."""
+        if secondary_aggregation is not None and aggregation is None:
+            raise ApiError.invalid(
+                "secondary_aggregation: may only be specified if aggregation is specified"
+            )
+        stages: list[Stage] = [("aggregation", aggregation or Aggregation())]
+        if secondary_aggregation is not None:
+            stages.append(("secondary_aggregation", secondary_aggregation))
+        return self.list_aggregated(project, filter, start, end, stages)
+
+    def list_aggregated(
+        self,
+        project: str,
+        filter: str,
+        start: datetime,
+        end: datetime,
+        stages: Sequence[Stage],
+    ) -> list[TimeSeries]:
+        """``list_time_series`` with a chain of aggregations, each applied to what the one
+        before answered: an alert condition's ``aggregations``, which Google applies in
+        order. The first step that aligns reads the raw points; no steps: raw series."""
         parent = project if project.startswith("projects/") else f"projects/{project}"
         try:
             compiled = compile_monitoring_filter(filter)
@@ -324,51 +359,55 @@ class TimeSeriesEngine:
         start_s, end_s = _seconds(start), _seconds(end)
         if start_s > end_s:
             raise ApiError.invalid("interval: start_time must not be after end_time")
-        aggregation = aggregation or Aggregation()
-        self._check(aggregation)
-        raw = self._raw_series(parent, compiled, start_s, end_s)
-        aligner = aggregation.per_series_aligner
-        for series in raw:
-            _check_aligner(aligner, series)
+        for field_name, aggregation in stages:
+            self._check(field_name, aggregation)
+        # a step without an aligner has no reducer either (checked): it leaves series as is
+        aligning = [(name, a) for name, a in stages if a.per_series_aligner != "ALIGN_NONE"]
+        # the first aligning step reads the raw points: ALIGN_DELTA and ALIGN_RATE read a
+        # CUMULATIVE series as the differences between its points
+        first_field, first = aligning[0] if aligning else ("", Aggregation())
+        reads_changes = first.per_series_aligner in _CHANGE_ALIGNERS
+        series = self._raw_series(parent, compiled, start_s, end_s)
         if self.written is not None:
-            for series, previous in self.written.list_series(
+            for one, previous in self.written.list_series(
                 parent.removeprefix("projects/"),
                 compiled,
                 start_s,
                 end_s,
-                with_previous=aligner in _CHANGE_ALIGNERS,
+                with_previous=reads_changes,
             ):
-                _check_aligner(aligner, series)
-                if series.metric_kind == "CUMULATIVE" and aligner in _CHANGE_ALIGNERS:
-                    series = _as_deltas(series, previous)
-                raw.append(series)
-        if aligner == "ALIGN_NONE":
-            return raw
-        period = float(aggregation.alignment_period or 0)
-        aligned = [
-            s for s in (self._align(s, aggregation, start_s, end_s, period) for s in raw) if s
-        ]
-        if aggregation.cross_series_reducer == "REDUCE_NONE":
-            return aligned
-        return self._reduce(aligned, aggregation)
+                if one.metric_kind == "CUMULATIVE" and reads_changes:
+                    one = _as_deltas(one, previous, first_field)
+                series.append(one)
+        for field_name, aggregation in aligning:
+            for one in series:
+                _check_aligner(field_name, aggregation.per_series_aligner, one)
+            period = float(aggregation.alignment_period or 0)
+            aligned = (
+                self._align(one, field_name, aggregation, start_s, end_s, period) for one in series
+            )
+            series = [one for one in aligned if one]
+            if aggregation.cross_series_reducer != "REDUCE_NONE":
+                series = self._reduce(series, field_name, aggregation)
+        return series
 
     @staticmethod
-    def _check(aggregation: Aggregation) -> None:
+    def _check(field_name: str, aggregation: Aggregation) -> None:
         aligner, reducer = aggregation.per_series_aligner, aggregation.cross_series_reducer
         if aligner not in ALIGNERS:
-            raise ApiError.invalid(f"aggregation.per_series_aligner: {aligner} is not supported")
+            raise ApiError.invalid(f"{field_name}.per_series_aligner: {aligner} is not supported")
         if reducer not in REDUCERS:
-            raise ApiError.invalid(f"aggregation.cross_series_reducer: {reducer} is not supported")
+            raise ApiError.invalid(f"{field_name}.cross_series_reducer: {reducer} is not supported")
         if reducer != "REDUCE_NONE" and aligner == "ALIGN_NONE":
             raise ApiError.invalid(
-                "aggregation.per_series_aligner: a cross-series reducer needs an aligner"
+                f"{field_name}.per_series_aligner: a cross-series reducer needs an aligner"
             )
         if aligner != "ALIGN_NONE" and not (aggregation.alignment_period or 0) > 0:
             raise ApiError.invalid(
-                "aggregation.alignment_period: required (and positive) with an aligner"
+                f"{field_name}.alignment_period: required (and positive) with an aligner"
             )
         for name in aggregation.group_by_fields:
-            _group_reader(name)
+            _group_reader(field_name, name)
 
     def _raw_series(
         self, parent: str, compiled: Any, start_s: float, end_s: float
@@ -425,9 +464,17 @@ class TimeSeriesEngine:
 
     @staticmethod
     def _align(
-        series: TimeSeries, aggregation: Aggregation, start_s: float, end_s: float, period: float
+        series: TimeSeries,
+        field_name: str,
+        aggregation: Aggregation,
+        start_s: float,
+        end_s: float,
+        period: float,
     ) -> TimeSeries | None:
+        """``series`` aligned: one point per period with points, periods cut back from
+        ``end_s``; a series already aligned (a secondary aggregation) is re-aligned alike."""
         aligner = aggregation.per_series_aligner
+        what = f"{field_name}: {aligner}"
         points: list[Point] = []
         window_end = end_s
         while True:
@@ -436,7 +483,9 @@ class TimeSeriesEngine:
                 p.value for p in series.points if window_start < _seconds(p.end) <= window_end
             ]
             if members:
-                points.append(_aligned_point(aligner, members, window_start, window_end, period))
+                points.append(
+                    _aligned_point(what, aligner, members, window_start, window_end, period)
+                )
             window_end -= period
             if window_end <= start_s:
                 break
@@ -456,9 +505,12 @@ class TimeSeriesEngine:
         )
 
     @staticmethod
-    def _reduce(series: list[TimeSeries], aggregation: Aggregation) -> list[TimeSeries]:
+    def _reduce(
+        series: list[TimeSeries], field_name: str, aggregation: Aggregation
+    ) -> list[TimeSeries]:
         reducer = aggregation.cross_series_reducer
-        readers = [(name, _group_reader(name)) for name in aggregation.group_by_fields]
+        what = f"{field_name}: {reducer}"
+        readers = [(name, _group_reader(field_name, name)) for name in aggregation.group_by_fields]
         groups: dict[tuple[str, ...], list[TimeSeries]] = {}
         for one in series:
             key = tuple(read(one) for _, read in readers)
@@ -470,13 +522,13 @@ class TimeSeriesEngine:
                 for point in member.points:
                     by_end.setdefault(point.end, []).append(point)
             points = [
-                Point(group[0].start, end, _reduce_values(reducer, [p.value for p in group]))
+                Point(group[0].start, end, _reduce_values(what, reducer, [p.value for p in group]))
                 for end, group in sorted(by_end.items(), reverse=True)
             ]
             metric_labels: dict[str, str] = {}
             resource_labels: dict[str, str] = {}
             for (name, _), value in zip(readers, key, strict=True):
-                kind, label = _split_group_field(name)
+                kind, label = _split_group_field(field_name, name)
                 if kind == "metric.labels" and label:
                     metric_labels[label] = value
                 elif kind == "resource.labels" and label:
@@ -505,8 +557,9 @@ class TimeSeriesEngine:
         return result
 
 
-def _check_aligner(aligner: str, series: TimeSeries) -> None:
-    """Refuse an aligner the series' kind and value type do not take, as Google does."""
+def _check_aligner(field_name: str, aligner: str, series: TimeSeries) -> None:
+    """Refuse an aligner the series' kind and value type do not take, as Google does; for a
+    secondary aggregation, the series is what the first aggregation answered."""
     if aligner == "ALIGN_NONE":
         return
     if aligner in _BOOL_ALIGNERS:
@@ -518,13 +571,20 @@ def _check_aligner(aligner: str, series: TimeSeries) -> None:
             fits = fits and aligner == "ALIGN_COUNT"
     if not fits:
         raise ApiError.invalid(
-            f'Field aggregation.perSeriesAligner had an invalid value of "{aligner}": The '
-            f"aligner cannot be applied to metrics with kind {series.metric_kind} and value "
-            f"type {series.value_type}."
+            f"Field {_json_name(field_name)}.perSeriesAligner had an invalid value of "
+            f'"{aligner}": The aligner cannot be applied to metrics with kind '
+            f"{series.metric_kind} and value type {series.value_type}."
         )
 
 
-def _as_deltas(series: TimeSeries, previous: Point | None) -> TimeSeries:
+def _json_name(field_name: str) -> str:
+    """A request field as Google's "Field ... had an invalid value" errors spell it:
+    secondary_aggregation -> secondaryAggregation."""
+    head, *rest = field_name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _as_deltas(series: TimeSeries, previous: Point | None, field_name: str) -> TimeSeries:
     """A CUMULATIVE series as DELTA points: each the increase since the point before it
     (or since its start time, after a reset or when it is the first point)."""
     deltas: list[Point] = []
@@ -532,7 +592,7 @@ def _as_deltas(series: TimeSeries, previous: Point | None) -> TimeSeries:
     for point in reversed(series.points):
         if isinstance(point.value, Distribution):
             raise ApiError.invalid(
-                "aggregation.per_series_aligner: ALIGN_DELTA of a CUMULATIVE DISTRIBUTION "
+                f"{field_name}.per_series_aligner: ALIGN_DELTA of a CUMULATIVE DISTRIBUTION "
                 "series is not supported by the emulator"
             )
         if (
@@ -560,20 +620,25 @@ def _aligned_value_type(aligner: str, value_type: str) -> str:
 
 
 def _aligned_point(
-    aligner: str, members: list[Value], window_start: float, window_end: float, period: float
+    what: str,
+    aligner: str,
+    members: list[Value],
+    window_start: float,
+    window_end: float,
+    period: float,
 ) -> Point:
     value: Value
     if aligner in ("ALIGN_DELTA", "ALIGN_SUM"):
         if isinstance(members[0], Distribution):
-            value = _merged(members, aligner)
+            value = _merged(members, what)
         else:
-            value = sum(_numbers(members, aligner))
+            value = sum(_numbers(members, what))
     elif aligner == "ALIGN_RATE":
-        value = sum(_numbers(members, aligner)) / period
+        value = sum(_numbers(members, what)) / period
     elif aligner == "ALIGN_COUNT":
         value = float(len(members))
     elif aligner in _BOOL_ALIGNERS:
-        truths = [bool(v) for v in _numbers(members, aligner)]
+        truths = [bool(v) for v in _numbers(members, what)]
         if aligner == "ALIGN_COUNT_TRUE":
             value = float(truths.count(True))
         elif aligner == "ALIGN_COUNT_FALSE":
@@ -582,37 +647,35 @@ def _aligned_point(
             value = truths.count(True) / len(truths)
     elif aligner == "ALIGN_MEAN":
         if isinstance(members[0], Distribution):
-            value = _merged(members, aligner).mean
+            value = _merged(members, what).mean
         else:
-            numbers = _numbers(members, aligner)
+            numbers = _numbers(members, what)
             value = sum(numbers) / len(numbers)
     elif aligner == "ALIGN_MIN":
-        value = min(_numbers(members, aligner))
+        value = min(_numbers(members, what))
     elif aligner == "ALIGN_MAX":
-        value = max(_numbers(members, aligner))
+        value = max(_numbers(members, what))
     else:  # ALIGN_PERCENTILE_NN
         if not isinstance(members[0], Distribution):
-            raise ApiError.invalid(
-                f"aggregation.per_series_aligner: {aligner} applies to DISTRIBUTION metrics only"
-            )
-        value = _merged(members, aligner).percentile(_percentile_rank(aligner))
+            raise ApiError.invalid(f"{what} applies to DISTRIBUTION metrics only")
+        value = _merged(members, what).percentile(_percentile_rank(aligner))
     start = window_start if aligner == "ALIGN_DELTA" else window_end
     return Point(_ts(start), _ts(window_end), value)
 
 
-def _reduce_values(reducer: str, values: list[Value]) -> Value:
+def _reduce_values(what: str, reducer: str, values: list[Value]) -> Value:
     if reducer == "REDUCE_COUNT":
         return float(len(values))
     if isinstance(values[0], Distribution) and reducer in _DISTRIBUTION_REDUCERS:
-        merged = _merged(values, reducer)
+        merged = _merged(values, what)
         if reducer == "REDUCE_SUM":
             return merged
         if reducer == "REDUCE_MEAN":
             return merged.mean
         return merged.percentile(_percentile_rank(reducer))
     if reducer == "REDUCE_SUM":
-        return sum(_numbers(values, reducer))
-    numbers = _numbers(values, reducer)
+        return sum(_numbers(values, what))
+    numbers = _numbers(values, what)
     if reducer == "REDUCE_MEAN":
         return sum(numbers) / len(numbers)
     if reducer == "REDUCE_MIN":
@@ -622,7 +685,7 @@ def _reduce_values(reducer: str, values: list[Value]) -> Value:
     return _percentile_of(numbers, _percentile_rank(reducer))
 
 
-def _split_group_field(name: str) -> tuple[str, str | None]:
+def _split_group_field(field_name: str, name: str) -> tuple[str, str | None]:
     for prefix, kind in (
         ("metric.label.", "metric.labels"),
         ("metric.labels.", "metric.labels"),
@@ -634,13 +697,13 @@ def _split_group_field(name: str) -> tuple[str, str | None]:
     if name in ("metric.type", "resource.type"):
         return name, None
     raise ApiError.invalid(
-        f"aggregation.group_by_fields: {name!r} is not metric.label.KEY, resource.label.KEY, "
-        "metric.type or resource.type"
+        f"{field_name}.group_by_fields: {name!r} is not metric.label.KEY, "
+        "resource.label.KEY, metric.type or resource.type"
     )
 
 
-def _group_reader(name: str) -> Any:
-    kind, label = _split_group_field(name)
+def _group_reader(field_name: str, name: str) -> Any:
+    kind, label = _split_group_field(field_name, name)
     if kind == "metric.labels":
         return lambda s: s.metric_labels.get(label, "")
     if kind == "resource.labels":

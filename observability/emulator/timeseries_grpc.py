@@ -1,11 +1,11 @@
 """``google.monitoring.v3.MetricService`` over gRPC: log-based metrics and written series.
 
-ListTimeSeries (filter, interval, aggregation, view, page tokens) answers from
-``TimeSeriesEngine``; CreateTimeSeries writes through the engine's ``WrittenSeriesService``;
-ListMetricDescriptors and GetMetricDescriptor describe the metrics of type
-``logging.googleapis.com/user/NAME`` and the descriptors auto-created by written series;
-ListMonitoredResourceDescriptors lists the few resource types this project writes. Other
-methods answer UNIMPLEMENTED. Only conversions happen here.
+ListTimeSeries (filter, interval, aggregation, secondary aggregation, view, page tokens)
+answers from ``TimeSeriesEngine``; CreateTimeSeries writes through the engine's
+``WrittenSeriesService``; ListMetricDescriptors and GetMetricDescriptor describe the metrics
+of type ``logging.googleapis.com/user/NAME`` and the descriptors auto-created by written
+series; ListMonitoredResourceDescriptors lists the few resource types this project writes.
+Other methods answer UNIMPLEMENTED. Only conversions happen here.
 """
 
 from __future__ import annotations
@@ -184,10 +184,13 @@ def handler(engine: TimeSeriesEngine) -> grpc.GenericRpcHandler:
             if request.interval.HasField("start_time")
             else end
         )
-        if request.HasField("secondary_aggregation") and request.secondary_aggregation.ByteSize():
-            raise ApiError.invalid("secondary_aggregation: not supported by the emulator")
         aggregation = _aggregation(request.aggregation) if request.HasField("aggregation") else None
-        series = engine.list_time_series(parent, request.filter, start, end, aggregation)
+        secondary = (
+            _aggregation(request.secondary_aggregation)
+            if request.HasField("secondary_aggregation")
+            else None
+        )
+        series = engine.list_time_series(parent, request.filter, start, end, aggregation, secondary)
         query = _ListRequest()
         query.CopyFrom(request)
         query.ClearField("page_token")
