@@ -1,15 +1,18 @@
 """The alert router's ingest and routing, against an empty endpoint and Alertmanager.
 
-Printed, in one run (all on 127.0.0.1, one uvicorn worker each, access logs off, and the
-router's HTTP protocol for both Python servers: see ``observability/router/server.py``):
+Printed, in one run (all on 127.0.0.1, access logs off, and the router's HTTP protocol for
+both Python servers: see ``observability/router/server.py``):
 
 * alerts/s and p50/p99 latency under ``wrk`` (2 threads, 16 connections, one alert per POST)
   for: our durable ingest (``POST /v1/webhooks/cloud-monitoring``, a new incident per request,
   SQLite WAL with ``synchronous=FULL``: each answer only after its commit reached the disk),
-  an empty FastAPI endpoint under the same uvicorn settings, and Alertmanager's
-  ``POST /api/v2/alerts`` (Debian's prometheus-alertmanager, temporary config and storage);
-* p50/p99 of our ingest at a fixed 1,000 alerts/s (open loop: latency is measured from each
-  request's scheduled send time, so a stall is not hidden by the client waiting);
+  once with one router process and once with ``--workers 2`` (two processes on the port and
+  database); an empty FastAPI endpoint in one uvicorn process with the same settings; and
+  Alertmanager's ``POST /api/v2/alerts`` (Debian's prometheus-alertmanager, temporary config
+  and storage; Go, it uses every core);
+* p50/p99 of our ingest at a fixed 1,000 alerts/s, for both router set-ups (open loop: latency
+  is measured from each request's scheduled send time, so a stall is not hidden by the client
+  waiting);
 * the cost of one routing decision with 10, 1,000 and 10,000 routes.
 
 It ends with one line ``RESULT key=value ...``. Needs ``wrk`` and ``prometheus-alertmanager``
@@ -35,6 +38,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -42,9 +47,11 @@ from observability.emulator.process import free_port_pair, wait_for_port  # noqa
 from observability.router.route import RouteConfig, build_route  # noqa: E402
 
 WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "10"))
+ROUTER_WORKERS = (1, 2)
 FIXED_RATE = 1000
 FIXED_SECONDS = 10
 TOKEN = "bench-ingest-token-0123456789"
+ADMIN_TOKEN = "bench-admin-token-0123456789"
 
 CONFIG = """
 route:
@@ -134,6 +141,23 @@ def process(
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def wait_for_workers(port: int, workers: int, timeout: float = 60) -> None:
+    """Until each of the router's ``workers`` has answered (the port opens with the first)."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(seen)} of {workers} router workers answered")
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/api/v2/status",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        seen.add(answer.json()["worker"]["pid"])
+        time.sleep(0.05)
 
 
 def _ms(text: str) -> float:
@@ -261,34 +285,40 @@ def main() -> None:
         directory = Path(tmp)
         (directory / "router.yaml").write_text(CONFIG)
         (directory / "empty_app.py").write_text(EMPTY_APP)
-        port = free_port_pair()
         env = {
             "COMPOSER_OBS_ROUTER_INGEST_TOKEN": TOKEN,
-            "COMPOSER_OBS_ROUTER_ADMIN_TOKEN": "bench-admin-token-0123456789",
+            "COMPOSER_OBS_ROUTER_ADMIN_TOKEN": ADMIN_TOKEN,
             "COMPOSER_OBS_ROUTER_ACCESS_LOG": "false",
         }
-        router = [
-            sys.executable,
-            "-m",
-            "observability.router",
-            "serve",
-            "--config",
-            str(directory / "router.yaml"),
-            "--database-url",
-            f"sqlite:///{directory / 'router.db'}",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
         path = f"/v1/webhooks/cloud-monitoring?auth_token={TOKEN}"
-        with process(router, port, env, cwd=ROOT):
-            if have_wrk:
-                ours = wrk(f"http://127.0.0.1:{port}{path}", INCIDENT_LUA, directory)
-                results.update({f"ingest_{k}": v for k, v in ours.items()})
-            latencies = asyncio.run(_fixed_rate(port, path, FIXED_RATE, FIXED_SECONDS))
-            results["fixed_1000_p50"] = percentile(latencies, 0.50)
-            results["fixed_1000_p99"] = percentile(latencies, 0.99)
+        for workers in ROUTER_WORKERS:
+            port = free_port_pair()
+            database = directory / f"router-{workers}.db"
+            router = [
+                sys.executable,
+                "-m",
+                "observability.router",
+                "serve",
+                "--config",
+                str(directory / "router.yaml"),
+                "--database-url",
+                f"sqlite:///{database}",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ]
+            key = f"ingest_w{workers}"
+            with process(router, port, env, cwd=ROOT):
+                wait_for_workers(port, workers)
+                if have_wrk:
+                    ours = wrk(f"http://127.0.0.1:{port}{path}", INCIDENT_LUA, directory)
+                    results.update({f"{key}_{k}": v for k, v in ours.items()})
+                latencies = asyncio.run(_fixed_rate(port, path, FIXED_RATE, FIXED_SECONDS))
+                results[f"fixed_w{workers}_p50"] = percentile(latencies, 0.50)
+                results[f"fixed_w{workers}_p99"] = percentile(latencies, 0.99)
         if have_wrk:
             port = free_port_pair()
             with process(uvicorn_command("empty_app:app", port), port, cwd=directory):
@@ -316,34 +346,36 @@ def main() -> None:
         results[f"route_us_{routes}"] = routing_cost(routes)
 
     print()
-    print(f"{'target':<38}{'alerts/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-    for key, name in (
-        ("ingest", "our durable ingest (wrk, 16 conns)"),
-        ("empty", "empty FastAPI endpoint (same uvicorn)"),
+    print(f"{'target':<40}{'alerts/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    rows = [(f"ingest_w{n}", f"durable ingest, {n} router process(es)") for n in ROUTER_WORKERS]
+    rows += [
+        ("empty", "empty FastAPI endpoint (1 process)"),
         ("alertmanager", "Alertmanager /api/v2/alerts"),
-    ):
+    ]
+    for key, name in rows:
         if f"{key}_rps" in results:
             print(
-                f"{name:<38}{results[f'{key}_rps']:>12.0f}{results[f'{key}_p50']:>10.2f}"
+                f"{name:<40}{results[f'{key}_rps']:>10.0f}{results[f'{key}_p50']:>10.2f}"
                 f"{results[f'{key}_p99']:>10.2f}{results[f'{key}_errors']:>10.0f}"
             )
-    print(
-        f"{'our ingest at a fixed 1,000 alerts/s':<38}{FIXED_RATE:>12}"
-        f"{results['fixed_1000_p50']:>10.2f}{results['fixed_1000_p99']:>10.2f}"
-    )
+    for n in ROUTER_WORKERS:
+        print(
+            f"{f'ingest at a fixed 1,000/s, {n} process(es)':<40}{FIXED_RATE:>10}"
+            f"{results[f'fixed_w{n}_p50']:>10.2f}{results[f'fixed_w{n}_p99']:>10.2f}"
+        )
     for routes in (10, 1000, 10000):
         print(f"routing decision, {routes:>6} routes: {results[f'route_us_{routes}']:.2f} us")
-    if "alertmanager_rps" in results and "ingest_rps" in results:
-        results["ingest_vs_alertmanager"] = results["ingest_rps"] / results["alertmanager_rps"]
-        results["ingest_vs_empty"] = results["ingest_rps"] / results["empty_rps"]
-        print(
-            f"ingest / Alertmanager: {results['ingest_vs_alertmanager']:.2f} (target >= 0.5);"
-            f" ingest / empty endpoint: {results['ingest_vs_empty']:.2f}"
-        )
-    print(
-        f"p99 at 1,000 alerts/s: {results['fixed_1000_p99']:.2f} ms (target < 25);"
-        f" decision at 10,000 routes: {results['route_us_10000']:.2f} us (target < 50)"
-    )
+    for n in ROUTER_WORKERS:
+        if "alertmanager_rps" in results and f"ingest_w{n}_rps" in results:
+            ours = results[f"ingest_w{n}_rps"]
+            results[f"w{n}_vs_alertmanager"] = ours / results["alertmanager_rps"]
+            results[f"w{n}_vs_empty"] = ours / results["empty_rps"]
+            print(
+                f"{n} process(es): ingest / Alertmanager {results[f'w{n}_vs_alertmanager']:.2f}"
+                f" (target >= 0.5), ingest / empty endpoint {results[f'w{n}_vs_empty']:.2f};"
+                f" p99 at 1,000/s {results[f'fixed_w{n}_p99']:.2f} ms (target < 25)"
+            )
+    print(f"decision at 10,000 routes: {results['route_us_10000']:.2f} us (target < 50)")
     print("RESULT " + " ".join(f"{key}={value:.4g}" for key, value in results.items()))
 
 

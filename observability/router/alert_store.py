@@ -106,7 +106,7 @@ class AlertWriter:
         self,
         store: Store,
         clock: Clock,
-        on_commit: Callable[[], None],
+        on_commit: Callable[[bool], None],
         config: Callable[[], RouterConfig] | None = None,
     ) -> None:
         self.store = store
@@ -141,39 +141,51 @@ class AlertWriter:
         return await waiting.future
 
     def _run(self) -> None:
-        while True:
+        stop = False
+        while not stop:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            self._commit(batch)
-            if stop:
-                return
+            stop = self._commit(first)
 
-    def _commit(self, batch: list[_Waiting]) -> None:
+    def _take_waiting(self, batch: list[_Waiting]) -> bool:
+        """Add what waits in the queue to ``batch`` (up to MAX_BATCH); True if told to stop."""
+        while len(batch) < MAX_BATCH:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if more is None:
+                return True
+            batch.append(more)
+        return False
+
+    def _commit(self, first: _Waiting) -> bool:
+        """Store ``first`` and whatever waits once the write lock is ours; True: stop after.
+
+        The batch is taken after the lock: while other processes of the database hold it,
+        requests keep arriving, and they all share this commit instead of each waiting for
+        one of their own.
+        """
+        batch = [first]
+        stop = stale = False
         try:
             with self.store.write() as connection:
+                stop = self._take_waiting(batch)
                 # The configuration is read under the write lock: a reload that swaps it
                 # marks every alert for routing again after this transaction, never before.
                 config = self.config() if self.config else None
+                if config is not None and not self.store.routes_with(connection, config.digest):
+                    config, stale = None, True  # left pending: the dispatcher routes them
                 submissions = [w.submission for w in batch]
                 write(connection, self.store, submissions, self.clock.now(), config)
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
             log.error("storing %d requests failed: %s", len(batch), exc)
             _answer(batch, exc)
-            return
+            return stop
         _answer(batch, None)
-        self.on_commit()
+        self.on_commit(stale)
+        return stop
 
 
 def _answer(batch: list[_Waiting], error: Exception | None) -> None:

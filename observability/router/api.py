@@ -9,6 +9,7 @@ router's own. Everything here needs the admin bearer token.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -304,6 +305,7 @@ async def get_status(runtime: RouterRuntime = Depends(admin)) -> dict[str, Any]:
         "cluster": {"status": "shared-database" if runtime.store.shared else "disabled"},
         "config": {"source": config.source, "digest": config.digest},
         "database": runtime.store.dialect,
+        "worker": {"pid": os.getpid(), "dispatcher": runtime.dispatching},
         "uptime": iso(runtime.started_at),
         "uptimeSeconds": round(time.time() - runtime.started_at, 3),
         "receivers": sorted(config.receivers),
@@ -314,6 +316,8 @@ async def get_status(runtime: RouterRuntime = Depends(admin)) -> dict[str, Any]:
 async def reload(request: Request, runtime: RouterRuntime = Depends(admin)) -> dict[str, Any]:
     actor = request.headers.get("x-actor", "api")
     result = await asyncio.to_thread(runtime.reload, actor)
+    if runtime.reload_peers is not None:
+        runtime.reload_peers()  # the other workers load the same file too
     if not result.ok:
         raise RequestRefused(
             400, f"reload failed, running configuration kept: {result.message}", "bad_config"

@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from observability.router.api import router as api_router
 from observability.router.api import runtime_of
@@ -33,7 +33,7 @@ access_log = logging.getLogger("observability.router.access")
 log = logging.getLogger(__name__)
 
 
-def create_asgi(settings: RouterSettings, clock: Clock | None = None) -> ASGIApp:
+def create_asgi(settings: RouterSettings, clock: Clock | None = None) -> FastIngest:
     """What ``router serve`` gives uvicorn: the app behind the ingest fast path."""
     app = create_app(settings, clock)
     return FastIngest(app, settings.access_log)

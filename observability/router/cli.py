@@ -11,7 +11,6 @@ Errors are one line on stderr, never a traceback.
 from __future__ import annotations
 
 import getpass
-import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -86,46 +85,36 @@ def serve(
     ] = None,
     host: Annotated[str | None, typer.Option(show_default=False)] = None,
     port: Annotated[int | None, typer.Option(show_default=False)] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Router processes on this port and database (default 1; see the README).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run the router until SIGTERM/Ctrl-C. Settings: flags, else COMPOSER_OBS_ROUTER_* vars."""
-    import uvicorn
-
-    from observability.router.app import create_asgi
-    from observability.router.auth import SecretRedactor, settings_secrets
-    from observability.router.server import http_protocol
     from observability.router.settings import RouterSettingsError, load_router_settings
+    from observability.router.workers import serve as run
 
+    overrides = {
+        "config_file": config,
+        "database_url": database_url,
+        "host": host,
+        "port": port,
+        "workers": workers,
+    }
     try:
-        settings = load_router_settings(
-            config_file=config, database_url=database_url, host=host, port=port
-        )
+        settings = load_router_settings(**overrides)
     except RouterSettingsError as exc:
         raise _fail(str(exc)) from None
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request URL at INFO, and Slack/Chat/webhook URLs are secrets.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    redactor = SecretRedactor(settings_secrets(settings))
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
     try:
-        app = create_asgi(settings)
-    except (ConfigError, ValueError) as exc:
+        code = run(settings, overrides, log_level)
+    except (ConfigError, ValueError, OSError) as exc:  # OSError: e.g. the port is taken
         raise _fail(str(exc)) from None
-    uvicorn.run(
-        app,
-        http=http_protocol(),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        log_level=log_level.lower(),
-        proxy_headers=True,
-        timeout_graceful_shutdown=20,
-    )
+    if code:
+        raise typer.Exit(code=code)
 
 
 @router_app.command("check-config")

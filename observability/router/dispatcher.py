@@ -92,11 +92,21 @@ def time_muted(route: Route, config: RouterConfig, now: float) -> bool:
     )
 
 
+def mark_firing_pending(connection: Connection, now: float) -> None:
+    """Have every firing alert routed again (after a configuration change, as Alertmanager)."""
+    connection.execute(
+        update(alerts)
+        .where(or_(alerts.c.ends_at.is_(None), alerts.c.ends_at > now))
+        .values(pending=True)
+    )
+
+
 @dataclass
 class PassReport:
     routed: int = 0
     flushed: int = 0
     notices: list[Notice] = field(default_factory=list)
+    config_stale: bool = False
 
     @property
     def busy(self) -> bool:
@@ -128,7 +138,8 @@ class Dispatcher:
         """
         report = PassReport()
         config = self._config()
-        report.routed = self.route_pending(config)
+        routed = self.route_pending(config)
+        report.routed, report.config_stale = max(routed, 0), routed < 0
         for _ in range(MAX_FLUSH_BATCHES):
             flushed, notices = self.flush_due(config)
             report.flushed += flushed
@@ -147,13 +158,8 @@ class Dispatcher:
 
     def reroute_all(self) -> None:
         """After a configuration change: route every firing alert again (as Alertmanager does)."""
-        now = self.clock.now()
         with self.store.write() as connection:
-            connection.execute(
-                update(alerts)
-                .where(or_(alerts.c.ends_at.is_(None), alerts.c.ends_at > now))
-                .values(pending=True)
-            )
+            mark_firing_pending(connection, self.clock.now())
 
     def _any(self, query: Select[Any]) -> bool:
         """Whether ``query`` finds a row, asked without taking the write lock."""
@@ -161,9 +167,13 @@ class Dispatcher:
             return connection.execute(query.limit(1)).first() is not None
 
     def route_pending(self, config: RouterConfig) -> int:
+        """Route one batch of pending alerts; how many, or -1 if ``config`` is not the active
+        one (another process reloaded first: this one must reload before routing)."""
         if not self._any(select(alerts.c.fingerprint).where(alerts.c.pending == true())):
             return 0
         with self.store.write() as connection:
+            if not self.store.routes_with(connection, config.digest):
+                return -1
             now = self.clock.now()
             query = select(alerts).where(alerts.c.pending == true()).limit(ROUTE_BATCH)
             rows = connection.execute(self.store.claim(query, of=alerts)).all()

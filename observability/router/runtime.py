@@ -3,6 +3,12 @@
 The HTTP layer (``app``) only talks to this object. Reloading (SIGHUP or ``POST /-/reload``)
 swaps the compiled configuration atomically, or keeps the running one and says why; after a
 change, firing alerts are routed again, as Alertmanager does.
+
+Several processes may run on one SQLite database (``router serve --workers N``): each stores
+alerts, only the holder of the dispatcher lock dispatches and delivers. The database records
+which configuration routed the stored alerts (``active_config``): the first process to load a
+new configuration records it, re-routes and writes the audit entry, once; a process still on
+the old one leaves new alerts unrouted (``pending``, for the dispatcher) and reloads.
 """
 
 from __future__ import annotations
@@ -12,24 +18,29 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from sqlalchemy import Connection
 
 from observability.router.alert_store import AlertWriter
 from observability.router.auth import Authenticator
 from observability.router.clock import Clock, SystemClock
 from observability.router.config import ConfigError, RouterConfig, load_config
-from observability.router.dispatcher import Dispatcher, PassReport
+from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_pending
 from observability.router.history import record_audit
 from observability.router.metrics import RouterMetrics
 from observability.router.outbox import Courier, Outbox
 from observability.router.settings import RouterSettings
-from observability.router.store import Store
+from observability.router.store import ProcessLock, Store, active_digest, set_active_config
 
 log = logging.getLogger(__name__)
 
 # Passes are at least this far apart: new alerts wait a moment to be routed in one batch
 # instead of taking the database's write lock after every single commit of the ingest.
 DISPATCH_DEBOUNCE = 0.2
+# A process that finds another configuration active reloads at most this often.
+STALE_RELOAD_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,12 @@ class RouterRuntime:
         self.writer = AlertWriter(
             self.store, self.clock, self._alerts_committed, lambda: self._config
         )
+        # Set by a worker process: asks the supervisor to have every worker reload.
+        self.reload_peers: Callable[[], None] | None = None
+        self.dispatching = False
+        self._dispatcher_lock: ProcessLock | None = None
+        self._stale_reload_at = 0.0
+        self._stopped: asyncio.Event | None = None
         self.metrics.watch_outbox(self.outbox.depths)
         self.metrics.config_last_reload_success.set(1)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -75,16 +92,13 @@ class RouterRuntime:
         """Open the database, resume unfinished work, start the loops."""
         self._loop = asyncio.get_running_loop()
         self._dispatch_wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         await asyncio.to_thread(self.store.create_schema)
         if not self.store.shared:
-            released = await asyncio.to_thread(self.outbox.release_all)
-            if released:
-                log.info("resuming %d notices a previous run had claimed", released)
+            await asyncio.to_thread(self._adopt, self._config, "startup")
+        self._dispatcher_lock = self.store.dispatcher_lock()
         self.writer.start()
-        self._tasks = [
-            asyncio.create_task(self._dispatch_loop(), name="dispatcher"),
-            asyncio.create_task(self.courier.run(), name="courier"),
-        ]
+        self._tasks = [asyncio.create_task(self._lead(), name="dispatcher")]
         self.ready = True
         log.info(
             "router ready: %d receivers, config %s (%s)",
@@ -100,13 +114,49 @@ class RouterRuntime:
         self.courier.stop()
         if self._dispatch_wake:
             self._dispatch_wake.set()
+        if self._stopped:
+            self._stopped.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._dispatcher_lock is not None:
+            self._dispatcher_lock.close()
         self.store.dispose()
 
-    def _alerts_committed(self) -> None:
+    async def _lead(self) -> None:
+        """Dispatch and deliver, once this process holds the dispatcher lock (if there is one).
+
+        The other processes of a SQLite database try again every ``poll_interval``: when the
+        holder exits, even by ``kill -9``, one of them takes over within that time.
+        """
+        assert self._stopped is not None
+        lock = self._dispatcher_lock
+        if lock is not None:
+            while not lock.try_acquire():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), self.settings.poll_interval)
+                if self._stopping:
+                    return
+            # No other process can hold a lease now: what a dead dispatcher claimed is free.
+            released = await asyncio.to_thread(self.outbox.release_all)
+            if released:
+                log.info("resuming %d notices a previous dispatcher had claimed", released)
+        self.dispatching = True
+        await asyncio.gather(self._dispatch_loop(), self.courier.run())
+
+    def _alerts_committed(self, config_stale: bool) -> None:
         """Called by the writer thread after each commit: route the new alerts soon."""
+        if config_stale:
+            self._reload_stale()
         if self._loop is not None and self._dispatch_wake is not None:
             self._loop.call_soon_threadsafe(self._dispatch_wake.set)
+
+    def _reload_stale(self) -> None:
+        """Another process made another configuration active: load the file again (the
+        signal that made it reload is on its way here too, this only closes the gap)."""
+        now = time.monotonic()
+        if self._loop is None or now - self._stale_reload_at < STALE_RELOAD_INTERVAL:
+            return
+        self._stale_reload_at = now
+        self._loop.call_soon_threadsafe(self._loop.run_in_executor, None, self.reload, "sync")
 
     async def _dispatch_loop(self) -> None:
         assert self._dispatch_wake is not None
@@ -118,6 +168,8 @@ class RouterRuntime:
             except Exception:  # log it and try again: the database may be back
                 log.exception("dispatch pass failed")
                 report, due = PassReport(), None
+            if report.config_stale:
+                self._reload_stale()
             if report.notices:
                 self.courier.wake()
             if report.busy:
@@ -141,22 +193,46 @@ class RouterRuntime:
                 log.error("reload failed, keeping the running configuration: %s", exc)
                 return ReloadResult(False, False, str(exc))
             changed = fresh.digest != self._config.digest
+            if self.store.shared:
+                rerouted = changed and self._reroute(fresh, actor)
+            else:
+                rerouted = self._adopt(fresh, actor)
             self._config = fresh
             self.metrics.config_reloads.labels("success").inc()
             self.metrics.config_last_reload_success.set(1)
-        if changed:
-            self.dispatcher.reroute_all()
-            with self.store.write() as connection:
-                record_audit(
-                    connection,
-                    self.clock.now(),
-                    actor,
-                    "config.reload",
-                    fresh.source,
-                    {"digest": fresh.digest},
-                )
-            if self._loop is not None and self._dispatch_wake is not None:
-                self._loop.call_soon_threadsafe(self._dispatch_wake.set)
+        if rerouted and self._loop is not None and self._dispatch_wake is not None:
+            self._loop.call_soon_threadsafe(self._dispatch_wake.set)
         message = "configuration reloaded" if changed else "configuration unchanged"
         log.info("%s (%s)", message, fresh.digest[:12])
         return ReloadResult(True, changed, message)
+
+    def _reroute(self, config: RouterConfig, actor: str) -> bool:
+        """Route every firing alert again and audit why (PostgreSQL: each replica for itself)."""
+        with self.store.write() as connection:
+            self._record_reroute(connection, config, actor)
+        return True
+
+    def _adopt(self, config: RouterConfig, actor: str) -> bool:
+        """Make ``config`` the active one of this SQLite database; True if it was not already.
+
+        Whoever changes it re-routes the firing alerts and writes the audit entry, in the same
+        transaction, so with several workers that happens once per new configuration.
+        """
+        now = self.clock.now()
+        with self.store.write() as connection:
+            previous = active_digest(connection)
+            if previous == config.digest:
+                return False
+            set_active_config(connection, config.digest, config.source, now)
+            if previous is None:  # first start on this database: nothing was reloaded
+                mark_firing_pending(connection, now)
+                return True
+            self._record_reroute(connection, config, actor)
+        return True
+
+    def _record_reroute(self, connection: Connection, config: RouterConfig, actor: str) -> None:
+        now = self.clock.now()
+        mark_firing_pending(connection, now)
+        record_audit(
+            connection, now, actor, "config.reload", config.source, {"digest": config.digest}
+        )

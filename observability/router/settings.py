@@ -41,6 +41,9 @@ class RouterSettings(BaseSettings):
     sqlite_synchronous: str = Field(default="FULL", pattern="^(?i:NORMAL|FULL|EXTRA)$")
     access_log: bool = Field(default=True, description="Log each request (never its query).")
     poll_interval: float = Field(default=1.0, gt=0, description="Longest idle wait, seconds.")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Router processes sharing the port and database."
+    )
 
     @model_validator(mode="after")
     def _secured(self) -> RouterSettings:

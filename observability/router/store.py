@@ -4,16 +4,21 @@ All state lives here so that a restart, even ``kill -9``, resumes exactly where 
 alerts, groups with their timers, the notification log that deduplicates, the outbox of
 notices still to deliver, dead letters, silences and the history of every incident.
 
-SQLite (WAL) is the embedded default for one router. Its writers take the database lock at
-``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read lock, and readers use a
-second engine that does not take it. PostgreSQL is for several replicas sharing one database:
-rows that must be worked on by one replica only are claimed with
-``SELECT ... FOR UPDATE SKIP LOCKED``.
+SQLite (WAL) is the embedded default for one machine, with one router process or several
+(``router serve --workers N``). Its writers take the database lock at ``BEGIN IMMEDIATE`` so two
+writers never deadlock upgrading a read lock, and readers use a second engine that does not
+take it. Writers of different processes queue on a lock file next to the database first (see
+``Store.write``), and only the holder of the dispatcher lock (``Store.dispatcher_lock``)
+flushes groups and delivers. PostgreSQL is for several replicas sharing one database: rows
+that must be worked on by one replica only are claimed with ``SELECT ... FOR UPDATE SKIP
+LOCKED``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +41,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -186,6 +192,31 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
 )
 
+# The configuration that routed the stored alerts (SQLite: one row, shared by the workers).
+active_config = Table(
+    "active_config",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", Float, nullable=False),
+)
+
+
+def active_digest(connection: Connection) -> str | None:
+    """The digest of the configuration that routes the stored alerts (None: none yet)."""
+    query = select(active_config.c.digest).where(active_config.c.id == 1)
+    return connection.execute(query).scalar()
+
+
+def set_active_config(connection: Connection, digest: str, source: str, now: float) -> None:
+    values = {"digest": digest, "source": source, "loaded_at": now}
+    connection.execute(
+        sqlite.insert(active_config)
+        .values(id=1, **values)
+        .on_conflict_do_update(index_elements=["id"], set_=values)
+    )
+
 
 def normalize_url(url: str) -> str:
     """Accept ``postgres://``/``postgresql://`` and use the psycopg 3 driver for them."""
@@ -208,9 +239,13 @@ class Store:
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         )
+        self._process_lock: ProcessLock | None = None
         if self.dialect == "sqlite":
             self._writer = _sqlite_engine(self.url, sqlite_synchronous, immediate=True)
             self._reader = _sqlite_engine(self.url, sqlite_synchronous, immediate=False)
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                self._process_lock = ProcessLock(f"{database}-writer.lock")
         elif self.dialect == "postgresql":
             self._writer = create_engine(self.url, pool_size=8, max_overflow=8, pool_pre_ping=True)
             self._reader = self._writer
@@ -233,11 +268,17 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """A transaction that may write; committed on success, rolled back on error.
 
-        On SQLite the writers of this process queue on a Python lock first: waiting there
-        hands over at once, where SQLite's own busy handler sleeps for up to 100 ms.
+        On SQLite the writers of this process queue on a Python lock first, then on a lock
+        file shared with the other processes of this database: waiting there hands over at
+        once, where SQLite's own busy handler sleeps for up to 100 ms between tries.
         """
-        with self._write_lock, self._writer.begin() as connection:
-            yield connection
+        with self._write_lock:
+            if self._process_lock is None:
+                with self._writer.begin() as connection:
+                    yield connection
+                return
+            with self._process_lock.held(), self._writer.begin() as connection:
+                yield connection
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -262,13 +303,85 @@ class Store:
         """Lock the selected rows for this transaction, waiting for other replicas."""
         return query.with_for_update() if self.shared else query
 
+    def routes_with(self, connection: Connection, digest: str) -> bool:
+        """Whether the configuration ``digest`` may route alerts into this database now.
+
+        On SQLite the processes of one database record the configuration they route with
+        (``active_config``); one still on another configuration must leave alerts pending
+        and reload. A database where none is recorded (one embedded user, such as the alert
+        tests) takes any; PostgreSQL replicas each route with their own.
+        """
+        if self.shared:
+            return True
+        recorded = active_digest(connection)
+        return recorded is None or recorded == digest
+
     def ping(self) -> None:
         with self.read() as connection:
             connection.execute(text("SELECT 1"))
 
+    def dispatcher_lock(self) -> ProcessLock | None:
+        """The lock whose holder alone dispatches and delivers; None when every process may.
+
+        SQLite's outbox claims rely on one claimer (a dispatcher starting up releases every
+        lease, which is only safe if no other process holds one), so of all the processes on
+        one SQLite file only the lock's holder runs the dispatcher and the courier; when it
+        dies the kernel drops the lock and another process takes over. PostgreSQL replicas
+        claim rows with ``SKIP LOCKED`` and all dispatch.
+        """
+        if self.shared:
+            return None
+        database = make_url(self.url).database
+        if not database or database == ":memory:":
+            raise ValueError("a SQLite router needs a database file, not :memory:")
+        return ProcessLock(f"{database}-dispatcher.lock")
+
     def dispose(self) -> None:
         self._writer.dispose()
         self._reader.dispose()
+        if self._process_lock is not None:
+            self._process_lock.close()
+
+
+class ProcessLock:
+    """An exclusive ``flock`` on a file: one holder among all processes (and Store objects).
+
+    The kernel releases it when its holder exits, ``kill -9`` included, so a lock is never
+    left behind by a dead router.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            raise RuntimeError(f"lock {self.path} is closed")
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Wait for the lock, hold it for the block."""
+        fd = self._descriptor()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; keep it until ``close``."""
+        try:
+            fcntl.flock(self._descriptor(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release (if held) and close."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _sqlite_engine(url: str, synchronous: str, immediate: bool) -> Engine:

@@ -96,6 +96,7 @@ class RouterProcess:
         config: str,
         database_url: str | None = None,
         extra_env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
@@ -105,6 +106,7 @@ class RouterProcess:
         self.port = free_port_pair()
         self.log_path = directory / "router.log"
         self.extra_env = extra_env or {}
+        self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
         self.ingest = httpx.Client(base_url=self.url, timeout=10)
         self.admin = httpx.Client(
@@ -140,10 +142,13 @@ class RouterProcess:
                 self.database_url,
                 "--port",
                 str(self.port),
+                "--workers",
+                str(self.workers),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            start_new_session=True,  # its own process group: kill9 reaches every worker
         )
         log.close()
 
@@ -170,13 +175,29 @@ class RouterProcess:
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
     def kill9(self) -> None:
+        """``kill -9`` the router's whole process group (the supervisor and its workers)."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+
+    def statuses(self, attempts: int = 400) -> dict[int, dict[str, Any]]:
+        """``/api/v2/status`` of each worker, by pid: asked on new connections (the kernel
+        hands each to some worker) until every worker answered, or ``attempts`` ran out."""
+        found: dict[int, dict[str, Any]] = {}
+        for _ in range(attempts):
+            status = httpx.get(
+                f"{self.url}/api/v2/status",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                timeout=10,
+            ).json()
+            found[status["worker"]["pid"]] = status
+            if len(found) == self.workers:
+                break
+        return found
 
     def close(self) -> None:
         self.stop()

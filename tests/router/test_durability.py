@@ -33,11 +33,12 @@ receivers:
     )
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
 def test_kill_9_mid_storm_then_restart_delivers_everything(
-    router_factory: Any, fakes: dict[str, StandIn], tmp_path: Any
+    router_factory: Any, fakes: dict[str, StandIn], workers: int
 ) -> None:
     webhook = fakes["webhook"]
-    router: RouterProcess = router_factory(storm_config(webhook.url), name="first")
+    router: RouterProcess = router_factory(storm_config(webhook.url), name="first", workers=workers)
     acknowledged: set[str] = set()
     lock = threading.Lock()
 
@@ -65,7 +66,10 @@ def test_kill_9_mid_storm_then_restart_delivers_everything(
     assert 120 <= sent_before < 300
     # Monitoring retries what was not acknowledged; the restarted router takes it all.
     restarted = RouterProcess(
-        router.directory, router.config_path.read_text(), database_url=router.database_url
+        router.directory,
+        router.config_path.read_text(),
+        database_url=router.database_url,
+        workers=workers,
     )
     restarted.log_path = router.directory / "router-restarted.log"
     restarted.start()
