@@ -29,7 +29,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from observability.child_process import child_process  # noqa: E402
 from observability.emulator.process import free_port_pair, wait_for_port  # noqa: E402
 from observability.router.route import RouteConfig, build_route  # noqa: E402
 
@@ -123,24 +123,12 @@ def uvicorn_command(app: str, port: int) -> list[str]:
 def process(
     command: list[str], port: int, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen(
-        command,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    def ready(_: subprocess.Popen[bytes]) -> None:
         wait_for_port(port, timeout=60)
         time.sleep(0.5)
+
+    with child_process(command, ready, env=env, cwd=cwd) as child:
         yield child
-    finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def wait_for_workers(port: int, workers: int, timeout: float = 60) -> None:

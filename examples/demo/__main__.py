@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -32,9 +33,14 @@ from examples.demo import story
 from examples.demo.emulator_admin import EmulatorAdmin
 from examples.demo.report import render_dashboards, write_output
 from examples.demo.services import Services, demo_services
+from observability.dashboard_render.errors import RenderError
 
-DAGS = ("obs_example_success", "obs_example_failure")
-OUTPUT = Path(os.environ.get("COMPOSER_OBS_DEMO_OUTPUT") or ROOT / "demo-output")
+DAGS = {"obs_example_success": True, "obs_example_failure": False}
+"""Each example DAG and whether its run should succeed."""
+FAILING_DAG = "obs_example_failure"
+OUTPUT = Path(os.environ.get("COMPOSER_OBS_DEMO_OUTPUT") or ROOT / "demo-output").resolve()
+MARKER = "report.html"
+"""A folder holding this file is a demo's output, which the next run may replace."""
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 STEPS = (
@@ -89,7 +95,9 @@ def _provision(services: Services, project: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-def _run_dags(services: Services, project: str, home: Path, progress: Progress) -> list[str]:
+def _run_dags(
+    services: Services, project: str, home: Path, progress: Progress, problems: list[str]
+) -> list[str]:
     assert services.endpoint.grpc_target is not None
     airflow = Airflow(
         venv=_airflow_venv(),
@@ -108,13 +116,19 @@ def _run_dags(services: Services, project: str, home: Path, progress: Progress) 
     task = progress.add_task(f"Airflow {airflow.version}: airflow db migrate", total=None)
     airflow.migrate()
     lines = []
-    for dag_id in DAGS:
+    for dag_id, should_succeed in DAGS.items():
         progress.update(task, description=f"Airflow {airflow.version}: airflow dags test {dag_id}")
         started = time.monotonic()
         result = airflow.dags_test(dag_id)
         if "could not be found" in result.stdout + result.stderr:
             raise RuntimeError(f"Airflow could not load {dag_id}:\n{result.stderr[-2000:]}")
-        outcome = "succeeded" if result.returncode == 0 else "failed (as designed)"
+        succeeded = result.returncode == 0
+        outcome = "succeeded" if succeeded else "failed"
+        if succeeded != should_succeed:
+            outcome += f", which it should not have (log: {airflow.home})"
+            problems.append(f"the run of {dag_id} {outcome}")
+        elif not succeeded:
+            outcome += " (as designed)"
         lines.append(
             f"Airflow {airflow.version} `dags test {dag_id}`: the run {outcome} "
             f"in {time.monotonic() - started:.0f} s"
@@ -136,12 +150,17 @@ def _delivered(services: Services, incident: dict[str, Any]) -> bool:
 
 
 def _move_clock(
-    admin: EmulatorAdmin, services: Services, progress: Progress, minutes: int, label: str
+    admin: EmulatorAdmin,
+    services: Services,
+    progress: Progress,
+    minutes: int,
+    problems: list[str],
 ) -> float:
     """Advance minute by minute, evaluating the policies each time. When an incident opens or
     closes, wait (in real time: the router's group_wait and retries run on the wall clock)
-    until the router has delivered its notification, as if the minutes really passed.
-    Returns the real seconds spent waiting for deliveries."""
+    until the router has delivered its notification, as if the minutes really passed; one
+    that does not arrive in time is a problem. Returns the real seconds spent waiting."""
+    label = "emulator clock +1 min"
     task = progress.add_task(label, total=minutes)
     states = {i["incidentId"]: i["state"] for i in admin.incidents()}
     waited = 0.0
@@ -151,18 +170,44 @@ def _move_clock(
         changed = [i for i in incidents if states.get(i["incidentId"]) != i["state"]]
         states = {i["incidentId"]: i["state"] for i in incidents}
         started = time.monotonic()
-        while changed and time.monotonic() - started < DELIVERY_TIMEOUT:
+        while True:
             changed = [i for i in changed if not _delivered(services, i)]
+            if not changed or time.monotonic() - started > DELIVERY_TIMEOUT:
+                break
             time.sleep(0.2)
         waited += time.monotonic() - started
+        problems += [
+            f"no notification delivered within {DELIVERY_TIMEOUT:.0f} s for incident "
+            f"{i['incidentId']} ({i['policyDisplayName']}, {i['state']}; router log: "
+            f"{services.router.log_path})"
+            for i in changed
+        ]
         open_count = sum(1 for state in states.values() if state == "open")
         progress.update(task, advance=1, description=f"{label} ({open_count} open)")
     progress.remove_task(task)
     return waited
 
 
-def run_demo(home: Path) -> None:
+def _check_pages(services: Services, problems: list[str]) -> None:
+    """The promise of the demo: the failing DAG's page was triggered, then resolved."""
+    pages = services.pagerduty.bodies()
+    keys = {
+        page["dedup_key"]
+        for page in pages
+        if page["event_action"] == "trigger" and FAILING_DAG in str(page.get("payload"))
+    }
+    for key in keys:
+        actions = [page["event_action"] for page in pages if page["dedup_key"] == key]
+        if actions != ["trigger", "resolve"]:
+            problems.append(f"PagerDuty got {actions} for the page of {FAILING_DAG}")
+    if not keys:
+        problems.append(f"PagerDuty got no page for {FAILING_DAG}")
+
+
+def run_demo(home: Path, output: Path) -> list[str]:
+    """Run every step; returns the problems found (none when the story held)."""
     project = f"demo-{uuid.uuid4().hex[:6]}"
+    problems: list[str] = []
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -181,56 +226,90 @@ def run_demo(home: Path) -> None:
         step(0)
         with demo_services(home) as services:
             story.services(console, services)
+            assert services.endpoint.http_url is not None
             admin = EmulatorAdmin(services.endpoint.http_url, project)
             try:
                 step(1)
                 story.provisioned(console, _provision(services, project), project)
                 step(2)
                 started_at = admin.now()
-                for line in _run_dags(services, project, home, progress):
+                for line in _run_dags(services, project, home, progress, problems):
                     console.print(line)
                 step(3)
-                events = story.events(console, services.endpoint, project)
+                events = story.events(console, services.endpoint, project, FAILING_DAG, problems)
                 story.metric_points(console, services.endpoint, project, started_at, admin.now())
                 step(4)
-                waited = _move_clock(
-                    admin, services, progress, OPEN_MINUTES, "emulator clock +1 min"
-                )
+                waited = _move_clock(admin, services, progress, OPEN_MINUTES, problems)
                 story.incidents(console, admin.incidents(), "after the alert windows")
                 console.print(f"the router's deliveries took {waited:.1f} s of real time")
                 step(5)
-                _move_clock(admin, services, progress, CLOSE_MINUTES, "emulator clock +1 min")
+                _move_clock(admin, services, progress, CLOSE_MINUTES, problems)
                 incidents = admin.incidents()
                 story.incidents(console, incidents, "after the auto-close")
                 story.notifications(console, services)
+                _check_pages(services, problems)
                 step(6)
-                shutil.rmtree(OUTPUT, ignore_errors=True)
-                dashboards = render_dashboards(OUTPUT, services.endpoint, project)
-                story.dashboards(console, dashboards)
-                report = write_output(OUTPUT, services, project, events, incidents, dashboards)
+                dashboards = render_dashboards(output, services.endpoint, project)
+                story.dashboards(console, dashboards, output, OUTPUT)
+                write_output(output, services, project, events, incidents, dashboards)
                 progress.update(steps, completed=len(STEPS))
             finally:
                 admin.close()
-    story.finale(console, services, report)
+        story.finale(console, services, OUTPUT / MARKER, problems)
+    return problems
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _fresh_output() -> Path:
+    """A new folder beside ``OUTPUT``; it replaces ``OUTPUT`` only once complete."""
+    if OUTPUT.exists() and not (OUTPUT / MARKER).exists() and any(OUTPUT.iterdir()):
+        sys.exit(f"{OUTPUT} exists and is not a demo's output (no {MARKER}): not replacing it")
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{OUTPUT.name}-", dir=OUTPUT.parent))
+
+
+def _publish(new: Path) -> None:
+    if OUTPUT.exists():
+        shutil.rmtree(OUTPUT)
+    new.rename(OUTPUT)
+
+
+def _keep_logs(home: Path, new: Path) -> Path:
+    """After a failure: the services' logs, where the reader can find them."""
+    logs = new / "logs"
+    logs.mkdir(exist_ok=True)
+    for log in home.rglob("*.log"):
+        shutil.copy(log, logs / f"{log.parent.name}-{log.name}")
+    return logs
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started = time.monotonic()
+    new = _fresh_output()
     try:
         with tempfile.TemporaryDirectory(prefix="composer-obs-demo-") as scratch:
-            run_demo(Path(scratch))
+            try:
+                problems = run_demo(Path(scratch), new)
+            except (RuntimeError, TimeoutError, OSError, RenderError, httpx.HTTPError) as error:
+                logs = _keep_logs(Path(scratch), new)
+                _publish(new)
+                console.print(f"[red]the demo failed:[/] {error}")
+                sys.exit(f"the services' logs are in {OUTPUT / logs.name}")
+        _publish(new)
     except KeyboardInterrupt:
+        shutil.rmtree(new, ignore_errors=True)
         console.print("interrupted: every process the demo started has been stopped")
         sys.exit(130)
     console.print(
         f"done in {time.monotonic() - started:.0f} s; every process the demo started "
         "has been stopped and its temporary folder removed"
     )
+    if problems:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
+from examples.demo.routing import ONCALL, OWNERS, TEAM_CHANNEL
 from examples.demo.services import Services
 
 
@@ -21,51 +22,36 @@ class Notification:
     raw: Any
 
 
-def _slack_text(body: dict[str, Any]) -> str:
+def _page(body: dict[str, Any]) -> tuple[str, str]:
+    title = f"{body['event_action']} (dedup_key {body['dedup_key']})"
+    return title, body.get("payload", {}).get("summary", "the incident closed")
+
+
+def _slack(body: dict[str, Any]) -> tuple[str, str]:
     texts = [body.get("text", "")]
     texts += [block.get("text", {}).get("text", "") for block in body.get("blocks", [])]
-    return "\n".join(text for text in texts if text)
+    return str(body.get("channel") or "Slack"), "\n".join(text for text in texts if text)
 
 
-def _email_text(message: Message) -> str:
+def _email(message: Message) -> tuple[str, str]:
     plain = [part for part in message.walk() if part.get_content_type() == "text/plain"]
     payload = plain[0].get_payload(decode=True) if plain else b""
-    return payload.decode(errors="replace") if isinstance(payload, bytes) else ""
+    text = payload.decode(errors="replace") if isinstance(payload, bytes) else ""
+    return f"{message['Subject']} (to {message['To']})", text
 
 
 def collect(services: Services) -> list[Notification]:
     """PagerDuty events, then Slack messages, then emails, each in arrival order."""
-    found = [
-        Notification(
-            service="pagerduty",
-            receiver="analytics-oncall",
-            title=f"{body['event_action']} (dedup_key {body['dedup_key']})",
-            text=body.get("payload", {}).get("summary", "the incident closed"),
-            file=f"pagerduty-{number:02d}.json",
-            raw=body,
-        )
-        for number, body in enumerate(services.pagerduty.bodies(), start=1)
+    sources: list[tuple[str, str, list[Any], Any, str]] = [
+        ("pagerduty", ONCALL, services.pagerduty.bodies(), _page, "json"),
+        ("slack", TEAM_CHANNEL, services.slack.bodies(), _slack, "json"),
+        ("email", OWNERS, services.mail.messages, _email, "eml"),
     ]
-    found += [
-        Notification(
-            service="slack",
-            receiver="analytics-slack",
-            title=str(body.get("channel") or "Slack"),
-            text=_slack_text(body),
-            file=f"slack-{number:02d}.json",
-            raw=body,
-        )
-        for number, body in enumerate(services.slack.bodies(), start=1)
-    ]
-    found += [
-        Notification(
-            service="email",
-            receiver="payments-owners",
-            title=f"{message['Subject']} (to {message['To']})",
-            text=_email_text(message),
-            file=f"email-{number:02d}.eml",
-            raw=message.as_bytes(),
-        )
-        for number, message in enumerate(services.mail.messages, start=1)
-    ]
+    found = []
+    for service, receiver, items, describe, suffix in sources:
+        for number, item in enumerate(items, start=1):
+            title, text = describe(item)
+            raw = item.as_bytes() if isinstance(item, Message) else item
+            file = f"{service}-{number:02d}.{suffix}"
+            found.append(Notification(service, receiver, title, text, file, raw))
     return found

@@ -42,7 +42,7 @@ def _clock(epoch: float | None) -> str:
 
 def _save_notifications(out: Path, notifications: list[Notification]) -> None:
     folder = out / "notifications"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for note in notifications:
         if isinstance(note.raw, bytes):
             (folder / note.file).write_bytes(note.raw)
@@ -75,7 +75,7 @@ def write_output(
     incidents: list[dict[str, Any]],
     dashboards: list[RenderResult],
 ) -> Path:
-    """Write ``out`` (replacing it) and return the path of its HTML report."""
+    """Write the report and the raw material into ``out``; return the report's path."""
     out.mkdir(parents=True, exist_ok=True)
     notifications = collect(services)
     _save_notifications(out, notifications)
@@ -98,7 +98,7 @@ def write_output(
         events=events,
         incidents=incidents,
         notifications=notifications,
-        pagerduty=[item.body for item in services.pagerduty.received],
+        pagerduty=services.pagerduty.bodies(),
         dashboards=[
             {
                 "title": result.display_name,

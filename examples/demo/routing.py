@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from observability.standins import PagerDutyStandIn, SlackStandIn, SmtpStandIn
 
+ONCALL = "analytics-oncall"
+"""The PagerDuty receiver: the analytics team's on-call."""
+TEAM_CHANNEL = "analytics-slack"
+"""The Slack receiver: the team's #analytics-alerts channel."""
+OWNERS = "payments-owners"
+"""The email receiver: the owners of the payments integration."""
+
 
 def demo_routing(
     slack: SlackStandIn, pagerduty: PagerDutyStandIn, mail: SmtpStandIn
@@ -24,7 +31,7 @@ def demo_routing(
             "smtp_from": "composer-alerts@example.com",
         },
         "route": {
-            "receiver": "analytics-slack",
+            "receiver": TEAM_CHANNEL,
             "group_by": ["alertname", "dag_id", "service"],
             "group_wait": "1s",
             "group_interval": "5s",
@@ -32,28 +39,28 @@ def demo_routing(
             "routes": [
                 {
                     "matchers": ['team="analytics"', 'severity=~"critical|error"'],
-                    "receiver": "analytics-oncall",
+                    "receiver": ONCALL,
                     "continue": True,
                 },
                 {
                     "matchers": ['alertname=~"Third-party.*"'],
-                    "receiver": "payments-owners",
+                    "receiver": OWNERS,
                     "continue": True,
                 },
-                {"receiver": "analytics-slack"},
+                {"receiver": TEAM_CHANNEL},
             ],
         },
         "receivers": [
             {
-                "name": "analytics-slack",
+                "name": TEAM_CHANNEL,
                 "slack_configs": [{"channel": "#analytics-alerts", "send_resolved": True}],
             },
             {
-                "name": "analytics-oncall",
+                "name": ONCALL,
                 "pagerduty_configs": [{"routing_key": pagerduty.routing_key, "dedup": "incident"}],
             },
             {
-                "name": "payments-owners",
+                "name": OWNERS,
                 "email_configs": [
                     {
                         "to": "payments-owners@example.com",

@@ -8,13 +8,11 @@ that check payloads as Slack, PagerDuty and a mail server would.
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ import yaml
 
 from examples.demo.routing import demo_routing
 from examples.payments_service import PaymentsService
+from observability.child_process import child_process
 from observability.emulator.process import emulator_process, free_port_pair
 from observability.gcp import Endpoint
 from observability.standins import PagerDutyStandIn, SlackStandIn, SmtpStandIn, smtp_server
@@ -58,18 +57,21 @@ class Router:
         return dict(answer.json())
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the router exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"the router did not become ready:\n{log_path.read_text()[-3000:]}")
+def _ready(router: Router) -> Callable[[subprocess.Popen[bytes]], None]:
+    def wait(process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the router exited at start (its log: {router.log_path})")
+            try:
+                if httpx.get(f"{router.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"the router was not ready after 60 s (its log: {router.log_path})")
+
+    return wait
 
 
 @contextmanager
@@ -78,18 +80,15 @@ def router_process(directory: Path, config: dict[str, object]) -> Iterator[Route
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "router.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    log_path = directory / "router.log"
     port = free_port_pair()
     router = Router(
         url=f"http://127.0.0.1:{port}",
         ingest_token=secrets.token_urlsafe(24),
         admin_token=secrets.token_urlsafe(24),
         config_path=config_path,
-        log_path=log_path,
+        log_path=directory / "router.log",
     )
     env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
         "COMPOSER_OBS_ROUTER_INGEST_TOKEN": router.ingest_token,
         "COMPOSER_OBS_ROUTER_ADMIN_TOKEN": router.admin_token,
         "COMPOSER_OBS_ROUTER_POLL_INTERVAL": "0.2",
@@ -98,18 +97,8 @@ def router_process(directory: Path, config: dict[str, object]) -> Iterator[Route
     command = [sys.executable, "-m", "observability.router", "serve"]
     command += ["--config", str(config_path), "--port", str(port)]
     command += ["--database-url", f"sqlite:///{directory / 'router.db'}"]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_ready(process, router.url, log_path)
+    with child_process(command, _ready(router), env=env, log=router.log_path):
         yield router
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass

@@ -68,16 +68,24 @@ def _detail(payload: dict[str, Any]) -> str:
     return str(payload.get("reason") or "")
 
 
-def events(console: Console, endpoint: Endpoint, project: str) -> list[dict[str, Any]]:
-    """Print the events the callbacks wrote and return them (payload plus entry fields)."""
+def events(
+    console: Console, endpoint: Endpoint, project: str, failing_dag: str, problems: list[str]
+) -> list[dict[str, Any]]:
+    """Print the events the callbacks wrote and return them (payload plus entry fields).
+
+    The failing DAG's error held a password: it must have arrived (as an exception event)
+    and without the password."""
     client = logging_client(project, endpoint)
-    entries = list(
-        client.list_entries(
-            filter_=f'logName="projects/{project}/logs/{LOG_NAME}"',
-            order_by="timestamp asc",
-            page_size=1000,
+    try:
+        entries = list(
+            client.list_entries(
+                filter_=f'logName="projects/{project}/logs/{LOG_NAME}"',
+                order_by="timestamp asc",
+                page_size=1000,
+            )
         )
-    )
+    finally:
+        client.close()
     table = Table(title="events read back with google.cloud.logging list_entries")
     for column in ("time", "severity", "event", "dag", "task", "try", "detail"):
         table.add_column(column, overflow="fold")
@@ -97,11 +105,20 @@ def events(console: Console, endpoint: Endpoint, project: str) -> list[dict[str,
     console.print(table)
     counts = Counter(entry.payload["event_type"] for entry in entries)
     leaked = sum(1 for entry in entries if SECRET in str(entry.payload))
+    errors = sum(
+        1
+        for entry in entries
+        if entry.payload.get("dag_id") == failing_dag and "exception" in entry.payload
+    )
     console.print(
         f"{len(entries)} events: "
         + ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
-        + f"; secrets found in them: {leaked} (the failing task's error held one)"
+        + f"; errors of {failing_dag} that arrived: {errors}, with a secret in them: {leaked}"
     )
+    if not errors:
+        problems.append(f"no error event of {failing_dag} arrived")
+    if leaked:
+        problems.append(f"{leaked} events hold the password of {failing_dag}'s error")
     return [
         {
             "timestamp": entry.timestamp.isoformat() if entry.timestamp else None,
@@ -168,7 +185,7 @@ def incidents(console: Console, found: list[dict[str, Any]], when: str) -> None:
             incident["policyDisplayName"],
             f"[red]{state}[/]" if state == "open" else f"[green]{state}[/]",
             ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "project_id"),
-            str(incident["observedValue"] or ""),
+            "" if incident["observedValue"] is None else str(incident["observedValue"]),
             incident["closeReason"] or "",
         )
     console.print(table)
@@ -187,23 +204,34 @@ def notifications(console: Console, running: Services) -> None:
         )
 
 
-def dashboards(console: Console, rendered: list[RenderResult]) -> None:
+def dashboards(
+    console: Console, rendered: list[RenderResult], written: Path, published: Path
+) -> None:
+    """Each dashboard and how many tiles drew data, at the path it will have when published."""
     for result in rendered:
         drawn = sum(1 for tile in result.tiles if tile.points)
         console.print(
             f"dashboard {result.display_name!r}: {drawn} of {len(result.tiles)} tiles with data "
-            f"-> {result.png_path}"
+            f"-> {published / result.png_path.relative_to(written)}"
         )
 
 
-def finale(console: Console, running: Services, report: Path) -> None:
+def finale(console: Console, running: Services, report: Path, problems: list[str]) -> None:
     actions = [body["event_action"] for body in running.pagerduty.bodies()]
-    console.print(
-        Panel.fit(
-            f"PagerDuty received: {', '.join(actions)}\n"
-            f"Slack messages: {len(running.slack.bodies())}, "
-            f"emails: {len(running.mail.messages)}\n"
-            f"report: {report}",
-            title="the failing DAG paged the on-call, and the page resolved itself",
+    summary = (
+        f"PagerDuty received: {', '.join(actions) or 'nothing'}\n"
+        f"Slack messages: {len(running.slack.bodies())}, emails: {len(running.mail.messages)}\n"
+        f"report: {report}"
+    )
+    if problems:
+        console.print(
+            Panel.fit(
+                summary + "\n" + "\n".join(f"[red]problem:[/] {p}" for p in problems),
+                title="the demo did not go as it should",
+                border_style="red",
+            )
         )
+        return
+    console.print(
+        Panel.fit(summary, title="the failing DAG paged the on-call, and the page resolved itself")
     )

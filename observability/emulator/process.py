@@ -6,7 +6,6 @@ the wire, exactly as it will with Google.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from observability.child_process import child_process
 from observability.gcp import Endpoint
 
 
@@ -48,29 +48,16 @@ def emulator_process(data_dir: Path, port: int | None = None) -> Iterator[Endpoi
     """Start ``python -m observability.emulator`` on free ports; stop it on exit."""
     port = port or free_port_pair()
     data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / "emulator.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "observability.emulator",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            wait_for_port(port)
-            wait_for_port(port + 1)
-            yield Endpoint(grpc_target=f"127.0.0.1:{port}", http_url=f"http://127.0.0.1:{port + 1}")
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    command = [sys.executable, "-m", "observability.emulator", "--port", str(port)]
+
+    def ready(_: subprocess.Popen[bytes]) -> None:
+        wait_for_port(port)
+        wait_for_port(port + 1)
+
+    with child_process(
+        [*command, "--data-dir", str(data_dir)],
+        ready,
+        log=data_dir / "emulator.log",
+        stop_timeout=10,
+    ):
+        yield Endpoint(grpc_target=f"127.0.0.1:{port}", http_url=f"http://127.0.0.1:{port + 1}")

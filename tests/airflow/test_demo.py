@@ -13,26 +13,53 @@ import pytest
 
 from examples.airflow_runner import ROOT, airflow_venvs
 
-pytestmark = [pytest.mark.airflow, pytest.mark.integration]
+pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.timeout(600)]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _start_demo(tmp: Path, **env: str) -> subprocess.Popen[str]:
+    """The demo in a session of its own, so the test can signal everything it started."""
     venvs = airflow_venvs()
     if not venvs:
         pytest.skip("run `make airflow-envs` first")
-    output = tmp_path_factory.mktemp("demo-output")
-    result = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "examples.demo"],
         cwd=ROOT,
-        env={**os.environ, "AIRFLOW_VENV": str(venvs[-1]), "COMPOSER_OBS_DEMO_OUTPUT": str(output)},
-        capture_output=True,
+        env={
+            **os.environ,
+            "AIRFLOW_VENV": str(venvs[-1]),
+            "COMPOSER_OBS_DEMO_OUTPUT": str(tmp / "out"),
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=420,
-        check=False,
+        start_new_session=True,
     )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return result, output
+
+
+def _stop(demo: subprocess.Popen[str]) -> str:
+    """Ctrl-C the demo's whole process group (SIGKILL if it does not end): never leak it."""
+    if demo.poll() is None:
+        os.killpg(demo.pid, signal.SIGINT)
+    try:
+        rest, _ = demo.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(demo.pid, signal.SIGKILL)
+        rest, _ = demo.communicate()
+    return rest or ""
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    tmp = tmp_path_factory.mktemp("demo")
+    process = _start_demo(tmp)
+    try:
+        output, _ = process.communicate(timeout=420)
+    except subprocess.TimeoutExpired:
+        output = _stop(process)
+        pytest.fail(f"the demo ran over 7 minutes:\n{output[-4000:]}")
+    assert process.returncode == 0, output[-6000:]
+    return output, tmp / "out"
 
 
 def _json(path: Path) -> dict[str, object]:
@@ -40,7 +67,7 @@ def _json(path: Path) -> dict[str, object]:
 
 
 def test_the_failing_dag_pages_the_on_call_and_the_page_resolves(
-    demo: tuple[subprocess.CompletedProcess[str], Path],
+    demo: tuple[str, Path],
 ) -> None:
     _, output = demo
     events = sorted((output / "notifications").glob("pagerduty-*.json"))
@@ -56,11 +83,17 @@ def test_the_failing_dag_pages_the_on_call_and_the_page_resolves(
     assert actions == ["trigger", "resolve"]
 
 
-def test_the_story_and_the_report(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
-    result, output = demo
-    for heading in ("provision", "events read back", "ListTimeSeries", "incidents"):
-        assert heading in result.stdout
-    assert "secrets found in them: 0" in result.stdout
+def test_the_story_and_the_report(demo: tuple[str, Path]) -> None:
+    stdout, output = demo
+    for heading in (
+        "created in project",
+        "events read back",
+        "ListTimeSeries",
+        "after the auto-close",
+    ):
+        assert heading in stdout
+    assert "errors of obs_example_failure that arrived: 1, with a secret in them: 0" in stdout
+    assert "did not go as it should" not in stdout
     report = (output / "report.html").read_text()
     assert "Airflow DAG failed" in report
     assert "obs_example_failure" in report
@@ -70,6 +103,7 @@ def test_the_story_and_the_report(demo: tuple[subprocess.CompletedProcess[str], 
     assert list((output / "notifications").glob("slack-*.json"))
     assert list((output / "notifications").glob("email-*.eml"))
     history = json.loads((output / "router-history.json").read_text())
+    assert len(history) == len(incidents)
     assert all(any(n["outcome"] == "delivered" for n in item["notifications"]) for item in history)
 
 
@@ -89,37 +123,42 @@ def _processes_under(folder_prefix: str) -> list[str]:
 
 
 def test_ctrl_c_stops_every_process_the_demo_started(tmp_path: Path) -> None:
-    venvs = airflow_venvs()
-    if not venvs:
-        pytest.skip("run `make airflow-envs` first")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "examples.demo"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "AIRFLOW_VENV": str(venvs[-1]),
-            "COMPOSER_OBS_DEMO_OUTPUT": str(tmp_path / "out"),
-            "TMPDIR": str(scratch),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    assert demo.stdout is not None
-    lines = []
-    for line in demo.stdout:  # wait until the emulator and the router run
-        lines.append(line)
-        if "2. provision" in line:
-            break
-    running = _processes_under(str(scratch))
-    assert any("observability.emulator" in c for c in running), lines
-    assert any("observability.router" in c for c in running), lines
-    os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
-    rest, _ = demo.communicate(timeout=60)
+    demo = _start_demo(tmp_path, TMPDIR=str(scratch))
+    try:
+        assert demo.stdout is not None
+        lines = []
+        for line in demo.stdout:  # until the emulator and the router run (or the demo ends)
+            lines.append(line)
+            if "2. provision" in line:
+                break
+        running = _processes_under(str(scratch))
+    finally:
+        rest = _stop(demo)
+    assert any("observability.emulator" in c for c in running), "".join(lines)
+    assert any("observability.router" in c for c in running), "".join(lines)
     assert demo.returncode == 130, "".join(lines) + rest
     assert "interrupted: every process the demo started has been stopped" in rest
     assert _processes_under(str(scratch)) == []
     assert list(scratch.iterdir()) == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_that_is_not_a_demo_output_is_never_replaced(tmp_path: Path) -> None:
+    precious = tmp_path / "out" / "thesis.tex"
+    precious.parent.mkdir()
+    precious.write_text("years of work")
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.demo"],
+        cwd=ROOT,
+        env={**os.environ, "COMPOSER_OBS_DEMO_OUTPUT": str(precious.parent)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "is not a demo's output (no report.html): not replacing it" in result.stderr
+    assert precious.read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
