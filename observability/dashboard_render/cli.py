@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from observability.dashboard_render.errors import RenderError
 from observability.dashboard_render.render import DEFAULT_WINDOW, render_dashboard
@@ -61,12 +62,13 @@ def render(
         result = render_dashboard(
             dashboard, out, project=project, window=parse_window(window), end=parse_end(end)
         )
-    except (RenderError, SettingsError, ValueError) as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False, markup=True, soft_wrap=True)
+    except (RenderError, SettingsError) as error:
+        # the message quotes the file's values: escaped, so "[/x]" is text, not markup
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from error
     console = Console()
-    console.print(str(result.html_path), highlight=False, soft_wrap=True)
-    console.print(str(result.png_path), highlight=False, soft_wrap=True)
+    console.print(str(result.html_path), highlight=False, markup=False, soft_wrap=True)
+    console.print(str(result.png_path), highlight=False, markup=False, soft_wrap=True)
     unsupported = [t for t in result.tiles if t.status == "unsupported"]
     for tile in unsupported:
         reason = "; ".join(tile.problems)

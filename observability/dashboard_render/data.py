@@ -7,7 +7,7 @@ code previews a dashboard against the emulator (``COMPOSER_OBS_EMULATOR``) or a 
   secondary aggregation) are one ListTimeSeries each over the window; a
   ``timeSeriesFilterRatio`` is two (numerator, denominator) joined by their labels;
   ``dashboardFilters`` narrow them as the console does (see ``DashboardFilter``);
-- ``logsPanel`` is ``list_entries`` with its filter, limited to the window, newest first;
+- ``logsPanel`` is ``ListLogEntries`` with its filter, limited to the window, newest first;
 - ``incidentList`` reads the emulator's incidents (Cloud Monitoring has no public API for
   them, so against a real project the tile says so);
 - MQL and PromQL queries are not answered by the preview: their data set carries the reason
@@ -16,6 +16,10 @@ code previews a dashboard against the emulator (``COMPOSER_OBS_EMULATOR``) or a 
 
 The window ends at the emulator's "now" (its clock can be moved by tests and the demo), or at
 wall time for a real project, unless an end is given.
+
+An API that cannot be reached fails the render at once with one line naming it: calls are
+retried only briefly (``EMULATOR_RETRY_S`` for the emulator, a local process that answers or
+is down; ``API_TIMEOUT_S`` for Google), not for the clients' default minute and a half.
 """
 
 from __future__ import annotations
@@ -25,16 +29,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
 from observability import gcp
 from observability.dashboard_render.errors import RenderError
+from observability.dashboard_render.widgets import check_filters
 from observability.gcp import Endpoint
 
 if TYPE_CHECKING:
-    from google.cloud.logging import Client as LoggingClient
+    from google.api_core.retry import Retry
+    from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
     from google.cloud.monitoring_v3 import MetricServiceClient
 
 QUERY_LANGUAGES: Final = ("timeSeriesQueryLanguage", "prometheusQuery", "opsAnalyticsQuery")
@@ -47,6 +54,9 @@ TOLD_FIRST: Final = ("event_type", "dag_id", "task_id", "state", "service", "out
 UNTOLD_FIELDS: Final = frozenset({"event_id", "timestamp", "schema_version", "insertId"})
 """Fields of a structured entry a logs panel row leaves out (the time has its own column)."""
 API_TIMEOUT_S: Final = 30.0
+EMULATOR_RETRY_S: Final = 2.0
+_DROPPED: Final = "\x00"
+"""Stands for a ``${var}`` set to ``*`` until the ``AND`` that joined it is removed."""
 
 
 @dataclass(frozen=True)
@@ -194,24 +204,22 @@ class DashboardFilter:
         return f"{self.kind}.label.{self.key} = {json.dumps(self.value)}"
 
 
-def dashboard_filters(dashboard: Mapping[str, Any]) -> tuple[DashboardFilter, ...]:
-    """The metric and resource label filters of ``dashboard``."""
+def dashboard_filters(
+    dashboard: Mapping[str, Any], origin: str = "<dashboard>"
+) -> tuple[DashboardFilter, ...]:
+    """The metric and resource label filters of ``dashboard``; a filter of the wrong shape
+    raises ``RenderError`` naming ``origin``."""
     found = []
-    for item in dashboard.get("dashboardFilters") or []:
-        if not isinstance(item, Mapping):
-            continue
-        kind = {"METRIC_LABEL": "metric", "RESOURCE_LABEL": "resource"}.get(
-            str(item.get("filterType"))
-        )
-        key = item.get("labelKey")
-        if kind and key:
-            value = item.get("stringValue")
+    for item in check_filters(dashboard, origin).dashboardFilters or []:
+        kind = {"METRIC_LABEL": "metric", "RESOURCE_LABEL": "resource"}.get(item.filterType or "")
+        if kind and item.labelKey:
+            value = item.stringValue
             found.append(
                 DashboardFilter(
                     kind,
-                    str(key),
-                    str(value) if value not in (None, "", "*") else None,
-                    str(item.get("templateVariable") or "") or None,
+                    item.labelKey,
+                    value if value not in (None, "", "*") else None,
+                    item.templateVariable or None,
                 )
             )
     return tuple(found)
@@ -291,14 +299,34 @@ class DataSource:
         self.filters = tuple(filters)
         self._monitoring: MetricServiceClient | None = None
         self._labelled: dict[tuple[str, str, str], bool] = {}
-        self._logging: LoggingClient | None = None
+        self._logging: LoggingServiceV2Client | None = None
 
     def close(self) -> None:
-        if self._monitoring is not None:
-            self._monitoring.transport.close()
+        """Close the clients' channels (each client opened is one gRPC channel)."""
+        for client in (self._monitoring, self._logging):
+            if client is not None:
+                client.transport.close()
 
-    def _where(self) -> str:
-        return self.endpoint.grpc_target or "Google"
+    def _retry(self) -> Retry:
+        """Retry an unavailable API briefly: a render is interactive, and the emulator is a
+        local process that either answers or is not running."""
+        from google.api_core import exceptions
+        from google.api_core.retry import Retry, if_exception_type
+
+        return Retry(
+            predicate=if_exception_type(exceptions.ServiceUnavailable),
+            initial=0.1,
+            maximum=1.0,
+            timeout=EMULATOR_RETRY_S if self.endpoint.emulated else API_TIMEOUT_S,
+        )
+
+    def _unreachable(self, service: str, host: str, error: Exception) -> RenderError:
+        """One line for an API that could not be reached, naming the emulator's address or
+        Google's ``host`` (``RetryError`` wraps the last ``ServiceUnavailable``)."""
+        cause = getattr(error, "cause", None) or error
+        message = " ".join(str(getattr(cause, "message", None) or cause).split())
+        where = self.endpoint.grpc_target or host
+        return RenderError(f"cannot reach {service} at {where}: {message}")
 
     # -- widgets -------------------------------------------------------------------
 
@@ -315,7 +343,7 @@ class DataSource:
             query = spec.get("timeSeriesQuery") or {}
             return replace(base, datasets=(self._query(query, "SCORECARD", "Y1", None),))
         if kind == "logsPanel":
-            return replace(base, logs=tuple(self._logs(spec)))
+            return self._logs(base)
         if kind == "incidentList":
             if not self.endpoint.emulated:
                 message = "incidents are listed from the emulator only (no public API for them)"
@@ -353,20 +381,20 @@ class DataSource:
                 found, problem=f"query language not supported by the preview ({language})"
             )
         try:
-            if "timeSeriesFilter" in query:
-                spec = query["timeSeriesFilter"]
-                fetched, period = self._filter(spec, min_period)
-            elif "timeSeriesFilterRatio" in query:
-                fetched, period = self._ratio(query["timeSeriesFilterRatio"], min_period)
+            # the shapes are checked (widgets.py); null is the one other value left
+            if (single := query.get("timeSeriesFilter")) is not None:
+                fetched, period = self._filter(single, min_period)
+            elif (ratio := query.get("timeSeriesFilterRatio")) is not None:
+                fetched, period = self._ratio(ratio, min_period)
             else:
                 return replace(found, problem="the query has no timeSeriesFilter")
-        except exceptions.ServiceUnavailable as error:
-            raise RenderError(
-                f"cannot reach Cloud Monitoring at {self._where()}: {error.message}"
+        except (exceptions.RetryError, exceptions.ServiceUnavailable) as error:
+            raise self._unreachable(
+                "Cloud Monitoring", "monitoring.googleapis.com", error
             ) from error
         except exceptions.GoogleAPICallError as error:
-            return replace(found, problem=f"the API refused the query: {error.message}")
-        except ValueError as error:  # a malformed aggregation in the dashboard
+            return replace(found, problem=_refused(error))
+        except BadAggregation as error:
             return replace(found, problem=f"bad aggregation: {error}")
         series = tuple(
             Series(
@@ -419,7 +447,7 @@ class DataSource:
         secondary: Mapping[str, Any] | None,
         min_period: float | None,
     ) -> tuple[list[_Fetched], float | None]:
-        request = self._request(self._filtered(filter))
+        request = self._request(self.filtered(filter))
         period = None
         if aggregation:
             request.aggregation, period = _aggregation(aggregation, min_period)
@@ -427,7 +455,10 @@ class DataSource:
             request.secondary_aggregation, second = _aggregation(secondary, min_period)
             period = second or period
         result = []
-        for one in self._api().list_time_series(request=request, timeout=API_TIMEOUT_S):
+        answer = self._api().list_time_series(
+            request=request, retry=self._retry(), timeout=API_TIMEOUT_S
+        )
+        for one in answer:
             points = {}
             for point in one.points:
                 value = _value(point.value)
@@ -462,19 +493,21 @@ class DataSource:
             view=view.HEADERS if headers_only else view.FULL,
         )
 
-    def _filtered(self, filter: str) -> str:
+    def filtered(self, filter: str) -> str:
         """``filter`` with the dashboard's variables replaced and its pinned filters added
-        where the series carry their label."""
+        where the series carry their label. A variable set to ``*`` narrows nothing: its
+        ``${var}`` goes, with the ``AND`` that joined it to the rest."""
         values = {f.variable: f for f in self.filters if f.variable}
 
         def fill(match: re.Match[str]) -> str:
             found = values.get(match.group(1))
             if found is None:
                 return match.group(0)
-            return found.clause if found.value else ""
+            return found.clause if found.value else _DROPPED
 
         text = _TEMPLATE.sub(fill, filter)
-        text = re.sub(r"\s+AND\s*$|^\s*AND\s+", "", text.strip())
+        text = re.sub(rf"\s*\bAND\s+{_DROPPED}|{_DROPPED}\s+AND\b\s*|{_DROPPED}", "", text)
+        text = text.strip()
         pinned = [
             f.clause
             for f in self.filters
@@ -493,42 +526,54 @@ class DataSource:
             self._labelled[cache] = any(
                 key in (one.metric.labels if kind == "metric" else one.resource.labels)
                 for one in self._api().list_time_series(
-                    request=self._request(filter, headers_only=True), timeout=API_TIMEOUT_S
+                    request=self._request(filter, headers_only=True),
+                    retry=self._retry(),
+                    timeout=API_TIMEOUT_S,
                 )
             )
         return self._labelled[cache]
 
     # -- logs and incidents ----------------------------------------------------------
 
-    def _logs(self, spec: Mapping[str, Any]) -> Iterable[LogLine]:
+    def _logs(self, base: TileData) -> TileData:
+        """The panel's newest entries; a filter the API refuses is the tile's message."""
         from google.api_core import exceptions
+        from google.cloud.logging_v2.types import ListLogEntriesRequest, LogEntry
+        from google.protobuf.json_format import MessageToDict
 
+        spec = base.spec
         if self._logging is None:
-            self._logging = gcp.logging_client(self.project, self.endpoint)
+            self._logging = gcp.logging_api(self.endpoint)
         start = self.window.start.isoformat().replace("+00:00", "Z")
         end = self.window.end.isoformat().replace("+00:00", "Z")
         terms = [f'timestamp > "{start}"', f'timestamp <= "{end}"']
         text = str(spec.get("filter") or "").strip()
-        query = " AND ".join([f"({text})", *terms] if text else terms)
-        names = [str(n) for n in spec.get("resourceNames") or []] or [f"projects/{self.project}"]
+        request = ListLogEntriesRequest(
+            resource_names=spec.get("resourceNames") or [f"projects/{self.project}"],
+            filter=" AND ".join([f"({text})", *terms] if text else terms),
+            order_by="timestamp desc",
+            page_size=LOG_LINES,
+        )
         try:
-            entries = list(
-                self._logging.list_entries(
-                    resource_names=names,
-                    filter_=query,
-                    order_by="timestamp desc",
-                    max_results=LOG_LINES,
-                    page_size=LOG_LINES,
-                )
+            pages = self._logging.list_log_entries(
+                request=request, retry=self._retry(), timeout=API_TIMEOUT_S
             )
-        except exceptions.ServiceUnavailable as error:
-            raise RenderError(
-                f"cannot reach Cloud Logging at {self._where()}: {error.message}"
-            ) from error
-        for entry in entries:
-            yield LogLine(
-                entry.timestamp, str(entry.severity or "DEFAULT"), _entry_text(entry.payload)
+            entries = [MessageToDict(LogEntry.pb(e)) for e in islice(pages, LOG_LINES)]
+        except (exceptions.RetryError, exceptions.ServiceUnavailable) as error:
+            raise self._unreachable("Cloud Logging", "logging.googleapis.com", error) from error
+        except exceptions.GoogleAPICallError as error:
+            return replace(base, message=_refused(error))
+        lines = tuple(
+            LogLine(
+                _utc(entry["timestamp"]) if "timestamp" in entry else None,
+                str(entry.get("severity", "DEFAULT")),
+                _entry_text(
+                    entry.get("jsonPayload", entry.get("textPayload", entry.get("protoPayload")))
+                ),
             )
+            for entry in entries
+        )
+        return replace(base, logs=lines)
 
     def _incidents(self, spec: Mapping[str, Any]) -> Iterable[IncidentLine]:
         url = f"{self.endpoint.http_url}/v1/emulator/projects/{self.project}/incidents"
@@ -551,6 +596,18 @@ class DataSource:
             )
 
 
+class BadAggregation(Exception):
+    """An aggregation the Monitoring API's proto cannot hold (an unknown aligner...): the
+    tile's problem, not the render's."""
+
+
+def _refused(error: Any) -> str:
+    """The tile's problem for a query the API refused: the message's first line (a filter
+    error goes on with a caret line under the filter, which a tile cannot line up)."""
+    lines = str(error.message).splitlines() or [""]
+    return f"the API refused the query: {lines[0].strip()}"
+
+
 def _aggregation(spec: Mapping[str, Any], min_period: float | None) -> tuple[Any, float | None]:
     """The Aggregation proto of a dashboard's JSON, with the period the console would use
     when the dashboard leaves it out (the data set's minimum, else one minute)."""
@@ -560,7 +617,7 @@ def _aggregation(spec: Mapping[str, Any], min_period: float | None) -> tuple[Any
     try:
         message = monitoring_v3.Aggregation.from_json(json.dumps(spec), ignore_unknown_fields=True)
     except ParseError as error:
-        raise ValueError(str(error)) from error
+        raise BadAggregation(str(error)) from error
     period = parse_duration(spec.get("alignmentPeriod"))
     aligned = message.per_series_aligner != monitoring_v3.Aggregation.Aligner.ALIGN_NONE
     if aligned and not period:

@@ -35,6 +35,7 @@ from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.patches import FancyBboxPatch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
@@ -65,6 +66,9 @@ COLUMNS_PX: Final = (0.0, 90.0, 150.0)
 """Left edges of a table's columns (time, severity or state, text) in pixels."""
 CHAR_PX: Final = 5.3
 """Width of a character of the tables' 7 pt monospace text."""
+PLAIN: Final[dict[str, Any]] = {"parse_math": False}
+"""For every text drawn: titles, labels and log lines are shown as written. Matplotlib would
+otherwise read ``$5 to $6`` as math (italics, or a parse error for ``$\\frac$``)."""
 SEVERITY_COLOURS: Final = {
     "EMERGENCY": "#a50e0e",
     "ALERT": "#a50e0e",
@@ -155,7 +159,13 @@ def _title(canvas: _Canvas, tile: TileData) -> None:
     title = title if len(title) <= chars else title[: chars - 1] + "…"
     x, y, _, _ = canvas.rect(8, 0, 1, 16)
     canvas.figure.text(
-        x, y, title, fontsize=size, fontweight="bold" if big else "normal", color="#202124"
+        x,
+        y,
+        title,
+        fontsize=size,
+        fontweight="bold" if big else "normal",
+        color="#202124",
+        **PLAIN,
     )
 
 
@@ -171,6 +181,7 @@ def _centred(ax: Axes, message: str, width_px: float, colour: str = MUTED) -> No
         color=colour,
         transform=ax.transAxes,
         clip_on=True,
+        **PLAIN,
     )
 
 
@@ -212,7 +223,7 @@ def _chart(canvas: _Canvas, tile: TileData, top: float) -> None:
             axis.yaxis.set_major_locator(MaxNLocator(integer=True))
         settings = spec.get(key) or {}
         if settings.get("label"):
-            axis.set_ylabel(str(settings["label"]), fontsize=7, color=MUTED)
+            axis.set_ylabel(str(settings["label"]), fontsize=7, color=MUTED, **PLAIN)
         if settings.get("scale") == "LOG10" and _positive(axis):
             axis.set_yscale("log")
         axis.tick_params(labelsize=7, colors=MUTED)
@@ -226,15 +237,23 @@ def _chart(canvas: _Canvas, tile: TileData, top: float) -> None:
     if not handles:
         _centred(ax, "; ".join(problems) if problems else "No data", box.width - 60)
     elif handles and len(labels) <= 12:
-        ax.legend(
-            handles,
-            labels,
-            fontsize=6.5,
-            loc="upper left",
-            framealpha=0.7,
-            ncol=2 if len(labels) > 4 else 1,
-            handlelength=1.2,
+        _plain(
+            ax.legend(
+                handles,
+                labels,
+                fontsize=6.5,
+                loc="upper left",
+                framealpha=0.7,
+                ncol=2 if len(labels) > 4 else 1,
+                handlelength=1.2,
+            )
         )
+
+
+def _plain(legend: Legend) -> None:
+    """A legend's labels (metric label values: live data) shown as written (``PLAIN``)."""
+    for text in legend.get_texts():
+        text.set_parse_math(False)
 
 
 def _mark_series(artist: Any, index: int) -> None:
@@ -390,6 +409,7 @@ def _scorecard(canvas: _Canvas, tile: TileData, top: float) -> None:
         va="center",
         fontsize=size,
         color=THRESHOLD_COLOURS.get(colour or "", "#202124"),
+        **PLAIN,
     )
     content = box.height - top - 6
     if spark and len(data_set.series[0].values) > 1:
@@ -434,7 +454,7 @@ def _pie(canvas: _Canvas, tile: TileData, top: float) -> None:
     ax.set_xlim(-1.6, 1.6)
     ax.set_ylim(-1.1, 1.1)
     wedges, _ = ax.pie([v for _, v in values], colors=PALETTE, radius=1.0)
-    ax.legend(wedges, [label for label, _ in values], fontsize=6.5, loc="center right")
+    _plain(ax.legend(wedges, [label for label, _ in values], fontsize=6.5, loc="center right"))
 
 
 def _rows(ax: Axes, box: PixelBox, top: float, rows: Sequence[Sequence[tuple[str, str]]]) -> None:
@@ -447,7 +467,15 @@ def _rows(ax: Axes, box: PixelBox, top: float, rows: Sequence[Sequence[tuple[str
         y = 1 - (index + 0.5) * step
         for (text, colour), x in zip(row, (p / width_px for p in COLUMNS_PX), strict=False):
             ax.text(
-                x, y, text, fontsize=7, color=colour, va="center", family="monospace", clip_on=True
+                x,
+                y,
+                text,
+                fontsize=7,
+                color=colour,
+                va="center",
+                family="monospace",
+                clip_on=True,
+                **PLAIN,
             )
 
 
@@ -502,18 +530,21 @@ def _text(canvas: _Canvas, tile: TileData, top: float) -> None:
     width = max(int((canvas.box.width - 16) / 5.6), 10)
     lines = [
         wrapped
-        for line in text_lines(str(spec.get("content", "")), str(spec.get("format", "MARKDOWN")))
+        for line in text_lines(
+            str(spec.get("content") or ""), str(spec.get("format") or "MARKDOWN")
+        )
         for wrapped in (textwrap.wrap(line, width) or [""])
     ]
     fit = max(int((canvas.box.height - top) // ROW_PX), 1)
-    ax.text(0, 1, "\n".join(lines[:fit]), fontsize=8, va="top", color="#202124", linespacing=1.35)
+    text = "\n".join(lines[:fit])
+    ax.text(0, 1, text, fontsize=8, va="top", color="#202124", linespacing=1.35, **PLAIN)
 
 
 def _header(canvas: _Canvas, tile: TileData, top: float) -> None:
     subtitle = tile.spec.get("subtitle")
     if subtitle:
         ax = canvas.blank_axes(top)
-        ax.text(0, 1, str(subtitle), fontsize=8, va="top", color=MUTED)
+        ax.text(0, 1, str(subtitle), fontsize=8, va="top", color=MUTED, **PLAIN)
 
 
 _DRAWERS: Final = {

@@ -15,7 +15,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from observability.dashboard_render.data import TileData
-from observability.dashboard_render.draw import PixelBox, draw_tile
+from observability.dashboard_render.draw import PLAIN, PixelBox, draw_tile
 
 PAGE_WIDTH_PX: Final = 1200
 DPI: Final = 100
@@ -41,8 +41,8 @@ def dashboard_png(
     figure = Figure(figsize=(PAGE_WIDTH_PX / DPI, (height_px + HEADER_PX) / DPI), dpi=DPI)
     figure.patch.set_facecolor("#f8f9fa")
     total = height_px + HEADER_PX
-    figure.text(8 / PAGE_WIDTH_PX, 1 - 22 / total, title, fontsize=13, color="#202124")
-    figure.text(8 / PAGE_WIDTH_PX, 1 - 38 / total, caption, fontsize=8, color="#5f6368")
+    figure.text(8 / PAGE_WIDTH_PX, 1 - 22 / total, title, fontsize=13, color="#202124", **PLAIN)
+    figure.text(8 / PAGE_WIDTH_PX, 1 - 38 / total, caption, fontsize=8, color="#5f6368", **PLAIN)
     placed = []
     for tile, box in tiles:
         where = inset(box, HEADER_PX)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from observability.dashboard_render.errors import RenderError
+from observability.dashboard_render.widgets import check_widget
 
 LAYOUTS: Final = ("mosaicLayout", "gridLayout", "rowLayout", "columnLayout")
 DEFAULT_MOSAIC_COLUMNS: Final = 12
@@ -65,8 +66,8 @@ class Layout:
 
 
 def layout_of(dashboard: Mapping[str, Any], origin: str = "<dashboard>") -> Layout:
-    """The tiles of ``dashboard`` with their boxes; an unknown or malformed layout raises
-    ``RenderError`` naming ``origin`` and the JSON path."""
+    """The tiles of ``dashboard`` with their boxes; an unknown or malformed layout, or a
+    widget field of the wrong type, raises ``RenderError`` naming ``origin`` and the JSON path."""
     present = [name for name in LAYOUTS if name in dashboard]
     if len(present) != 1:
         found = ", ".join(present) or "none"
@@ -104,8 +105,11 @@ def _number(item: Mapping[str, Any], key: str, path: str, origin: str, default: 
 
 
 def _widget(value: Any, path: str, origin: str) -> Mapping[str, Any]:
+    """The widget at ``path``, its fields checked here so that fetching and drawing can
+    trust their types."""
     if not isinstance(value, Mapping):
         raise RenderError(f"{origin}: {path}: a widget is an object")
+    check_widget(value, path, origin)
     return value
 
 

@@ -81,7 +81,11 @@ def render_dashboard(
 ) -> RenderResult:
     """Render ``source`` with the data of ``project`` over ``window`` ending at ``end``
     (default: the emulator's clock, or now); raises ``RenderError`` with one clear line."""
-    endpoint = endpoint or Endpoint.from_settings()
+    if endpoint is None:
+        try:
+            endpoint = Endpoint.from_settings()
+        except ValueError as error:  # a malformed COMPOSER_OBS_EMULATOR
+            raise RenderError(str(error)) from error
     if project is None:
         try:
             project = gcp.project_id(endpoint=endpoint)
@@ -91,8 +95,9 @@ def render_dashboard(
         raise RenderError(f"the window must be positive, got {window}")
     dashboard = load_dashboard(source, project, variables)
     layout = layout_of(dashboard.body, dashboard.origin)
+    filters = dashboard_filters(dashboard.body, dashboard.origin)
     span = window_ending(end, window, endpoint)
-    fetcher = DataSource(project, endpoint, span, dashboard_filters(dashboard.body))
+    fetcher = DataSource(project, endpoint, span, filters)
     try:
         data = [fetcher.tile(tile.widget) for tile in layout.tiles]
     finally:
@@ -161,6 +166,6 @@ def _page_tile(tile: TileData, box: PixelBox, path: str, salt: str) -> PageTile:
     }
     if tile.kind == "text":
         spec = tile.spec
-        html = text_html(str(spec.get("content", "")), str(spec.get("format", "MARKDOWN")))
+        html = text_html(str(spec.get("content") or ""), str(spec.get("format") or "MARKDOWN"))
         return PageTile(**common, html=Markup(html))
     return PageTile(**common, svg=Markup(tile_svg(tile, box, salt)))

@@ -57,6 +57,8 @@ def load_dashboard(
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise RenderError(f"{path}: cannot read: {error.strerror or error}") from error
+        except UnicodeDecodeError as error:
+            raise RenderError(f"{path}: not UTF-8 text (byte {error.start})") from error
         try:
             body = json.loads(text)
         except json.JSONDecodeError as error:

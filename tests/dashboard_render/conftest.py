@@ -56,21 +56,22 @@ class Rendered:
 def rendered(
     emulator: Endpoint, workload: Workload, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Rendered]:
+    """Rendered over the workload's hour (``end``): other tests move the emulator's clock."""
     out = tmp_path_factory.mktemp("dashboards")
     empty = tmp_path_factory.mktemp("empty")
+    overview = DASHBOARDS / "composer_overview.json"
     yield Rendered(
-        overview=render_dashboard(
-            DASHBOARDS / "composer_overview.json", out, workload.project, emulator
-        ),
+        overview=render_dashboard(overview, out, workload.project, emulator, end=workload.end),
         team=render_dashboard(
             DASHBOARDS / "composer_team.json",
             out,
             workload.project,
             emulator,
+            end=workload.end,
             variables={"TEAM": TEAM},
         ),
         empty_overview=render_dashboard(
-            DASHBOARDS / "composer_overview.json", empty, f"empty-{uuid.uuid4().hex[:8]}", emulator
+            overview, empty, f"empty-{uuid.uuid4().hex[:8]}", emulator, end=workload.end
         ),
     )
 
@@ -85,15 +86,17 @@ class Conformance:
 def conformance(emulator: Endpoint, tmp_path_factory: pytest.TempPathFactory) -> Conformance:
     """Google's Composer dashboard drawn from an hour of seeded system metrics (and empty)."""
     project = f"composer-{uuid.uuid4().hex[:10]}"
-    assert seed_hour(emulator, project, COMPOSER_CONFORMANCE, emulator_now(emulator)) > 0
+    end = emulator_now(emulator)
+    assert seed_hour(emulator, project, COMPOSER_CONFORMANCE, end) > 0
     return Conformance(
         seeded=render_dashboard(
-            COMPOSER_CONFORMANCE, tmp_path_factory.mktemp("conformance"), project, emulator
+            COMPOSER_CONFORMANCE, tmp_path_factory.mktemp("conformance"), project, emulator, end=end
         ),
         empty=render_dashboard(
             COMPOSER_CONFORMANCE,
             tmp_path_factory.mktemp("conformance-empty"),
             f"empty-{uuid.uuid4().hex[:8]}",
             emulator,
+            end=end,
         ),
     )

@@ -3,17 +3,17 @@ whose series carry its label, a variable only the queries that name it."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from observability.dashboard_render import RenderResult, render_dashboard
+from observability.dashboard_render.data import DashboardFilter, DataSource, Window
 from observability.gcp import Endpoint
 from tests.dashboard_render.conftest import TEAM, Workload
 from tests.dashboard_render.workload import DAGS
-
-pytestmark = pytest.mark.integration
 
 METRIC = 'metric.type="logging.googleapis.com/user/composer_obs/{}"'
 
@@ -60,6 +60,7 @@ def _legend(result: RenderResult, title: str) -> str:
     return html.split(f'title="{title}"', 1)[1].split("</svg>", 1)[0]
 
 
+@pytest.mark.integration
 def test_a_pinned_filter_narrows_the_charts_that_have_its_label(
     emulator: Endpoint, workload: Workload, tmp_path: Path
 ) -> None:
@@ -76,6 +77,7 @@ def test_a_pinned_filter_narrows_the_charts_that_have_its_label(
     assert [t.kind for t in result.tiles] == ["xyChart", "xyChart"]
 
 
+@pytest.mark.integration
 def test_a_variable_narrows_only_the_queries_that_name_it(
     emulator: Endpoint, workload: Workload, tmp_path: Path
 ) -> None:
@@ -88,3 +90,34 @@ def test_a_variable_narrows_only_the_queries_that_name_it(
     for dag, team in DAGS.items():
         assert (dag in named) == (team == TEAM), dag
         assert dag in unnamed
+
+
+A, B = 'metric.type="a"', 'resource.type="b"'
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (f"{A} AND ${{team}} AND {B}", f"{A} AND {B}"),
+        (f"${{team}} AND {A}", A),
+        (f"{A} AND ${{team}}", A),
+        (f"{A} ${{team}}", A),
+        ("${team}", ""),
+        (f"${{team}} AND ${{team}} AND {A}", A),
+        (f"{A} AND ${{team}} AND ${{other}}", f"{A} AND ${{other}}"),
+    ],
+)
+def test_a_variable_set_to_any_value_goes_with_its_and(template: str, expected: str) -> None:
+    """``*`` narrows nothing: no ``A AND  AND B`` (which the API refuses) is left behind."""
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    any_team = DashboardFilter("metric", "team", None, "team")
+    source = DataSource("p", Endpoint(), Window(now, now), [any_team])
+    assert source.filtered(template) == expected
+
+
+def test_a_variable_with_a_value_becomes_its_clause() -> None:
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    team = DashboardFilter("metric", "team", "data", "team")
+    source = DataSource("p", Endpoint(), Window(now, now), [team])
+    clause = 'metric.label.team = "data"'
+    assert source.filtered(f"{A} AND ${{team}} AND {B}") == f"{A} AND {clause} AND {B}"
