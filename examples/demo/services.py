@@ -24,7 +24,7 @@ import yaml
 from examples.demo.routing import demo_routing
 from examples.payments_service import PaymentsService
 from observability.child_process import child_process
-from observability.emulator.process import emulator_process, free_port_pair
+from observability.emulator.process import emulator_process, free_port, free_port_pair
 from observability.gcp import Endpoint
 from observability.standins import PagerDutyStandIn, SlackStandIn, SmtpStandIn, smtp_server
 
@@ -122,7 +122,7 @@ def demo_services(home: Path) -> Iterator[Services]:
         for stand_in in (slack, pagerduty):
             stand_in.start()
             stack.callback(stand_in.stop)
-        mail = stack.enter_context(smtp_server(free_port_pair()))
+        mail = stack.enter_context(smtp_server(free_port()))
         payments = stack.enter_context(PaymentsService())
         endpoint = stack.enter_context(emulator_process(home / "emulator"))
         router = stack.enter_context(

@@ -11,13 +11,13 @@ fails the test instead of passing it.
 from __future__ import annotations
 
 import copy
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
+from observability.emulator.process import free_port
 from observability.standins import (
     GoogleChatStandIn,
     PagerDutyStandIn,
@@ -79,12 +79,6 @@ def _strings(node: Any) -> str:
     return ""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class StandIns:
     """Running stand-ins for every integration kind (a context manager)."""
 
@@ -99,10 +93,13 @@ class StandIns:
         self._stack = ExitStack()
 
     def __enter__(self) -> StandIns:
-        for standin in self.http.values():
-            standin.start()
-        self._stack.callback(self._stop_http)
-        self.smtp = self._stack.enter_context(smtp_server(_free_port()))
+        # if one fails to start, those already running are stopped before the error goes on
+        with ExitStack() as stack:
+            stack.callback(self._stop_http)  # stopping one never started does nothing
+            for standin in self.http.values():
+                standin.start()
+            self.smtp = stack.enter_context(smtp_server(free_port()))
+            self._stack = stack.pop_all()
         return self
 
     def _stop_http(self) -> None:

@@ -2,7 +2,9 @@
 2 when a file is invalid (its error names the file, the line and the key) or cannot run.
 
 Every file is checked before any runs, so a typo in the last file is reported at once, not
-after a minute of running the others.
+after a minute of running the others. A file that fails while running (the emulator refuses
+an entry, a notification is never delivered) is reported as that file's error and the others
+still run: the results of a long run are never thrown away for one file.
 """
 
 from __future__ import annotations
@@ -11,17 +13,33 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
+from google.api_core.exceptions import GoogleAPIError
 from rich.console import Console
 
-from observability.alert_tests.report import print_report
+from observability.alert_tests.report import FileResult, print_report
 from observability.alert_tests.runner import Prepared, prepare, run_prepared
-from observability.alert_tests.verdict import Verdict, judge
+from observability.alert_tests.verdict import judge
 from observability.provision.source import DefinitionError
 from observability.router.config import ConfigError
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+
+_CANNOT_RUN = (RuntimeError, OSError, httpx.HTTPError, GoogleAPIError)
+"""What running a valid file can meet: the emulator, the stand-ins or the sockets failing."""
+
+
+def _run(prepared: Prepared) -> FileResult:
+    """The verdicts of one file, or the one-line error that stopped it."""
+    path = prepared.file.path
+    try:
+        return FileResult(path, [judge(run) for run in run_prepared(prepared)])
+    except (DefinitionError, ConfigError) as exc:  # the emulator refused something the file gave
+        return FileResult(path, error=str(exc))
+    except _CANNOT_RUN as exc:
+        return FileResult(path, error=f"{path}: could not run: {type(exc).__name__}: {exc}")
 
 
 def test_alerts(
@@ -44,16 +62,11 @@ def test_alerts(
             invalid = True
     if invalid:
         raise typer.Exit(EXIT_INVALID)
-    results: list[tuple[Path, list[Verdict]]] = []
     # what the emulator cannot evaluate is reported per test, not logged in the middle
     logging.getLogger("observability.emulator").setLevel(logging.ERROR)
-    for one in prepared:
-        try:
-            verdicts = [judge(run) for run in run_prepared(one)]
-        except DefinitionError as exc:  # the emulator refused something the file gave
-            errors.print(f"error: {exc}", soft_wrap=True, highlight=False, markup=False)
-            raise typer.Exit(EXIT_INVALID) from None
-        results.append((one.file.path, verdicts))
+    results = [_run(one) for one in prepared]
     print_report(console, results)
-    if any(not v.passed for _, verdicts in results for v in verdicts):
+    if any(result.error is not None for result in results):
+        raise typer.Exit(EXIT_INVALID)
+    if any(not v.passed for result in results for v in result.verdicts):
         raise typer.Exit(EXIT_FAILED)

@@ -15,6 +15,7 @@ ends after it, so no evaluation (not even the emulator's background ticks) can m
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -103,18 +104,23 @@ class Emulation:
         self.inbox = IncidentInbox(name="router-inbox")
         self._http: httpx.Client | None = None
         self._taken = 0
+        self._stack = ExitStack()
 
     def __enter__(self) -> Emulation:
-        self.inbox.start()
-        self.server.start()
-        self._http = httpx.Client(base_url=self.server.http_url, timeout=30)
+        # each part is stopped if a later one fails to start (then __exit__ is never called)
+        with ExitStack() as stack:
+            self.inbox.start()
+            stack.callback(self.inbox.stop)
+            self.server.start()  # a server that fails to start stops itself
+            stack.callback(self.server.stop)
+            self._http = stack.enter_context(
+                httpx.Client(base_url=self.server.http_url, timeout=30)
+            )
+            self._stack = stack.pop_all()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._http is not None:
-            self._http.close()
-        self.server.stop()
-        self.inbox.stop()
+        self._stack.close()
 
     def provision(self, spec: Spec, project: str) -> None:
         """Apply ``spec`` to ``project``, as ``composer-obs provision apply`` does."""

@@ -6,8 +6,10 @@ policies", for the reference). Anything wrong is a ``DefinitionError`` naming th
 line and the key, the same error ``composer-obs provision`` gives for definition files.
 
 Paths (``policies``, ``log_metrics``, ``channels``, ``router``) are looked up next to the test
-file, then in each directory above it, so a test under ``alert_tests/`` can say
-``alert_policies/dag_run_failed.yaml`` and mean the repository's.
+file, then in each directory above it up to the repository's root (the one holding ``.git``) or
+the working directory, whichever comes first, so a test under ``alert_tests/`` can say
+``alert_policies/dag_run_failed.yaml`` and mean the repository's, while a test file outside
+both (under /tmp) never picks up whatever happens to lie higher up the tree.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pydantic import (
 )
 
 from observability.events import Event
-from observability.provision.source import DefinitionError, Located, Path_, read_file
+from observability.provision.source import DefinitionError, Located, Path_, dotted, read_file
 from observability.router.duration import Duration, parse_duration
 
 DEFAULT_START = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
@@ -35,6 +37,8 @@ DEFAULT_START = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 MAX_RUN = 7 * 86400.0
 """Tests of one file run a week apart (same weekday and time of day), so each fits in a week."""
 _RELATIVE = re.compile(r"^\+(.+)$")
+DEFAULT_LOG_METRICS = "log_metrics"
+DEFAULT_CHANNELS = "notification_channels.yaml"
 
 
 class _Strict(BaseModel):
@@ -198,22 +202,40 @@ class TestFile:
         self.log_metrics = (
             [self.find(p, ("log_metrics", i)) for i, p in enumerate(model.log_metrics)]
             if model.log_metrics
-            else [self.find("log_metrics", ())]
+            else [self.find(DEFAULT_LOG_METRICS, ("log_metrics",), default=True)]
         )
-        self.channels = self.find(model.channels or "notification_channels.yaml", ("channels",))
+        self.channels = self.find(
+            model.channels or DEFAULT_CHANNELS, ("channels",), default=model.channels is None
+        )
         self.router = self.find(model.router, ("router",)) if model.router else None
 
-    def find(self, relative: str, key: Path_) -> Path:
-        """``relative`` next to the test file or in the nearest directory above that has it."""
+    def _searched(self) -> list[Path]:
+        """The test file's directory and those above it, up to the repository's root or the
+        working directory (only its own directory when it is under neither)."""
+        chain = [self.path.parent, *self.path.parent.parents]
+        cwd = Path.cwd().resolve()
+        for n, directory in enumerate(chain):
+            if directory.resolve() == cwd or (directory / ".git").exists():
+                return chain[: n + 1]
+        return chain[:1]
+
+    def find(self, relative: str, key: Path_, default: bool = False) -> Path:
+        """``relative`` next to the test file or in the nearest directory above that has it;
+        ``default``: the file did not name it (the error then says which key to give)."""
         candidate = Path(relative)
         if candidate.is_absolute():
             if candidate.exists():
                 return candidate
-        else:
-            for directory in [self.path.parent, *self.path.parent.parents]:
-                if (directory / candidate).exists():
-                    return directory / candidate
-        raise self.error(key, f"{relative}: no such file next to the test file or above it")
+            raise self.error(key, f"{relative}: no such file")
+        searched = self._searched()
+        for directory in searched:
+            if (directory / candidate).exists():
+                return directory / candidate
+        where = f"next to the test file or above it (up to {searched[-1].resolve()})"
+        if default:
+            message = f"no {relative} {where}: it is the default, give {dotted(key)}:"
+            raise DefinitionError(self.path, None, "", message)
+        raise self.error(key, f"{relative}: no such file {where}")
 
     def error(self, key: Path_, message: str) -> DefinitionError:
         return self.source.error(key, message)

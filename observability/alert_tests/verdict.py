@@ -103,7 +103,7 @@ def _judge_incidents(verdict: Verdict, end: float) -> None:
         )
         if match is None:
             others = [i for i in verdict.run.incidents if i.policy == expected.policy]
-            by = f" by {_when(expected.opens_within)}" if expected.opens_within else ""
+            by = f" by {_when(expected.opens_within)}" if expected.opens_within is not None else ""
             message = (
                 f"expected an incident of {_incident_name(expected.policy, expected.labels)} "
                 f"to open{by}; none opened"

@@ -18,12 +18,17 @@ from observability.child_process import child_process
 from observability.gcp import Endpoint
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def free_port_pair() -> int:
     """A free TCP port whose successor is free too (the emulator's gRPC and HTTP ports)."""
     while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
+        port = free_port()
         with socket.socket() as second:
             try:
                 second.bind(("127.0.0.1", port + 1))

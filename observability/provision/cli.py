@@ -19,6 +19,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from observability.provision.source import DefinitionError, Variables
@@ -41,7 +42,7 @@ _ERR = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    _ERR.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    _ERR.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -2,7 +2,9 @@
 
 Every value keeps the line it came from (PyYAML's node marks), so anything wrong is reported
 as ``file:line: key: why``. JSON files (dashboards) are parsed with :mod:`json` for the data;
-the same text read as YAML (JSON is YAML) gives their lines, best effort.
+the same text read as YAML (JSON is YAML) gives their lines, best effort. A key given twice in
+one YAML mapping is refused (PyYAML would keep the last silently, so a repeated ``expect:`` or
+``conditions:`` would drop what the first one said).
 
 Variables: ``${NAME}`` (upper-case name) is replaced at load time, ``${NAME:-default}`` has a
 default, ``$${`` is a literal ``${``. Anything else that looks like ``${...}`` (Cloud
@@ -67,7 +69,7 @@ class Located:
         if self._lines is None:
             try:
                 self._lines = _yaml_lines(self._text or "")
-            except yaml.YAMLError:
+            except (yaml.YAMLError, _DuplicateKey):
                 self._lines = {}
         return self._lines
 
@@ -104,12 +106,26 @@ class Located:
         return Located(self.file, data, lines)
 
 
+class _DuplicateKey(Exception):
+    """A key given twice in one mapping: where the second one is, and the first's line."""
+
+    def __init__(self, path: Path_, line: int, first: int) -> None:
+        super().__init__(dotted(path))
+        self.path, self.line, self.first = path, line, first
+
+
 def _marks(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
         for key, value in node.value:
             sub = (*path, str(key.value))
-            out[sub] = key.start_mark.line + 1
+            line = key.start_mark.line + 1
+            if isinstance(key, yaml.ScalarNode) and key.value != "<<":  # "<<" merges
+                if (key.tag, key.value) in seen:
+                    raise _DuplicateKey(sub, line, seen[key.tag, key.value])
+                seen[key.tag, key.value] = line
+            out[sub] = line
             _marks(value, sub, out)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
@@ -128,12 +144,24 @@ def _yaml_lines(text: str) -> dict[Path_, int]:
     return out
 
 
-def read_file(path: Path) -> Located:
-    """Parse a YAML or JSON file; a syntax error is a DefinitionError with its line."""
+def _text(path: Path) -> str:
+    """The file's text; unreadable or not UTF-8 is a DefinitionError (with the bad byte's line)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise DefinitionError(path, None, "", f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        raise DefinitionError(path, line, "", message) from None
+
+
+def read_file(path: Path) -> Located:
+    """Parse a YAML or JSON file; a syntax error or a key given twice is a DefinitionError
+    with its line."""
+    text = _text(path)
     if path.suffix == ".json":
         try:
             data = json.loads(text)
@@ -149,6 +177,9 @@ def read_file(path: Path) -> Located:
         raise DefinitionError(path, line, "", f"invalid YAML: {exc.problem or exc}") from exc
     except yaml.YAMLError as exc:
         raise DefinitionError(path, None, "", f"invalid YAML: {exc}") from exc
+    except _DuplicateKey as exc:
+        message = f"duplicate key (first given on line {exc.first})"
+        raise DefinitionError(path, exc.line, dotted(exc.path), message) from None
     return Located(path, data, lines)
 
 

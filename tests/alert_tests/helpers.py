@@ -12,8 +12,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_test_alerts(*files: Path) -> Result:
-    """``composer-obs test-alerts FILES`` in the repository root (as CI runs it)."""
-    return CliRunner().invoke(app, ["test-alerts", *(str(f) for f in files)])
+    """``composer-obs test-alerts FILES`` in the repository root (as CI runs it), on a
+    terminal wide enough that every row of the table is one line."""
+    return CliRunner().invoke(
+        app, ["test-alerts", *(str(f) for f in files)], env={"COLUMNS": "300"}
+    )
 
 
 def flat(text: str) -> str:

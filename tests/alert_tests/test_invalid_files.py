@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
 
+from observability.alert_tests.spec import load_test_file
+from observability.provision.source import DefinitionError
 from tests.alert_tests.helpers import REPO, flat, run_test_alerts
 
 HEADER = f"""\
@@ -157,17 +160,83 @@ def test_every_file_is_checked_before_any_runs(tmp_path: Path) -> None:
     assert "Alert tests" not in result.output  # nothing ran: no table
 
 
+def _one_line_error(result: Result) -> str:
+    """The whole output of a refused file: one line, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    content = HEADER.encode() + b"    # caf\xe9\n"
+    path.write_bytes(content)
+    line = HEADER.count("\n") + 1
+    offset = content.index(b"\xe9")
+    assert _one_line_error(run_test_alerts(path)) == (
+        f"error: {path}:{line}: not UTF-8 text (byte 0xe9 at offset {offset})"
+    )
+
+
+def test_a_key_given_twice(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEADER + "    run_for: 5m\n", encoding="utf-8")
+    first = HEADER.splitlines().index("    run_for: 10m") + 1
+    assert _one_line_error(run_test_alerts(path)) == (
+        f"error: {path}:{first + 1}: tests[0].run_for: duplicate key (first given on line {first})"
+    )
+
+
+def test_a_missing_default_names_the_key_to_give(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "\n".join(line for line in HEADER.splitlines() if not line.startswith("log_metrics")),
+        encoding="utf-8",
+    )
+    assert _one_line_error(run_test_alerts(path)) == (
+        f"error: {path}: no log_metrics next to the test file or above it "
+        f"(up to {tmp_path.resolve()}): it is the default, give log_metrics:"
+    )
+
+
+def test_paths_are_looked_up_no_higher_than_the_repository(tmp_path: Path) -> None:
+    (tmp_path / "log_metrics").mkdir()
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "t.yaml"
+    path.write_text(
+        "\n".join(line for line in HEADER.splitlines() if not line.startswith("log_metrics")),
+        encoding="utf-8",
+    )
+    with pytest.raises(DefinitionError, match=r"no log_metrics .*\(up to .*/sub\)"):
+        load_test_file(path)
+    (tmp_path / ".git").mkdir()  # now tmp_path is the repository: its log_metrics/ is found
+    assert load_test_file(path).log_metrics == [tmp_path / "log_metrics"]
+
+
 @pytest.mark.integration
-def test_an_entry_cloud_logging_refuses_is_named_with_its_line(tmp_path: Path) -> None:
-    out = _invalid(
-        tmp_path,
-        """\
+def test_a_file_that_fails_while_running_keeps_the_others_results(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        HEADER
+        + """\
     timeline:
       - at: 0s
         event: {event_type: dag_run_failed}
       - at: 1m
         log_entry: {severity: LOUD, jsonPayload: {event_type: dag_run_failed}}
 """,
+        encoding="utf-8",
     )
-    assert "bad.yaml:11: tests[0].timeline[1]: Cloud Logging refused the entries:" in out
+    good = tmp_path / "good.yaml"
+    good.write_text(HEADER.replace("name: one", "name: quiet").replace("10m", "2m"))
+    result = run_test_alerts(bad, good)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    out = flat(result.output)
+    assert f"{bad} │ (could not run) │ ERROR" in out
+    assert f"{good} │ quiet │ pass" in out
+    assert f"{bad}:11: tests[0].timeline[1]: Cloud Logging refused the entries:" in out
     assert "Invalid enum value LOUD" in out
+    assert "1 passed, 0 failed, 1 file could not run" in out

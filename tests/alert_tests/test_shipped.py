@@ -25,7 +25,7 @@ def test_every_default_policy_is_expected_to_fire_somewhere() -> None:
         for incident in case.expect.incidents
     }
     names = {str(policy.body["displayName"]) for policy in policies}
-    assert len(names) == 11
+    assert len(names) == len(policies) > 0  # one display name per policy, so none is hidden
     assert names - expected == set()
 
 

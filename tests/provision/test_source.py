@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from observability.provision.cli import provision_app
 from observability.provision.source import DefinitionError, Variables, read_file, resolve
 from observability.provision.spec import Layout, Spec, load_spec
 from observability.provision.validate import validate_spec
@@ -182,3 +184,67 @@ def test_dashboard_constraint_names_path_and_line(tmp_path: Path) -> None:
     assert len(report.errors) == 1
     assert report.errors[0].line == 6
     assert report.errors[0].key.startswith("mosaicLayout.tiles[0]")
+
+
+def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
+    source = tmp_path / "m.yaml"
+    content = b"name: a\ndescription: caf\xe9\n"  # Latin-1, as an old editor saves it
+    source.write_bytes(content)
+    with pytest.raises(DefinitionError) as err:
+        read_file(source)
+    offset = content.index(b"\xe9")
+    assert str(err.value) == f"{source}:2: not UTF-8 text (byte 0xe9 at offset {offset})"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "first"),
+    [
+        ("name: a\nfilter: x\nname: b\n", 3, "name", 1),
+        (
+            "conditions:\n  - displayName: c\n    displayName: d\n",
+            3,
+            "conditions[0].displayName",
+            2,
+        ),
+        ("labels: {team: a, team: b}\n", 1, "labels.team", 1),
+        ("a: 1\n'a': 2\n", 2, "a", 1),  # quoted or not, the same key
+    ],
+)
+def test_a_key_given_twice_is_refused_with_its_line(
+    tmp_path: Path, text: str, line: int, key: str, first: int
+) -> None:
+    source = tmp_path / "m.yaml"
+    source.write_text(text)
+    with pytest.raises(DefinitionError) as err:
+        read_file(source)
+    assert (err.value.line, err.value.key) == (line, key)
+    assert err.value.message == f"duplicate key (first given on line {first})"
+
+
+def test_keys_that_differ_only_in_type_and_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    source = tmp_path / "m.yaml"
+    source.write_text("base: &b {x: 1}\nm:\n  <<: *b\n  <<: {y: 2}\n  1: int\n  '1': str\n")
+    data = read_file(source).data
+    assert data["m"] == {"x": 1, "y": 2, 1: "int", "1": "str"}
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        (b"name: composer_obs/m\n\xff\xfe\n", "2: not UTF-8 text (byte 0xff at offset 21)"),
+        (METRIC.encode() + b"filter: x\n", "4: filter: duplicate key (first given on line 3)"),
+    ],
+)
+def test_provision_validate_refuses_without_a_traceback(
+    tmp_path: Path, content: bytes, where: str
+) -> None:
+    layout = _layout(tmp_path)
+    path = layout.metrics / "m.yaml"
+    path.write_bytes(content)
+    result = CliRunner().invoke(
+        provision_app, ["validate", "--dir", str(tmp_path), "--project", "p"]
+    )
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # not a traceback
+    # the error console may wrap a long path: compare without the whitespace
+    assert "".join(result.output.split()) == "".join(f"error: {path}:{where}".split())
