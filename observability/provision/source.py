@@ -25,7 +25,9 @@ from typing import Any
 
 import yaml
 
-Path_ = tuple[str | int, ...]
+from observability.yaml_lines import DuplicateKey, KeyPath, key_lines
+
+Path_ = KeyPath
 
 _VAR = re.compile(r"\$\$\{|\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
 _WHOLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
@@ -68,8 +70,8 @@ class Located:
     def lines(self) -> dict[Path_, int]:
         if self._lines is None:
             try:
-                self._lines = _yaml_lines(self._text or "")
-            except (yaml.YAMLError, _DuplicateKey):
+                self._lines = key_lines(self._text or "")
+            except (yaml.YAMLError, DuplicateKey):
                 self._lines = {}
         return self._lines
 
@@ -106,44 +108,6 @@ class Located:
         return Located(self.file, data, lines)
 
 
-class _DuplicateKey(Exception):
-    """A key given twice in one mapping: where the second one is, and the first's line."""
-
-    def __init__(self, path: Path_, line: int, first: int) -> None:
-        super().__init__(dotted(path))
-        self.path, self.line, self.first = path, line, first
-
-
-def _marks(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[tuple[str, str], int] = {}
-        for key, value in node.value:
-            sub = (*path, str(key.value))
-            line = key.start_mark.line + 1
-            if isinstance(key, yaml.ScalarNode) and key.value != "<<":  # "<<" merges
-                if (key.tag, key.value) in seen:
-                    raise _DuplicateKey(sub, line, seen[key.tag, key.value])
-                seen[key.tag, key.value] = line
-            out[sub] = line
-            _marks(value, sub, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _marks(item, (*path, i), out)
-
-
-def _yaml_lines(text: str) -> dict[Path_, int]:
-    loader = _LOADER(text)
-    try:
-        node = loader.get_single_node()
-    finally:
-        loader.dispose()
-    out: dict[Path_, int] = {}
-    if node is not None:
-        _marks(node, (), out)
-    return out
-
-
 def _text(path: Path) -> str:
     """The file's text; unreadable or not UTF-8 is a DefinitionError (with the bad byte's line)."""
     try:
@@ -170,16 +134,15 @@ def read_file(path: Path) -> Located:
         return Located(path, data, None, text)
     try:
         data = yaml.load(text, Loader=_LOADER)
-        lines = _yaml_lines(text)
+        lines = key_lines(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise DefinitionError(path, line, "", f"invalid YAML: {exc.problem or exc}") from exc
     except yaml.YAMLError as exc:
         raise DefinitionError(path, None, "", f"invalid YAML: {exc}") from exc
-    except _DuplicateKey as exc:
-        message = f"duplicate key (first given on line {exc.first})"
-        raise DefinitionError(path, exc.line, dotted(exc.path), message) from None
+    except DuplicateKey as exc:
+        raise DefinitionError(path, exc.line, dotted(exc.path), str(exc)) from None
     return Located(path, data, lines)
 
 

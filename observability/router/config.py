@@ -32,8 +32,9 @@ from observability.router.receivers.email import SmtpDefaults
 from observability.router.route import GROUP_BY_ALL, Route, RouteConfig, build_route
 from observability.router.templates import Templates
 from observability.router.timeinterval import NamedTimeInterval, TimeInterval
+from observability.yaml_lines import DuplicateKey, KeyPath, key_lines
 
-Path_ = tuple[str | int, ...]
+Path_ = KeyPath
 
 
 class ConfigError(ValueError):
@@ -122,7 +123,10 @@ def parse_config(text: str, source: str, base_dir: Path) -> RouterConfig:
     """Validate and compile the YAML ``text``; ``source`` names it in errors."""
     try:
         data = yaml.safe_load(text)
-        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+        lines = key_lines(text)
+    except DuplicateKey as exc:
+        where = ".".join(str(part) for part in exc.path)
+        raise ConfigError(f"{source}:{exc.line}: {where}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
@@ -234,23 +238,6 @@ def _walk_routes(node: RouteConfig, path: Path_) -> Iterator[tuple[Path_, RouteC
     yield path, node
     for index, child in enumerate(node.routes):
         yield from _walk_routes(child, (*path, "routes", index))
-
-
-def _key_lines(node: yaml.Node | None, path: Path_ = ()) -> dict[Path_, int]:
-    """1-based line of every key and list item, by its path from the document root."""
-    lines: dict[Path_, int] = {}
-    if node is None:
-        return lines
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            lines.update(_key_lines(value, child))
-            lines[child] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.update(_key_lines(item, (*path, index)))
-    return lines
 
 
 def _where(source: str, lines: dict[Path_, int], location: tuple[Any, ...]) -> str:

@@ -45,6 +45,10 @@ receivers:
         ),
         (("  - name: b", "  - name: a"), "test.yaml:9: receivers.1.name: duplicate receiver"),
         (("routes:", "routes: [\n"), "test.yaml:"),
+        (
+            ("receiver: b", "receiver: b\n      receiver: a"),
+            "test.yaml:7: route.routes.0.receiver: duplicate key (first given on line 6)",
+        ),
     ],
 )
 def test_config_errors_are_one_line_with_file_line_and_key(
