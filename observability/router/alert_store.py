@@ -1,10 +1,9 @@
-"""Storing alerts durably before answering, with group commit, and reading them back.
+"""Storing ingest requests as alerts (``write``), and what a request stores (``Submission``).
 
-An alert is answered 2xx only once its transaction is committed (and, with SQLite's default
-``synchronous=FULL``, on disk). Committing each request alone would cap ingest at the disk's
-fsync rate, so requests hand their alerts to one writer thread that stores everything waiting
-in one transaction: under load, one fsync covers hundreds of requests, each still answered only
-after its own data is durable.
+``write`` stores a batch of requests in the caller's transaction: the journal applier calls it
+with SQLite, after the requests were acknowledged from the journal (``journal``, ``applier``);
+``AlertWriter`` calls it with PostgreSQL, before the answer, one group commit for every request
+waiting at that moment.
 
 Merge rules: Cloud Monitoring sends each (incident_id, state) at least once, so a repeat is a
 duplicate and changes nothing; a closed incident is final (a late or repeated ``open`` cannot
@@ -14,7 +13,6 @@ it; one that fires again after resolving starts a new episode.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import queue
@@ -23,18 +21,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, Row, select
 
-from observability.router.alert import Alert
+from observability.router.alert import Alert, PostableAlert
 from observability.router.clock import Clock
 from observability.router.config import RouterConfig
 from observability.router.group import Membership, join_groups, plan_groups
+from observability.router.incident import WebhookPayload, incident_alert
+from observability.router.journal import CLOUD_MONITORING, JournalRecord
 from observability.router.store import Store, alerts, incident_events
+from observability.router.waiters import Waiter, answer
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["stored", "duplicate", "stale"]
 MAX_BATCH = 500
+POSTABLE_ALERTS = TypeAdapter(list[PostableAlert])
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,40 @@ class Submission:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
-@dataclass
-class _Waiting:
-    submission: Submission
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[list[Outcome]]
+class _Waiting(Waiter[list[Outcome]]):
+    __slots__ = ("submission",)
+
+    def __init__(self, submission: Submission) -> None:
+        super().__init__()
+        self.submission = submission
+
+
+def incident_submission(payload: WebhookPayload, body: bytes, received_at: float) -> Submission:
+    """What a Cloud Monitoring webhook stores: the incident event and its alert."""
+    incident = payload.incident
+    alert = incident_alert(incident, received_at)
+    # The body as received (valid JSON: it was validated), undecoded bytes replaced.
+    event = IncidentEvent(
+        incident.incident_id, incident.state, alert, body.decode("utf-8", "replace")
+    )
+    return Submission(incident=event)
+
+
+def alertmanager_submission(
+    postable: list[PostableAlert], received_at: float, resolve_timeout: float
+) -> Submission:
+    """What ``POST /api/v2/alerts`` stores: its alerts, with Alertmanager's default times."""
+    return Submission(alerts=[item.to_alert(received_at, resolve_timeout) for item in postable])
+
+
+def record_submission(record: JournalRecord, resolve_timeout: float) -> Submission:
+    """The submission of a journaled request (validated when accepted: this cannot fail
+    unless the journal was written by a router whose schema differed)."""
+    if record.source == CLOUD_MONITORING:
+        payload = WebhookPayload.model_validate_json(record.body)
+        return incident_submission(payload, record.body, record.received_at)
+    postable = POSTABLE_ALERTS.validate_json(record.body)
+    return alertmanager_submission(postable, record.received_at, resolve_timeout)
 
 
 def alert_from_row(row: Row[Any]) -> Alert:
@@ -100,20 +132,18 @@ def merge(existing: Alert | None, incoming: Alert, now: float) -> Alert | None:
 
 
 class AlertWriter:
-    """The group-commit writer: one thread, one transaction per batch of waiting requests."""
+    """The group-commit writer of a shared database (PostgreSQL): one thread, one transaction
+    per batch of waiting requests, each answered once its transaction committed.
 
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        on_commit: Callable[[bool], None],
-        config: Callable[[], RouterConfig] | None = None,
-    ) -> None:
+    Replicas on other machines cannot share a local journal, so with PostgreSQL each request
+    is stored in the tables before its answer; new alerts are left ``pending`` for whichever
+    replica's dispatcher claims them.
+    """
+
+    def __init__(self, store: Store, clock: Clock, on_commit: Callable[[], None]) -> None:
         self.store = store
         self.clock = clock
         self.on_commit = on_commit
-        # SQLite: route new alerts in the transaction that stores them (see ``write``).
-        self.config = None if store.shared else config
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="alert-writer", daemon=True)
 
@@ -125,18 +155,9 @@ class AlertWriter:
         self._queue.put(None)
         self._thread.join(timeout=30)
 
-    async def submit_incident(self, event: IncidentEvent) -> Outcome:
-        """Store one incident event; returns once it is committed."""
-        outcomes = await self._submit(Submission(incident=event))
-        return outcomes[0]
-
-    async def submit_alerts(self, batch: list[Alert]) -> list[Outcome]:
-        """Store Alertmanager-style alerts; returns once they are committed."""
-        return await self._submit(Submission(alerts=batch))
-
-    async def _submit(self, submission: Submission) -> list[Outcome]:
-        loop = asyncio.get_running_loop()
-        waiting = _Waiting(submission, loop, loop.create_future())
+    async def submit(self, submission: Submission) -> list[Outcome]:
+        """Store one request's submission; its outcomes, once committed."""
+        waiting = _Waiting(submission)
         self._queue.put(waiting)
         return await waiting.future
 
@@ -161,50 +182,44 @@ class AlertWriter:
         return False
 
     def _commit(self, first: _Waiting) -> bool:
-        """Store ``first`` and whatever waits once the write lock is ours; True: stop after.
-
-        The batch is taken after the lock: while other processes of the database hold it,
-        requests keep arriving, and they all share this commit instead of each waiting for
-        one of their own.
-        """
+        """Store ``first`` and whatever waits in one transaction; True: stop after."""
         batch = [first]
-        stop = stale = False
+        stop = False
         try:
             with self.store.write() as connection:
                 stop = self._take_waiting(batch)
-                # The configuration is read under the write lock: a reload that swaps it
-                # marks every alert for routing again after this transaction, never before.
-                config = self.config() if self.config else None
-                if config is not None and not self.store.routes_with(connection, config.digest):
-                    config, stale = None, True  # left pending: the dispatcher routes them
-                submissions = [w.submission for w in batch]
-                write(connection, self.store, submissions, self.clock.now(), config)
+                write(connection, self.store, [w.submission for w in batch], self.clock.now())
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
             log.error("storing %d requests failed: %s", len(batch), exc)
-            _answer(batch, exc)
+            answer(batch, exc, _outcomes)
             return stop
-        _answer(batch, None)
-        self.on_commit(stale)
+        answer(batch, None, _outcomes)
+        self.on_commit()
         return stop
 
 
-def _answer(batch: list[_Waiting], error: Exception | None) -> None:
-    """Wake every waiting request: one call into each event loop for the whole batch."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
-    for waiting in batch:
-        by_loop.setdefault(waiting.loop, []).append(waiting)
-    for loop, waiters in by_loop.items():
-        loop.call_soon_threadsafe(_resolve, waiters, error)
+def _outcomes(waiting: _Waiting) -> list[Outcome]:
+    return waiting.submission.outcomes
 
 
-def _resolve(batch: list[_Waiting], error: Exception | None) -> None:
-    for waiting in batch:
-        if waiting.future.done():
-            continue
-        if error is None:
-            waiting.future.set_result(waiting.submission.outcomes)
-        else:
-            waiting.future.set_exception(error)
+def write_routed(
+    connection: Connection,
+    store: Store,
+    batch: Iterable[Submission],
+    now: float,
+    config: RouterConfig,
+) -> bool:
+    """``write`` for the database's only writer, routing as it stores; True if the database
+    is routed by another configuration than ``config`` (the alerts are then left pending).
+
+    The configuration is checked under the write lock: a reload that swaps it marks every
+    alert for routing again after this transaction, never before.
+    """
+    if not store.routes_with(connection, config.digest):
+        write(connection, store, batch, now)
+        return True
+    write(connection, store, batch, now, config)
+    return False
 
 
 def write(

@@ -60,6 +60,13 @@ def admin(request: Request) -> RouterRuntime:
     return runtime
 
 
+async def settled(runtime: RouterRuntime = Depends(admin)) -> RouterRuntime:
+    """Dependency of the reads of alerts, groups and incidents: ``admin``, once the ingest
+    requests acknowledged before this one are in the tables (see ``RouterRuntime.settled``)."""
+    await runtime.settled()
+    return runtime
+
+
 router = APIRouter()
 
 Result = TypeVar("Result")
@@ -131,7 +138,7 @@ def _wanted(item: dict[str, Any], active: bool, silenced: bool, inhibited: bool)
 
 @router.get("/api/v2/alerts")
 async def get_alerts(
-    runtime: RouterRuntime = Depends(admin),
+    runtime: RouterRuntime = Depends(settled),
     filter: list[str] = Query(default=[]),
     active: bool = True,
     silenced: bool = True,
@@ -159,7 +166,7 @@ async def get_alerts(
 
 
 @router.get("/api/v2/alerts/groups")
-async def get_groups(runtime: RouterRuntime = Depends(admin)) -> list[dict[str, Any]]:
+async def get_groups(runtime: RouterRuntime = Depends(settled)) -> list[dict[str, Any]]:
     def load() -> list[dict[str, Any]]:
         now = runtime.clock.now()
         with runtime.store.read() as connection:
@@ -277,7 +284,7 @@ async def delete_silence(
 
 
 @router.get("/api/v1/incidents/{incident_id}")
-async def get_incident(incident_id: str, runtime: RouterRuntime = Depends(admin)) -> Any:
+async def get_incident(incident_id: str, runtime: RouterRuntime = Depends(settled)) -> Any:
     found = await _read(runtime, lambda connection: incident_history(connection, incident_id))
     if found is None:
         raise RequestRefused(404, f"no incident {incident_id}", "not_found")

@@ -1,8 +1,9 @@
 """Ingest endpoints: Cloud Monitoring's webhook and Alertmanager's ``POST /api/v2/alerts``.
 
-Each request is authenticated, size-limited, validated, then stored durably by the
-group-commit writer; only then is it answered 2xx. A database failure answers 503 with
-``Retry-After`` so the sender tries again (Monitoring does; nothing is acknowledged unstored).
+Each request is authenticated, size-limited, validated, then made durable (appended to the
+ingest journal with SQLite, stored in the tables with PostgreSQL: ``RouterRuntime.accept``);
+only then is it answered 2xx. A storage failure answers 503 with ``Retry-After`` so the sender
+tries again (Monitoring does; nothing is acknowledged unstored).
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from observability.router.alert import PostableAlert
-from observability.router.alert_store import IncidentEvent
+from observability.router.alert_store import (
+    POSTABLE_ALERTS,
+    alertmanager_submission,
+    incident_submission,
+)
 from observability.router.auth import AuthError
-from observability.router.incident import WebhookPayload, incident_alert
+from observability.router.incident import WebhookPayload, incident_fingerprint
+from observability.router.journal import ALERTMANAGER, CLOUD_MONITORING, JournalRecord
 from observability.router.responses import (
     RequestRefused,
     error_response,
@@ -33,9 +38,9 @@ log = logging.getLogger(__name__)
 
 Payload = TypeVar("Payload")
 
-_POSTABLE_ALERTS = TypeAdapter(list[PostableAlert])
-CLOUD_MONITORING = "cloud_monitoring"
-ALERTMANAGER = "alertmanager"
+ACCEPTED = "accepted"
+"""The answer's status when the request is journaled: what it changed is known once applied
+(``GET /api/v1/incidents/{id}`` lists each delivery with its outcome)."""
 
 
 async def _accepted_payload(
@@ -80,24 +85,22 @@ async def cloud_monitoring_webhook(request: Request) -> Response:
         )
     except RequestRefused as exc:
         return _refuse(runtime, exc)
-    incident = payload.incident
-    alert = incident_alert(incident, runtime.clock.now())
-    # The body as received (valid JSON: it was just validated), undecoded bytes replaced.
-    event = IncidentEvent(
-        incident.incident_id, incident.state, alert, body.decode("utf-8", "replace")
-    )
+    received_at = runtime.clock.now()
+    record = JournalRecord(CLOUD_MONITORING, received_at, body)
     try:
-        outcome = await runtime.writer.submit_incident(event)
+        outcomes = await runtime.accept(
+            record, lambda: incident_submission(payload, body, received_at)
+        )
     except Exception as exc:  # noqa: BLE001 - answered 503: the sender will retry
         return _unavailable(exc)
-    runtime.metrics.alerts_received.labels(CLOUD_MONITORING, outcome).inc()
     runtime.metrics.ingest_latency.labels(CLOUD_MONITORING).observe(time.perf_counter() - started)
+    incident = payload.incident
     return JSONResponse(
         {
-            "status": outcome,
+            "status": outcomes[0] if outcomes else ACCEPTED,
             "incident_id": incident.incident_id,
             "state": incident.state,
-            "fingerprint": alert.fingerprint,
+            "fingerprint": incident_fingerprint(incident.incident_id),
         }
     )
 
@@ -107,17 +110,18 @@ async def alertmanager_alerts(request: Request) -> Response:
     runtime: RouterRuntime = request.app.state.runtime
     started = time.perf_counter()
     try:
-        _, postable = await _accepted_payload(runtime, request, _POSTABLE_ALERTS.validate_json)
+        body, postable = await _accepted_payload(runtime, request, POSTABLE_ALERTS.validate_json)
     except RequestRefused as exc:
         return _refuse(runtime, exc)
-    now = runtime.clock.now()
-    timeout = runtime.config.resolve_timeout
-    batch = [item.to_alert(now, timeout) for item in postable]
-    try:
-        outcomes = await runtime.writer.submit_alerts(batch) if batch else []
-    except Exception as exc:  # noqa: BLE001 - answered 503: the sender will retry
-        return _unavailable(exc)
-    for outcome in outcomes:
-        runtime.metrics.alerts_received.labels(ALERTMANAGER, outcome).inc()
+    if postable:
+        received_at = runtime.clock.now()
+        record = JournalRecord(ALERTMANAGER, received_at, body)
+        timeout = runtime.config.resolve_timeout
+        try:
+            await runtime.accept(
+                record, lambda: alertmanager_submission(postable, received_at, timeout)
+            )
+        except Exception as exc:  # noqa: BLE001 - answered 503: the sender will retry
+            return _unavailable(exc)
     runtime.metrics.ingest_latency.labels(ALERTMANAGER).observe(time.perf_counter() - started)
     return Response(status_code=200)

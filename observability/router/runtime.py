@@ -4,11 +4,16 @@ The HTTP layer (``app``) only talks to this object. Reloading (SIGHUP or ``POST 
 swaps the compiled configuration atomically, or keeps the running one and says why; after a
 change, firing alerts are routed again, as Alertmanager does.
 
-Several processes may run on one SQLite database (``router serve --workers N``): each stores
-alerts, only the holder of the dispatcher lock dispatches and delivers. The database records
-which configuration routed the stored alerts (``active_config``): the first process to load a
-new configuration records it, re-routes and writes the audit entry, once; a process still on
-the old one leaves new alerts unrouted (``pending``, for the dispatcher) and reloads.
+Ingest is durable before its answer either way: with SQLite each request is appended to this
+process's ingest journal (``journal``), and the journal applier (``applier``) of the dispatching
+process stores the records in the tables; with PostgreSQL, whose replicas share no disk, each
+request is stored in the tables before its answer (``alert_store.AlertWriter``).
+
+Several processes may run on one SQLite database (``router serve --workers N``): each journals
+what it accepts, only the holder of the dispatcher lock applies, dispatches and delivers. The
+database records which configuration routed the stored alerts (``active_config``): the first
+process to load a new configuration records it, re-routes and writes the audit entry, once; a
+process still on another one reloads.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from observability.router.alert_store import AlertWriter
+from observability.router.alert_store import AlertWriter, Outcome, Submission
+from observability.router.applier import JournalApplier, wait_applied
 from observability.router.auth import Authenticator
 from observability.router.clock import Clock, SystemClock
 from observability.router.config import ConfigError, RouterConfig, load_config
 from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_pending
 from observability.router.history import record_audit
+from observability.router.journal import JournalRecord, JournalWriter, journal_directory
 from observability.router.metrics import RouterMetrics
 from observability.router.outbox import Courier, Outbox
 from observability.router.settings import RouterSettings
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 DISPATCH_DEBOUNCE = 0.2
 # A process that finds another configuration active reloads at most this often.
 STALE_RELOAD_INTERVAL = 1.0
+# Reads of the API wait at most this long for acknowledged requests to be applied.
+SETTLE_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -67,9 +76,23 @@ class RouterRuntime:
         self.courier = Courier(
             self.outbox, lambda: self._config, self.metrics, settings.poll_interval
         )
-        self.writer = AlertWriter(
-            self.store, self.clock, self._alerts_committed, lambda: self._config
-        )
+        self.writer: AlertWriter | None = None
+        self.journal: JournalWriter | None = None
+        self.applier: JournalApplier | None = None
+        if self.store.shared:
+            self.writer = AlertWriter(self.store, self.clock, self._wake_dispatcher)
+        else:
+            directory = journal_directory(self.store.database_file())
+            self.journal = JournalWriter(directory, self._journal_written)
+            self.applier = JournalApplier(
+                directory,
+                self.store,
+                self.clock,
+                lambda: self._config,
+                self.metrics,
+                self._alerts_committed,
+            )
+        self._applying = False
         # Set by a worker process: asks the supervisor to have every worker reload.
         self.reload_peers: Callable[[], None] | None = None
         self.dispatching = False
@@ -97,7 +120,10 @@ class RouterRuntime:
         if not self.store.shared:
             await asyncio.to_thread(self._adopt, self._config, "startup")
         self._dispatcher_lock = self.store.dispatcher_lock()
-        self.writer.start()
+        if self.writer is not None:
+            self.writer.start()
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.start)
         self._tasks = [asyncio.create_task(self._lead(), name="dispatcher")]
         self.ready = True
         log.info(
@@ -110,7 +136,12 @@ class RouterRuntime:
     async def stop(self) -> None:
         self.ready = False
         self._stopping = True
-        await asyncio.to_thread(self.writer.close)
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.close)
+        if self.applier is not None and self._applying:
+            await asyncio.to_thread(self.applier.close)
         self.courier.stop()
         if self._dispatch_wake:
             self._dispatch_wake.set()
@@ -139,13 +170,50 @@ class RouterRuntime:
             released = await asyncio.to_thread(self.outbox.release_all)
             if released:
                 log.info("resuming %d notices a previous dispatcher had claimed", released)
+        if self.applier is not None:
+            await asyncio.to_thread(self.applier.start)
+            self._applying = True
         self.dispatching = True
         await asyncio.gather(self._dispatch_loop(), self.courier.run())
 
+    async def accept(
+        self, record: JournalRecord, submission: Callable[[], Submission]
+    ) -> list[Outcome] | None:
+        """Make an accepted ingest request durable; returns once it is.
+
+        Journaled (SQLite): None, its outcomes are known once applied, moments later. Stored
+        (PostgreSQL): its outcomes. Raises when it could not be made durable (answer 503).
+        """
+        if self.journal is not None:
+            await self.journal.append(record)
+            return None
+        assert self.writer is not None
+        outcomes = await self.writer.submit(submission())
+        for outcome in outcomes:
+            self.metrics.alerts_received.labels(record.source, outcome).inc()
+        return outcomes
+
+    async def settled(self) -> None:
+        """Until what was acknowledged before this call is in the tables (or SETTLE_TIMEOUT
+        passed): a client that posted an alert, then reads the API, sees it."""
+        if self.journal is not None:
+            await asyncio.to_thread(
+                wait_applied, self.journal.directory, self.store, SETTLE_TIMEOUT
+            )
+
+    def _journal_written(self) -> None:
+        """Called by the journal writer after each durable batch: apply it now, if this
+        process applies."""
+        if self._applying and self.applier is not None:
+            self.applier.wake()
+
     def _alerts_committed(self, config_stale: bool) -> None:
-        """Called by the writer thread after each commit: route the new alerts soon."""
+        """Called by the applier after each commit: route the new alerts soon."""
         if config_stale:
             self._reload_stale()
+        self._wake_dispatcher()
+
+    def _wake_dispatcher(self) -> None:
         if self._loop is not None and self._dispatch_wake is not None:
             self._loop.call_soon_threadsafe(self._dispatch_wake.set)
 

@@ -192,6 +192,15 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
 )
 
+# How far the ingest journal's segments have been applied (SQLite: see ``journal``); updated
+# in the transaction that stores their records, so each record is applied exactly once.
+journal_progress = Table(
+    "journal_progress",
+    metadata,
+    Column("segment", String(128), primary_key=True),
+    Column("applied_offset", Integer, nullable=False),
+)
+
 # The configuration that routed the stored alerts (SQLite: one row, shared by the workers).
 active_config = Table(
     "active_config",
@@ -256,6 +265,13 @@ class Store:
     def shared(self) -> bool:
         """Whether other router processes may use this database at the same time."""
         return self.dialect == "postgresql"
+
+    def database_file(self) -> str:
+        """The SQLite database's file (where its lock files and ingest journal live)."""
+        database = make_url(self.url).database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            raise ValueError("a SQLite router needs a database file, not :memory:")
+        return database
 
     def create_schema(self) -> None:
         """Create missing tables; on PostgreSQL under a lock, as replicas may start together."""
@@ -331,10 +347,7 @@ class Store:
         """
         if self.shared:
             return None
-        database = make_url(self.url).database
-        if not database or database == ":memory:":
-            raise ValueError("a SQLite router needs a database file, not :memory:")
-        return ProcessLock(f"{database}-dispatcher.lock")
+        return ProcessLock(f"{self.database_file()}-dispatcher.lock")
 
     def dispose(self) -> None:
         self._writer.dispose()

@@ -161,7 +161,11 @@ class RouterProcess:
             except httpx.HTTPError:
                 return False
 
-        wait_for(ready, timeout=40, message="router ready")
+        try:
+            wait_for(ready, timeout=40, message="router ready")
+        except BaseException:
+            self.kill9()  # a router that never got ready must not outlive the test
+            raise
         return self
 
     def post_incident(self, body: dict[str, Any]) -> httpx.Response:

@@ -1,0 +1,255 @@
+"""The ingest journal and its applier: what was acknowledged is applied once, torn records never,
+segments are deleted only when finished and applied."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from observability.router.applier import JournalApplier, applied_offsets, wait_applied
+from observability.router.clock import ManualClock
+from observability.router.config import parse_config
+from observability.router.journal import (
+    ALERTMANAGER,
+    CLOUD_MONITORING,
+    JournalRecord,
+    JournalWriter,
+    finished,
+    read_segment,
+    segments,
+)
+from observability.router.metrics import RouterMetrics
+from observability.router.store import Store, alerts, group_alerts, incident_events
+from tests.router.harness import incident
+
+CONFIG = """
+route:
+  receiver: default
+  group_by: [alertname, dag_id]
+receivers:
+  - name: default
+"""
+
+
+def webhook(incident_id: str, state: str = "open", **labels: str) -> JournalRecord:
+    body = json.dumps(incident(incident_id, state=state, **labels)).encode()
+    return JournalRecord(CLOUD_MONITORING, 1_700_000_000.0, body)
+
+
+def append_all(writer: JournalWriter, records: list[JournalRecord]) -> None:
+    async def run() -> None:
+        await asyncio.gather(*(writer.append(record) for record in records))
+
+    asyncio.run(run())
+
+
+class Journaled:
+    """A store, a journal directory, this process's writer and an applier, as the runtime
+    wires them (on a manual clock)."""
+
+    def __init__(self, directory: Path, segment_bytes: int = 1 << 20) -> None:
+        self.directory = directory / "router.db-ingest"
+        self.store = Store(f"sqlite:///{directory / 'router.db'}", "NORMAL")
+        self.store.create_schema()
+        self.config = parse_config(CONFIG, "test.yaml", directory)
+        self.metrics = RouterMetrics()
+        self.commits = 0
+        self.writer = JournalWriter(self.directory, segment_bytes=segment_bytes)
+        self.writer.start()
+
+    def applier(self) -> JournalApplier:
+        def committed(_: bool) -> None:
+            self.commits += 1
+
+        applier = JournalApplier(
+            self.directory,
+            self.store,
+            ManualClock(),
+            lambda: self.config,
+            self.metrics,
+            committed,
+        )
+        applier._offsets = applier._load_progress()
+        return applier
+
+    def apply_all(self, applier: JournalApplier) -> int:
+        total = 0
+        while applied := applier.apply_once():
+            total += applied
+        return total
+
+    def count(self, table) -> int:  # type: ignore[no-untyped-def]
+        with self.store.read() as connection:
+            return len(connection.execute(select(table)).all())
+
+    def close(self) -> None:
+        self.writer.close()
+        self.store.dispose()
+
+
+@pytest.fixture
+def journaled(tmp_path: Path) -> Iterator[Journaled]:
+    setup = Journaled(tmp_path)
+    yield setup
+    setup.close()
+
+
+def test_records_read_back_as_appended_with_unicode_and_both_sources(
+    journaled: Journaled,
+) -> None:
+    records = [
+        webhook("a-1", dag_id="ünïcode_dag"),
+        JournalRecord(ALERTMANAGER, 1_700_000_001.5, b'[{"labels":{"alertname":"x"}}]'),
+        webhook("a-2"),
+    ]
+    for record in records:  # one at a time: the order of the file is the order of appends
+        append_all(journaled.writer, [record])
+    [segment] = segments(journaled.directory)
+    read = read_segment(segment, 0)
+    assert [record for _, record in read.records] == records
+    assert not read.torn
+    assert read.end == read.records[-1][0]
+    assert read_segment(segment, read.records[0][0]).records == read.records[1:]
+
+
+def test_applied_once_even_when_a_new_applier_starts_over(journaled: Journaled) -> None:
+    append_all(journaled.writer, [webhook(f"once-{n}", dag_id=f"dag_{n % 3}") for n in range(50)])
+    assert journaled.apply_all(journaled.applier()) == 50
+    # A restarted process: the progress recorded with the data says everything is applied.
+    again = journaled.applier()
+    assert journaled.apply_all(again) == 0
+    assert journaled.count(alerts) == 50
+    assert journaled.count(incident_events) == 50
+    assert journaled.count(group_alerts) == 50
+    received = journaled.metrics.alerts_received.labels(CLOUD_MONITORING, "stored")
+    assert received._value.get() == 50
+
+
+def test_duplicates_across_batches_are_counted_not_stored(journaled: Journaled) -> None:
+    applier = journaled.applier()
+    append_all(journaled.writer, [webhook("dup-1"), webhook("dup-1")])
+    journaled.apply_all(applier)
+    append_all(journaled.writer, [webhook("dup-1"), webhook("dup-1", state="closed")])
+    journaled.apply_all(applier)
+    with journaled.store.read() as connection:
+        events = connection.execute(
+            select(incident_events.c.state, incident_events.c.outcome).order_by(
+                incident_events.c.id
+            )
+        ).all()
+    assert [tuple(row) for row in events] == [("open", "stored"), ("closed", "stored")]
+    duplicates = journaled.metrics.alerts_received.labels(CLOUD_MONITORING, "duplicate")
+    assert duplicates._value.get() == 2
+
+
+def test_a_torn_last_record_is_never_applied_and_its_segment_is_finished(
+    journaled: Journaled,
+) -> None:
+    append_all(journaled.writer, [webhook("torn-1"), webhook("torn-2")])
+    [segment] = segments(journaled.directory)
+    end = read_segment(segment, 0).end
+    journaled.writer.close()  # the writer is gone, as after kill -9
+    # What a crash in the middle of a write leaves: a frame header and half its payload.
+    frame = webhook("torn-3").frame()
+    with open(segment, "r+b") as file:
+        file.seek(end)
+        file.write(frame[: len(frame) // 2])
+    read = read_segment(segment, 0)
+    assert len(read.records) == 2 and read.torn
+    applier = journaled.applier()
+    assert journaled.apply_all(applier) == 2
+    applier._finish_segments()
+    assert segments(journaled.directory) == []
+    assert applied_offsets(journaled.store) == {}
+    with journaled.store.read() as connection:
+        ids = {row.incident_id for row in connection.execute(select(alerts.c.incident_id))}
+    assert ids == {"torn-1", "torn-2"}
+
+
+def test_a_corrupted_record_stops_reading_there(journaled: Journaled) -> None:
+    append_all(journaled.writer, [webhook("crc-1")])
+    append_all(journaled.writer, [webhook("crc-2")])
+    [segment] = segments(journaled.directory)
+    first_end = read_segment(segment, 0).records[0][0]
+    with open(segment, "r+b") as file:  # flip one byte of the second record's payload
+        file.seek(first_end + 20)
+        byte = file.read(1)
+        file.seek(first_end + 20)
+        file.write(bytes([byte[0] ^ 0xFF]))
+    read = read_segment(segment, 0)
+    assert [record.body for _, record in read.records] == [webhook("crc-1").body]
+    assert read.torn
+
+
+def test_a_segment_is_kept_while_its_writer_lives_and_deleted_once_finished(
+    journaled: Journaled,
+) -> None:
+    append_all(journaled.writer, [webhook("live-1")])
+    applier = journaled.applier()
+    journaled.apply_all(applier)
+    [segment] = segments(journaled.directory)
+    with finished(segment) as done:
+        assert not done
+    applier._finish_segments()
+    assert segments(journaled.directory) == [segment], "its writer still appends to it"
+    journaled.writer.close()
+    applier._finish_segments()
+    assert segments(journaled.directory) == []
+
+
+def test_full_segments_rotate_and_every_record_is_applied(tmp_path: Path) -> None:
+    setup = Journaled(tmp_path, segment_bytes=4096)
+    try:
+        records = [webhook(f"rot-{n}", dag_id=f"dag_{n}") for n in range(40)]
+        for record in records:
+            append_all(setup.writer, [record])
+        assert len(segments(setup.directory)) > 3
+        applier = setup.applier()
+        assert setup.apply_all(applier) == 40
+        applier._finish_segments()
+        assert len(segments(setup.directory)) <= 2  # the current one and its spare
+        setup.writer.close()
+        applier._finish_segments()
+        assert segments(setup.directory) == []
+        assert setup.count(alerts) == 40
+    finally:
+        setup.close()
+
+
+def test_an_invalid_record_is_skipped_and_counted_the_rest_applied(journaled: Journaled) -> None:
+    bad = JournalRecord(CLOUD_MONITORING, 1_700_000_000.0, b'{"incident": {"state": "open"}}')
+    append_all(journaled.writer, [webhook("ok-1"), bad, webhook("ok-2")])
+    assert journaled.apply_all(journaled.applier()) == 3
+    assert journaled.count(alerts) == 2
+    assert journaled.metrics.requests_invalid.labels("journal")._value.get() == 1
+
+
+def test_reads_wait_until_what_was_acknowledged_is_applied(journaled: Journaled) -> None:
+    append_all(journaled.writer, [webhook("wait-1")])
+    assert not wait_applied(journaled.directory, journaled.store, timeout=0.1)
+    applier = journaled.applier()
+    applier.start()
+    try:
+        append_all(journaled.writer, [webhook("wait-2")])
+        assert wait_applied(journaled.directory, journaled.store, timeout=10)
+        assert journaled.count(alerts) == 2
+    finally:
+        applier.close()
+
+
+def test_a_failed_write_answers_the_request_with_the_error(tmp_path: Path) -> None:
+    directory = tmp_path / "gone"
+    writer = JournalWriter(directory)
+    writer.start()
+    try:
+        os.rmdir(directory)  # no segment can be created: every append must fail, not hang
+        with pytest.raises(OSError):
+            append_all(writer, [webhook("lost-1")])
+    finally:
+        writer.close()
