@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from multiprocessing.process import BaseProcess
@@ -46,6 +47,13 @@ RESTART_WINDOW = 60.0
 GRACEFUL_SHUTDOWN = 20
 STARTUP_FAILURE = 3  # uvicorn's exit code when the application could not start
 ORPHAN_CHECK_INTERVAL = 1.0
+SWITCH_INTERVAL = 0.001
+"""How long a thread may keep the GIL while another waits for it (Python's default: 5 ms).
+
+The event loop answers requests; the journal applier, the dispatcher and the courier run in
+threads of the same process. With the default, each time the loop waits for the GIL a
+background thread may keep it 5 ms, several times per request: at a fixed 1,000 alerts/s the
+p99 was 57-69 ms, with 1 ms it was 25-44 ms (alternated runs), at the same throughput."""
 
 
 def configure_logging(settings: RouterSettings, log_level: str) -> None:
@@ -84,6 +92,7 @@ def serve(settings: RouterSettings, overrides: dict[str, Any], log_level: str) -
     """
     configure_logging(settings, log_level)
     if settings.workers == 1:
+        sys.setswitchinterval(SWITCH_INTERVAL)
         server = _server(create_asgi(settings), log_level, settings)
         server.run()
         return 0 if server.started else STARTUP_FAILURE
@@ -98,6 +107,7 @@ def _worker_main(
     """A worker process: the router on the supervisor's socket."""
     # Until the application handles SIGHUP, a reload signal must not end the process.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     settings = load_router_settings(**overrides)
     configure_logging(settings, log_level)
     app = create_asgi(settings)
