@@ -30,6 +30,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from observability.router.waiters import Waiter, answer
 
 log = logging.getLogger(__name__)
 
-SEGMENT_BYTES = 16 * 1024 * 1024
+SEGMENT_BYTES = 8 * 1024 * 1024
 SUFFIX = ".seg"
 _FRAME = struct.Struct(">II")  # payload length, CRC-32 of the payload
 _META = struct.Struct(">cd")  # source, received_at
@@ -163,6 +164,9 @@ class _Segment:
             written = 0
             while written < size:
                 written += os.write(self.descriptor, _ZEROS[: min(len(_ZEROS), size - written)])
+                # A megabyte at a time: the disk never has a long write queued ahead of the
+                # journal's own fdatasync (one 16 MB flush stalled ingest for ~100 ms).
+                os.fdatasync(self.descriptor)
             os.fsync(self.descriptor)
             os.rename(partial, self.path)
             _sync_directory(directory)
@@ -223,7 +227,8 @@ class JournalWriter:
         self.on_durable = on_durable
         self.segment_bytes = segment_bytes
         self._segment: _Segment | None = None
-        self._spare: _Segment | None = None
+        self._spare: Future[_Segment] | None = None
+        self._preparer = ThreadPoolExecutor(1, thread_name_prefix="journal-spare")
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
 
@@ -236,10 +241,12 @@ class JournalWriter:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=30)
-        for segment in (self._segment, self._spare):
+        self._preparer.shutdown(wait=True)
+        spare = self._take_spare()
+        for segment in (self._segment, spare):
             if segment is not None:
                 segment.close()
-        self._segment = self._spare = None
+        self._segment = None
 
     async def append(self, record: JournalRecord) -> None:
         """Returns once ``record`` is on disk; raises OSError if it could not be written."""
@@ -288,7 +295,7 @@ class JournalWriter:
             return self._segment
         if self._segment is not None:
             self._segment.close()
-        spare, self._spare = self._spare, None
+        spare = self._take_spare()
         if spare is None or spare.room() < needed:
             if spare is not None:
                 spare.close()
@@ -297,16 +304,24 @@ class JournalWriter:
         return spare
 
     def _prepare_spare(self) -> None:
-        """Zero-fill the next segment after answering, once this one is three-quarters full,
+        """Once this segment is three-quarters full, zero-fill the next one on another thread,
         so that no request waits for a segment to be created."""
         if self._spare is not None or self._segment is None:
             return
         if self._segment.room() > self._segment.size // 4:
             return
+        self._spare = self._preparer.submit(_Segment, self.directory, self.segment_bytes)
+
+    def _take_spare(self) -> _Segment | None:
+        """The prepared segment (waiting for it if it is still being filled), if any."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
         try:
-            self._spare = _Segment(self.directory, self.segment_bytes)
+            return spare.result()
         except OSError as exc:
             log.warning("could not prepare the next journal segment: %s", exc)
+            return None
 
 
 def _nothing(_: object) -> None:
