@@ -7,35 +7,50 @@ if the process dies in the middle. One process applies (the dispatcher of the da
 ``runtime``); it reads every process's segments, so ``router serve --workers N`` shares one
 writer and one transaction for all of them instead of taking turns on the database.
 
+Order: a batch takes, from each segment, only records received up to a time that no unread
+record can precede: a request sent after another one was acknowledged (an alert resolved after
+it fired) is applied after it, whichever processes received them.
+
 Batches are large when there is a backlog (a storm), so the work per alert drops as the load
 rises; at a trickle each request is applied within milliseconds of its answer. Reads of the
 API wait until what was acknowledged before them has been applied (``wait_applied``), so a
-client that posts an alert and then lists alerts sees it.
+client that posts an alert and then lists alerts sees it. A record that cannot be stored (it
+fails validation after an upgrade, or keeps failing its transaction) is kept in
+``rejected_requests`` with the reason, never dropped.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from observability.router.alert_store import Submission, record_submission, write_routed
 from observability.router.clock import Clock
 from observability.router.config import RouterConfig
-from observability.router.journal import JournalRecord, finished, read_segment, segments
+from observability.router.journal import (
+    JournalRecord,
+    SegmentRead,
+    finished,
+    read_segment,
+    segments,
+)
 from observability.router.metrics import RouterMetrics
-from observability.router.store import Store, journal_progress
+from observability.router.store import Store, journal_progress, rejected_requests
 
 log = logging.getLogger(__name__)
 
 MAX_RECORDS = 1000
-"""Records per transaction: large enough to amortise the commit, small enough to keep the
-write lock for well under a second."""
+"""Records per segment per transaction: large enough to amortise the commit, small enough to
+keep the write lock for well under a second."""
+MAX_BYTES = 4 * 1024 * 1024
+"""Bytes per segment per transaction: a storm of large posts stays a bounded transaction."""
 POLL_INTERVAL = 0.02
 """How often other processes' segments are looked at (this process's wake the applier)."""
 APPLY_INTERVAL = 0.1
@@ -44,6 +59,29 @@ APPLY_INTERVAL = 0.1
 applier leaves the CPU to the requests; when idle, a request is applied within this time."""
 FINISH_INTERVAL = 0.5
 """How often finished segments are looked for, to be deleted once applied."""
+ISOLATE_AFTER = 3
+"""Failed attempts at one batch before its first record is tried alone (and kept aside in
+``rejected_requests`` if it fails alone): one bad record must not stop the journal."""
+STOP_DRAIN_SECONDS = 20.0
+"""How long a stopping applier keeps applying what other processes still append."""
+ABANDONED_PARTIAL_SECONDS = 60.0
+"""Age after which a half-created segment (``*.new``) nobody holds is deleted."""
+
+
+_Pending = tuple[str, int, JournalRecord]
+"""A record to apply: its segment's name, the offset just after it, the record."""
+
+
+def _reached(pending: list[_Pending]) -> dict[str, int]:
+    """How far each segment gets once ``pending`` is applied (a prefix of each segment)."""
+    reached: dict[str, int] = {}
+    for name, end, _ in pending:
+        reached[name] = max(end, reached.get(name, 0))
+    return reached
+
+
+class ProgressConflict(RuntimeError):
+    """Another applier moved a segment's progress: this one must re-read where things are."""
 
 
 class JournalApplier:
@@ -66,72 +104,100 @@ class JournalApplier:
         self.on_commit = on_commit
         self._offsets: dict[str, int] = {}
         self._wake = threading.Event()
+        self._state = threading.Lock()
         self._stopping = False
         self._finished_at = 0.0
         self._thread = threading.Thread(target=self._run, name="journal-applier", daemon=True)
 
     def start(self) -> None:
+        """Resume from the recorded progress and start applying (unless already stopped)."""
+        with self._state:
+            if self._stopping:
+                return
+            self.resume()
+            self._thread.start()
+
+    def resume(self) -> None:
+        """Where each segment was left, as recorded in the database."""
         self._offsets = self._load_progress()
-        self._thread.start()
 
     def wake(self) -> None:
         """Something was appended: apply it now rather than at the next poll."""
         self._wake.set()
 
-    def close(self) -> None:
-        """Apply what is in the journal, then stop."""
-        if not self._thread.is_alive():
-            return
-        self._stopping = True
+    def close(self) -> bool:
+        """Apply what is in the journal, then stop; False if the thread is still running."""
+        with self._state:
+            self._stopping = True
+            started = self._thread.is_alive()
+        if not started:
+            return True
         self._wake.set()
-        self._thread.join(timeout=60)
+        self._thread.join(timeout=STOP_DRAIN_SECONDS + 30)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
+        failures = 0
         while True:
             self._wake.wait(POLL_INTERVAL)
             self._wake.clear()
             stopping = self._stopping
             try:
-                while self.apply_once() and not stopping:
-                    time.sleep(APPLY_INTERVAL)
-                    stopping = self._stopping
-                while stopping and self.apply_once():
-                    pass
-                if stopping or time.monotonic() - self._finished_at > FINISH_INTERVAL:
-                    self._finish_segments()
-                    self._finished_at = time.monotonic()
-            except Exception:  # the database may be back at the next try; nothing is lost
-                log.exception("applying the ingest journal failed")
-                time.sleep(POLL_INTERVAL * 10)
                 if stopping:
+                    self._drain()
                     return
-                continue
-            if stopping:
-                return
+                while self.apply_once() and not self._stopping:
+                    self._finish_now_and_then()
+                    time.sleep(APPLY_INTERVAL)
+                failures = 0
+                self._finish_now_and_then()
+            except ProgressConflict as exc:
+                log.error("%s: reading the recorded progress again", exc)
+                self.resume()
+            except Exception:  # the database may be back at the next try; nothing is lost
+                failures += 1
+                log.exception("applying the ingest journal failed (attempt %d)", failures)
+                if failures >= ISOLATE_AFTER:
+                    failures = 0
+                    try:
+                        self._apply_alone()
+                    except Exception:  # the database itself fails: try again later
+                        log.exception("applying one journal record alone failed")
+                time.sleep(POLL_INTERVAL * 10)
 
-    def apply_once(self) -> int:
-        """Apply the next batch of records (oldest first); how many there were."""
-        batch: list[JournalRecord] = []
-        reached: dict[str, int] = {}
-        for path in segments(self.directory):
-            room = MAX_RECORDS - len(batch)
-            if room <= 0:
-                break
-            read = read_segment(path, self._offsets.get(path.name, 0), room)
-            if read.records:
-                batch.extend(record for _, record in read.records)
-                reached[path.name] = read.end
-        if not batch:
-            return 0
-        batch.sort(key=lambda record: record.received_at)
+    def _drain(self) -> None:
+        """At stop: apply what is there, for a bounded time (other processes may append)."""
+        deadline = time.monotonic() + STOP_DRAIN_SECONDS
+        try:
+            while self.apply_once() and time.monotonic() < deadline:
+                pass
+            self._finish_segments()
+        except Exception:  # what is left is applied by the next applier
+            log.exception("applying the ingest journal at stop failed")
+
+    def _finish_now_and_then(self) -> None:
+        if time.monotonic() - self._finished_at > FINISH_INTERVAL:
+            self._finish_segments()
+            self._finished_at = time.monotonic()
+
+    def apply_once(self, limit: int = MAX_RECORDS) -> int:
+        """Apply the next batch of records, in the order they were received; how many."""
+        pending = self._next_batch(limit)
+        if pending:
+            self._apply(pending)
+        return len(pending)
+
+    def _apply(self, pending: list[_Pending]) -> None:
+        batch = [record for _, _, record in pending]
+        reached = _reached(pending)
         timeout = self.config().resolve_timeout
         applied: list[tuple[str, Submission]] = []
+        rejected: list[tuple[JournalRecord, str]] = []
         for record in batch:
             try:
                 applied.append((record.source, record_submission(record, timeout)))
             except ValidationError as exc:
-                log.error("journal record from %s no longer valid, skipped: %s", record.source, exc)
-                self.metrics.requests_invalid.labels("journal").inc()
+                rejected.append((record, f"no longer valid: {exc}"))
         with self.store.write() as connection:
             stale = write_routed(
                 connection,
@@ -140,13 +206,100 @@ class JournalApplier:
                 self.clock.now(),
                 self.config(),
             )
-            _save_progress(connection, self.store, reached)
+            self._reject(connection, rejected)
+            self._save_progress(connection, reached)
         self._offsets.update(reached)
         for source, submission in applied:
             for outcome in submission.outcomes:
                 self.metrics.alerts_received.labels(source, outcome).inc()
         self.on_commit(stale)
-        return len(batch)
+
+    def _next_batch(self, limit: int) -> list[_Pending]:
+        """Records to apply now, oldest first, and the offset each segment reaches with them.
+
+        Only records received up to ``horizon`` are taken: not after this call began (one
+        received later may follow one not yet written when its segment was read), and not
+        after the newest record read from a segment cut off by the limits (its unread records
+        may be older than what other segments offer).
+        """
+        horizon = self.clock.now()
+        reads: list[tuple[str, SegmentRead]] = []
+        for path in segments(self.directory):
+            read = read_segment(path, self._offsets.get(path.name, 0), limit, MAX_BYTES)
+            if read.records:
+                reads.append((path.name, read))
+        cut = [max(r.received_at for _, r in read.records) for _, read in reads if read.more]
+        horizon = min(horizon, min(cut, default=math.inf))
+        pending: list[_Pending] = []
+        for name, read in reads:
+            for end, record in read.records:
+                if record.received_at > horizon:
+                    break  # a segment is applied in order: the rest waits for the next batch
+                pending.append((name, end, record))
+        pending.sort(key=lambda item: item[2].received_at)
+        return pending
+
+    def _apply_alone(self) -> None:
+        """The oldest record alone; kept aside in ``rejected_requests`` if it fails alone
+        too, so that the records behind it are applied."""
+        pending = self._next_batch(1)[:1]
+        if not pending:
+            return
+        try:
+            self._apply(pending)
+            return
+        except ProgressConflict:
+            raise  # not the record's fault
+        except Exception as exc:  # noqa: BLE001 - recorded with the record, below
+            error = f"{type(exc).__name__}: {exc}"
+        reached = _reached(pending)
+        with self.store.write() as connection:
+            self._reject(connection, [(record, error) for _, _, record in pending])
+            self._save_progress(connection, reached)
+        self._offsets.update(reached)
+
+    def _reject(self, connection: Connection, records: list[tuple[JournalRecord, str]]) -> None:
+        for record, error in records:
+            log.error("journal record from %s kept aside: %s", record.source, error)
+            self.metrics.requests_invalid.labels("journal").inc()
+        if records:
+            connection.execute(
+                insert(rejected_requests),
+                [
+                    {
+                        "source": record.source,
+                        "received_at": record.received_at,
+                        "body": record.body.decode("utf-8", "replace"),
+                        "error": error[:2000],
+                        "rejected_at": self.clock.now(),
+                    }
+                    for record, error in records
+                ],
+            )
+
+    def _save_progress(self, connection: Connection, reached: dict[str, int]) -> None:
+        """Record the new offsets, only from where this applier left them (compare and set):
+        a second applier, however it came to run, fails instead of applying twice."""
+        for name, offset in reached.items():
+            if name not in self._offsets:
+                created = connection.execute(
+                    self.store.insert(journal_progress)
+                    .values(segment=name, applied_offset=offset)
+                    .on_conflict_do_nothing(index_elements=["segment"])
+                )
+                if created.rowcount != 1:
+                    raise ProgressConflict(f"journal segment {name} was applied by another process")
+                continue
+            moved = connection.execute(
+                update(journal_progress)
+                .where(
+                    journal_progress.c.segment == name,
+                    journal_progress.c.applied_offset == self._offsets[name],
+                )
+                .values(applied_offset=offset)
+            )
+            if moved.rowcount != 1:
+                raise ProgressConflict(f"journal segment {name} was applied by another process")
 
     def _finish_segments(self) -> None:
         """Delete the segments no process writes any more and that are fully applied."""
@@ -173,6 +326,12 @@ class JournalApplier:
                 )
             self._offsets.pop(path.name, None)
         for partial in self.directory.glob("*.new"):
+            try:
+                age = time.time() - partial.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if age < ABANDONED_PARTIAL_SECONDS:
+                continue  # maybe being created this moment, not yet locked
             with finished(partial) as done:
                 if done:  # a process died creating it: nothing was ever written there
                     partial.unlink()
@@ -188,17 +347,6 @@ class JournalApplier:
                     delete(journal_progress).where(journal_progress.c.segment.in_(gone))
                 )
         return {name: offset for name, offset in offsets.items() if name in present}
-
-
-def _save_progress(connection: Connection, store: Store, reached: dict[str, int]) -> None:
-    statement = store.insert(journal_progress)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["segment"],
-            set_={"applied_offset": statement.excluded.applied_offset},
-        ),
-        [{"segment": name, "applied_offset": offset} for name, offset in reached.items()],
-    )
 
 
 def applied_offsets(store: Store) -> dict[str, int]:

@@ -83,50 +83,58 @@ class SegmentRead:
     records: list[tuple[int, JournalRecord]]
     end: int
     """Offset after the last complete record read."""
-    torn: bool
+    torn: bool = False
     """Bytes follow ``end`` that are not a complete record (being written, or torn)."""
+    more: bool = False
+    """Reading stopped at the caller's limit: more records may follow ``end``."""
 
 
-def read_segment(path: Path, offset: int, limit: int | None = None) -> SegmentRead:
-    """The complete records of ``path`` from ``offset`` on (at most ``limit``)."""
+def read_segment(
+    path: Path, offset: int, limit: int | None = None, max_bytes: int | None = None
+) -> SegmentRead:
+    """The complete records of ``path`` from ``offset`` on: at most ``limit`` of them, and
+    no more once ``max_bytes`` were read (the record that crosses it included)."""
     records: list[tuple[int, JournalRecord]] = []
-    torn = False
     with open(path, "rb") as file:
         file.seek(offset)
-        buffer = b""
-        position = offset  # file offset of buffer[0]
-        while limit is None or len(records) < limit:
-            if len(buffer) < _FRAME.size:
-                more = file.read(_READ_CHUNK)
+        data = b""
+        cursor = 0  # index in data of the next frame
+        base = offset  # file offset of data[0]
+
+        def available(needed: int) -> bool:
+            """Whether ``needed`` bytes from the cursor are read (reading more if not)."""
+            nonlocal data, cursor, base
+            while len(data) - cursor < needed:
+                more = file.read(max(_READ_CHUNK, needed))
                 if not more:
-                    break
-                buffer += more
-                continue
-            length, crc = _FRAME.unpack_from(buffer)
+                    return False
+                data = data[cursor:] + more
+                base += cursor
+                cursor = 0
+            return True
+
+        while True:
+            position = base + cursor
+            if (limit is not None and len(records) >= limit) or (
+                max_bytes is not None and position - offset >= max_bytes
+            ):
+                return SegmentRead(records, position, more=True)
+            if not available(_FRAME.size):
+                return SegmentRead(records, position)
+            length, crc = _FRAME.unpack_from(data, cursor)
             if length == 0 and crc == 0:
-                break  # the zeros after the last record
-            if length < _META.size:
-                torn = True
-                break
-            end = _FRAME.size + length
-            while len(buffer) < end:
-                more = file.read(max(_READ_CHUNK, end - len(buffer)))
-                if not more:
-                    break
-                buffer += more
-            payload = buffer[_FRAME.size : end]
-            if len(payload) < length or zlib.crc32(payload) != crc:
-                torn = True
-                break
+                return SegmentRead(records, position)  # the zeros after the last record
+            if length < _META.size or not available(_FRAME.size + length):
+                return SegmentRead(records, position, torn=True)
+            payload = data[cursor + _FRAME.size : cursor + _FRAME.size + length]
             code, received_at = _META.unpack_from(payload)
             source = _SOURCES.get(code)
-            if source is None:
-                torn = True
-                break
-            position += end
-            records.append((position, JournalRecord(source, received_at, payload[_META.size :])))
-            buffer = buffer[end:]
-    return SegmentRead(records, position, torn)
+            if zlib.crc32(payload) != crc or source is None:
+                return SegmentRead(records, position, torn=True)
+            cursor += _FRAME.size + length
+            records.append(
+                (base + cursor, JournalRecord(source, received_at, payload[_META.size :]))
+            )
 
 
 @contextlib.contextmanager
@@ -241,6 +249,9 @@ class JournalWriter:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=30)
+            if self._thread.is_alive():  # stuck in the disk: its segment is still in use
+                log.error("the journal writer did not stop within 30 s")
+                return
         self._preparer.shutdown(wait=True)
         spare = self._take_spare()
         for segment in (self._segment, spare):
@@ -278,11 +289,12 @@ class JournalWriter:
         data = b"".join(waiting.frame for waiting in batch)
         try:
             self._segment_with_room(len(data)).append(data)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
             log.error("journal write failed: %s", exc)
             # What follows a failed write is unknown: never append after it.
             if self._segment is not None:
-                self._segment.close()
+                with contextlib.suppress(OSError):
+                    self._segment.close()
                 self._segment = None
             answer(batch, exc, _nothing)
             return
@@ -294,7 +306,8 @@ class JournalWriter:
         if self._segment is not None and self._segment.room() >= needed:
             return self._segment
         if self._segment is not None:
-            self._segment.close()
+            segment, self._segment = self._segment, None
+            segment.close()
         spare = self._take_spare()
         if spare is None or spare.room() < needed:
             if spare is not None:

@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -93,6 +94,9 @@ class RouterRuntime:
                 self._alerts_committed,
             )
         self._applying = False
+        # Reads waiting for the applier have their own threads: a backlog must not take the
+        # shared pool that the dispatcher, the courier and the health checks run in.
+        self._settle_pool = ThreadPoolExecutor(2, thread_name_prefix="settle")
         # Set by a worker process: asks the supervisor to have every worker reload.
         self.reload_peers: Callable[[], None] | None = None
         self.dispatching = False
@@ -140,14 +144,21 @@ class RouterRuntime:
             await asyncio.to_thread(self.writer.close)
         if self.journal is not None:
             await asyncio.to_thread(self.journal.close)
-        if self.applier is not None and self._applying:
-            await asyncio.to_thread(self.applier.close)
+        applier_stopped = True
+        if self.applier is not None:
+            applier_stopped = await asyncio.to_thread(self.applier.close)
         self.courier.stop()
         if self._dispatch_wake:
             self._dispatch_wake.set()
         if self._stopped:
             self._stopped.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._settle_pool.shutdown(wait=False, cancel_futures=True)
+        if not applier_stopped:
+            # Releasing the lock would let another process apply the same records: the
+            # process's exit releases it, once the applier thread is gone with it.
+            log.error("the journal applier did not stop: keeping the dispatcher lock")
+            return
         if self._dispatcher_lock is not None:
             self._dispatcher_lock.close()
         self.store.dispose()
@@ -171,8 +182,8 @@ class RouterRuntime:
             if released:
                 log.info("resuming %d notices a previous dispatcher had claimed", released)
         if self.applier is not None:
-            await asyncio.to_thread(self.applier.start)
             self._applying = True
+            await asyncio.to_thread(self.applier.start)
         self.dispatching = True
         await asyncio.gather(self._dispatch_loop(), self.courier.run())
 
@@ -197,8 +208,13 @@ class RouterRuntime:
         """Until what was acknowledged before this call is in the tables (or SETTLE_TIMEOUT
         passed): a client that posted an alert, then reads the API, sees it."""
         if self.journal is not None:
-            await asyncio.to_thread(
-                wait_applied, self.journal.directory, self.store, SETTLE_TIMEOUT
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(
+                self._settle_pool,
+                wait_applied,
+                self.journal.directory,
+                self.store,
+                SETTLE_TIMEOUT,
             )
 
     def _journal_written(self) -> None:

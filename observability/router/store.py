@@ -201,6 +201,19 @@ journal_progress = Table(
     Column("applied_offset", Integer, nullable=False),
 )
 
+# Journaled requests that could not be stored (invalid after an upgrade, or failing their
+# transaction alone): acknowledged to their sender, so kept here with the reason, never dropped.
+rejected_requests = Table(
+    "rejected_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("rejected_at", Float, nullable=False),
+)
+
 # The configuration that routed the stored alerts (SQLite: one row, shared by the workers).
 active_config = Table(
     "active_config",

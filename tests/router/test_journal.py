@@ -6,13 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from observability.router.applier import JournalApplier, applied_offsets, wait_applied
+from observability.router import applier as applier_module
+from observability.router import journal as journal_module
+from observability.router.alert_store import write_routed
+from observability.router.applier import (
+    JournalApplier,
+    ProgressConflict,
+    applied_offsets,
+    wait_applied,
+)
 from observability.router.clock import ManualClock
 from observability.router.config import parse_config
 from observability.router.journal import (
@@ -25,7 +34,13 @@ from observability.router.journal import (
     segments,
 )
 from observability.router.metrics import RouterMetrics
-from observability.router.store import Store, alerts, group_alerts, incident_events
+from observability.router.store import (
+    Store,
+    alerts,
+    group_alerts,
+    incident_events,
+    rejected_requests,
+)
 from tests.router.harness import incident
 
 CONFIG = """
@@ -37,9 +52,11 @@ receivers:
 """
 
 
-def webhook(incident_id: str, state: str = "open", **labels: str) -> JournalRecord:
+def webhook(
+    incident_id: str, state: str = "open", received_at: float = 1_700_000_000.0, **labels: str
+) -> JournalRecord:
     body = json.dumps(incident(incident_id, state=state, **labels)).encode()
-    return JournalRecord(CLOUD_MONITORING, 1_700_000_000.0, body)
+    return JournalRecord(CLOUD_MONITORING, received_at, body)
 
 
 def append_all(writer: JournalWriter, records: list[JournalRecord]) -> None:
@@ -60,6 +77,7 @@ class Journaled:
         self.config = parse_config(CONFIG, "test.yaml", directory)
         self.metrics = RouterMetrics()
         self.commits = 0
+        self.clock_now = 1_700_000_000.0
         self.writer = JournalWriter(self.directory, segment_bytes=segment_bytes)
         self.writer.start()
 
@@ -75,7 +93,7 @@ class Journaled:
             self.metrics,
             committed,
         )
-        applier._offsets = applier._load_progress()
+        applier.resume()
         return applier
 
     def apply_all(self, applier: JournalApplier) -> int:
@@ -222,12 +240,144 @@ def test_full_segments_rotate_and_every_record_is_applied(tmp_path: Path) -> Non
         setup.close()
 
 
-def test_an_invalid_record_is_skipped_and_counted_the_rest_applied(journaled: Journaled) -> None:
+def test_an_invalid_record_is_kept_aside_and_the_rest_applied(journaled: Journaled) -> None:
     bad = JournalRecord(CLOUD_MONITORING, 1_700_000_000.0, b'{"incident": {"state": "open"}}')
     append_all(journaled.writer, [webhook("ok-1"), bad, webhook("ok-2")])
     assert journaled.apply_all(journaled.applier()) == 3
     assert journaled.count(alerts) == 2
     assert journaled.metrics.requests_invalid.labels("journal")._value.get() == 1
+    with journaled.store.read() as connection:
+        [kept] = connection.execute(select(rejected_requests)).all()
+    assert kept.body == bad.body.decode() and "incident_id" in kept.error
+
+
+def alertmanager(name: str, received_at: float, resolved: bool) -> JournalRecord:
+    """An Alertmanager post received at ``received_at`` (resolved: it ended a second before)."""
+    alert: dict[str, object] = {"labels": {"alertname": name}}
+    if resolved:
+        alert["endsAt"] = "2023-11-14T22:13:19Z"  # 1_699_999_999
+    return JournalRecord(ALERTMANAGER, received_at, json.dumps([alert]).encode())
+
+
+def firing(journaled: Journaled, name: str) -> bool:
+    with journaled.store.read() as connection:
+        row = connection.execute(
+            select(alerts.c.ends_at).where(alerts.c.labels["alertname"].as_string() == name)
+        ).one()
+    return row.ends_at > journaled.clock_now
+
+
+def test_a_resolve_received_after_its_firing_wins_across_processes(tmp_path: Path) -> None:
+    """Prometheus posts the firing alert to one worker and, once answered, the resolve to
+    another: however the batches fall, the resolve is applied last."""
+    setup = Journaled(tmp_path)
+    other = JournalWriter(setup.directory)  # a second router process on the same database
+    other.start()
+    try:
+        start = 1_699_999_900.0  # applied "now", 1_700_000_000: a firing alert would last
+        # until start + 5 + resolve_timeout (300 s), well after now.
+        # A backlog in the first process, the firing alert at its end ...
+        for n in range(5):
+            append_all(setup.writer, [webhook(f"fill-{n}", received_at=start + n)])
+        append_all(setup.writer, [alertmanager("Disk full", start + 5, resolved=False)])
+        # ... and the resolve, received after it was answered, in the other process's segment.
+        append_all(other, [alertmanager("Disk full", start + 6, resolved=True)])
+        applier = setup.applier()
+        while applier.apply_once(limit=2):  # small batches: the backlog spans several
+            pass
+        assert not firing(setup, "Disk full")
+    finally:
+        other.close()
+        setup.close()
+
+
+def test_records_received_after_a_batch_began_wait_for_the_next(journaled: Journaled) -> None:
+    later = alertmanager("Later", 1_700_000_500.0, resolved=False)
+    append_all(journaled.writer, [webhook("now-1"), later])
+    applier = journaled.applier()  # its clock reads 1_700_000_000: "later" is in the future
+    assert applier.apply_once() == 1
+    assert journaled.count(alerts) == 1
+
+
+def test_a_second_applier_fails_instead_of_applying_again(journaled: Journaled) -> None:
+    append_all(journaled.writer, [webhook(f"twice-{n}") for n in range(3)])
+    first, second = journaled.applier(), journaled.applier()  # both resume from nothing
+    assert first.apply_once() == 3
+    with pytest.raises(ProgressConflict):
+        second.apply_once()
+    second.resume()
+    assert second.apply_once() == 0
+    assert journaled.count(incident_events) == 3
+
+
+def test_a_record_that_keeps_failing_is_kept_aside_and_the_rest_applied(
+    journaled: Journaled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_on_poison(connection, store, batch, now, config):  # type: ignore[no-untyped-def]
+        batch = list(batch)
+        if any(s.incident and s.incident.incident_id == "poison" for s in batch):
+            raise RuntimeError("this record breaks the transaction")
+        return write_routed(connection, store, batch, now, config)
+
+    monkeypatch.setattr(applier_module, "write_routed", failing_on_poison)
+    monkeypatch.setattr(applier_module, "POLL_INTERVAL", 0.005)
+    append_all(journaled.writer, [webhook("before"), webhook("poison"), webhook("after")])
+    applier = journaled.applier()
+    applier.start()
+    try:
+        deadline = time.monotonic() + 20
+        while journaled.count(alerts) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        assert applier.close()
+    with journaled.store.read() as connection:
+        ids = {row.incident_id for row in connection.execute(select(alerts.c.incident_id))}
+        [kept] = connection.execute(select(rejected_requests)).all()
+    assert ids == {"before", "after"}
+    assert "poison" in kept.body and "breaks the transaction" in kept.error
+
+
+def test_finished_segments_are_deleted_while_requests_keep_coming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(applier_module, "FINISH_INTERVAL", 0.05)
+    setup = Journaled(tmp_path, segment_bytes=4096)
+    applier = setup.applier()
+    applier.start()
+    try:
+        most = 0
+        for n in range(80):  # a steady trickle: the applier never finds the journal idle
+            append_all(setup.writer, [webhook(f"steady-{n}")])
+            most = max(most, len(segments(setup.directory)))
+            time.sleep(0.02)
+        # Four or five records fill a segment: without deleting on the way, 16 or more pile
+        # up; with it, the current one, its spare and those finished since the last look.
+        assert most <= 6, most
+    finally:
+        applier.close()
+        setup.close()
+
+
+def test_a_failed_segment_rotation_answers_with_the_error_and_the_writer_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = JournalWriter(tmp_path / "journal", segment_bytes=4096)
+    writer.start()
+    try:
+        append_all(writer, [webhook("fits")])
+
+        def disk_full(*_: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(journal_module, "_Segment", disk_full)
+        too_big = JournalRecord(CLOUD_MONITORING, 1_700_000_000.0, b"x" * 8192)
+        for _ in range(2):  # both fail, neither hangs
+            with pytest.raises(OSError, match="No space"):
+                append_all(writer, [too_big])
+        monkeypatch.undo()
+        append_all(writer, [webhook("after")])  # the disk has room again
+    finally:
+        writer.close()
 
 
 def test_reads_wait_until_what_was_acknowledged_is_applied(journaled: Journaled) -> None:
