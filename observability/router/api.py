@@ -2,8 +2,8 @@
 
 ``/api/v2/alerts``, ``/api/v2/alerts/groups``, ``/api/v2/silences``, ``/api/v2/silence/{id}``
 and ``/api/v2/status`` answer as Alertmanager does, so ``amtool`` habits and dashboards carry
-over; ``/api/v1/incidents/{id}``, ``/api/v1/dead-letters`` and ``/api/v1/audit`` are this
-router's own. Everything here needs the admin bearer token.
+over; ``/api/v1/incidents/{id}``, ``/api/v1/dead-letters``, ``/api/v1/rejected-requests`` and
+``/api/v1/audit`` are this router's own. Everything here needs the admin bearer token.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from observability.router.history import (
     dead_letter_list,
     incident_history,
     record_audit,
+    rejected_request_list,
 )
 from observability.router.matcher import MatcherError, matches_all, parse_matchers
 from observability.router.responses import RequestRefused, read_body, validation_message
@@ -296,6 +297,13 @@ async def get_dead_letters(
     runtime: RouterRuntime = Depends(admin), limit: int = Query(default=100, ge=1, le=1000)
 ) -> Any:
     return await _read(runtime, lambda connection: dead_letter_list(connection, limit))
+
+
+@router.get("/api/v1/rejected-requests")
+async def get_rejected_requests(
+    runtime: RouterRuntime = Depends(admin), limit: int = Query(default=100, ge=1, le=1000)
+) -> Any:
+    return await _read(runtime, lambda connection: rejected_request_list(connection, limit))
 
 
 @router.get("/api/v1/audit")

@@ -21,6 +21,7 @@ from observability.router.store import (
     incident_events,
     notice_alerts,
     outbox,
+    rejected_requests,
 )
 
 
@@ -139,6 +140,23 @@ def dead_letter_list(connection: Connection, limit: int = 100) -> list[dict[str,
             "createdAt": iso(row.created_at),
             "deadAt": iso(row.dead_at),
             "notice": row.notice,
+        }
+        for row in connection.execute(query)
+    ]
+
+
+def rejected_request_list(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Journaled requests that could not be stored, newest first, each with its body (as
+    received: an operator can fix and post it again) and why it was kept aside."""
+    query = select(rejected_requests).order_by(rejected_requests.c.id.desc()).limit(limit)
+    return [
+        {
+            "id": row.id,
+            "source": row.source,
+            "receivedAt": iso(row.received_at),
+            "rejectedAt": iso(row.rejected_at),
+            "error": row.error,
+            "body": row.body,
         }
         for row in connection.execute(query)
     ]

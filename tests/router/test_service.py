@@ -6,6 +6,7 @@ incident ids, and looks only at the notifications about them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -20,10 +21,17 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from observability.emulator.process import free_port_pair
 from observability.router.cli import silence_app
+from observability.router.journal import (
+    CLOUD_MONITORING,
+    JournalRecord,
+    JournalWriter,
+    journal_directory,
+)
 from observability.standins import (
     GoogleChatStandIn,
     PagerDutyStandIn,
@@ -478,6 +486,32 @@ receivers:
     assert all(b["event_action"] == "trigger" for b in triggers)
     metrics = router.ingest.get("/metrics").text
     assert 'reason="serverError"' in metrics and 'reason="rateLimited"' in metrics
+
+
+def test_a_journaled_request_that_cannot_be_stored_is_listed_not_lost(world: dict) -> None:
+    """A record another process journaled that no longer validates (as after an upgrade):
+    the router keeps it aside with its body and applies what follows it."""
+    router: RouterProcess = world["router"]
+    directory = journal_directory(make_url(router.database_url).database or "")
+    other_process = JournalWriter(directory)
+    other_process.start()
+    body = b'{"version": "1.2", "incident": {"state": "open", "summary": "no id"}}'
+    dag = f"after_{uid()}"
+    try:
+        asyncio.run(other_process.append(JournalRecord(CLOUD_MONITORING, time.time(), body)))
+    finally:
+        other_process.close()
+    assert router.post_incident(incident(f"inc-{dag}", dag_id=dag)).status_code == 200
+    assert outcomes(router, f"inc-{dag}") == [("open", "stored")]
+    kept = wait_for(
+        lambda: [
+            r for r in router.admin.get("/api/v1/rejected-requests").json() if "no id" in r["body"]
+        ],
+        message="the rejected request listed",
+    )
+    assert kept[0]["source"] == CLOUD_MONITORING
+    assert "incident_id" in kept[0]["error"]
+    assert router.ingest.get("/api/v1/rejected-requests").status_code == 401
 
 
 def test_a_client_error_is_a_dead_letter(router_factory: Any, fakes: dict[str, StandIn]) -> None:
