@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from observability.router.alert_store import Submission, record_submission, write_routed
 from observability.router.clock import Clock
@@ -60,10 +61,12 @@ applier leaves the CPU to the requests; when idle, a request is applied within t
 FINISH_INTERVAL = 0.5
 """How often finished segments are looked for, to be deleted once applied."""
 ISOLATE_AFTER = 3
-"""Failed attempts at one batch before its first record is tried alone (and kept aside in
-``rejected_requests`` if it fails alone): one bad record must not stop the journal."""
+"""Failed attempts at one batch before its records are tried one by one (one that fails alone
+is kept aside in ``rejected_requests``): one bad record must not stop the journal."""
 STOP_DRAIN_SECONDS = 20.0
 """How long a stopping applier keeps applying what other processes still append."""
+CLOCK_SLACK = 5.0
+"""Records this far ahead of the clock mean the wall clock went back (see ``_next_batch``)."""
 ABANDONED_PARTIAL_SECONDS = 60.0
 """Age after which a half-created segment (``*.new``) nobody holds is deleted."""
 
@@ -82,6 +85,11 @@ def _reached(pending: list[_Pending]) -> dict[str, int]:
 
 class ProgressConflict(RuntimeError):
     """Another applier moved a segment's progress: this one must re-read where things are."""
+
+
+_NOT_THE_RECORDS = (OperationalError, OSError, MemoryError)
+"""Failures of the database or the machine (locked, disk full, I/O, a missing column after an
+upgrade): retried for as long as they last, never blamed on a record."""
 
 
 class JournalApplier:
@@ -110,11 +118,10 @@ class JournalApplier:
         self._thread = threading.Thread(target=self._run, name="journal-applier", daemon=True)
 
     def start(self) -> None:
-        """Resume from the recorded progress and start applying (unless already stopped)."""
+        """Start applying from the recorded progress (unless already stopped)."""
         with self._state:
             if self._stopping:
                 return
-            self.resume()
             self._thread.start()
 
     def resume(self) -> None:
@@ -138,11 +145,15 @@ class JournalApplier:
 
     def _run(self) -> None:
         failures = 0
+        resumed = False
         while True:
             self._wake.wait(POLL_INTERVAL)
             self._wake.clear()
             stopping = self._stopping
             try:
+                if not resumed:
+                    self.resume()
+                    resumed = True
                 if stopping:
                     self._drain()
                     return
@@ -153,17 +164,21 @@ class JournalApplier:
                 self._finish_now_and_then()
             except ProgressConflict as exc:
                 log.error("%s: reading the recorded progress again", exc)
-                self.resume()
-            except Exception:  # the database may be back at the next try; nothing is lost
+                resumed = False
+            except _NOT_THE_RECORDS as exc:  # the database or the disk: retry, never reject
+                log.error("applying the ingest journal failed, retrying: %s", exc)
+                time.sleep(POLL_INTERVAL * 25)
+                if stopping:
+                    return
+            except Exception:  # maybe one record: found and kept aside below
                 failures += 1
                 log.exception("applying the ingest journal failed (attempt %d)", failures)
                 if failures >= ISOLATE_AFTER:
                     failures = 0
-                    try:
-                        self._apply_alone()
-                    except Exception:  # the database itself fails: try again later
-                        log.exception("applying one journal record alone failed")
+                    self._isolate()
                 time.sleep(POLL_INTERVAL * 10)
+                if stopping:
+                    return
 
     def _drain(self) -> None:
         """At stop: apply what is there, for a bounded time (other processes may append)."""
@@ -209,10 +224,14 @@ class JournalApplier:
             self._reject(connection, rejected)
             self._save_progress(connection, reached)
         self._offsets.update(reached)
-        for source, submission in applied:
-            for outcome in submission.outcomes:
-                self.metrics.alerts_received.labels(source, outcome).inc()
-        self.on_commit(stale)
+        # Committed: what follows must not count as the records' failure.
+        try:
+            for source, submission in applied:
+                for outcome in submission.outcomes:
+                    self.metrics.alerts_received.labels(source, outcome).inc()
+            self.on_commit(stale)
+        except Exception:  # the records are stored; the dispatcher polls anyway
+            log.exception("after applying journal records")
 
     def _next_batch(self, limit: int) -> list[_Pending]:
         """Records to apply now, oldest first, and the offset each segment reaches with them.
@@ -228,35 +247,46 @@ class JournalApplier:
             read = read_segment(path, self._offsets.get(path.name, 0), limit, MAX_BYTES)
             if read.records:
                 reads.append((path.name, read))
+        ahead = [read.records[0][1].received_at for _, read in reads]
+        if ahead and min(ahead) > horizon + CLOCK_SLACK:
+            # The wall clock went back: what was received "later" would wait for it to catch
+            # up. Apply in the order of the segments' own clocks meanwhile.
+            log.warning("journal records are %.0f s ahead of the clock", min(ahead) - horizon)
+            horizon = max(ahead)
         cut = [max(r.received_at for _, r in read.records) for _, read in reads if read.more]
         horizon = min(horizon, min(cut, default=math.inf))
-        pending: list[_Pending] = []
+        ordered: list[tuple[float, _Pending]] = []
         for name, read in reads:
+            latest = -math.inf
             for end, record in read.records:
                 if record.received_at > horizon:
                     break  # a segment is applied in order: the rest waits for the next batch
-                pending.append((name, end, record))
-        pending.sort(key=lambda item: item[2].received_at)
-        return pending
+                # A segment's own order is kept: a record never sorts before one written
+                # earlier in its segment, even if the clock stepped back between them.
+                latest = max(latest, record.received_at)
+                ordered.append((latest, (name, end, record)))
+        ordered.sort(key=lambda item: item[0])
+        return [item for _, item in ordered]
 
-    def _apply_alone(self) -> None:
-        """The oldest record alone; kept aside in ``rejected_requests`` if it fails alone
-        too, so that the records behind it are applied."""
-        pending = self._next_batch(1)[:1]
-        if not pending:
-            return
+    def _isolate(self) -> None:
+        """Apply the next batch one record at a time: a record that fails alone, for a reason
+        that is not the database's, is kept aside in ``rejected_requests`` so that the
+        records behind it are applied."""
         try:
-            self._apply(pending)
-            return
-        except ProgressConflict:
-            raise  # not the record's fault
-        except Exception as exc:  # noqa: BLE001 - recorded with the record, below
-            error = f"{type(exc).__name__}: {exc}"
-        reached = _reached(pending)
-        with self.store.write() as connection:
-            self._reject(connection, [(record, error) for _, _, record in pending])
-            self._save_progress(connection, reached)
-        self._offsets.update(reached)
+            for item in self._next_batch(MAX_RECORDS):
+                try:
+                    self._apply([item])
+                except (ProgressConflict, *_NOT_THE_RECORDS):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - recorded with the record
+                    error = f"{type(exc).__name__}: {exc}"
+                    reached = _reached([item])
+                    with self.store.write() as connection:
+                        self._reject(connection, [(item[2], error)])
+                        self._save_progress(connection, reached)
+                    self._offsets.update(reached)
+        except Exception:  # the loop retries
+            log.exception("applying journal records one by one failed")
 
     def _reject(self, connection: Connection, records: list[tuple[JournalRecord, str]]) -> None:
         for record, error in records:

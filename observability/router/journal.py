@@ -96,6 +96,7 @@ def read_segment(
     no more once ``max_bytes`` were read (the record that crosses it included)."""
     records: list[tuple[int, JournalRecord]] = []
     with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
         file.seek(offset)
         data = b""
         cursor = 0  # index in data of the next frame
@@ -124,7 +125,11 @@ def read_segment(
             length, crc = _FRAME.unpack_from(data, cursor)
             if length == 0 and crc == 0:
                 return SegmentRead(records, position)  # the zeros after the last record
-            if length < _META.size or not available(_FRAME.size + length):
+            if (
+                length < _META.size
+                or position + _FRAME.size + length > size  # a corrupt length: never read it
+                or not available(_FRAME.size + length)
+            ):
                 return SegmentRead(records, position, torn=True)
             payload = data[cursor + _FRAME.size : cursor + _FRAME.size + length]
             code, received_at = _META.unpack_from(payload)
@@ -238,6 +243,7 @@ class JournalWriter:
         self._spare: Future[_Segment] | None = None
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix="journal-spare")
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
 
     def start(self) -> None:
@@ -246,6 +252,7 @@ class JournalWriter:
 
     def close(self) -> None:
         """Write what is queued, then release the segments (the applier finishes them)."""
+        self._closed = True
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=30)
@@ -261,6 +268,8 @@ class JournalWriter:
 
     async def append(self, record: JournalRecord) -> None:
         """Returns once ``record`` is on disk; raises OSError if it could not be written."""
+        if self._closed:
+            raise OSError("the ingest journal is closed")
         waiting = _Waiting(record.frame())
         self._queue.put(waiting)
         await waiting.future

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from observability.router import applier as applier_module
 from observability.router import journal as journal_module
@@ -403,3 +404,48 @@ def test_a_failed_write_answers_the_request_with_the_error(tmp_path: Path) -> No
             append_all(writer, [webhook("lost-1")])
     finally:
         writer.close()
+
+
+def test_a_database_failure_never_puts_a_healthy_record_aside(
+    journaled: Journaled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = iter(range(6))  # six failed attempts: more than it takes to isolate a record
+
+    def disk_full_for_a_while(connection, store, batch, now, config):  # type: ignore[no-untyped-def]
+        if next(failures, None) is not None:
+            raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+        return write_routed(connection, store, batch, now, config)
+
+    monkeypatch.setattr(applier_module, "write_routed", disk_full_for_a_while)
+    monkeypatch.setattr(applier_module, "POLL_INTERVAL", 0.005)
+    append_all(journaled.writer, [webhook("healthy-1"), webhook("healthy-2")])
+    applier = journaled.applier()
+    applier.start()
+    try:
+        deadline = time.monotonic() + 20
+        while journaled.count(alerts) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        assert applier.close()
+    assert journaled.count(alerts) == 2
+    assert journaled.count(rejected_requests) == 0
+
+
+def test_a_segment_keeps_its_order_when_the_clock_steps_back(journaled: Journaled) -> None:
+    start = 1_699_999_850.0  # applied at 1_700_000_000: firing, it would last 250 s more
+    append_all(journaled.writer, [alertmanager("Clock", start + 100, resolved=False)])
+    # NTP stepped the clock back 10 s between the firing and its resolve.
+    append_all(journaled.writer, [alertmanager("Clock", start + 90, resolved=True)])
+    journaled.apply_all(journaled.applier())
+    assert not firing(journaled, "Clock")
+
+
+def test_a_corrupt_length_reads_as_torn_without_reading_it(journaled: Journaled) -> None:
+    append_all(journaled.writer, [webhook("len-1")])
+    [segment] = segments(journaled.directory)
+    end = read_segment(segment, 0).end
+    with open(segment, "r+b") as file:
+        file.seek(end)
+        file.write((0x7FFFFFF0).to_bytes(4, "big") + (12345).to_bytes(4, "big"))
+    read = read_segment(segment, 0)
+    assert len(read.records) == 1 and read.torn
