@@ -103,6 +103,18 @@ class Journaled:
             total += applied
         return total
 
+    def run_applier_until_stored(self, expected: int) -> None:
+        """The applier's own thread, as a router runs it, until ``expected`` alerts are
+        stored (or 20 s passed); then stopped, which must succeed."""
+        applier = self.applier()
+        applier.start()
+        try:
+            deadline = time.monotonic() + 20
+            while self.count(alerts) < expected and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            assert applier.close()
+
     def count(self, table) -> int:  # type: ignore[no-untyped-def]
         with self.store.read() as connection:
             return len(connection.execute(select(table)).all())
@@ -323,14 +335,7 @@ def test_a_record_that_keeps_failing_is_kept_aside_and_the_rest_applied(
     monkeypatch.setattr(applier_module, "write_routed", failing_on_poison)
     monkeypatch.setattr(applier_module, "POLL_INTERVAL", 0.005)
     append_all(journaled.writer, [webhook("before"), webhook("poison"), webhook("after")])
-    applier = journaled.applier()
-    applier.start()
-    try:
-        deadline = time.monotonic() + 20
-        while journaled.count(alerts) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        assert applier.close()
+    journaled.run_applier_until_stored(2)
     with journaled.store.read() as connection:
         ids = {row.incident_id for row in connection.execute(select(alerts.c.incident_id))}
         [kept] = connection.execute(select(rejected_requests)).all()
@@ -419,14 +424,7 @@ def test_a_database_failure_never_puts_a_healthy_record_aside(
     monkeypatch.setattr(applier_module, "write_routed", disk_full_for_a_while)
     monkeypatch.setattr(applier_module, "POLL_INTERVAL", 0.005)
     append_all(journaled.writer, [webhook("healthy-1"), webhook("healthy-2")])
-    applier = journaled.applier()
-    applier.start()
-    try:
-        deadline = time.monotonic() + 20
-        while journaled.count(alerts) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        assert applier.close()
+    journaled.run_applier_until_stored(2)
     assert journaled.count(alerts) == 2
     assert journaled.count(rejected_requests) == 0
 
