@@ -31,7 +31,7 @@ from observability.router.group import Membership, join_groups, plan_groups
 from observability.router.incident import WebhookPayload, incident_alert
 from observability.router.journal import CLOUD_MONITORING, JournalRecord
 from observability.router.store import Store, alerts, incident_events
-from observability.router.waiters import Waiter, answer
+from observability.router.waiters import Waiter, answer, take_waiting
 
 log = logging.getLogger(__name__)
 
@@ -169,25 +169,13 @@ class AlertWriter:
                 return
             stop = self._commit(first)
 
-    def _take_waiting(self, batch: list[_Waiting]) -> bool:
-        """Add what waits in the queue to ``batch`` (up to MAX_BATCH); True if told to stop."""
-        while len(batch) < MAX_BATCH:
-            try:
-                more = self._queue.get_nowait()
-            except queue.Empty:
-                return False
-            if more is None:
-                return True
-            batch.append(more)
-        return False
-
     def _commit(self, first: _Waiting) -> bool:
         """Store ``first`` and whatever waits in one transaction; True: stop after."""
         batch = [first]
         stop = False
         try:
             with self.store.write() as connection:
-                stop = self._take_waiting(batch)
+                stop = take_waiting(self._queue, batch, MAX_BATCH)
                 write(connection, self.store, [w.submission for w in batch], self.clock.now())
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
             log.error("storing %d requests failed: %s", len(batch), exc)

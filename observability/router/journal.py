@@ -34,7 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from observability.router.waiters import Waiter, answer
+from observability.router.waiters import Waiter, answer, take_waiting
 
 log = logging.getLogger(__name__)
 
@@ -280,16 +280,7 @@ class JournalWriter:
             if first is None:
                 return
             batch = [first]
-            stop = False
-            while True:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
+            stop = take_waiting(self._queue, batch)
             self._write(batch)
             if stop:
                 return

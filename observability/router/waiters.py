@@ -1,4 +1,5 @@
-"""Waking the requests that wait on a writer thread: one call into each event loop per batch.
+"""The requests that wait on a writer thread: taking them in batches, and waking them with
+one call into each event loop per batch.
 
 Both writers (the ingest journal, and the database writer used with PostgreSQL) answer a batch
 of waiting requests at once; waking each request separately would cost a cross-thread call, and
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 Result = TypeVar("Result")
+Item = TypeVar("Item")
 
 
 class Waiter(Generic[Result]):
@@ -47,3 +50,19 @@ def _resolve(
             waiter.future.set_result(result(waiter))
         else:
             waiter.future.set_exception(error)
+
+
+def take_waiting(
+    waiting: queue.SimpleQueue[Item | None], batch: list[Item], limit: int | None = None
+) -> bool:
+    """Add what waits in ``waiting`` to ``batch`` (up to ``limit`` in all); True if the stop
+    sign (None) was among it: the writer stores this batch, then stops."""
+    while limit is None or len(batch) < limit:
+        try:
+            more = waiting.get_nowait()
+        except queue.Empty:
+            return False
+        if more is None:
+            return True
+        batch.append(more)
+    return False
