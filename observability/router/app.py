@@ -17,14 +17,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
-from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from observability.router.api import router as api_router
 from observability.router.api import runtime_of
 from observability.router.clock import Clock
-from observability.router.ingest import alertmanager_alerts, cloud_monitoring_webhook
+from observability.router.ingest import AlertmanagerAlerts, CloudMonitoringWebhook, IngestEndpoint
 from observability.router.responses import RequestRefused, error_response, refused_response
 from observability.router.runtime import RouterRuntime
 from observability.router.settings import RouterSettings
@@ -42,19 +42,21 @@ def create_asgi(settings: RouterSettings, clock: Clock | None = None) -> FastIng
 class FastIngest:
     """Pure ASGI in front of the FastAPI app: ingest requests skip its middleware stack.
 
-    ``POST`` to the two ingest paths goes straight to its handler (the same functions the app
-    routes to, so answers are identical); everything else, other methods on those paths
-    included, goes through the app. The per-request layers (error and exception middleware,
-    routing, telemetry, exit stacks) cost more than storing the alert does. The access log,
-    when on, is written here for every request (path only: the query may hold the token).
+    ``POST`` to the two ingest paths goes straight to its endpoint (the same ASGI apps the
+    app routes to, found among its routes, so answers are identical); everything else, other
+    methods on those paths included, goes through the app. The per-request layers (error and
+    exception middleware, routing, telemetry, exit stacks) cost more than storing the alert
+    does. The access log, when on, is written here for every request (path only: the query
+    may hold the token).
     """
 
     def __init__(self, app: FastAPI, access_log: bool) -> None:
         self.app = app
         self.access_log = access_log
         self.routes = {
-            "/v1/webhooks/cloud-monitoring": cloud_monitoring_webhook,
-            "/api/v2/alerts": alertmanager_alerts,
+            route.path: route.endpoint
+            for route in app.router.routes
+            if isinstance(route, Route) and isinstance(route.endpoint, IngestEndpoint)
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,13 +87,11 @@ class FastIngest:
             )
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = self.routes.get(scope["path"]) if scope["method"] == "POST" else None
-        if handler is None:
+        endpoint = self.routes.get(scope["path"]) if scope["method"] == "POST" else None
+        if endpoint is None:
             await self.app(scope, receive, send)
             return
-        scope["app"] = self.app
-        response = await handler(StarletteRequest(scope, receive))
-        await response(scope, receive, send)
+        await endpoint(scope, receive, send)
 
 
 def create_app(settings: RouterSettings, clock: Clock | None = None) -> FastAPI:
@@ -120,16 +120,21 @@ def create_app(settings: RouterSettings, clock: Clock | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.runtime = runtime
-    # Plain Starlette routes: the ingest handlers parse their own bodies, so FastAPI's
-    # parameter machinery would only add cost on the hottest path.
-    app.router.add_route(
-        "/v1/webhooks/cloud-monitoring",
-        cloud_monitoring_webhook,
-        methods=["POST"],
-        include_in_schema=False,
+    # Plain ASGI endpoints: the ingest handlers read the scope themselves, so FastAPI's
+    # parameter machinery and Starlette's Request would only add cost on the hottest path.
+    # (``Route`` itself: ``add_route`` is typed for Request handlers only.)
+    app.router.routes.append(
+        Route(
+            "/v1/webhooks/cloud-monitoring",
+            CloudMonitoringWebhook(runtime),
+            methods=["POST"],
+            include_in_schema=False,
+        )
     )
-    app.router.add_route(
-        "/api/v2/alerts", alertmanager_alerts, methods=["POST"], include_in_schema=False
+    app.router.routes.append(
+        Route(
+            "/api/v2/alerts", AlertmanagerAlerts(runtime), methods=["POST"], include_in_schema=False
+        )
     )
     app.include_router(api_router)
 

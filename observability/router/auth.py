@@ -27,6 +27,8 @@ from starlette.requests import Request
 from observability.router.settings import RouterSettings
 
 REALM = "composer-obs-router"
+INGEST_CHALLENGE = f'Basic realm="{REALM}", charset="UTF-8"'
+"""Every ingest refusal's ``WWW-Authenticate``: Monitoring sends basic auth only after it."""
 
 
 class AuthError(Exception):
@@ -61,17 +63,20 @@ class Authenticator:
             _digest(settings.admin_token.get_secret_value()) if settings.admin_token else None
         )
 
-    def check_ingest(self, request: Request) -> None:
+    def check_ingest(self, query_string: bytes, authorization: str) -> None:
+        """Raise AuthError unless the ingest token (query or bearer) or basic auth is right.
+
+        Takes the raw query string and the ``Authorization`` value (``""`` when absent), not
+        a Request: the ingest endpoints read them straight from the ASGI scope.
+        """
         if self.disabled:
             return
-        challenge = f'Basic realm="{REALM}", charset="UTF-8"'
-        token = _query_token(request.scope.get("query_string", b""))
-        header = request.headers.get("authorization", "")
-        scheme, _, credentials = header.partition(" ")
+        token = _query_token(query_string)
+        scheme, _, credentials = authorization.partition(" ")
         if token is not None:
             if self._token is not None and _same(token, self._token):
                 return
-            raise AuthError("invalid auth_token", challenge)
+            raise AuthError("invalid auth_token", INGEST_CHALLENGE)
         if scheme.lower() == "basic":
             user, password = _basic(credentials)
             if (
@@ -80,13 +85,13 @@ class Authenticator:
                 and _same(user, self._user) & _same(password, self._password)
             ):
                 return
-            raise AuthError("invalid basic auth credentials", challenge)
+            raise AuthError("invalid basic auth credentials", INGEST_CHALLENGE)
         if scheme.lower() == "bearer":
             if self._token is not None and _same(credentials.strip(), self._token):
                 return
-            raise AuthError("invalid bearer token", challenge)
+            raise AuthError("invalid bearer token", INGEST_CHALLENGE)
         raise AuthError(
-            "authentication required: ?auth_token=, basic auth or bearer token", challenge
+            "authentication required: ?auth_token=, basic auth or bearer token", INGEST_CHALLENGE
         )
 
     def check_admin(self, request: Request) -> None:
@@ -111,7 +116,7 @@ def _query_token(query_string: bytes) -> str | None:
     token = None
     for part in query_string.decode("latin-1").split("&"):
         name, _, value = part.partition("=")
-        if unquote_plus(name) == "auth_token":
+        if name == "auth_token" or unquote_plus(name) == "auth_token":
             token = unquote_plus(value)
     return token
 

@@ -7,11 +7,14 @@ hold secrets).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
+from starlette.types import Receive
 
 
 class RequestRefused(Exception):
@@ -36,23 +39,63 @@ def refused_response(exc: RequestRefused) -> JSONResponse:
     return error_response(exc.status, str(exc), exc.headers)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+"""``JSONResponse.render``'s settings, built once: ``json.dumps`` with them builds an encoder
+per call."""
+
+
+def json_body(content: Any) -> bytes:
+    """``content`` rendered exactly as Starlette's ``JSONResponse`` renders it (compact,
+    UTF-8, no NaN), for answers sent without building a Response object."""
+    return _JSON.encode(content).encode("utf-8")
+
+
+def request_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lower case) in an ASGI scope's ``headers``: what
+    Starlette's ``Headers.get`` gives, without building a ``Headers`` object."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+async def receive_body(receive: Receive, content_length: bytes | None, limit: int) -> bytes:
+    """The body from ASGI ``receive``, refusing (413) anything over ``limit`` bytes: before
+    reading when ``Content-Length`` declares too much, else as soon as the chunks pass it.
+
+    Reads the messages as ``Request.stream`` does (a disconnect raises ``ClientDisconnect``);
+    the body must not have been read before.
+    """
+    if content_length is not None:
+        if not content_length.isdigit():
+            raise RequestRefused(400, "invalid Content-Length", "malformed")
+        if int(content_length) > limit:
+            raise RequestRefused(
+                413,
+                f"body of {content_length.decode('latin-1')} bytes exceeds the limit of {limit}",
+                "too_large",
+            )
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            size += len(chunk)
+            if size > limit:
+                raise RequestRefused(413, f"body exceeds the limit of {limit} bytes", "too_large")
+            chunks.append(chunk)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+    return b"".join(chunks)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) anything over ``limit`` bytes before reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise RequestRefused(400, "invalid Content-Length", "malformed")
-        if int(declared) > limit:
-            raise RequestRefused(
-                413, f"body of {declared} bytes exceeds the limit of {limit}", "too_large"
-            )
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestRefused(413, f"body exceeds the limit of {limit} bytes", "too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    content_length = request_header(request.scope["headers"], b"content-length")
+    return await receive_body(request.receive, content_length, limit)
 
 
 def validation_message(exc: ValidationError, limit: int = 3) -> tuple[int, str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -10,15 +11,20 @@ from urllib.parse import parse_qsl
 
 import pytest
 from sqlalchemy import select
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message
 
 from observability.router.alert_store import IncidentEvent, Submission, write
+from observability.router.app import create_asgi
 from observability.router.auth import _query_token
 from observability.router.clock import ManualClock
 from observability.router.config import parse_config
 from observability.router.dispatcher import Dispatcher
-from observability.router.incident import WebhookPayload, incident_alert
+from observability.router.incident import WebhookPayload, incident_alert, incident_fingerprint
+from observability.router.journal import ALERTMANAGER, CLOUD_MONITORING
 from observability.router.metrics import RouterMetrics
 from observability.router.server import CoalescingTransport
+from observability.router.settings import load_router_settings
 from observability.router.store import Store, alerts, group_alerts, groups, incident_events
 from tests.router.harness import incident
 
@@ -181,3 +187,223 @@ def test_coalescing_transport_sends_one_step_in_one_write() -> None:
 
     inner = asyncio.run(scenario())
     assert len(inner.sent) == 2
+
+
+Exchange = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+async def _exchange(
+    app: Any,
+    method: str,
+    path: str,
+    query: bytes = b"",
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    chunks: tuple[bytes, ...] = (b"",),
+) -> tuple[Exchange, int]:
+    """One request through ``app`` as an ASGI server makes it: (status, headers, body) and
+    how many body messages the app read."""
+    messages: list[Message] = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
+        for index, chunk in enumerate(chunks)
+    ]
+    read = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal read
+        read += 1
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"router.test"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 9093),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    return (sent[0]["status"], list(sent[0]["headers"]), body), read
+
+
+def _basic(user: str, password: str) -> tuple[bytes, bytes]:
+    return b"authorization", b"Basic " + base64.b64encode(f"{user}:{password}".encode())
+
+
+WEBHOOK = "/v1/webhooks/cloud-monitoring"
+TOKEN = "ingest-token-0123456789"
+LIMIT = 4096
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Exchange:
+    """What the error answers were built with before the lean path: Starlette's JSONResponse."""
+    response = JSONResponse({"error": message, "status": status}, status, headers)
+    return status, response.raw_headers, bytes(response.body)
+
+
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="composer-obs-router", charset="UTF-8"'}
+CASES: list[tuple[str, dict[str, Any], Exchange, str]] = [
+    (
+        "anonymous",
+        {},
+        _error(401, "authentication required: ?auth_token=, basic auth or bearer token", CHALLENGE),
+        "unauthorized",
+    ),
+    (
+        "wrong query token",
+        {"query": b"auth_token=nope"},
+        _error(401, "invalid auth_token", CHALLENGE),
+        "unauthorized",
+    ),
+    (
+        "wrong basic password",
+        {"headers": (_basic("monitoring", "nope"),)},
+        _error(401, "invalid basic auth credentials", CHALLENGE),
+        "unauthorized",
+    ),
+    (
+        "admin token as bearer",
+        {"headers": ((b"authorization", b"Bearer admin-token-0123456789"),)},
+        _error(401, "invalid bearer token", CHALLENGE),
+        "unauthorized",
+    ),
+    (
+        "invalid content-length",
+        {"query": f"auth_token={TOKEN}".encode(), "headers": ((b"content-length", b"12x"),)},
+        _error(400, "invalid Content-Length"),
+        "malformed",
+    ),
+    (
+        "declared too large",
+        {"query": f"auth_token={TOKEN}".encode(), "headers": ((b"content-length", b"5000"),)},
+        _error(413, f"body of 5000 bytes exceeds the limit of {LIMIT}"),
+        "too_large",
+    ),
+    (
+        "chunked too large",
+        {"query": f"auth_token={TOKEN}".encode(), "chunks": (b"x" * 3000, b"x" * 3000)},
+        _error(413, f"body exceeds the limit of {LIMIT} bytes"),
+        "too_large",
+    ),
+    (
+        "empty body",
+        {"query": f"auth_token={TOKEN}".encode()},
+        _error(400, "malformed JSON: EOF while parsing a value at line 1 column 0"),
+        "malformed_json",
+    ),
+]
+
+
+def _invalid(runtime: Any, reason: str) -> float:
+    return (
+        runtime.metrics.registry.get_sample_value(
+            "composer_obs_router_requests_invalid_total", {"reason": reason}
+        )
+        or 0.0
+    )
+
+
+def _latency_count(runtime: Any, source: str) -> float:
+    return (
+        runtime.metrics.registry.get_sample_value(
+            "composer_obs_router_ingest_latency_seconds_count", {"source": source}
+        )
+        or 0.0
+    )
+
+
+def test_ingest_endpoints_answer_alike_from_the_fast_path_and_the_app(tmp_path: Path) -> None:
+    """``FastIngest`` and the app's own routes answer each request with the same bytes, those
+    Starlette's responses gave, and count it the same way."""
+    config = tmp_path / "router.yaml"
+    config.write_text(CONFIG)
+    settings = load_router_settings(
+        config_file=config,
+        database_url=f"sqlite:///{tmp_path / 'router.db'}",
+        ingest_token=TOKEN,
+        ingest_username="monitoring",
+        ingest_password="basic-password-0123",
+        admin_token="admin-token-0123456789",
+        max_body_bytes=LIMIT,
+        access_log=False,
+    )
+    fast = create_asgi(settings)
+    runtime = fast.app.state.runtime
+    body = json.dumps(incident("lean-1", dag_id="dag_1")).encode()
+
+    async def scenario() -> None:
+        await runtime.start()
+        try:
+            for name, request, expected, reason in CASES:
+                before = _invalid(runtime, reason)
+                for app in (fast, fast.app):
+                    answer, read = await _exchange(app, "POST", WEBHOOK, **request)
+                    assert answer == expected, (name, app)
+                    if name == "declared too large":
+                        assert read == 0  # refused before reading the body
+                assert _invalid(runtime, reason) == before + 2, name
+
+            success = JSONResponse(
+                {
+                    "status": "accepted",
+                    "incident_id": "lean-1",
+                    "state": "open",
+                    "fingerprint": incident_fingerprint("lean-1"),
+                }
+            )
+            senders: list[dict[str, Any]] = [
+                {"headers": ((b"authorization", f"Bearer {TOKEN}".encode()),)},
+                {"headers": (_basic("monitoring", "basic-password-0123"),)},
+                {"query": f"a=1&auth_token={TOKEN}".encode()},
+            ]
+            for sender in senders:
+                for app in (fast, fast.app):
+                    half = len(body) // 2
+                    answer, _ = await _exchange(
+                        app, "POST", WEBHOOK, chunks=(body[:half], body[half:]), **sender
+                    )
+                    assert answer == (200, success.raw_headers, bytes(success.body)), sender
+            assert _latency_count(runtime, CLOUD_MONITORING) == 2 * len(senders)
+
+            bearer = ((b"authorization", f"Bearer {TOKEN}".encode()),)
+            alerts = json.dumps([{"labels": {"alertname": "lean"}}]).encode()
+            empty = Response(status_code=200)
+            for app in (fast, fast.app):
+                answer, _ = await _exchange(
+                    app, "POST", "/api/v2/alerts", headers=bearer, chunks=(alerts,)
+                )
+                assert answer == (200, empty.raw_headers, b"")
+                invalid, _ = await _exchange(
+                    app, "POST", "/api/v2/alerts", headers=bearer, chunks=(b'[{"labels": {}}]',)
+                )
+                assert invalid[0] == 422 and b"labels" in invalid[2]
+                # Other methods on an ingest path are the app's: 405, in the JSON error shape.
+                wrong, _ = await _exchange(app, "GET", WEBHOOK, headers=bearer)
+                assert wrong == _error(405, "Method Not Allowed", {"allow": "POST"})
+            assert _latency_count(runtime, ALERTMANAGER) == 2
+
+            # A journal that cannot take the request: 503 with Retry-After, no latency counted.
+            assert runtime.journal is not None
+            await asyncio.to_thread(runtime.journal.close)
+            unavailable = _error(
+                503, "the alert store is unavailable, retry later", {"Retry-After": "5"}
+            )
+            for app in (fast, fast.app):
+                answer, _ = await _exchange(app, "POST", WEBHOOK, chunks=(body,), **senders[0])
+                assert answer == unavailable
+            assert _latency_count(runtime, CLOUD_MONITORING) == 2 * len(senders)
+        finally:
+            await runtime.stop()
+
+    asyncio.run(scenario())
