@@ -6,7 +6,8 @@ both Python servers: see ``observability/router/server.py``):
 * alerts/s and p50/p99 latency under ``wrk`` (2 threads, 16 connections, one alert per POST)
   for: our durable ingest (``POST /v1/webhooks/cloud-monitoring``, a new incident per request,
   each answered only after its ingest-journal record was fsynced), once with one router process
-  and once with ``--workers 2`` (two processes on the port and database); an empty FastAPI
+  and once with ``--workers 2`` (two HTTP workers on the port and a dispatching process that
+  applies the journals and delivers, on one database); an empty FastAPI
   endpoint in one uvicorn process with the same settings; and Alertmanager's
   ``POST /api/v2/alerts`` (Debian's prometheus-alertmanager, temporary config and storage; Go,
   it uses every core);

@@ -320,7 +320,11 @@ async def get_status(runtime: RouterRuntime = Depends(admin)) -> dict[str, Any]:
         "cluster": {"status": "shared-database" if runtime.store.shared else "disabled"},
         "config": {"source": config.source, "digest": config.digest},
         "database": runtime.store.dialect,
-        "worker": {"pid": os.getpid(), "dispatcher": runtime.dispatching},
+        "worker": {
+            "pid": os.getpid(),
+            "role": runtime.role.value,
+            "dispatcher": runtime.dispatching,
+        },
         "uptime": iso(runtime.started_at),
         "uptimeSeconds": round(time.time() - runtime.started_at, 3),
         "receivers": sorted(config.receivers),

@@ -26,16 +26,18 @@ from observability.router.api import runtime_of
 from observability.router.clock import Clock
 from observability.router.ingest import AlertmanagerAlerts, CloudMonitoringWebhook, IngestEndpoint
 from observability.router.responses import RequestRefused, error_response, refused_response
-from observability.router.runtime import RouterRuntime
+from observability.router.runtime import Role, RouterRuntime
 from observability.router.settings import RouterSettings
 
 access_log = logging.getLogger("observability.router.access")
 log = logging.getLogger(__name__)
 
 
-def create_asgi(settings: RouterSettings, clock: Clock | None = None) -> FastIngest:
+def create_asgi(
+    settings: RouterSettings, clock: Clock | None = None, role: Role = Role.ALL
+) -> FastIngest:
     """What ``router serve`` gives uvicorn: the app behind the ingest fast path."""
-    app = create_app(settings, clock)
+    app = create_app(settings, clock, role)
     return FastIngest(app, settings.access_log)
 
 
@@ -94,8 +96,10 @@ class FastIngest:
         await endpoint(scope, receive, send)
 
 
-def create_app(settings: RouterSettings, clock: Clock | None = None) -> FastAPI:
-    runtime = RouterRuntime(settings, clock)
+def create_app(
+    settings: RouterSettings, clock: Clock | None = None, role: Role = Role.ALL
+) -> FastAPI:
+    runtime = RouterRuntime(settings, clock, role)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -88,7 +88,8 @@ def serve(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Router processes on this port and database (default 1; see the README).",
+            help="HTTP worker processes on this port (default 1: one process does everything; "
+            "N > 1: N workers plus a dispatching process; see the README).",
             show_default=False,
         ),
     ] = None,

@@ -2,22 +2,64 @@
 
 Names follow Alertmanager's where one exists, prefixed ``composer_obs_router_``; failure
 reasons are Alertmanager's (``clientError``, ``serverError``, ``rateLimited``, ...).
+
+Under ``router serve --workers N`` the counters live in several processes: the HTTP workers
+count requests, the dispatching process counts what it applied and delivered. The supervisor
+then sets ``PROMETHEUS_MULTIPROC_DIR`` for them (prometheus-client's multi-process mode: each
+process writes its values to a memory-mapped file there), and ``/metrics`` on any worker adds
+up every process's files, so a scrape sees the whole router whichever worker answers it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 PREFIX = "composer_obs_router"
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class OutboxCollector(Collector):
+    """Outbox depth and dead letters, read from the database at scrape time.
+
+    A gauge set by the dispatcher would go stale in every other process, and the outbox is
+    shared anyway: whichever process is scraped asks the database.
+    """
+
+    def __init__(self, depths: Callable[[], tuple[int, int]]) -> None:
+        self._depths = depths
+
+    def collect(self) -> Iterator[Metric]:
+        waiting, dead = self._depths()
+        for family, value in zip(self.describe(), (waiting, dead), strict=True):
+            family.add_metric([], value)
+            yield family
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        """The families without values: registering must not query a database not yet open."""
+        return [
+            GaugeMetricFamily(f"{PREFIX}_outbox_depth", "Notices waiting in the outbox."),
+            GaugeMetricFamily(f"{PREFIX}_dead_letters", "Notices that could not be delivered."),
+        ]
 
 
 class RouterMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
+        directory = os.environ.get(MULTIPROCESS_DIRECTORY)
+        if directory:
+            # The values are in the shared files; registering them here too would count this
+            # process twice.
+            MultiProcessCollector(self.registry, directory)
+            r: CollectorRegistry | None = None
+        else:
+            r = self.registry
         self.alerts_received = Counter(
             f"{PREFIX}_alerts_received",
             "Alerts received, by source and outcome (stored, duplicate, stale).",
@@ -60,23 +102,20 @@ class RouterMetrics:
             ["receiver"],
             registry=r,
         )
-        self.outbox_depth = Gauge(
-            f"{PREFIX}_outbox_depth", "Notices waiting in the outbox.", registry=r
-        )
-        self.dead_letters = Gauge(
-            f"{PREFIX}_dead_letters", "Notices that could not be delivered.", registry=r
-        )
         self.config_reloads = Counter(
             f"{PREFIX}_config_reloads",
             "Configuration reloads, by outcome.",
             ["outcome"],
             registry=r,
         )
+        # Every process loads the file; with several, 0 if any of them failed to.
         self.config_last_reload_success = Gauge(
-            f"{PREFIX}_config_last_reload_successful", "1 if the last reload worked.", registry=r
+            f"{PREFIX}_config_last_reload_successful",
+            "1 if the last reload worked.",
+            registry=r,
+            multiprocess_mode="livemin",
         )
 
     def watch_outbox(self, depths: Callable[[], tuple[int, int]]) -> None:
-        """Compute outbox depth and dead letters at scrape time from ``depths()``."""
-        self.outbox_depth.set_function(lambda: depths()[0])
-        self.dead_letters.set_function(lambda: depths()[1])
+        """Report outbox depth and dead letters, computed at scrape time from ``depths()``."""
+        self.registry.register(OutboxCollector(depths))

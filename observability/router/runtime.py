@@ -9,11 +9,15 @@ process's ingest journal (``journal``), and the journal applier (``applier``) of
 process stores the records in the tables; with PostgreSQL, whose replicas share no disk, each
 request is stored in the tables before its answer (``alert_store.AlertWriter``).
 
-Several processes may run on one SQLite database (``router serve --workers N``): each journals
-what it accepts, only the holder of the dispatcher lock applies, dispatches and delivers. The
-database records which configuration routed the stored alerts (``active_config``): the first
-process to load a new configuration records it, re-routes and writes the audit entry, once; a
-process still on another one reloads.
+A runtime has a role. ``router serve`` alone runs everything in one process (``Role.ALL``).
+``router serve --workers N`` runs N HTTP workers (``Role.INGEST``: they journal or store what
+they accept and answer the APIs) and one dispatching process (``Role.DISPATCH``: it applies the
+journals, dispatches and delivers), so the work that follows an acknowledgement never holds
+the interpreter lock of a process answering requests. With SQLite, whatever the roles, only
+the holder of the dispatcher lock applies, dispatches and delivers (another router on the same
+file waits for it). The database records which configuration routed the stored alerts
+(``active_config``): the first process to load a new configuration records it, re-routes and
+writes the audit entry, once; a process still on another one reloads.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy import Connection
 
@@ -53,6 +58,22 @@ STALE_RELOAD_INTERVAL = 1.0
 SETTLE_TIMEOUT = 2.0
 
 
+class Role(str, Enum):
+    """What a router process does (see the module docstring)."""
+
+    ALL = "all"
+    INGEST = "ingest"
+    DISPATCH = "dispatch"
+
+    @property
+    def ingests(self) -> bool:
+        return self is not Role.DISPATCH
+
+    @property
+    def dispatches(self) -> bool:
+        return self is not Role.INGEST
+
+
 @dataclass(frozen=True)
 class ReloadResult:
     ok: bool
@@ -61,8 +82,11 @@ class ReloadResult:
 
 
 class RouterRuntime:
-    def __init__(self, settings: RouterSettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: RouterSettings, clock: Clock | None = None, role: Role = Role.ALL
+    ) -> None:
         self.settings = settings
+        self.role = role
         self.clock = clock or SystemClock()
         self.started_at = time.time()
         self.metrics = RouterMetrics()
@@ -81,18 +105,21 @@ class RouterRuntime:
         self.journal: JournalWriter | None = None
         self.applier: JournalApplier | None = None
         if self.store.shared:
-            self.writer = AlertWriter(self.store, self.clock, self._wake_dispatcher)
+            if role.ingests:
+                self.writer = AlertWriter(self.store, self.clock, self._wake_dispatcher)
         else:
             directory = journal_directory(self.store.database_file())
-            self.journal = JournalWriter(directory, self._journal_written)
-            self.applier = JournalApplier(
-                directory,
-                self.store,
-                self.clock,
-                lambda: self._config,
-                self.metrics,
-                self._alerts_committed,
-            )
+            if role.ingests:
+                self.journal = JournalWriter(directory, self._journal_written)
+            if role.dispatches:
+                self.applier = JournalApplier(
+                    directory,
+                    self.store,
+                    self.clock,
+                    lambda: self._config,
+                    self.metrics,
+                    self._alerts_committed,
+                )
         self._applying = False
         # Reads waiting for the applier have their own threads: a backlog must not take the
         # shared pool that the dispatcher, the courier and the health checks run in.
@@ -123,12 +150,13 @@ class RouterRuntime:
         await asyncio.to_thread(self.store.create_schema)
         if not self.store.shared:
             await asyncio.to_thread(self._adopt, self._config, "startup")
-        self._dispatcher_lock = self.store.dispatcher_lock()
         if self.writer is not None:
             self.writer.start()
         if self.journal is not None:
             await asyncio.to_thread(self.journal.start)
-        self._tasks = [asyncio.create_task(self._lead(), name="dispatcher")]
+        if self.role.dispatches:
+            self._dispatcher_lock = self.store.dispatcher_lock()
+            self._tasks = [asyncio.create_task(self._lead(), name="dispatcher")]
         self.ready = True
         log.info(
             "router ready: %d receivers, config %s (%s)",

@@ -42,7 +42,10 @@ class RouterSettings(BaseSettings):
     access_log: bool = Field(default=True, description="Log each request (never its query).")
     poll_interval: float = Field(default=1.0, gt=0, description="Longest idle wait, seconds.")
     workers: int = Field(
-        default=1, ge=1, le=64, description="Router processes sharing the port and database."
+        default=1,
+        ge=1,
+        le=64,
+        description="HTTP workers sharing the port (above 1, plus a dispatching process).",
     )
 
     @model_validator(mode="after")

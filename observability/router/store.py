@@ -396,11 +396,18 @@ class ProcessLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def try_acquire(self) -> bool:
-        """Take the lock if nobody holds it; keep it until ``close``."""
+        """Take the lock if nobody holds it; keep it until ``close``.
+
+        The holder writes its process id in the file, so an operator (or a test) can tell
+        which process holds it: ``cat <database>-dispatcher.lock``.
+        """
+        fd = self._descriptor()
         try:
-            fcntl.flock(self._descriptor(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return True
 
     def close(self) -> None:

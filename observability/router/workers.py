@@ -1,40 +1,51 @@
-"""Running the router: in this process, or as a supervisor of several workers on one port.
+"""Running the router: in this process, or as a supervisor of several processes on one port.
 
 One Python process uses one core at most (the interpreter lock), and the durable ingest is
 CPU-bound in Python (bench/README.md). ``router serve --workers N`` therefore binds the port
-once and starts N worker processes that all accept from that socket; each is a whole router
-(ingest, APIs) on the same database, SQLite or PostgreSQL. The database coordinates them:
-SQLite writers queue on a lock file, exactly one process (the holder of the dispatcher lock)
-dispatches and delivers, and the first to load a new configuration re-routes (see
-``runtime``). The supervisor only:
+once and starts N HTTP workers that all accept from that socket, plus one dispatching process
+(see ``runtime.Role``): the workers authenticate, validate and journal (SQLite) or store
+(PostgreSQL) what they accept and answer the APIs; the dispatching process applies the
+journals, routes, groups and delivers. Work that follows an acknowledgement then never holds
+the interpreter lock of a process that answers requests. The database coordinates them: the
+dispatcher lock has one holder, and the first process to load a new configuration re-routes
+(see ``runtime``). The supervisor only:
 
-* forwards SIGHUP to every worker (each reloads; ``POST /-/reload`` on one worker asks the
+* forwards SIGHUP to every process (each reloads; ``POST /-/reload`` on one worker asks the
   supervisor to do the same for the others);
-* on SIGTERM or SIGINT stops the workers gracefully, then exits;
-* starts a worker again when one dies, and gives up (exit 1) if they keep dying at start.
+* on SIGTERM or SIGINT stops them gracefully, then exits;
+* starts a process again when one dies, and gives up (exit 1) if they keep dying at start;
+* gives them one directory for prometheus-client's multi-process mode (``metrics``), so that
+  ``/metrics`` on any worker counts the whole router.
 
-A worker whose supervisor is gone (``kill -9``) stops by itself, so none is left serving.
+A process whose supervisor is gone (``kill -9``) stops by itself, so none is left running.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvicorn
+from prometheus_client import multiprocess
 
 from observability.router.app import FastIngest, create_asgi
 from observability.router.auth import SecretRedactor, settings_secrets
 from observability.router.config import load_config
+from observability.router.metrics import MULTIPROCESS_DIRECTORY
+from observability.router.runtime import Role, RouterRuntime
 from observability.router.server import http_protocol
 from observability.router.settings import RouterSettings, load_router_settings
 from observability.router.store import Store
@@ -104,38 +115,77 @@ def serve(settings: RouterSettings, overrides: dict[str, Any], log_level: str) -
 def _worker_main(
     overrides: dict[str, Any], log_level: str, listener: socket.socket, supervisor: int
 ) -> None:
-    """A worker process: the router on the supervisor's socket."""
-    # Until the application handles SIGHUP, a reload signal must not end the process.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    settings = load_router_settings(**overrides)
-    configure_logging(settings, log_level)
-    app = create_asgi(settings)
+    """An HTTP worker process: ingest and the APIs on the supervisor's socket."""
+    settings = _child_settings(overrides, log_level)
+    app = create_asgi(settings, role=Role.INGEST)
     app.app.state.runtime.reload_peers = lambda: os.kill(supervisor, signal.SIGHUP)
     server = _server(app, log_level, settings)
 
-    def watch_supervisor() -> None:
-        while not server.should_exit:
-            if os.getppid() != supervisor:
-                log.warning("the supervisor is gone: stopping")
-                server.should_exit = True
-                return
-            time.sleep(ORPHAN_CHECK_INTERVAL)
+    def supervisor_gone() -> None:
+        server.should_exit = True
 
-    threading.Thread(target=watch_supervisor, name="supervisor-watch", daemon=True).start()
+    _watch_supervisor(supervisor, supervisor_gone)
     server.run(sockets=[listener])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
 
 
+def _dispatcher_main(overrides: dict[str, Any], log_level: str, supervisor: int) -> None:
+    """The dispatching process: applies the journals, dispatches and delivers; no HTTP."""
+    settings = _child_settings(overrides, log_level)
+    runtime = RouterRuntime(settings, role=Role.DISPATCH)
+    asyncio.run(_dispatch_until_stopped(runtime, supervisor))
+
+
+async def _dispatch_until_stopped(runtime: RouterRuntime, supervisor: int) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(
+        signal.SIGHUP, lambda: loop.run_in_executor(None, runtime.reload, "SIGHUP")
+    )
+
+    def supervisor_gone() -> None:
+        loop.call_soon_threadsafe(stop.set)
+
+    _watch_supervisor(supervisor, supervisor_gone)
+    await runtime.start()
+    await stop.wait()
+    await runtime.stop()
+
+
+def _child_settings(overrides: dict[str, Any], log_level: str) -> RouterSettings:
+    """What every process the supervisor starts does first: settings, logging, GIL slices."""
+    # Until the process handles SIGHUP, a reload signal must not end it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    settings = load_router_settings(**overrides)
+    configure_logging(settings, log_level)
+    return settings
+
+
+def _watch_supervisor(supervisor: int, stop: Callable[[], None]) -> None:
+    """Call ``stop`` once the supervisor is gone (``kill -9``): no process is left orphaned."""
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(ORPHAN_CHECK_INTERVAL)
+        log.warning("the supervisor is gone: stopping")
+        stop()
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
+
+
 class Supervisor:
-    """Binds the port, keeps ``settings.workers`` worker processes running, relays signals."""
+    """Binds the port, keeps the worker processes and the dispatching process running,
+    relays signals."""
 
     def __init__(self, settings: RouterSettings, overrides: dict[str, Any], log_level: str):
         self.settings = settings
         self.overrides = overrides
         self.log_level = log_level
-        self.workers: list[BaseProcess] = []
+        self.processes: list[BaseProcess] = []
         self._context = multiprocessing.get_context("spawn")
         self._stopping = False
         self._deaths: list[float] = []
@@ -149,58 +199,81 @@ class Supervisor:
         # is refused (not left waiting) until a worker can answer it.
         return listener
 
-    def _start_worker(self, listener: socket.socket) -> BaseProcess:
-        worker = self._context.Process(
-            target=_worker_main,
-            args=(self.overrides, self.log_level, listener, os.getpid()),
-            name="router-worker",
+    def _start(self, listener: socket.socket, dispatcher: bool) -> BaseProcess:
+        process = (
+            self._context.Process(
+                target=_dispatcher_main,
+                args=(self.overrides, self.log_level, os.getpid()),
+                name="router-dispatcher",
+            )
+            if dispatcher
+            else self._context.Process(
+                target=_worker_main,
+                args=(self.overrides, self.log_level, listener, os.getpid()),
+                name="router-worker",
+            )
         )
-        worker.start()
-        return worker
+        process.start()
+        return process
 
-    def _signal_workers(self, signum: int) -> None:
-        for worker in self.workers:
-            if worker.pid is not None and worker.is_alive():
+    def _signal_all(self, signum: int) -> None:
+        for process in self.processes:
+            if process.pid is not None and process.is_alive():
                 with contextlib.suppress(ProcessLookupError):  # it has just exited
-                    os.kill(worker.pid, signum)
+                    os.kill(process.pid, signum)
 
     def _relay(self, signum: int, _frame: object) -> None:
         if signum in (signal.SIGTERM, signal.SIGINT):
             self._stopping = True
-        self._signal_workers(signal.SIGTERM if self._stopping else signum)
+        self._signal_all(signal.SIGTERM if self._stopping else signum)
 
     def run(self) -> int:
         listener = self._listen()
         for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._relay)
         log.info(
-            "router on %s:%d with %d workers",
+            "router on %s:%d with %d workers and a dispatching process",
             self.settings.host,
             self.settings.port,
             self.settings.workers,
         )
-        self.workers = [self._start_worker(listener) for _ in range(self.settings.workers)]
+        metrics_directory = tempfile.mkdtemp(prefix="composer-obs-router-metrics-")
+        # Read by prometheus-client when each process starts (spawn: a fresh interpreter).
+        os.environ[MULTIPROCESS_DIRECTORY] = metrics_directory
+        try:
+            return self._keep_running(listener)
+        finally:
+            listener.close()
+            shutil.rmtree(metrics_directory, ignore_errors=True)
+
+    def _keep_running(self, listener: socket.socket) -> int:
+        roles = [False] * self.settings.workers + [True]
+        self.processes = [self._start(listener, dispatcher) for dispatcher in roles]
         code = 0
         while not self._stopping:
             time.sleep(0.2)
-            for index, worker in enumerate(self.workers):
-                if self._stopping or worker.is_alive():
+            for index, process in enumerate(self.processes):
+                if self._stopping or process.is_alive():
                     continue
+                if process.pid is not None:
+                    multiprocess.mark_process_dead(process.pid)
                 now = time.monotonic()
                 self._deaths = [t for t in self._deaths if now - t < RESTART_WINDOW] + [now]
                 if len(self._deaths) > MAX_RESTARTS:
-                    log.error("workers keep exiting (last code %s): stopping", worker.exitcode)
+                    log.error("workers keep exiting (last code %s): stopping", process.exitcode)
                     self._stopping, code = True, 1
                     break
                 log.warning(
-                    "worker %s exited with %s: starting another", worker.pid, worker.exitcode
+                    "%s %s exited with %s: starting another",
+                    process.name,
+                    process.pid,
+                    process.exitcode,
                 )
-                self.workers[index] = self._start_worker(listener)
-        self._signal_workers(signal.SIGTERM)
-        for worker in self.workers:
-            worker.join(GRACEFUL_SHUTDOWN + 10)
-            if worker.is_alive():
-                worker.kill()
-                worker.join()
-        listener.close()
+                self.processes[index] = self._start(listener, roles[index])
+        self._signal_all(signal.SIGTERM)
+        for process in self.processes:
+            process.join(GRACEFUL_SHUTDOWN + 10)
+            if process.is_alive():
+                process.kill()
+                process.join()
         return code

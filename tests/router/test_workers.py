@@ -1,4 +1,5 @@
-"""``router serve --workers N``: several processes on one port and one SQLite database."""
+"""``router serve --workers N``: N HTTP workers on one port, one dispatching process, one
+SQLite database."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import random
 import signal
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from observability.router.store import Store
@@ -19,6 +22,21 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 WORKERS = 2
+
+
+def dispatcher_pid(router: RouterProcess) -> int | None:
+    """The process holding the dispatcher lock, as it wrote in the lock file (None if none)."""
+    path = Path(router.database_url.removeprefix("sqlite:///") + "-dispatcher.lock")
+    text = path.read_text().strip() if path.exists() else ""
+    return int(text) if text.isdigit() else None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def grouped_config(webhook_url: str, group_by: str = "dag_id") -> str:
@@ -44,7 +62,11 @@ def test_workers_store_each_alert_once_and_notify_each_group_once(
     router: RouterProcess = router_factory(grouped_config(webhook.url), workers=WORKERS)
     statuses = router.statuses()
     assert len(statuses) == WORKERS, "every worker answers on the one port"
-    assert sum(s["worker"]["dispatcher"] for s in statuses.values()) == 1
+    assert {(s["worker"]["role"], s["worker"]["dispatcher"]) for s in statuses.values()} == {
+        ("ingest", False)
+    }
+    wait_for(lambda: dispatcher_pid(router) is not None, timeout=30, message="a dispatcher")
+    assert dispatcher_pid(router) not in statuses, "the dispatcher is a process of its own"
     ids = [f"w-{index}" for index in range(90)]
     # Each incident arrives twice (Monitoring retries), over 8 connections the kernel
     # spread over the workers.
@@ -112,34 +134,93 @@ def test_reload_reaches_every_worker_and_is_audited_once(
     assert [entry["detail"]["digest"] for entry in reloads] == [new_digest]
 
 
-def test_when_the_dispatching_worker_dies_another_takes_over(
+def test_when_the_dispatching_process_dies_the_supervisor_starts_another(
     router_factory: Any, fakes: dict[str, StandIn]
 ) -> None:
     webhook = fakes["webhook"]
     config = grouped_config(webhook.url).replace("group_wait: 5s", "group_wait: 0s")
     router: RouterProcess = router_factory(config, workers=2)
-    statuses = router.statuses()
-    dispatcher = [pid for pid, s in statuses.items() if s["worker"]["dispatcher"]]
-    assert len(dispatcher) == 1
-    os.kill(dispatcher[0], signal.SIGKILL)
+    wait_for(lambda: dispatcher_pid(router) is not None, timeout=30, message="a dispatcher")
+    first = dispatcher_pid(router)
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    # Accepted while nobody dispatches: journaled, applied and delivered by the next one.
+    assert router.post_incident(incident("during-restart", dag_id="dag_1")).status_code == 200
 
-    def taken_over() -> bool:
-        now = router.statuses()
-        return (
-            len(now) == 2
-            and dispatcher[0] not in now
-            and sum(s["worker"]["dispatcher"] for s in now.values()) == 1
-        )
+    def replaced() -> bool:
+        pid = dispatcher_pid(router)
+        return pid not in (None, first) and pid is not None and process_alive(pid)
 
-    wait_for(taken_over, timeout=30, message="a new dispatching worker, and a new worker")
-    assert router.post_incident(incident("after-kill", dag_id="dag_1")).status_code == 200
+    wait_for(replaced, timeout=30, message="a new dispatching process")
+    assert router.post_incident(incident("after-kill", dag_id="dag_2")).status_code == 200
+
+    def delivered() -> set[str]:
+        return {
+            alert["labels"]["incident_id"] for body in webhook.bodies() for alert in body["alerts"]
+        }
+
     wait_for(
-        lambda: any(
-            alert["labels"]["incident_id"] == "after-kill"
-            for body in webhook.bodies()
-            for alert in body["alerts"]
-        ),
+        lambda: {"during-restart", "after-kill"} <= delivered(),
         timeout=30,
-        message="the alert delivered by the new dispatcher",
+        message="both alerts delivered by the new dispatcher",
     )
     assert "starting another" in router.log()
+    assert len(router.statuses()) == 2, "the HTTP workers kept serving"
+
+
+def test_metrics_of_every_process_add_up_on_any_worker(
+    router_factory: Any, fakes: dict[str, StandIn]
+) -> None:
+    """Requests are counted by the worker that took them, deliveries by the dispatching
+    process: every worker's /metrics shows the sum of all of them."""
+    webhook = fakes["webhook"]
+    config = grouped_config(webhook.url).replace("group_wait: 5s", "group_wait: 0s")
+    router: RouterProcess = router_factory(config, workers=WORKERS)
+    ids = [f"m-{index}" for index in range(40)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda i: router.post_incident(incident(i, dag_id="dag_m")), ids + ids[:5])
+        )
+    assert [a.status_code for a in answers] == [200] * len(answers), answers[0].text
+    refused = router.ingest.post("/v1/webhooks/cloud-monitoring", content=b"{}")
+    assert refused.status_code == 401
+
+    def scraped() -> list[str]:
+        # Each scrape on a new connection: the kernel hands them to different workers.
+        return [httpx.get(f"{router.url}/metrics", timeout=10).text for _ in range(8)]
+
+    def sample(text: str, name: str) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name) and not line.startswith("#")
+        )
+
+    stored = 'composer_obs_router_alerts_received_total{outcome="stored",source="cloud_monitoring"}'
+    duplicates = (
+        'composer_obs_router_alerts_received_total{outcome="duplicate",source="cloud_monitoring"}'
+    )
+    wait_for(
+        lambda: all(sample(text, stored) == len(ids) for text in scraped()),
+        timeout=30,
+        message="every worker counts what the dispatching process stored",
+    )
+    for text in scraped():
+        assert sample(text, duplicates) == 5
+        assert (
+            sample(text, 'composer_obs_router_requests_invalid_total{reason="unauthorized"}') == 1
+        )
+        assert sample(text, "composer_obs_router_ingest_latency_seconds_count") == len(ids) + 5
+        assert sample(text, "composer_obs_router_config_last_reload_successful") == 1
+        assert "composer_obs_router_outbox_depth" in text
+    wait_for(
+        lambda: (
+            sample(
+                httpx.get(f"{router.url}/metrics", timeout=10).text,
+                "composer_obs_router_notifications_total",
+            )
+            >= 1
+        ),
+        timeout=30,
+        message="deliveries counted",
+    )
