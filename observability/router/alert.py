@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _MASK = (1 << 64) - 1
-_SEPARATOR = 255
+_SEPARATOR = b"\xff"
 
 AlertStatus = Literal["firing", "resolved"]
 
@@ -28,11 +29,28 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     """Alertmanager's label-set fingerprint: FNV-1a 64 over sorted ``name 0xff value 0xff``."""
     digest = _FNV_OFFSET
     for name in sorted(labels):
-        for chunk in (name.encode(), labels[name].encode()):
-            for byte in chunk:
-                digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
-            digest = ((digest ^ _SEPARATOR) * _FNV_PRIME) & _MASK
+        digest = _fnv1a(name.encode() + _SEPARATOR + labels[name].encode() + _SEPARATOR, digest)
     return f"{digest:016x}"
+
+
+def one_label_fingerprint(name: str, value: str) -> str:
+    """``fingerprint({name: value})``, with the hash of ``name`` computed once per process:
+    an incident's alert is identified by its id alone, and a storm brings thousands."""
+    digest = _fnv1a(value.encode() + _SEPARATOR, _after_name(name))
+    return f"{digest:016x}"
+
+
+@lru_cache(maxsize=16)
+def _after_name(name: str) -> int:
+    return _fnv1a(name.encode() + _SEPARATOR, _FNV_OFFSET)
+
+
+def _fnv1a(data: bytes, digest: int) -> int:
+    """FNV-1a 64 of ``data`` continued from ``digest`` (hashing is byte by byte in Python,
+    about 0.15 µs a byte: the part of a label set that never changes is hashed once)."""
+    for byte in data:
+        digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
+    return digest
 
 
 def format_labels(labels: Mapping[str, str]) -> str:

@@ -25,7 +25,9 @@ import logging
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from operator import itemgetter
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -226,9 +228,14 @@ class JournalApplier:
         self._offsets.update(reached)
         # Committed: what follows must not count as the records' failure.
         try:
-            for source, submission in applied:
-                for outcome in submission.outcomes:
-                    self.metrics.alerts_received.labels(source, outcome).inc()
+            # Counted per (source, outcome), not per alert: a batch has thousands of alerts.
+            received = Counter(
+                (source, outcome)
+                for source, submission in applied
+                for outcome in submission.outcomes
+            )
+            for (source, outcome), count in received.items():
+                self.metrics.alerts_received.labels(source, outcome).inc(count)
             self.on_commit(stale)
         except Exception:  # the records are stored; the dispatcher polls anyway
             log.exception("after applying journal records")
@@ -263,9 +270,10 @@ class JournalApplier:
                     break  # a segment is applied in order: the rest waits for the next batch
                 # A segment's own order is kept: a record never sorts before one written
                 # earlier in its segment, even if the clock stepped back between them.
-                latest = max(latest, record.received_at)
+                if record.received_at > latest:
+                    latest = record.received_at
                 ordered.append((latest, (name, end, record)))
-        ordered.sort(key=lambda item: item[0])
+        ordered.sort(key=itemgetter(0))
         return [item for _, item in ordered]
 
     def _isolate(self) -> None:

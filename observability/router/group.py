@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -55,9 +55,9 @@ def needs_update(
     return entry.sent_at < now - repeat_interval
 
 
-@dataclass(frozen=True)
-class Membership:
-    """An alert joining the group its labels select on a route."""
+class Membership(NamedTuple):
+    """An alert joining the group its labels select on a route (a tuple: a storm builds one
+    per alert, and a frozen dataclass costs several times as much to build)."""
 
     route: Route
     labels: dict[str, str]
@@ -71,28 +71,32 @@ def plan_groups(
     """The group rows the memberships need (by id) and the (group id, fingerprint) pairs.
 
     A new group's first flush is ``group_wait`` away, or now if its alert is already older
-    than that (Alertmanager's rule for late-arriving alerts).
+    than that (Alertmanager's rule for late-arriving alerts). A storm puts many alerts into
+    each group: a group's key and id are computed once per batch, not once per alert.
     """
     wanted: dict[str, dict[str, Any]] = {}
     members: set[tuple[str, str]] = set()
-    for item in memberships:
-        key = item.route.group_key(item.labels)
-        gid = group_id(key)
-        first_flush = (
-            now if item.starts_at + item.route.group_wait < now else now + item.route.group_wait
-        )
+    named: dict[tuple[Route, tuple[tuple[str, str], ...]], tuple[str, str, dict[str, str]]] = {}
+    for route, labels, fingerprint, starts_at in memberships:
+        group_labels = route.group_labels(labels)
+        seen = (route, tuple(group_labels.items()))
+        if seen not in named:
+            key = route.key_of_group(group_labels)
+            named[seen] = (group_id(key), key, group_labels)
+        gid, key, group_labels = named[seen]
+        first_flush = now if starts_at + route.group_wait < now else now + route.group_wait
         if gid not in wanted or first_flush < wanted[gid]["next_flush_at"]:
             wanted[gid] = {
                 "id": gid,
                 "group_key": key,
-                "route_id": item.route.id,
-                "receiver": item.route.receiver,
-                "labels": item.route.group_labels(item.labels),
+                "route_id": route.id,
+                "receiver": route.receiver,
+                "labels": group_labels,
                 "created_at": now,
                 "next_flush_at": first_flush,
                 "flushed_at": None,
             }
-        members.add((gid, item.fingerprint))
+        members.add((gid, fingerprint))
     return wanted, members
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from observability.router.alert import Alert, fingerprint
+from observability.router.alert import Alert, one_label_fingerprint
 
 _Lenient = ConfigDict(extra="allow", populate_by_name=True)
 NO_SEVERITY = "no severity"
@@ -142,7 +142,9 @@ def incident_labels(incident: Incident) -> dict[str, str]:
     labels["alertname"] = incident.policy_name or "CloudMonitoringIncident"
     labels["incident_id"] = incident.incident_id
     labels["state"] = incident.state
-    return {name: str(value) for name, value in labels.items() if name and value != ""}
+    if "" in labels or "" in labels.values():  # an empty name or value is no label
+        return {name: value for name, value in labels.items() if name and value != ""}
+    return labels
 
 
 def incident_annotations(incident: Incident) -> dict[str, str]:
@@ -169,7 +171,7 @@ def incident_annotations(incident: Incident) -> dict[str, str]:
 def incident_fingerprint(incident_id: str) -> str:
     """One alert per incident: the fingerprint depends on the id only, so the close (whose
     labels say ``state="closed"`` and may be fewer) updates the alert the open created."""
-    return fingerprint({"incident_id": incident_id})
+    return one_label_fingerprint("incident_id", incident_id)
 
 
 def incident_alert(incident: Incident, now: float) -> Alert:

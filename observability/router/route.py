@@ -119,7 +119,11 @@ class Route:
 
     def group_key(self, labels: Mapping[str, str]) -> str:
         """Which group of this route an alert joins: route id and group labels."""
-        return f"{self.id}:{format_labels(self.group_labels(labels))}"
+        return self.key_of_group(self.group_labels(labels))
+
+    def key_of_group(self, group_labels: Mapping[str, str]) -> str:
+        """``group_key`` from the group's labels (``group_labels``), already selected."""
+        return f"{self.id}:{format_labels(group_labels)}"
 
     def walk(self) -> Iterator[Route]:
         yield self
