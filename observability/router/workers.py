@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -80,7 +81,18 @@ def configure_logging(settings: RouterSettings, log_level: str) -> None:
         handler.addFilter(redactor)
 
 
+def _freeze_startup_objects() -> None:
+    """Move what exists now (modules, the configuration, the compiled routes: most of the
+    process's objects, and they live as long as it does) out of the garbage collector's sight.
+
+    Full collections otherwise walk them again and again: in the applier's benchmark, about
+    13 µs per applied alert, 4 µs once frozen."""
+    gc.collect()
+    gc.freeze()
+
+
 def _server(app: FastIngest, log_level: str, settings: RouterSettings) -> uvicorn.Server:
+    _freeze_startup_objects()
     config = uvicorn.Config(
         app,
         http=http_protocol(),
@@ -134,6 +146,7 @@ def _dispatcher_main(overrides: dict[str, Any], log_level: str, supervisor: int)
     """The dispatching process: applies the journals, dispatches and delivers; no HTTP."""
     settings = _child_settings(overrides, log_level)
     runtime = RouterRuntime(settings, role=Role.DISPATCH)
+    _freeze_startup_objects()
     asyncio.run(_dispatch_until_stopped(runtime, supervisor))
 
 
