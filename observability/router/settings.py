@@ -41,6 +41,12 @@ class RouterSettings(BaseSettings):
     sqlite_synchronous: str = Field(default="FULL", pattern="^(?i:NORMAL|FULL|EXTRA)$")
     access_log: bool = Field(default=True, description="Log each request (never its query).")
     poll_interval: float = Field(default=1.0, gt=0, description="Longest idle wait, seconds.")
+    dispatcher_nice: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        description="CPU priority of the dispatching process below the HTTP workers (nice).",
+    )
     workers: int = Field(
         default=1,
         ge=1,

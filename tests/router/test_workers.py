@@ -66,7 +66,12 @@ def test_workers_store_each_alert_once_and_notify_each_group_once(
         ("ingest", False)
     }
     wait_for(lambda: dispatcher_pid(router) is not None, timeout=30, message="a dispatcher")
-    assert dispatcher_pid(router) not in statuses, "the dispatcher is a process of its own"
+    dispatcher = dispatcher_pid(router)
+    assert dispatcher not in statuses, "the dispatcher is a process of its own"
+    assert dispatcher is not None
+    # Below the HTTP workers' CPU priority by the default 5.
+    worker_nice = os.getpriority(os.PRIO_PROCESS, next(iter(statuses)))
+    assert os.getpriority(os.PRIO_PROCESS, dispatcher) == worker_nice + 5
     ids = [f"w-{index}" for index in range(90)]
     # Each incident arrives twice (Monitoring retries), over 8 connections the kernel
     # spread over the workers.
