@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from observability.dashboard_render.errors import RenderError
-from observability.provision.source import DefinitionError, Located, Variables, resolve
+from observability.provision import json_keys
+from observability.provision.source import DefinitionError, Located, Variables, dotted, resolve
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def load_dashboard(
     variables: Mapping[str, Any] | None = None,
 ) -> DashboardSource:
     """The dashboard in ``source`` (a JSON file's path, or the dashboard itself) with its
-    variables resolved; bad JSON is reported as ``file:line:col``."""
+    variables resolved; bad JSON (a key given twice included) is reported as ``file:line:col``."""
     if isinstance(source, Mapping):
         body: Any = dict(source)
         origin = "<dashboard>"
@@ -60,10 +61,14 @@ def load_dashboard(
         except UnicodeDecodeError as error:
             raise RenderError(f"{path}: not UTF-8 text (byte {error.start})") from error
         try:
-            body = json.loads(text)
+            body = json_keys.loads(text)
         except json.JSONDecodeError as error:
             raise RenderError(
                 f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"
+            ) from error
+        except json_keys.DuplicateJsonKey as error:
+            raise RenderError(
+                f"{path}:{error.line}:{error.column}: {dotted(error.path)}: {error}"
             ) from error
         located = Located(path, body, None, text)
     if not isinstance(body, dict):

@@ -3,8 +3,9 @@
 Every value keeps the line it came from (PyYAML's node marks), so anything wrong is reported
 as ``file:line: key: why``. JSON files (dashboards) are parsed with :mod:`json` for the data;
 the same text read as YAML (JSON is YAML) gives their lines, best effort. A key given twice in
-one YAML mapping is refused (PyYAML would keep the last silently, so a repeated ``expect:`` or
-``conditions:`` would drop what the first one said).
+one YAML mapping or JSON object is refused (PyYAML and :mod:`json` would keep the last
+silently, so a repeated ``expect:`` or ``"widgets"`` would drop what the first one said); JSON
+errors also name the column, ``file:line:column:``, since a dashboard may be one long line.
 
 Variables: ``${NAME}`` (upper-case name) is replaced at load time, ``${NAME:-default}`` has a
 default, ``$${`` is a literal ``${``. Anything else that looks like ``${...}`` (Cloud
@@ -25,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from observability.provision import json_keys
 from observability.yaml_lines import DuplicateKey, KeyPath, key_lines
 
 Path_ = KeyPath
@@ -34,14 +36,24 @@ _WHOLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}")
 
 
 class DefinitionError(Exception):
-    """A definition that cannot be used: names the file, the line and the key."""
+    """A definition that cannot be used: names the file, the line (and the column when
+    known) and the key."""
 
-    def __init__(self, file: str | Path, line: int | None, key: str, message: str) -> None:
+    def __init__(
+        self,
+        file: str | Path,
+        line: int | None,
+        key: str,
+        message: str,
+        column: int | None = None,
+    ) -> None:
         self.file = str(file)
         self.line = line
+        self.column = column
         self.key = key
         self.message = message
         where = f"{self.file}:{line}" if line else self.file
+        where += f":{column}" if line and column else ""
         super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
 
 
@@ -124,13 +136,17 @@ def _text(path: Path) -> str:
 
 def read_file(path: Path) -> Located:
     """Parse a YAML or JSON file; a syntax error or a key given twice is a DefinitionError
-    with its line."""
+    with its line (and, in JSON, its column)."""
     text = _text(path)
     if path.suffix == ".json":
         try:
-            data = json.loads(text)
+            data = json_keys.loads(text)
         except json.JSONDecodeError as exc:
-            raise DefinitionError(path, exc.lineno, "", f"invalid JSON: {exc.msg}") from exc
+            message = f"invalid JSON: {exc.msg}"
+            raise DefinitionError(path, exc.lineno, "", message, exc.colno) from exc
+        except json_keys.DuplicateJsonKey as exc:
+            key = dotted(exc.path)
+            raise DefinitionError(path, exc.line, key, str(exc), exc.column) from None
         return Located(path, data, None, text)
     try:
         data = yaml.load(text, Loader=_LOADER)

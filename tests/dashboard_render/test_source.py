@@ -32,6 +32,20 @@ def test_bad_json_is_reported_with_line_and_column(tmp_path: Path) -> None:
         load_dashboard(path, "p")
 
 
+def test_a_key_given_twice_is_refused_not_resolved_to_the_last(tmp_path: Path) -> None:
+    path = tmp_path / "twice.json"
+    path.write_text(
+        '{"displayName": "x",\n "mosaicLayout": {"tiles": [{"widget": {}, "widget": {}}]}}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        RenderError,
+        match=r"twice\.json:2:44: mosaicLayout\.tiles\[0\]\.widget: duplicate key "
+        r"\(first given on line 2, column 30\)",
+    ):
+        load_dashboard(path, "p")
+
+
 def test_a_missing_file_and_an_unset_variable_are_named(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"nope\.json: cannot read"):
         load_dashboard(tmp_path / "nope.json", "p")

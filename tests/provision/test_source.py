@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -171,7 +172,8 @@ def test_dashboard_json_error_names_line(tmp_path: Path) -> None:
     (layout.dashboards / "d.json").write_text('{\n  "displayName": "x",\n  "mosaicLayout": {,}\n}')
     with pytest.raises(DefinitionError) as err:
         _load(layout)
-    assert err.value.line == 3
+    assert (err.value.line, err.value.column) == (3, 20)
+    assert str(err.value).startswith(f"{layout.dashboards / 'd.json'}:3:20: invalid JSON: ")
 
 
 def test_dashboard_constraint_names_path_and_line(tmp_path: Path) -> None:
@@ -228,18 +230,77 @@ def test_keys_that_differ_only_in_type_and_merge_keys_are_not_duplicates(tmp_pat
     assert data["m"] == {"x": 1, "y": 2, 1: "int", "1": "str"}
 
 
+TILE = '{"width": 6, "height": 4, "widget": {"title": "a", "blank": {}}}'
+"""A tile of a dashboard; the JSON tests repeat one of its keys."""
+
+
 @pytest.mark.parametrize(
-    ("content", "where"),
+    ("text", "line", "column", "key", "first"),
     [
-        (b"name: composer_obs/m\n\xff\xfe\n", "2: not UTF-8 text (byte 0xff at offset 21)"),
-        (METRIC.encode() + b"filter: x\n", "4: filter: duplicate key (first given on line 3)"),
+        ('{\n  "displayName": "a",\n  "displayName": "b"\n}\n', 3, 3, "displayName", (2, 3)),
+        (  # one long line, as an exported dashboard often is: the column tells them apart
+            '{"mosaicLayout": {"tiles": ['
+            + TILE
+            + ", "
+            + TILE.replace('"blank"', '"title"')
+            + "]}}",
+            1,
+            146,
+            "mosaicLayout.tiles[1].widget.title",
+            (1, 132),
+        ),
+        # escaped and unicode keys compare as decoded; columns count characters, not bytes
+        ('{"title": 1,\n "\\u0074itle": 2}', 2, 2, "title", (1, 2)),
+        ('{"é": "ü", "caf\\u00e9": 1, "café": 2}', 1, 28, "café", (1, 12)),
+        ('{"a\\"b": 1, "x": "{\\"a\\\\\\"b\\": 0}", "a\\"b": 2}', 1, 37, 'a"b', (1, 2)),
+        # the first repeat in reading order, though json sees the inner object's one first
+        ('{"a": 1, "a": 2, "b": {"x": 1, "x": 2}}', 1, 10, "a", (1, 2)),
+    ],
+)
+def test_a_json_key_given_twice_is_refused_with_its_line_and_column(
+    tmp_path: Path, text: str, line: int, column: int, key: str, first: tuple[int, int]
+) -> None:
+    source = tmp_path / "d.json"
+    source.write_text(text, encoding="utf-8")
+    with pytest.raises(DefinitionError) as err:
+        read_file(source)
+    assert (err.value.line, err.value.column, err.value.key) == (line, column, key)
+    message = f"duplicate key (first given on line {first[0]}, column {first[1]})"
+    assert str(err.value) == f"{source}:{line}:{column}: {key}: {message}"
+
+
+def test_the_same_json_key_in_different_objects_is_not_a_duplicate(tmp_path: Path) -> None:
+    source = tmp_path / "d.json"
+    text = '{"title": "t", "tiles": [' + TILE + ", " + TILE + '], "widget": {"title": "w"}}'
+    source.write_text(text)
+    assert read_file(source).data == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "where"),
+    [
+        (
+            "log_metrics/m.yaml",
+            b"name: composer_obs/m\n\xff\xfe\n",
+            "2: not UTF-8 text (byte 0xff at offset 21)",
+        ),
+        (
+            "log_metrics/m.yaml",
+            METRIC.encode() + b"filter: x\n",
+            "4: filter: duplicate key (first given on line 3)",
+        ),
+        (
+            "dashboards/d.json",
+            b'{"displayName": "a",\n "displayName": "b"}',
+            "2:2: displayName: duplicate key (first given on line 1, column 2)",
+        ),
     ],
 )
 def test_provision_validate_refuses_without_a_traceback(
-    tmp_path: Path, content: bytes, where: str
+    tmp_path: Path, file: str, content: bytes, where: str
 ) -> None:
-    layout = _layout(tmp_path)
-    path = layout.metrics / "m.yaml"
+    _layout(tmp_path)
+    path = tmp_path / file
     path.write_bytes(content)
     result = CliRunner().invoke(
         provision_app, ["validate", "--dir", str(tmp_path), "--project", "p"]
