@@ -244,6 +244,9 @@ class JournalWriter:
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix="journal-spare")
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._closed = False
+        # Closing and queueing exclude each other: a request queued after the stop sign would
+        # wait forever.
+        self._closing = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
 
     def start(self) -> None:
@@ -252,9 +255,11 @@ class JournalWriter:
 
     def close(self) -> None:
         """Write what is queued, then release the segments (the applier finishes them)."""
-        self._closed = True
+        with self._closing:
+            self._closed = True
+            if self._thread.is_alive():
+                self._queue.put(None)
         if self._thread.is_alive():
-            self._queue.put(None)
             self._thread.join(timeout=30)
             if self._thread.is_alive():  # stuck in the disk: its segment is still in use
                 log.error("the journal writer did not stop within 30 s")
@@ -268,10 +273,11 @@ class JournalWriter:
 
     async def append(self, record: JournalRecord) -> None:
         """Returns once ``record`` is on disk; raises OSError if it could not be written."""
-        if self._closed:
-            raise OSError("the ingest journal is closed")
         waiting = _Waiting(record.frame())
-        self._queue.put(waiting)
+        with self._closing:
+            if self._closed:
+                raise OSError("the ingest journal is closed")
+            self._queue.put(waiting)
         await waiting.future
 
     def _run(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -448,3 +449,41 @@ def test_a_corrupt_length_reads_as_torn_without_reading_it(journaled: Journaled)
         file.write((0x7FFFFFF0).to_bytes(4, "big") + (12345).to_bytes(4, "big"))
     read = read_segment(segment, 0)
     assert len(read.records) == 1 and read.torn
+
+
+def test_a_request_queued_while_the_writer_closes_is_written_not_left_waiting(
+    tmp_path: Path,
+) -> None:
+    """close() from another thread (uvicorn's shutdown) lands between a request's check that
+    the journal is open and its queueing: the request must still be written, or refused, and
+    never wait behind the stop sign forever."""
+    writer = JournalWriter(tmp_path / "ingest")
+    writer.start()
+    real_queue = writer._queue
+    closer: list[threading.Thread] = []
+
+    class CloseMidway:
+        """The writer's queue, where the first request's put lets close() run first."""
+
+        def put(self, item: object) -> None:
+            if item is not None and not closer:
+                closer.append(threading.Thread(target=writer.close))
+                closer[0].start()
+                closer[0].join(0.5)  # close() gets every chance to queue its stop sign first
+            real_queue.put(item)  # type: ignore[arg-type]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real_queue, name)
+
+    writer._queue = CloseMidway()  # type: ignore[assignment]
+
+    async def run() -> None:
+        await asyncio.wait_for(writer.append(webhook("midway")), 10)
+
+    asyncio.run(run())
+    closer[0].join(30)
+    assert not closer[0].is_alive()
+    written = [read_segment(path, 0).records for path in segments(tmp_path / "ingest")]
+    assert sum(map(len, written)) == 1
+    with pytest.raises(OSError, match="closed"):
+        append_all(writer, [webhook("after-close")])
