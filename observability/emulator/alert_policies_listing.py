@@ -20,11 +20,19 @@ never silently matched against nothing.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from observability.emulator.boolean_filter import (
+    DOUBLE_QUOTED,
+    ORDERINGS,
+    BooleanParser,
+    Token,
+    compile_test,
+    token_pattern,
+    unquote,
+)
 from observability.emulator.errors import ApiError
 
 View = Mapping[str, Any]
@@ -32,51 +40,13 @@ Test = Callable[[View], bool]
 
 DEFAULT_PAGE_SIZE: Final = 1000
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-      | (?P<op>!=|<=|>=|=|<|>|:)
-      | (?P<punct>[(),])
-      | (?P<minus>-)
-      | (?P<word>[A-Za-z0-9_@/+*][A-Za-z0-9_@/+*\-]*
-          (?:\.(?:[A-Za-z0-9_@/+*\-]+|"(?:[^"\\]|\\.)*"))*)
-    )""",
-    re.VERBOSE,
+_PATTERN = token_pattern(
+    operators=r"!=|<=|>=|=|<|>|:",
+    minus=r"-",
+    word=rf"""[A-Za-z0-9_@/+*][A-Za-z0-9_@/+*\-]*
+        (?:\.(?:[A-Za-z0-9_@/+*\-]+|{DOUBLE_QUOTED}))*""",
 )
 _FUNCTIONS = {"starts_with", "ends_with", "has_substring"}
-
-
-@dataclass(frozen=True, slots=True)
-class _Tok:
-    kind: str
-    text: str
-    pos: int
-
-
-def _unquote(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text[1:-1])
-
-
-def _tokenize(text: str, field: str) -> list[_Tok]:
-    tokens: list[_Tok] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        match = _TOKEN.match(text, pos)
-        if not match or match.end() == pos:
-            raise _error(field, text, "unexpected character", pos)
-        kind = match.lastgroup or ""
-        tokens.append(_Tok(kind, match.group(kind), match.start(kind)))
-        pos = match.end()
-    tokens.append(_Tok("end", "", len(text)))
-    return tokens
-
-
-def _error(field: str, text: str, message: str, pos: int) -> ApiError:
-    return ApiError.invalid(
-        f'Field {field} had an invalid value of "{text}": {message} at position {pos}'
-    )
 
 
 @dataclass(frozen=True)
@@ -96,7 +66,7 @@ class Schema:
             if path.startswith(alias + "."):
                 label = path[len(alias) + 1 :]
                 if label.startswith('"') and label.endswith('"') and len(label) >= 2:
-                    label = _unquote(label)
+                    label = unquote(label)
                 return key, label
             if path == alias:
                 return key, None
@@ -157,83 +127,34 @@ def _order(op: str, actual: Any, literal: str) -> bool:
         left, right = float(actual), number
     else:
         left = str(actual)
-    if op == "<":
-        return bool(left < right)
-    if op == "<=":
-        return bool(left <= right)
-    if op == ">":
-        return bool(left > right)
-    return bool(left >= right)
+    return ORDERINGS[op](left, right)
 
 
-class _Parser:
+class _Parser(BooleanParser[Test]):
+    pattern = _PATTERN
+
     def __init__(self, text: str, schema: Schema, field: str) -> None:
-        self.text = text
         self.schema = schema
         self.field = field
-        self.tokens = _tokenize(text, field)
-        self.i = 0
+        super().__init__(text)
 
-    def peek(self) -> _Tok:
-        return self.tokens[self.i]
+    def error(self, message: str, pos: int) -> ApiError:
+        return ApiError.invalid(
+            f'Field {self.field} had an invalid value of "{self.text}": {message} at position {pos}'
+        )
 
-    def take(self) -> _Tok:
-        token = self.tokens[self.i]
-        self.i += 1
-        return token
+    def unexpected_character(self, gap_start: int, pos: int) -> ApiError:
+        # Unlike the metric filter, points where the previous token ended (before any
+        # whitespace): the position these errors have always given.
+        return self.error("unexpected character", gap_start)
 
-    def fail(self, message: str, token: _Tok) -> ApiError:
-        return _error(self.field, self.text, message, token.pos)
+    def missing(self, want: str, token: Token) -> ApiError:
+        return self.error(f"expected {want}", token.pos)
 
-    def parse(self) -> Test:
-        test = self.or_expr()
-        if self.peek().kind != "end":
-            raise self.fail(f"unexpected {self.peek().text!r}", self.peek())
-        return test
-
-    def or_expr(self) -> Test:
-        parts = [self.and_expr()]
-        while self.peek().kind == "word" and self.peek().text == "OR":
-            self.take()
-            parts.append(self.and_expr())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda view: any(part(view) for part in parts)
-
-    def and_expr(self) -> Test:
-        parts = [self.unary()]
-        while True:
-            token = self.peek()
-            if token.kind == "end" or (token.kind == "punct" and token.text == ")"):
-                break
-            if token.kind == "word" and token.text == "OR":
-                break
-            if token.kind == "word" and token.text == "AND":
-                self.take()
-            parts.append(self.unary())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda view: all(part(view) for part in parts)
-
-    def unary(self) -> Test:
-        token = self.peek()
-        if token.kind == "minus" or (token.kind == "word" and token.text == "NOT"):
-            self.take()
-            inner = self.unary()
-            return lambda view: not inner(view)
-        if token.kind == "punct" and token.text == "(":
-            self.take()
-            inner = self.or_expr()
-            closing = self.take()
-            if closing.text != ")":
-                raise self.fail("expected ')'", closing)
-            return inner
-        return self.comparison()
-
-    def comparison(self) -> Test:
+    def term(self) -> Test:
         token = self.take()
         if token.kind != "word":
-            raise self.fail(f"expected a field name, got {token.text or 'the end'!r}", token)
+            raise self.error(f"expected a field name, got {token.text or 'the end'!r}", token.pos)
         path = token.text
         suffix = None
         where = self.schema.resolve(path)
@@ -241,13 +162,13 @@ class _Parser:
             base, suffix = path.rsplit(".", 1)
             where = self.schema.resolve(base)
         if where is None:
-            raise self.fail(f"unknown field {path!r}", token)
+            raise self.error(f"unknown field {path!r}", token.pos)
         resolved = where
         if suffix == "empty" and (self.peek().kind != "op"):
             return lambda view: not _lookup(view, resolved)
         op_token = self.take()
         if op_token.kind != "op":
-            raise self.fail("expected an operator (=, !=, :, <, >...)", op_token)
+            raise self.error("expected an operator (=, !=, :, <, >...)", op_token.pos)
         op = op_token.text
         predicate = self.value(op)
 
@@ -266,18 +187,16 @@ class _Parser:
     def value(self, op: str) -> Callable[[Any], bool]:
         token = self.take()
         if token.kind == "string":
-            literal = _unquote(token.text)
+            literal = unquote(token.text)
         elif token.kind == "word" and token.text in _FUNCTIONS and self.peek().text == "(":
             self.take()
             arg = self.take()
             if arg.kind != "string":
-                raise self.fail("expected a quoted string", arg)
-            closing = self.take()
-            if closing.text != ")":
-                raise self.fail("expected ')'", closing)
-            needle = _unquote(arg.text)
+                raise self.error("expected a quoted string", arg.pos)
+            self.expect("punct", ")")
+            needle = unquote(arg.text)
             if op not in ("=", "!=", ":"):
-                raise self.fail(f"{token.text}() needs '=' or ':'", token)
+                raise self.error(f"{token.text}() needs '=' or ':'", token.pos)
             function = token.text
 
             def call(actual: Any) -> bool:
@@ -294,7 +213,7 @@ class _Parser:
         elif token.kind == "word":
             literal = token.text
         else:
-            raise self.fail(f"expected a value, got {token.text or 'the end'!r}", token)
+            raise self.error(f"expected a value, got {token.text or 'the end'!r}", token.pos)
         if op in ("=", "!="):
             return lambda actual: _equal(actual, literal)
         if op == ":":
@@ -306,7 +225,7 @@ def compile_list_filter(text: str, schema: Schema, field: str = "filter") -> Tes
     """A predicate over views; a blank filter keeps everything. Raises INVALID_ARGUMENT."""
     if not text.strip():
         return lambda view: True
-    return _Parser(text, schema, field).parse()
+    return compile_test(_Parser(text, schema, field).parse(), lambda test: test)
 
 
 class _Desc:

@@ -26,6 +26,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from observability.emulator.boolean_filter import (
+    ORDERINGS,
+    AllOf,
+    AnyOf,
+    BooleanParser,
+    Expr,
+    Not,
+    Token,
+    compile_test,
+    token_pattern,
+    unquote,
+)
 from observability.logfilter.re2 import RegexError, compile_re2
 
 
@@ -44,15 +56,10 @@ SeriesView = Mapping[str, Any]
 
 Test = Callable[[SeriesView], bool]
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-      | (?P<op>!=~|=~|!=|<=|>=|=|<|>|:)
-      | (?P<punct>[(),])
-      | (?P<minus>-(?![0-9.]))
-      | (?P<word>[A-Za-z0-9_.+\-/@*]+)
-    )""",
-    re.VERBOSE,
+_PATTERN = token_pattern(
+    operators=r"!=~|=~|!=|<=|>=|=|<|>|:",
+    minus=r"-(?![0-9.])",
+    word=r"[A-Za-z0-9_.+\-/@*]+",
 )
 _FUNCTIONS = {
     "starts_with",
@@ -70,37 +77,6 @@ _LABEL_SELECTORS = {
     "metadata.system_labels": "metadata.system_labels",
 }
 _PLAIN_SELECTORS = {"project", "metric.type", "resource.type"}
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # string, op, punct, word, minus, end
-    text: str
-    pos: int
-
-
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    pos = 0
-    while True:
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        if pos >= len(text):
-            break
-        match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            raise MonitoringFilterError(f"unexpected character {text[pos]!r}", pos)
-        kind = match.lastgroup or ""
-        start = match.start(kind)
-        tokens.append(_Token(kind, match.group(kind), start))
-        pos = match.end()
-    tokens.append(_Token("end", "", len(text)))
-    return tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,101 +98,75 @@ def compile_monitoring_filter(text: str) -> MonitoringFilter:
     if not text.strip():
         return MonitoringFilter(text, lambda view: True, None, False)
     parser = _Parser(text)
-    test, types = parser.parse()
-    return MonitoringFilter(text, test, types, parser.mentions_metric_type)
+    expr = parser.parse()
+    test: Test = compile_test(expr, lambda comparison: comparison.test)
+    return MonitoringFilter(text, test, _metric_types(expr), parser.mentions_metric_type)
 
 
-class _Parser:
+@dataclass(frozen=True, slots=True)
+class _Comparison:
+    """One ``selector op value`` term and the metric types it restricts to (None: any)."""
+
+    test: Test
+    metric_types: frozenset[str] | None
+
+
+def _metric_types(expr: Expr[_Comparison]) -> frozenset[str] | None:
+    """The metric types every match of ``expr`` has one of, or None when it does not say.
+
+    Lets ListTimeSeries read only the series of those types instead of testing them all.
+    """
+    if isinstance(expr, AnyOf):
+        union: frozenset[str] | None = frozenset()
+        for part in expr.parts:
+            part_types = _metric_types(part)
+            union = None if part_types is None or union is None else union | part_types
+        return union
+    if isinstance(expr, AllOf):
+        intersection: frozenset[str] | None = None
+        for part in expr.parts:
+            part_types = _metric_types(part)
+            if part_types is not None:
+                intersection = part_types if intersection is None else intersection & part_types
+        return intersection
+    if isinstance(expr, Not):
+        return None
+    return expr.metric_types
+
+
+def _got(token: Token) -> str:
+    return repr(token.text) if token.kind != "end" else "the end of the filter"
+
+
+class _Parser(BooleanParser[_Comparison]):
+    pattern = _PATTERN
+    and_stops = "),"
+
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.i = 0
+        super().__init__(text)
         self.mentions_metric_type = False
 
-    def peek(self) -> _Token:
-        return self.tokens[self.i]
+    def error(self, message: str, pos: int) -> MonitoringFilterError:
+        return MonitoringFilterError(message, pos)
 
-    def take(self) -> _Token:
-        token = self.tokens[self.i]
-        self.i += 1
-        return token
+    def unexpected_character(self, gap_start: int, pos: int) -> MonitoringFilterError:
+        return MonitoringFilterError(f"unexpected character {self.text[pos]!r}", pos)
 
-    def expect(self, kind: str, text: str | None = None) -> _Token:
-        token = self.take()
-        if token.kind != kind or (text is not None and token.text != text):
-            want = repr(text) if text else kind
-            got = repr(token.text) if token.kind != "end" else "the end of the filter"
-            raise MonitoringFilterError(f"expected {want}, got {got}", token.pos)
-        return token
-
-    def parse(self) -> tuple[Test, frozenset[str] | None]:
-        test, types = self.or_expr()
-        token = self.peek()
-        if token.kind != "end":
-            raise MonitoringFilterError(f"unexpected {token.text!r}", token.pos)
-        return test, types
-
-    # Each level returns the test and the metric types it restricts to (None: any).
-
-    def or_expr(self) -> tuple[Test, frozenset[str] | None]:
-        parts = [self.and_expr()]
-        while self.peek().kind == "word" and self.peek().text == "OR":
-            self.take()
-            parts.append(self.and_expr())
-        if len(parts) == 1:
-            return parts[0]
-        tests = [t for t, _ in parts]
-        types: frozenset[str] | None = frozenset()
-        for _, part_types in parts:
-            types = None if part_types is None or types is None else types | part_types
-        return (lambda view: any(t(view) for t in tests)), types
-
-    def and_expr(self) -> tuple[Test, frozenset[str] | None]:
-        parts = [self.unary()]
-        while True:
-            token = self.peek()
-            if token.kind == "end" or (token.kind == "punct" and token.text in "),"):
-                break
-            if token.kind == "word" and token.text == "OR":
-                break
-            if token.kind == "word" and token.text == "AND":
-                self.take()
-            parts.append(self.unary())
-        if len(parts) == 1:
-            return parts[0]
-        tests = [t for t, _ in parts]
-        types: frozenset[str] | None = None
-        for _, part_types in parts:
-            if part_types is not None:
-                types = part_types if types is None else types & part_types
-        return (lambda view: all(t(view) for t in tests)), types
-
-    def unary(self) -> tuple[Test, frozenset[str] | None]:
-        token = self.peek()
-        if token.kind == "minus" or (token.kind == "word" and token.text == "NOT"):
-            self.take()
-            inner, _ = self.unary()
-            return (lambda view: not inner(view)), None
-        if token.kind == "punct" and token.text == "(":
-            self.take()
-            result = self.or_expr()
-            self.expect("punct", ")")
-            return result
-        return self.comparison()
+    def missing(self, want: str, token: Token) -> MonitoringFilterError:
+        return MonitoringFilterError(f"expected {want}, got {_got(token)}", token.pos)
 
     def selector(self) -> tuple[str, str | None]:
         token = self.take()
         if token.kind != "word":
-            got = repr(token.text) if token.kind != "end" else "the end of the filter"
             raise MonitoringFilterError(
-                f"expected a selector such as metric.type, got {got}", token.pos
+                f"expected a selector such as metric.type, got {_got(token)}", token.pos
             )
         name = token.text
         if name in _PLAIN_SELECTORS:
             return name, None
         if name.endswith(".") and name[:-1] in _LABEL_SELECTORS:  # metric.label."a-b"
             key = self.expect("string")
-            return _LABEL_SELECTORS[name[:-1]], _unquote(key.text)
+            return _LABEL_SELECTORS[name[:-1]], unquote(key.text)
         base, _, key_text = name.rpartition(".")
         if base in _LABEL_SELECTORS and key_text:
             return _LABEL_SELECTORS[base], key_text
@@ -227,7 +177,7 @@ class _Parser:
             token.pos,
         )
 
-    def comparison(self) -> tuple[Test, frozenset[str] | None]:
+    def term(self) -> _Comparison:
         field, key = self.selector()
         op_token = self.take()
         if op_token.kind != "op":
@@ -263,12 +213,12 @@ class _Parser:
                 return value_test(read(view))
 
         types = exact if field == "metric.type" and op not in ("!=", "!=~") else None
-        return test, types
+        return _Comparison(test, types)
 
     def string_arg(self) -> str:
         token = self.take()
         if token.kind == "string":
-            return _unquote(token.text)
+            return unquote(token.text)
         if token.kind == "word":
             return token.text
         raise MonitoringFilterError("expected a string", token.pos)
@@ -299,7 +249,7 @@ class _Parser:
         return _ordering(op, literal), None
 
     def _is_call(self) -> bool:
-        following = self.tokens[self.i + 1]
+        following = self.peek(1)
         return following.kind == "punct" and following.text == "("
 
     def _regex(self, pattern: str, pos: int) -> re.Pattern[str]:
@@ -309,7 +259,7 @@ class _Parser:
             raise MonitoringFilterError(str(error), pos) from error
 
     def _function(
-        self, token: _Token, args: list[str]
+        self, token: Token, args: list[str]
     ) -> tuple[Callable[[str], bool], frozenset[str] | None]:
         name = token.text
         if name == "one_of":
@@ -334,14 +284,7 @@ def _ordering(op: str, literal: str) -> Callable[[str], bool]:
     except ValueError:
         number = None
 
-    def compare(left: Any, right: Any) -> bool:
-        if op == "<":
-            return bool(left < right)
-        if op == "<=":
-            return bool(left <= right)
-        if op == ">":
-            return bool(left > right)
-        return bool(left >= right)
+    compare = ORDERINGS[op]
 
     def test(value: str) -> bool:
         if number is not None:
