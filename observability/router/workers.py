@@ -13,7 +13,8 @@ dispatcher lock has one holder, and the first process to load a new configuratio
 * forwards SIGHUP to every process (each reloads; ``POST /-/reload`` on one worker asks the
   supervisor to do the same for the others);
 * on SIGTERM or SIGINT stops them gracefully, then exits;
-* starts a process again when one dies, and gives up (exit 1) if they keep dying at start;
+* starts a process again when one dies, and gives up (exit 1) after more than MAX_RESTARTS
+  deaths within RESTART_WINDOW seconds;
 * gives them one directory for prometheus-client's multi-process mode (``metrics``), so that
   ``/metrics`` on any worker counts the whole router.
 
@@ -154,27 +155,40 @@ def _dispatcher_main(overrides: dict[str, Any], log_level: str, supervisor: int)
 
 
 async def _dispatch_until_stopped(runtime: RouterRuntime, supervisor: int) -> None:
+    """Run until SIGTERM/SIGINT or the supervisor's death; exit 1 if dispatching itself fails
+    (the database unusable, say), so that the supervisor starts a fresh process instead of
+    this one holding the dispatcher lock while doing nothing."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(
-        signal.SIGHUP, lambda: loop.run_in_executor(None, runtime.reload, "SIGHUP")
-    )
 
     def supervisor_gone() -> None:
         loop.call_soon_threadsafe(stop.set)
 
     _watch_supervisor(supervisor, supervisor_gone)
     await runtime.start()
-    await stop.wait()
+    # Reloads once started: before, the database may not even have its tables (a reload
+    # signal meanwhile is ignored, and the configuration was read at start anyway).
+    loop.add_signal_handler(
+        signal.SIGHUP, lambda: loop.run_in_executor(None, runtime.reload, "SIGHUP")
+    )
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([stopped, runtime.dispatching_ended()], return_when=asyncio.FIRST_COMPLETED)
+    failure = None if stop.is_set() else runtime.dispatching_failure()
+    stopped.cancel()
     await runtime.stop()
+    if failure is not None:
+        raise SystemExit(1)
 
 
 def _child_settings(overrides: dict[str, Any], log_level: str) -> RouterSettings:
     """What every process the supervisor starts does first: settings, logging, GIL slices."""
-    # Until the process handles SIGHUP, a reload signal must not end it.
+    # The supervisor started this process with SIGHUP blocked (``Supervisor._start``): ignore
+    # it until the process handles it, then let it through. The configuration is read after
+    # this, so a reload asked for meanwhile is not missed.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
     sys.setswitchinterval(SWITCH_INTERVAL)
     settings = load_router_settings(**overrides)
     configure_logging(settings, log_level)
@@ -229,7 +243,14 @@ class Supervisor:
                 name="router-worker",
             )
         )
-        process.start()
+        # A reload relayed while the process starts would end it (SIGHUP's default action)
+        # before it can ignore the signal: it starts with SIGHUP blocked, and unblocks it
+        # once it ignores it. The supervisor's own SIGHUPs wait meanwhile, they are not lost.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         return process
 
     def _signal_all(self, signum: int) -> None:
@@ -276,7 +297,10 @@ class Supervisor:
                 now = time.monotonic()
                 self._deaths = [t for t in self._deaths if now - t < RESTART_WINDOW] + [now]
                 if len(self._deaths) > MAX_RESTARTS:
-                    log.error("workers keep exiting (last code %s): stopping", process.exitcode)
+                    log.error(
+                        "router processes keep exiting (last code %s): stopping",
+                        process.exitcode,
+                    )
                     self._stopping, code = True, 1
                     break
                 log.warning(

@@ -3,9 +3,12 @@ SQLite database."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
+import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
+from observability.router import workers as workers_module
+from observability.router.app import create_app
+from observability.router.runtime import Role, RouterRuntime
+from observability.router.settings import RouterSettings, load_router_settings
 from observability.router.store import Store
 from observability.standins import StandIn
 from tests.router.harness import FAST_TIMERS, RouterProcess, incident
@@ -229,3 +237,84 @@ def test_metrics_of_every_process_add_up_on_any_worker(
         timeout=30,
         message="deliveries counted",
     )
+
+
+def test_reloads_while_the_processes_start_do_not_kill_them(
+    router_factory: Any, fakes: dict[str, StandIn], tmp_path: Path
+) -> None:
+    """SIGHUPs relayed to processes still importing used to end them (SIGHUP's default
+    action) and spend the supervisor's restart budget: now they start with it blocked."""
+    router = RouterProcess(tmp_path / "hup", grouped_config(fakes["webhook"].url), workers=WORKERS)
+    started = threading.Thread(target=router.start)
+    started.start()
+    try:
+        wait_for(
+            lambda: "dispatching process" in router.log(),
+            timeout=30,
+            message="the supervisor's signal handlers are installed",
+        )
+        assert router.process is not None
+        for _ in range(10):
+            router.process.send_signal(signal.SIGHUP)
+            time.sleep(0.1)
+        started.join(60)
+        assert len(router.statuses()) == WORKERS
+        assert "exited with" not in router.log(), router.log()
+    finally:
+        started.join(60)
+        router.close()
+
+
+def failing_dispatch(runtime: RouterRuntime) -> RouterRuntime:
+    """``runtime``, whose take-over fails: the database refuses the outbox release."""
+
+    def unusable() -> int:
+        raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
+
+    runtime.outbox.release_all = unusable  # type: ignore[method-assign]
+    return runtime
+
+
+def dispatcher_settings(tmp_path: Path) -> RouterSettings:
+    config = tmp_path / "router.yaml"
+    config.write_text(grouped_config("http://127.0.0.1:9/hook"))
+    return load_router_settings(
+        config_file=config,
+        database_url=f"sqlite:///{tmp_path / 'router.db'}",
+        allow_unauthenticated=True,
+        poll_interval=0.05,
+    )
+
+
+def test_a_dispatching_process_whose_dispatching_fails_exits_to_be_restarted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = failing_dispatch(RouterRuntime(dispatcher_settings(tmp_path), role=Role.DISPATCH))
+    with pytest.raises(SystemExit) as exited:
+        asyncio.run(
+            asyncio.wait_for(workers_module._dispatch_until_stopped(runtime, os.getppid()), 30)
+        )
+    assert exited.value.code == 1
+    assert "dispatching stopped" in caplog.text and "database is locked" in caplog.text
+
+
+def test_healthz_fails_when_dispatching_has_stopped(tmp_path: Path) -> None:
+    """One process (Role.ALL) whose dispatching failed: /healthz answers 503 and says why,
+    so that a liveness probe restarts it."""
+    app = create_app(dispatcher_settings(tmp_path))
+    runtime = failing_dispatch(app.state.runtime)
+
+    async def run() -> httpx.Response:
+        await runtime.start()
+        try:
+            await asyncio.wait_for(asyncio.wait([runtime.dispatching_ended()]), 30)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+                return await client.get("/healthz")
+        finally:
+            await runtime.stop()
+
+    answer = asyncio.run(run())
+    assert answer.status_code == 503
+    assert "dispatching stopped" in answer.json()["error"]
+    assert "database is locked" in answer.json()["error"]
