@@ -160,8 +160,11 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     @app.get("/-/healthy", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> Response:
+        failure = runtime.dispatching_failure()
+        if failure is not None:
+            return error_response(503, f"dispatching stopped: {failure!r}")
+        return JSONResponse({"status": "ok"})
 
     @app.get("/readyz", include_in_schema=False)
     @app.get("/-/ready", include_in_schema=False)

@@ -135,6 +135,7 @@ class RouterRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatch_wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._lead_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.ready = False
 
@@ -156,7 +157,9 @@ class RouterRuntime:
             await asyncio.to_thread(self.journal.start)
         if self.role.dispatches:
             self._dispatcher_lock = self.store.dispatcher_lock()
-            self._tasks = [asyncio.create_task(self._lead(), name="dispatcher")]
+            self._lead_task = asyncio.create_task(self._lead(), name="dispatcher")
+            self._lead_task.add_done_callback(self._lead_ended)
+            self._tasks = [self._lead_task]
         self.ready = True
         log.info(
             "router ready: %d receivers, config %s (%s)",
@@ -190,6 +193,28 @@ class RouterRuntime:
         if self._dispatcher_lock is not None:
             self._dispatcher_lock.close()
         self.store.dispose()
+
+    def dispatching_ended(self) -> asyncio.Task[None]:
+        """The dispatcher task of a dispatching runtime: done when it ends, for any reason."""
+        if self._lead_task is None:
+            raise RuntimeError("only a started dispatching runtime has a dispatcher task")
+        return self._lead_task
+
+    def dispatching_failure(self) -> BaseException | None:
+        """Why dispatching ended although the runtime is not stopping (the database failed
+        while it took over, say), or None. ``/healthz`` fails then, so that the process is
+        restarted rather than left holding the dispatcher lock while doing nothing."""
+        task = self._lead_task
+        if task is None or not task.done() or self._stopping:
+            return None
+        if task.cancelled():
+            return asyncio.CancelledError()
+        return task.exception() or RuntimeError("the dispatcher task ended")
+
+    def _lead_ended(self, task: asyncio.Task[None]) -> None:
+        failure = self.dispatching_failure()
+        if failure is not None:
+            log.error("dispatching stopped: %r", failure, exc_info=failure)
 
     async def _lead(self) -> None:
         """Dispatch and deliver, once this process holds the dispatcher lock (if there is one).
