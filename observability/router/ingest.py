@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 
 from prometheus_client import Histogram
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from observability.router.alert import PostableAlert
@@ -84,6 +85,8 @@ class IngestEndpoint(ABC, Generic[Payload]):
             runtime.metrics.requests_invalid.labels(exc.reason).inc()
             await refused_response(exc)(scope, receive, send)
             return
+        except ClientDisconnect:
+            return  # the sender left mid-body: nothing was accepted, and nobody to answer
         try:
             outcomes = await self.accept(body, payload)
         except Exception as exc:  # noqa: BLE001 - answered 503: the sender will retry

@@ -237,6 +237,31 @@ async def _exchange(
     return (sent[0]["status"], list(sent[0]["headers"]), body), read
 
 
+async def _sender_leaves_mid_body(app: Any, first_chunk: bytes) -> list[Message]:
+    """What ``app`` sends when the client disconnects after ``first_chunk`` of the body."""
+    parts: list[Message] = [
+        {"type": "http.request", "body": first_chunk, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return parts.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": WEBHOOK,
+        "query_string": f"auth_token={TOKEN}".encode(),
+        "headers": [(b"host", b"router.test")],
+    }
+    await app(scope, receive, send)
+    return sent
+
+
 def _basic(user: str, password: str) -> tuple[bytes, bytes]:
     return b"authorization", b"Basic " + base64.b64encode(f"{user}:{password}".encode())
 
@@ -392,6 +417,12 @@ def test_ingest_endpoints_answer_alike_from_the_fast_path_and_the_app(tmp_path: 
                 wrong, _ = await _exchange(app, "GET", WEBHOOK, headers=bearer)
                 assert wrong == _error(405, "Method Not Allowed", {"allow": "POST"})
             assert _latency_count(runtime, ALERTMANAGER) == 2
+
+            # The sender leaves mid-body: nothing accepted, nothing answered, nothing raised
+            # (uvicorn would log the exception as a server error).
+            for app in (fast, fast.app):
+                assert await _sender_leaves_mid_body(app, body[:10]) == [], app
+            assert _latency_count(runtime, CLOUD_MONITORING) == 2 * len(senders)
 
             # A journal that cannot take the request: 503 with Retry-After, no latency counted.
             assert runtime.journal is not None
