@@ -368,7 +368,7 @@ _SQLITE_EVENTS_OF = (
 )
 _SQLITE_INSERT_EVENT = (
     "INSERT INTO incident_events (incident_id, state, fingerprint, received_at, outcome, payload)"
-    " VALUES (?, ?, ?, ?, 'stored', ?)"
+    " VALUES (?, ?, ?, ?, 'stored', ?) ON CONFLICT (incident_id, state) DO NOTHING"
 )
 _SQLITE_LOAD = (
     "SELECT fingerprint, labels, annotations, starts_at, ends_at, updated_at, generator_url,"
@@ -407,7 +407,8 @@ class _SqliteOps(_Ops):
     def insert_events(self, events: list[IncidentEvent], now: float) -> set[tuple[str, str]]:
         # The events stored already, in one query, then one executemany: an INSERT each, to
         # learn from its rowcount whether it was new, cost more than the database work. The
-        # only writer holds the write lock, and ``events`` has one event per key: no conflict.
+        # only writer holds the write lock, and ``events`` has one event per key, so none of
+        # these conflicts; ON CONFLICT keeps a broken assumption from failing the batch.
         incident_ids = json.dumps([event.incident_id for event in events])
         stored = set(self.cursor.execute(_SQLITE_EVENTS_OF, (incident_ids,)).fetchall())
         new = [event for event in events if (event.incident_id, event.state) not in stored]

@@ -53,6 +53,12 @@ class RouterMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         directory = os.environ.get(MULTIPROCESS_DIRECTORY)
+        if directory and not os.path.isdir(directory):
+            raise ValueError(
+                f"{MULTIPROCESS_DIRECTORY}={directory} is not a directory (prometheus-client's "
+                "multi-process mode: create it empty, or unset it; router serve --workers "
+                "sets its own)"
+            )
         if directory:
             # The values are in the shared files; registering them here too would count this
             # process twice.
