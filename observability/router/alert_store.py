@@ -234,7 +234,13 @@ def write(
     """
     ops: _Ops = _SqliteOps(connection) if store.dialect == "sqlite" else _CoreOps(connection, store)
     batch = list(batch)
-    events = {(r.incident.incident_id, r.incident.state): r.incident for r in batch if r.incident}
+    # The first copy of an incident state in the batch is the one stored (its event and its
+    # alert); later copies are duplicates, as they would be in later batches.
+    events: dict[tuple[str, str], IncidentEvent] = {}
+    for request in batch:
+        if request.incident:
+            key = (request.incident.incident_id, request.incident.state)
+            events.setdefault(key, request.incident)
     new_events = ops.insert_events(list(events.values()), now) if events else set()
     incoming: list[tuple[Submission, Alert]] = []
     for request in batch:

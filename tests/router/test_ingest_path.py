@@ -151,6 +151,34 @@ def test_sqlite_write_lets_a_close_resolve_and_never_reopen(tmp_path: Path) -> N
     store.dispose()
 
 
+def test_the_first_copy_of_a_state_in_one_batch_is_the_stored_event_and_alert(
+    tmp_path: Path,
+) -> None:
+    """Two deliveries of one incident state applied in one batch (Monitoring retried while
+    the first was still in the journal), differing in their summary: the event kept in the
+    incident's history is the one the alert was made from."""
+    config = parse_config(CONFIG, "test.yaml", tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    store.create_schema()
+    submissions = []
+    for summary in ("first delivery", "retried delivery"):
+        body = incident("x-2", dag_id="dag_1")
+        body["incident"]["summary"] = summary
+        payload = WebhookPayload.model_validate(body)
+        alert = incident_alert(payload.incident, 10.0)
+        event = IncidentEvent("x-2", "open", alert, json.dumps(body))
+        submissions.append(Submission(incident=event))
+    with store.write() as connection:
+        write(connection, store, submissions, 10.0, config)
+    assert [s.outcomes for s in submissions] == [["stored"], ["duplicate"]]
+    with store.read() as connection:
+        stored = connection.execute(select(incident_events.c.payload)).scalar_one()
+        annotations = connection.execute(select(alerts.c.annotations)).scalar_one()
+    assert stored["incident"]["summary"] == "first delivery"
+    assert annotations["summary"] == "first delivery"
+    store.dispose()
+
+
 class _Transport:
     def __init__(self) -> None:
         self.sent: list[bytes] = []
