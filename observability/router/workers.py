@@ -93,7 +93,6 @@ def _freeze_startup_objects() -> None:
 
 
 def _server(app: FastIngest, log_level: str, settings: RouterSettings) -> uvicorn.Server:
-    _freeze_startup_objects()
     config = uvicorn.Config(
         app,
         http=http_protocol(),
@@ -118,6 +117,7 @@ def serve(settings: RouterSettings, overrides: dict[str, Any], log_level: str) -
     if settings.workers == 1:
         sys.setswitchinterval(SWITCH_INTERVAL)
         server = _server(create_asgi(settings), log_level, settings)
+        _freeze_startup_objects()
         server.run()
         return 0 if server.started else STARTUP_FAILURE
     load_config(settings.config_file)  # each worker loads it again: fail here, once
@@ -138,6 +138,7 @@ def _worker_main(
         server.should_exit = True
 
     _watch_supervisor(supervisor, supervisor_gone)
+    _freeze_startup_objects()
     server.run(sockets=[listener])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
