@@ -150,7 +150,7 @@ class RouterRuntime:
         self._stopped = asyncio.Event()
         await asyncio.to_thread(self.store.create_schema)
         if not self.store.shared:
-            await asyncio.to_thread(self._adopt, self._config, "startup")
+            self._config, _ = await asyncio.to_thread(self._adopt, "startup", self._config)
         if self.writer is not None:
             self.writer.start()
         if self.journal is not None:
@@ -323,17 +323,17 @@ class RouterRuntime:
         """Load the configuration file again; keep the running one if the new one is bad."""
         with self._reload_lock:
             try:
-                fresh = load_config(self.settings.config_file)
+                if self.store.shared:
+                    fresh = load_config(self.settings.config_file)
+                    rerouted = fresh.digest != self._config.digest and self._reroute(fresh, actor)
+                else:
+                    fresh, rerouted = self._adopt(actor)
             except ConfigError as exc:
                 self.metrics.config_reloads.labels("failure").inc()
                 self.metrics.config_last_reload_success.set(0)
                 log.error("reload failed, keeping the running configuration: %s", exc)
                 return ReloadResult(False, False, str(exc))
             changed = fresh.digest != self._config.digest
-            if self.store.shared:
-                rerouted = changed and self._reroute(fresh, actor)
-            else:
-                rerouted = self._adopt(fresh, actor)
             self._config = fresh
             self.metrics.config_reloads.labels("success").inc()
             self.metrics.config_last_reload_success.set(1)
@@ -349,23 +349,39 @@ class RouterRuntime:
             self._record_reroute(connection, config, actor)
         return True
 
-    def _adopt(self, config: RouterConfig, actor: str) -> bool:
-        """Make ``config`` the active one of this SQLite database; True if it was not already.
+    def _adopt(
+        self, actor: str, read_at_start: RouterConfig | None = None
+    ) -> tuple[RouterConfig, bool]:
+        """Make the configuration file's content the active one of this SQLite database;
+        return it, and True if it was not active already.
+
+        The file is read inside the write transaction, so processes adopt one after another,
+        each the file as it is by then: a worker that read it while starting cannot make an
+        older configuration active again after another worker reloaded a newer one (and
+        re-route the alerts with it). At start (``read_at_start``: what the process read a
+        moment ago), a file that has become unreadable since leaves that one in use; a reload
+        refuses it (ConfigError).
 
         Whoever changes it re-routes the firing alerts and writes the audit entry, in the same
         transaction, so with several workers that happens once per new configuration.
         """
         now = self.clock.now()
         with self.store.write() as connection:
+            try:
+                config = load_config(self.settings.config_file)
+            except ConfigError:
+                if read_at_start is None:
+                    raise
+                config = read_at_start
             previous = active_digest(connection)
             if previous == config.digest:
-                return False
+                return config, False
             set_active_config(connection, config.digest, config.source, now)
             if previous is None:  # first start on this database: nothing was reloaded
                 mark_firing_pending(connection, now)
-                return True
+                return config, True
             self._record_reroute(connection, config, actor)
-        return True
+        return config, True
 
     def _record_reroute(self, connection: Connection, config: RouterConfig, actor: str) -> None:
         now = self.clock.now()

@@ -20,9 +20,10 @@ from sqlalchemy.exc import OperationalError
 
 from observability.router import workers as workers_module
 from observability.router.app import create_app
+from observability.router.history import audit_entries
 from observability.router.runtime import Role, RouterRuntime
 from observability.router.settings import RouterSettings, load_router_settings
-from observability.router.store import Store
+from observability.router.store import Store, active_digest
 from observability.standins import StandIn
 from tests.router.harness import FAST_TIMERS, RouterProcess, incident
 from tests.support.waiting import wait_for
@@ -144,6 +145,40 @@ def test_reload_reaches_every_worker_and_is_audited_once(
     assert {s["config"]["digest"] for s in router.statuses().values()} == {new_digest}
     audit = router.admin.get("/api/v1/audit").json()
     reloads = [entry for entry in audit if entry["action"] == "config.reload"]
+    assert [entry["detail"]["digest"] for entry in reloads] == [new_digest]
+
+
+def test_a_process_still_starting_does_not_bring_back_the_configuration_it_read_first(
+    tmp_path: Path,
+) -> None:
+    """A worker reads the file when it starts and records its configuration as the active one
+    a little later. If another worker reloaded a newer file meanwhile, the late one must take
+    that newer file, not make the old one active again (and audit that as a reload)."""
+    settings = dispatcher_settings(tmp_path)
+    first = RouterRuntime(settings, role=Role.INGEST)
+    late = RouterRuntime(settings, role=Role.INGEST)  # has read the first file; not started
+    old_digest = late.config.digest
+
+    async def run() -> None:
+        await first.start()
+        try:
+            newer = grouped_config("http://127.0.0.1:9/hook", "incident_id")
+            settings.config_file.write_text(newer)
+            assert first.reload("api").changed
+            await late.start()
+            await late.stop()
+        finally:
+            await first.stop()
+
+    asyncio.run(run())
+    new_digest = first.config.digest
+    assert new_digest != old_digest
+    assert late.config.digest == new_digest
+    with first.store.read() as connection:
+        assert active_digest(connection) == new_digest
+        reloads = [e for e in audit_entries(connection) if e["action"] == "config.reload"]
+    first.store.dispose()
+    late.store.dispose()
     assert [entry["detail"]["digest"] for entry in reloads] == [new_digest]
 
 
