@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -96,6 +97,10 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run the router until SIGTERM/Ctrl-C. Settings: flags, else COMPOSER_OBS_ROUTER_* vars."""
+    # A reload asked for while the router starts (a config reloader right after a deploy)
+    # must not end it, SIGHUP's default action: ignore it until the handlers are in place.
+    # The configuration is read after this anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from observability.router.settings import RouterSettingsError, load_router_settings
     from observability.router.workers import serve as run
 

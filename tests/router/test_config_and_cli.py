@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,32 @@ def test_example_config_loads() -> None:
         "ml-chat",
         "finance-email",
     }
+
+
+def test_serve_ignores_a_reload_signal_until_its_handlers_are_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGHUP's default action ends the process: one sent while the router starts (before
+    uvicorn and the handlers are imported and installed) must not."""
+    from observability.router import workers
+
+    seen: list[object] = []
+
+    def run(*_: object) -> int:
+        seen.append(signal.getsignal(signal.SIGHUP))
+        return 0
+
+    monkeypatch.setattr(workers, "serve", run)
+    config = tmp_path / "router.yaml"
+    config.write_text(BASE)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        result = CliRunner().invoke(
+            router_app,
+            ["serve", "-c", str(config), "--database-url", f"sqlite:///{tmp_path / 'r.db'}"],
+            env={"COMPOSER_OBS_ROUTER_ALLOW_UNAUTHENTICATED": "true"},
+        )
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert result.exit_code == 0, result.output
+    assert seen == [signal.SIG_IGN]
