@@ -14,43 +14,69 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from observability.settings import SettingsError, load_settings
+
+# name: (module, attribute), a sub-command group (a Typer) or a single command (a function).
+SUB_COMMANDS = {
+    "router": ("observability.router.cli", "router_app"),
+    "routes": ("observability.router.cli", "routes_app"),
+    "silence": ("observability.router.cli", "silence_app"),
+    "provision": ("observability.provision.cli", "provision_app"),
+    "dashboard": ("observability.dashboard_render.cli", "dashboard_app"),
+    "test-alerts": ("observability.alert_tests.cli", "test_alerts"),
+}
+
+
+class _SubCommandsOnDemand(TyperGroup):
+    """Imports a sub-command's module only when that command runs (or ``--help`` lists it).
+
+    Some import a lot (the alert tests bring the emulator and Google's clients, the dashboard
+    preview matplotlib): imported up front, they made every command take about 3 s to start,
+    ``composer-obs silence list`` and ``router serve`` included. Each lives behind an optional
+    extra (the router needs FastAPI and SQLAlchemy, provisioning the Monitoring clients,
+    rendering matplotlib); without it the command is simply absent.
+
+    The context and command types are ``Any``: recent typer versions vendor click, so their
+    classes differ between the typer versions this package allows.
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        own = super().list_commands(ctx)
+        return own + [name for name in SUB_COMMANDS if name not in own]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in SUB_COMMANDS:
+            return command
+        module, attribute = SUB_COMMANDS[cmd_name]
+        try:
+            target = getattr(importlib.import_module(module), attribute)
+        except ImportError:
+            return None
+        if isinstance(target, typer.Typer):
+            command = typer.main.get_group(target)
+        else:  # a Typer of one command is that command
+            single = typer.Typer()
+            single.command(cmd_name)(target)
+            command = typer.main.get_command(single)
+        command.name = cmd_name
+        self.add_command(command)
+        return command
+
 
 app = typer.Typer(
     name="composer-obs",
     help="Observability and alerting for Cloud Composer.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=_SubCommandsOnDemand,
 )
 spool_app = typer.Typer(help="Events that could not be delivered, waiting for replay.")
 events_app = typer.Typer(help="Read events back from Cloud Logging (or the emulator).")
 app.add_typer(spool_app, name="spool")
 app.add_typer(events_app, name="events")
-
-
-def _mount(module: str, attribute: str, name: str) -> None:
-    """Add a sub-command group (a Typer) or a single command (a function) from ``module``.
-
-    Each lives behind an optional extra (the router needs FastAPI and SQLAlchemy, provisioning
-    the Monitoring clients, rendering matplotlib); without it the command is simply absent.
-    """
-    try:
-        target = getattr(importlib.import_module(module), attribute)
-    except ImportError:
-        return
-    if isinstance(target, typer.Typer):
-        app.add_typer(target, name=name)
-    else:
-        app.command(name)(target)
-
-
-_mount("observability.router.cli", "router_app", "router")
-_mount("observability.router.cli", "routes_app", "routes")
-_mount("observability.router.cli", "silence_app", "silence")
-_mount("observability.provision.cli", "provision_app", "provision")
-_mount("observability.dashboard_render.cli", "dashboard_app", "dashboard")
-_mount("observability.alert_tests.cli", "test_alerts", "test-alerts")
 
 console = Console()
 err_console = Console(stderr=True)
