@@ -112,11 +112,19 @@ class RouterConfig:
 
 def load_config(path: Path) -> RouterConfig:
     """Read, validate and compile ``path``; ConfigError (one line) on any problem."""
+    return parse_config(read_config_text(path), str(path), path.parent)
+
+
+def read_config_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_config(text, str(path), path.parent)
+
+
+def config_digest(text: str) -> str:
+    """What identifies a configuration: the hash of its file's text."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def parse_config(text: str, source: str, base_dir: Path) -> RouterConfig:
@@ -194,7 +202,7 @@ def _compile(file: ConfigFile, text: str, source: str, base_dir: Path) -> Router
     route = build_route(file.route)
     return RouterConfig(
         source=source,
-        digest=hashlib.sha256(text.encode()).hexdigest(),
+        digest=config_digest(text),
         file=file,
         route=route,
         routes_by_id={node.id: node for node in route.walk()},

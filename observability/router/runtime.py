@@ -38,7 +38,14 @@ from observability.router.alert_store import AlertWriter, Outcome, Submission
 from observability.router.applier import JournalApplier, wait_applied
 from observability.router.auth import Authenticator
 from observability.router.clock import Clock, SystemClock
-from observability.router.config import ConfigError, RouterConfig, load_config
+from observability.router.config import (
+    ConfigError,
+    RouterConfig,
+    config_digest,
+    load_config,
+    parse_config,
+    read_config_text,
+)
 from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_pending
 from observability.router.history import record_audit
 from observability.router.journal import JournalRecord, JournalWriter, journal_directory
@@ -150,7 +157,7 @@ class RouterRuntime:
         self._stopped = asyncio.Event()
         await asyncio.to_thread(self.store.create_schema)
         if not self.store.shared:
-            self._config, _ = await asyncio.to_thread(self._adopt, "startup", self._config)
+            self._config, _ = await asyncio.to_thread(self._adopt, self._config, "startup")
         if self.writer is not None:
             self.writer.start()
         if self.journal is not None:
@@ -323,16 +330,16 @@ class RouterRuntime:
         """Load the configuration file again; keep the running one if the new one is bad."""
         with self._reload_lock:
             try:
-                if self.store.shared:
-                    fresh = load_config(self.settings.config_file)
-                    rerouted = fresh.digest != self._config.digest and self._reroute(fresh, actor)
-                else:
-                    fresh, rerouted = self._adopt(actor)
+                fresh = load_config(self.settings.config_file)
             except ConfigError as exc:
                 self.metrics.config_reloads.labels("failure").inc()
                 self.metrics.config_last_reload_success.set(0)
                 log.error("reload failed, keeping the running configuration: %s", exc)
                 return ReloadResult(False, False, str(exc))
+            if self.store.shared:
+                rerouted = fresh.digest != self._config.digest and self._reroute(fresh, actor)
+            else:
+                fresh, rerouted = self._adopt(fresh, actor)
             changed = fresh.digest != self._config.digest
             self._config = fresh
             self.metrics.config_reloads.labels("success").inc()
@@ -349,30 +356,24 @@ class RouterRuntime:
             self._record_reroute(connection, config, actor)
         return True
 
-    def _adopt(
-        self, actor: str, read_at_start: RouterConfig | None = None
-    ) -> tuple[RouterConfig, bool]:
-        """Make the configuration file's content the active one of this SQLite database;
-        return it, and True if it was not active already.
+    def _adopt(self, config: RouterConfig, actor: str) -> tuple[RouterConfig, bool]:
+        """Make ``config`` (just read from the file), or the file as it is by now if it has
+        changed since, the active configuration of this SQLite database; return the one made
+        active, and True if it was not already.
 
-        The file is read inside the write transaction, so processes adopt one after another,
-        each the file as it is by then: a worker that read it while starting cannot make an
-        older configuration active again after another worker reloaded a newer one (and
-        re-route the alerts with it). At start (``read_at_start``: what the process read a
-        moment ago), a file that has become unreadable since leaves that one in use; a reload
-        refuses it (ConfigError).
+        The file is checked again inside the write transaction, so processes adopt one after
+        another, each the file as it is by then: a worker that read it while starting cannot
+        make an older configuration active again after another worker reloaded a newer one
+        (and re-route the alerts with it). The check compares the text's hash, and parses only
+        if it differs: a large configuration takes seconds to compile, too long to hold the
+        write lock. A file that has become unreadable or invalid since leaves ``config``.
 
         Whoever changes it re-routes the firing alerts and writes the audit entry, in the same
         transaction, so with several workers that happens once per new configuration.
         """
         now = self.clock.now()
         with self.store.write() as connection:
-            try:
-                config = load_config(self.settings.config_file)
-            except ConfigError:
-                if read_at_start is None:
-                    raise
-                config = read_at_start
+            config = self._as_on_disk(config)
             previous = active_digest(connection)
             if previous == config.digest:
                 return config, False
@@ -382,6 +383,18 @@ class RouterRuntime:
                 return config, True
             self._record_reroute(connection, config, actor)
         return config, True
+
+    def _as_on_disk(self, config: RouterConfig) -> RouterConfig:
+        """``config``, or the configuration file's current content if it differs and is valid."""
+        path = self.settings.config_file
+        try:
+            text = read_config_text(path)
+            if config_digest(text) == config.digest:
+                return config
+            return parse_config(text, str(path), path.parent)
+        except ConfigError as exc:
+            log.warning("the configuration file changed and is now refused: %s", exc)
+            return config
 
     def _record_reroute(self, connection: Connection, config: RouterConfig, actor: str) -> None:
         now = self.clock.now()

@@ -182,6 +182,26 @@ def test_a_process_still_starting_does_not_bring_back_the_configuration_it_read_
     assert [entry["detail"]["digest"] for entry in reloads] == [new_digest]
 
 
+def test_a_process_starts_with_what_it_read_if_the_file_broke_meanwhile(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = dispatcher_settings(tmp_path)
+    runtime = RouterRuntime(settings, role=Role.INGEST)
+    read = runtime.config.digest
+    settings.config_file.write_text("route: [not, a, route]\n")
+
+    async def run() -> None:
+        await runtime.start()
+        await runtime.stop()
+
+    asyncio.run(run())
+    with runtime.store.read() as connection:
+        assert active_digest(connection) == read
+    runtime.store.dispose()
+    assert runtime.config.digest == read
+    assert "the configuration file changed and is now refused" in caplog.text
+
+
 def test_when_the_dispatching_process_dies_the_supervisor_starts_another(
     router_factory: Any, fakes: dict[str, StandIn]
 ) -> None:
