@@ -42,6 +42,14 @@ class _SubCommandsOnDemand(TyperGroup):
     classes differ between the typer versions this package allows.
     """
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """A name that is no command: load them all first, so that typer's "Did you mean"
+        suggests among every command (a typo is the one case worth the import time)."""
+        if args and args[0] not in self.commands and args[0] not in SUB_COMMANDS:
+            for name in SUB_COMMANDS:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
     def list_commands(self, ctx: Any) -> list[str]:
         own = super().list_commands(ctx)
         return own + [name for name in SUB_COMMANDS if name not in own]
@@ -58,7 +66,7 @@ class _SubCommandsOnDemand(TyperGroup):
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)
         else:  # a Typer of one command is that command
-            single = typer.Typer()
+            single = typer.Typer(add_completion=False)
             single.command(cmd_name)(target)
             command = typer.main.get_command(single)
         command.name = cmd_name
