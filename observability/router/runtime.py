@@ -31,6 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from sqlalchemy import Connection
 
@@ -43,7 +44,6 @@ from observability.router.config import (
     RouterConfig,
     config_digest,
     load_config,
-    parse_config,
     read_config_text,
 )
 from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_pending
@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 DISPATCH_DEBOUNCE = 0.2
 # A process that finds another configuration active reloads at most this often.
 STALE_RELOAD_INTERVAL = 1.0
+# Recording a configuration re-reads a file that keeps changing at most this many times.
+ADOPT_ATTEMPTS = 5
 # Reads of the API wait at most this long for acknowledged requests to be applied.
 SETTLE_TIMEOUT = 2.0
 
@@ -86,6 +88,14 @@ class ReloadResult:
     ok: bool
     changed: bool
     message: str
+
+
+def _file_digest(path: Path) -> str | None:
+    """The configuration file's current hash; None if it cannot be read."""
+    try:
+        return config_digest(read_config_text(path))
+    except ConfigError:
+        return None
 
 
 class RouterRuntime:
@@ -358,43 +368,52 @@ class RouterRuntime:
 
     def _adopt(self, config: RouterConfig, actor: str) -> tuple[RouterConfig, bool]:
         """Make ``config`` (just read from the file), or the file as it is by now if it has
-        changed since, the active configuration of this SQLite database; return the one made
-        active, and True if it was not already.
+        changed since, the active configuration of this SQLite database; return the one this
+        process should use, and True if the record changed.
 
-        The file is checked again inside the write transaction, so processes adopt one after
-        another, each the file as it is by then: a worker that read it while starting cannot
-        make an older configuration active again after another worker reloaded a newer one
-        (and re-route the alerts with it). The check compares the text's hash, and parses only
-        if it differs: a large configuration takes seconds to compile, too long to hold the
-        write lock. A file that has become unreadable or invalid since leaves ``config``.
+        The file's hash is compared again inside the write transaction, so processes record
+        one after another, each the file as it is by then: a worker that read it while
+        starting cannot make an older configuration active again after another worker
+        reloaded a newer one (and re-route the alerts with it). A changed file is parsed
+        outside the transaction (a large configuration takes seconds to compile, too long to
+        hold the write lock), then checked again. A file that is unreadable or invalid by then
+        changes nothing already recorded: only a first start records ``config``.
 
-        Whoever changes it re-routes the firing alerts and writes the audit entry, in the same
-        transaction, so with several workers that happens once per new configuration.
+        Whoever changes the record re-routes the firing alerts and writes the audit entry, in
+        the same transaction, so with several workers that happens once per configuration.
         """
-        now = self.clock.now()
-        with self.store.write() as connection:
-            config = self._as_on_disk(config)
-            previous = active_digest(connection)
-            if previous == config.digest:
-                return config, False
-            set_active_config(connection, config.digest, config.source, now)
-            if previous is None:  # first start on this database: nothing was reloaded
-                mark_firing_pending(connection, now)
-                return config, True
-            self._record_reroute(connection, config, actor)
-        return config, True
-
-    def _as_on_disk(self, config: RouterConfig) -> RouterConfig:
-        """``config``, or the configuration file's current content if it differs and is valid."""
         path = self.settings.config_file
-        try:
-            text = read_config_text(path)
-            if config_digest(text) == config.digest:
-                return config
-            return parse_config(text, str(path), path.parent)
-        except ConfigError as exc:
-            log.warning("the configuration file changed and is now refused: %s", exc)
-            return config
+        refused: str | None = None  # the hash of a file content found invalid
+        for _ in range(ADOPT_ATTEMPTS):
+            with self.store.write() as connection:
+                on_disk = _file_digest(path)
+                if on_disk == config.digest:
+                    return config, self._record(connection, config, actor, replace=True)
+                if on_disk is None or on_disk == refused:
+                    return config, self._record(connection, config, actor, replace=False)
+            try:
+                config = load_config(path)
+            except ConfigError as exc:
+                log.warning("the configuration file changed and is refused: %s", exc)
+                refused = on_disk
+        with self.store.write() as connection:  # changing faster than it can be read
+            return config, self._record(connection, config, actor, replace=False)
+
+    def _record(
+        self, connection: Connection, config: RouterConfig, actor: str, replace: bool
+    ) -> bool:
+        """Record ``config`` as the active one: always on a first start, else only if
+        ``replace``; True if the record changed."""
+        now = self.clock.now()
+        previous = active_digest(connection)
+        if previous == config.digest or (previous is not None and not replace):
+            return False
+        set_active_config(connection, config.digest, config.source, now)
+        if previous is None:  # first start on this database: nothing was reloaded
+            mark_firing_pending(connection, now)
+        else:
+            self._record_reroute(connection, config, actor)
+        return True
 
     def _record_reroute(self, connection: Connection, config: RouterConfig, actor: str) -> None:
         now = self.clock.now()

@@ -224,3 +224,10 @@ def test_serve_ignores_a_reload_signal_until_its_handlers_are_in_place(
         signal.signal(signal.SIGHUP, previous)
     assert result.exit_code == 0, result.output
     assert seen == [signal.SIG_IGN]
+
+
+def test_a_configuration_that_is_not_utf8_is_refused_with_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "router.yaml"
+    path.write_bytes(BASE.encode() + b"# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"router.yaml: not UTF-8 text \(byte \d+\)"):
+        load_config(path)

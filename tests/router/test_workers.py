@@ -199,7 +199,38 @@ def test_a_process_starts_with_what_it_read_if_the_file_broke_meanwhile(
         assert active_digest(connection) == read
     runtime.store.dispose()
     assert runtime.config.digest == read
-    assert "the configuration file changed and is now refused" in caplog.text
+    assert "the configuration file changed and is refused" in caplog.text
+
+
+def test_a_process_starting_while_the_file_is_broken_leaves_the_newer_record_alone(
+    tmp_path: Path,
+) -> None:
+    """The late worker read the first file; another reloaded a newer one; then the file broke
+    (an editor's save, half written). The late worker starts on what it read, but must not
+    record it over the newer one: the dispatcher would stop routing until the file is fixed."""
+    settings = dispatcher_settings(tmp_path)
+    first = RouterRuntime(settings, role=Role.INGEST)
+    late = RouterRuntime(settings, role=Role.INGEST)
+
+    async def run() -> None:
+        await first.start()
+        try:
+            newer = grouped_config("http://127.0.0.1:9/hook", "incident_id")
+            settings.config_file.write_text(newer)
+            assert first.reload("api").changed
+            settings.config_file.write_text("route: [half, written")
+            await late.start()
+            await late.stop()
+        finally:
+            await first.stop()
+
+    asyncio.run(run())
+    with first.store.read() as connection:
+        assert active_digest(connection) == first.config.digest != late.config.digest
+        reloads = [e for e in audit_entries(connection) if e["action"] == "config.reload"]
+    first.store.dispose()
+    late.store.dispose()
+    assert [entry["detail"]["digest"] for entry in reloads] == [first.config.digest]
 
 
 def test_when_the_dispatching_process_dies_the_supervisor_starts_another(
