@@ -114,6 +114,9 @@ def create_app(
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
+                # Not back to the default action: a reload asked for during a graceful stop
+                # must not end the process before it has finished.
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)
             await runtime.stop()
 
     app = FastAPI(

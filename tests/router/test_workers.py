@@ -404,3 +404,21 @@ def test_healthz_fails_when_dispatching_has_stopped(tmp_path: Path) -> None:
     assert answer.status_code == 503
     assert "dispatching stopped" in answer.json()["error"]
     assert "database is locked" in answer.json()["error"]
+
+
+def test_a_reload_signal_during_a_graceful_stop_does_not_end_the_process(tmp_path: Path) -> None:
+    """One process: once the lifespan's reload handler is gone, SIGHUP is ignored (its
+    default action would end the process before it finished stopping)."""
+    app = create_app(dispatcher_settings(tmp_path))
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+    async def run() -> object:
+        async with app.router.lifespan_context(app):
+            pass
+        return signal.getsignal(signal.SIGHUP)
+
+    try:
+        after_stop = asyncio.run(run())
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert after_stop == signal.SIG_IGN
