@@ -129,6 +129,14 @@ def config_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def file_digest(path: Path) -> str | None:
+    """The configuration file's current hash, without compiling it; None if unreadable."""
+    try:
+        return config_digest(read_config_text(path))
+    except ConfigError:
+        return None
+
+
 def parse_config(text: str, source: str, base_dir: Path) -> RouterConfig:
     """Validate and compile the YAML ``text``; ``source`` names it in errors."""
     try:

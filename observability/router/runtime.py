@@ -31,7 +31,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
 from sqlalchemy import Connection
 
@@ -39,13 +38,7 @@ from observability.router.alert_store import AlertWriter, Outcome, Submission
 from observability.router.applier import JournalApplier, wait_applied
 from observability.router.auth import Authenticator
 from observability.router.clock import Clock, SystemClock
-from observability.router.config import (
-    ConfigError,
-    RouterConfig,
-    config_digest,
-    load_config,
-    read_config_text,
-)
+from observability.router.config import ConfigError, RouterConfig, file_digest, load_config
 from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_pending
 from observability.router.history import record_audit
 from observability.router.journal import JournalRecord, JournalWriter, journal_directory
@@ -88,14 +81,6 @@ class ReloadResult:
     ok: bool
     changed: bool
     message: str
-
-
-def _file_digest(path: Path) -> str | None:
-    """The configuration file's current hash; None if it cannot be read."""
-    try:
-        return config_digest(read_config_text(path))
-    except ConfigError:
-        return None
 
 
 class RouterRuntime:
@@ -386,7 +371,7 @@ class RouterRuntime:
         refused: str | None = None  # the hash of a file content found invalid
         for _ in range(ADOPT_ATTEMPTS):
             with self.store.write() as connection:
-                on_disk = _file_digest(path)
+                on_disk = file_digest(path)
                 if on_disk == config.digest:
                     return config, self._record(connection, config, actor, replace=True)
                 if on_disk is None or on_disk == refused:
