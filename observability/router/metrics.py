@@ -108,6 +108,13 @@ class RouterMetrics:
             ["receiver"],
             registry=r,
         )
+        self.dispatch_failures = Counter(
+            f"{PREFIX}_dispatch_failures",
+            "Dispatcher failures, by stage: an alert that could not be routed (route), a group "
+            "that could not be flushed (flush), both set aside; a whole pass (pass).",
+            ["stage"],
+            registry=r,
+        )
         self.config_reloads = Counter(
             f"{PREFIX}_config_reloads",
             "Configuration reloads, by outcome.",

@@ -39,6 +39,13 @@ from observability.router.applier import JournalApplier, wait_applied
 from observability.router.auth import Authenticator
 from observability.router.clock import Clock, SystemClock
 from observability.router.config import ConfigError, RouterConfig, file_digest, load_config
+from observability.router.dispatch_health import (
+    Failing,
+    clear_failures,
+    failing,
+    instance_name,
+    record_failure,
+)
 from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_pending
 from observability.router.history import record_audit
 from observability.router.journal import JournalRecord, JournalWriter, journal_directory
@@ -85,10 +92,15 @@ class ReloadResult:
 
 class RouterRuntime:
     def __init__(
-        self, settings: RouterSettings, clock: Clock | None = None, role: Role = Role.ALL
+        self,
+        settings: RouterSettings,
+        clock: Clock | None = None,
+        role: Role = Role.ALL,
+        instance: str | None = None,
     ) -> None:
         self.settings = settings
         self.role = role
+        self.instance = instance or instance_name()
         self.clock = clock or SystemClock()
         self.started_at = time.time()
         self.metrics = RouterMetrics()
@@ -144,6 +156,12 @@ class RouterRuntime:
     @property
     def config(self) -> RouterConfig:
         return self._config
+
+    def dispatcher_failing(self) -> Failing | None:
+        """The dispatcher of this router (in this process or another) if its passes keep
+        failing; raises if the database cannot be read (``/readyz`` reports either)."""
+        with self.store.read() as connection:
+            return failing(connection, self.instance)
 
     async def start(self) -> None:
         """Open the database, resume unfinished work, start the loops."""
@@ -299,13 +317,23 @@ class RouterRuntime:
 
     async def _dispatch_loop(self) -> None:
         assert self._dispatch_wake is not None
+        failures = 0
         while not self._stopping:
             self._dispatch_wake.clear()
             try:
                 report = await asyncio.to_thread(self.dispatcher.run_once)
                 due = await asyncio.to_thread(self.dispatcher.next_due)
-            except Exception:  # log it and try again: the database may be back
-                log.exception("dispatch pass failed")
+                if failures:
+                    await asyncio.to_thread(clear_failures, self.store, self.instance)
+                    log.info("dispatch passes work again after %d failures", failures)
+                    failures = 0
+            except Exception as exc:  # log it and try again: the database may be back
+                failures += 1
+                log.exception("dispatch pass failed (%d in a row)", failures)
+                self.metrics.dispatch_failures.labels("pass").inc()
+                await asyncio.to_thread(
+                    record_failure, self.store, self.instance, exc, self.clock.now()
+                )
                 report, due = PassReport(), None
             if report.config_stale:
                 self._reload_stale()

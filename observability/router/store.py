@@ -214,6 +214,33 @@ rejected_requests = Table(
     Column("rejected_at", Float, nullable=False),
 )
 
+# Alerts the dispatcher could not route or notify about (a value no code path expected): set
+# aside so the others go on, and shown in the incident's history. One row per alert, stage
+# and group, counting the attempts.
+dispatch_failures = Table(
+    "dispatch_failures",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+    Column("stage", String(16), primary_key=True),
+    Column("group_key", Text, primary_key=True),
+    Column("error", Text, nullable=False),
+    Column("first_at", Float, nullable=False),
+    Column("last_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+)
+
+# Dispatchers whose passes keep failing as a whole (one row per dispatching router while it
+# fails; deleted by its next good pass): any process of that router reports it on /readyz.
+dispatcher_health = Table(
+    "dispatcher_health",
+    metadata,
+    Column("instance", String(256), primary_key=True),
+    Column("failing_since", Float, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
 # The configuration that routed the stored alerts (SQLite: one row, shared by the workers).
 active_config = Table(
     "active_config",

@@ -46,6 +46,7 @@ from prometheus_client import multiprocess
 from observability.router.app import FastIngest, create_asgi
 from observability.router.auth import SecretRedactor, settings_secrets
 from observability.router.config import load_config
+from observability.router.dispatch_health import instance_name
 from observability.router.metrics import MULTIPROCESS_DIRECTORY
 from observability.router.runtime import Role, RouterRuntime
 from observability.router.server import http_protocol
@@ -130,7 +131,7 @@ def _worker_main(
 ) -> None:
     """An HTTP worker process: ingest and the APIs on the supervisor's socket."""
     settings = _child_settings(overrides, log_level)
-    app = create_asgi(settings, role=Role.INGEST)
+    app = create_asgi(settings, role=Role.INGEST, instance=instance_name(supervisor))
     app.app.state.runtime.reload_peers = lambda: os.kill(supervisor, signal.SIGHUP)
     server = _server(app, log_level, settings)
 
@@ -147,7 +148,7 @@ def _worker_main(
 def _dispatcher_main(overrides: dict[str, Any], log_level: str, supervisor: int) -> None:
     """The dispatching process: applies the journals, dispatches and delivers; no HTTP."""
     settings = _child_settings(overrides, log_level)
-    runtime = RouterRuntime(settings, role=Role.DISPATCH)
+    runtime = RouterRuntime(settings, role=Role.DISPATCH, instance=instance_name(supervisor))
     # Below the HTTP workers: when the CPU is short, acknowledging comes first and the tables
     # catch up after the burst, in larger (cheaper) batches.
     os.nice(settings.dispatcher_nice)

@@ -53,12 +53,18 @@ class Pipeline:
         return alert
 
     def silence(self, name: str, value: str, seconds: float) -> str:
+        return self._silence(name, value, seconds, regex=False)
+
+    def silence_regex(self, name: str, pattern: str, seconds: float) -> str:
+        return self._silence(name, pattern, seconds, regex=True)
+
+    def _silence(self, name: str, value: str, seconds: float, regex: bool) -> str:
         from datetime import datetime, timezone
 
         now = self.clock.now()
         body = PostableSilence.model_validate(
             {
-                "matchers": [{"name": name, "value": value, "isRegex": False}],
+                "matchers": [{"name": name, "value": value, "isRegex": regex}],
                 "startsAt": datetime.fromtimestamp(now, timezone.utc),
                 "endsAt": datetime.fromtimestamp(now + seconds, timezone.utc),
                 "createdBy": "test",
