@@ -186,9 +186,23 @@ def incident_annotations(incident: Incident) -> dict[str, str]:
     return annotations
 
 
+INCIDENT_PREFIX = "cm"
+"""Starts every incident's fingerprint: Alertmanager's are 16 hex digits and never do."""
+
+
 def incident_fingerprint(incident_id: str) -> str:
     """One alert per incident: the fingerprint depends on the id only, so the close (whose
-    labels say ``state="closed"`` and may be fewer) updates the alert the open created."""
+    labels say ``state="closed"`` and may be fewer) updates the alert the open created.
+
+    Namespaced by source: an Alertmanager alert posted with the labels ``{incident_id: X}``
+    hashes to ``legacy_incident_fingerprint(X)``, and must stay another alert than incident X.
+    """
+    return INCIDENT_PREFIX + legacy_incident_fingerprint(incident_id)
+
+
+def legacy_incident_fingerprint(incident_id: str) -> str:
+    """The fingerprint routers before the namespacing gave an incident (what an Alertmanager
+    alert labelled ``{incident_id: X}`` gets): ``store.create_schema`` renames stored ones."""
     return one_label_fingerprint("incident_id", incident_id)
 
 

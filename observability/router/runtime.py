@@ -50,6 +50,7 @@ from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_
 from observability.router.history import record_audit
 from observability.router.journal import JournalRecord, JournalWriter, journal_directory
 from observability.router.metrics import RouterMetrics
+from observability.router.migrations import migrate
 from observability.router.outbox import Courier, Outbox
 from observability.router.settings import RouterSettings
 from observability.router.store import ProcessLock, Store, active_digest, set_active_config
@@ -169,6 +170,7 @@ class RouterRuntime:
         self._dispatch_wake = asyncio.Event()
         self._stopped = asyncio.Event()
         await asyncio.to_thread(self.store.create_schema)
+        await asyncio.to_thread(migrate, self.store)
         if not self.store.shared:
             self._config, _ = await asyncio.to_thread(self._adopt, self._config, "startup")
         if self.writer is not None:
