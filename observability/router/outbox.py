@@ -314,6 +314,22 @@ class Courier:
         )
 
     async def _deliver(self, claim: Claim, client: httpx.AsyncClient) -> None:
+        """Send one claimed notice and record the outcome. Never raises: its task is not
+        awaited by anyone. An outcome that cannot be recorded (the disk is full) is logged;
+        the claim's lease then expires and the notice is sent again (at least once)."""
+        try:
+            await self._send(claim, client)
+        except Exception as exc:  # noqa: BLE001 - logged here, or nowhere
+            log.error(
+                "notice %s to %s: the outcome could not be recorded, it will be sent again "
+                "once its lease expires: %s: %s",
+                claim.notice.id,
+                claim.integration,
+                type(exc).__name__,
+                exc,
+            )
+
+    async def _send(self, claim: Claim, client: httpx.AsyncClient) -> None:
         settings = self.config.delivery
         started = time.perf_counter()
         labels = (claim.receiver, claim.integration)

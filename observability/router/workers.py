@@ -47,6 +47,7 @@ from observability.router.app import FastIngest, create_asgi
 from observability.router.auth import SecretRedactor, settings_secrets
 from observability.router.config import load_config
 from observability.router.dispatch_health import instance_name
+from observability.router.log_lines import OneLineFormatter
 from observability.router.metrics import MULTIPROCESS_DIRECTORY
 from observability.router.runtime import Role, RouterRuntime
 from observability.router.server import http_protocol
@@ -71,10 +72,11 @@ p99 was 57-69 ms, with 1 ms it was 25-44 ms (alternated runs), at the same throu
 
 
 def configure_logging(settings: RouterSettings, log_level: str) -> None:
-    """Log format and level, and never a secret: the same in the supervisor and workers."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Log format and level, never a secret, one line per record (``log_lines``): the same
+    in the supervisor and workers."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
     # httpx logs every request URL at INFO, and Slack/Chat/webhook URLs are secrets.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -61,7 +61,7 @@ def test_incidents_stored_with_the_legacy_fingerprint_are_renamed_and_still_clos
     pipeline: Pipeline,
 ) -> None:
     pipeline.incident("old", dag_id="etl")
-    [first] = pipeline.tick(1)
+    assert len(pipeline.tick(1)) == 1
     legacy, new = legacy_incident_fingerprint("old"), incident_fingerprint("old")
     with pipeline.store.write() as connection:  # as a router before the namespacing stored it
         for table in (alerts, group_alerts, incident_events):
