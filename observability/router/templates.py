@@ -11,9 +11,10 @@ package whatever the packaging.
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import ChainableUndefined, ChoiceLoader, DictLoader, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -72,15 +73,40 @@ DEFAULTS: dict[str, str] = {
 }
 
 
+Markup = Literal["text", "html", "mrkdwn"]
+"""How a channel's text is marked up, hence how values are escaped in it: plain text (email
+text, PagerDuty) not at all; HTML (email) by Jinja's autoescape; ``mrkdwn`` (Slack, and Google
+Chat, which reads the same ``<url|text>`` links and entities) by ``escape_mrkdwn``."""
+
+_MRKDWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_URL = re.compile(r"https?://[^\s|]")
+
+
+def escape_mrkdwn(value: Any) -> Any:
+    """Every value a template prints into Slack or Chat text: ``&``, ``<``, ``>`` as Slack's
+    entities, so that alert text cannot mention ``<!channel>`` or make a link; a URL's ``|``
+    percent-encoded, so that ``<{{ url }}|console>`` stays the template's link with its text.
+    Links are made by the templates' own markup only."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = str(value).translate(_MRKDWN)
+    if _URL.match(text):
+        text = text.replace("|", "%7C")
+    return text
+
+
 class Templates:
     """Compiles and renders template strings, resolving includes in user files, then defaults."""
 
     def __init__(self, files: Mapping[str, str] | None = None) -> None:
         loader = ChoiceLoader([DictLoader(dict(files or {})), DictLoader(DEFAULTS)])
         options: dict[str, Any] = {"loader": loader, "undefined": ChainableUndefined}
-        self._text = SandboxedEnvironment(autoescape=False, **options)
-        self._html = SandboxedEnvironment(autoescape=True, **options)
-        self._cache: dict[tuple[str, bool], Template] = {}
+        self._environments: dict[Markup, SandboxedEnvironment] = {
+            "text": SandboxedEnvironment(autoescape=False, **options),
+            "html": SandboxedEnvironment(autoescape=True, **options),
+            "mrkdwn": SandboxedEnvironment(autoescape=False, finalize=escape_mrkdwn, **options),
+        }
+        self._cache: dict[tuple[str, Markup], Template] = {}
 
     @classmethod
     def from_globs(cls, patterns: list[str], base_dir: Path) -> Templates:
@@ -96,22 +122,21 @@ class Templates:
             templates.check(source, name=name)
         return templates
 
-    def compile(self, source: str, html: bool = False) -> Template:
-        key = (source, html)
+    def compile(self, source: str, markup: Markup = "text") -> Template:
+        key = (source, markup)
         if key not in self._cache:
-            environment = self._html if html else self._text
-            self._cache[key] = environment.from_string(source)
+            self._cache[key] = self._environments[markup].from_string(source)
         return self._cache[key]
 
-    def check(self, source: str, name: str = "template", html: bool = False) -> None:
+    def check(self, source: str, name: str = "template", markup: Markup = "text") -> None:
         """Raise ValueError naming the problem when ``source`` or what it includes is broken."""
         try:
-            self.compile(source, html).render(_SAMPLE)
+            self.compile(source, markup).render(_SAMPLE)
         except TemplateError as exc:
             raise ValueError(f"{name}: {exc}") from None
 
-    def render(self, source: str, context: Mapping[str, Any], html: bool = False) -> str:
-        return self.compile(source, html).render(context)
+    def render(self, source: str, context: Mapping[str, Any], markup: Markup = "text") -> str:
+        return self.compile(source, markup).render(context)
 
 
 _SAMPLE: dict[str, Any] = {

@@ -81,8 +81,8 @@ def configure_logging(settings: RouterSettings, log_level: str) -> None:
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     redactor = SecretRedactor(settings_secrets(settings))
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
+    for root_handler in logging.getLogger().handlers:
+        root_handler.addFilter(redactor)
 
 
 def _freeze_startup_objects() -> None:

@@ -15,7 +15,7 @@ from observability.router.receivers.google_chat import GoogleChat, GoogleChatCon
 from observability.router.receivers.pagerduty import PagerDuty, PagerDutyConfig
 from observability.router.receivers.slack import Slack, SlackConfig
 from observability.router.receivers.webhook import Webhook, WebhookConfig
-from observability.router.templates import Templates
+from observability.router.templates import Markup, Templates
 
 
 class ReceiverConfig(BaseModel):
@@ -93,7 +93,8 @@ def build_receiver(
                 source = getattr(item, field)
                 try:
                     if source:
-                        templates.check(source, name=field, html=field == "html")
+                        markup: Markup = "html" if field == "html" else "text"
+                        templates.check(source, name=field, markup=markup)
                 except ValueError as exc:
                     raise ReceiverBuildError((section, index, field), str(exc)) from None
             try:

@@ -18,7 +18,7 @@ import httpx
 from pydantic import SecretStr
 
 from observability.router.notice import Notice
-from observability.router.templates import Templates
+from observability.router.templates import Markup, Templates
 
 
 class FailureReason(str, enum.Enum):
@@ -113,6 +113,8 @@ class Integration(ABC):
     """One entry of a receiver's ``*_configs`` list, ready to send."""
 
     kind: ClassVar[str]
+    markup: ClassVar[Markup] = "text"
+    """How the channel marks text up: values are escaped for it (``templates.Markup``)."""
 
     def __init__(self, receiver: str, index: int, send_resolved: bool, templates: Templates):
         self.receiver = receiver
@@ -125,9 +127,10 @@ class Integration(ABC):
         """Stable name of this integration: ``receiver/kind/index``."""
         return f"{self.receiver}/{self.kind}/{self.index}"
 
-    def render(self, source: str, context: dict[str, Any], html: bool = False) -> str:
+    def render(self, source: str, context: dict[str, Any], markup: Markup | None = None) -> str:
+        """``source`` rendered, its values escaped for ``markup`` (default: the channel's)."""
         try:
-            return self.templates.render(source, context, html=html)
+            return self.templates.render(source, context, markup or self.markup)
         except Exception as exc:  # noqa: BLE001 - any template failure is a permanent one
             message = f"{self.key}: template failed: {type(exc).__name__}: {exc}"
             raise DeliveryError(FailureReason.TEMPLATE, message, retryable=False) from None

@@ -134,7 +134,7 @@ class Email(Integration):
             del message[name]
             message[name] = one_line(self.render(value, context))
         text = self.render(self.config.text, context) if self.config.text else None
-        html = self.render(self.config.html, context, html=True) if self.config.html else None
+        html = self.render(self.config.html, context, "html") if self.config.html else None
         message.set_content(text or "")
         if html:
             message.add_alternative(html, subtype="html")

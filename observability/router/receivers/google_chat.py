@@ -33,6 +33,7 @@ class GoogleChatConfig(BaseModel):
 
 class GoogleChat(Integration):
     kind = "google_chat"
+    markup = "mrkdwn"
 
     def __init__(
         self,

@@ -36,6 +36,7 @@ class SlackConfig(BaseModel):
 
 class Slack(Integration):
     kind = "slack"
+    markup = "mrkdwn"
 
     def __init__(
         self,
