@@ -98,7 +98,7 @@ def _freeze_startup_objects() -> None:
 def _server(app: FastIngest, log_level: str, settings: RouterSettings) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
-        http=http_protocol(),
+        http=http_protocol(settings.header_timeout),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -106,6 +106,9 @@ def _server(app: FastIngest, log_level: str, settings: RouterSettings) -> uvicor
         log_level=log_level.lower(),
         proxy_headers=True,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.limit_concurrency,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     return uvicorn.Server(config)
 
