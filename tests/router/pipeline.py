@@ -90,6 +90,28 @@ class Pipeline:
         self.store.dispose()
 
 
+SLACK_ONLY = """
+route:
+  receiver: slack
+  group_wait: 0s
+receivers:
+  - name: slack
+    slack_configs:
+      - api_url: http://127.0.0.1:1/hook
+"""
+
+
+def first_notice(directory: Path, **alert: Any) -> Notice:
+    """The notice an alert with these fields gets at once from a Slack-only router."""
+    pipeline = Pipeline(directory, SLACK_ONLY)
+    try:
+        pipeline.alert(**alert)
+        [notice] = pipeline.tick(1)
+    finally:
+        pipeline.close()
+    return notice
+
+
 def incident_ids(notice: Notice, status: str | None = None) -> set[str]:
     return {
         a["labels"]["incident_id"] for a in notice.alerts if status is None or a["status"] == status

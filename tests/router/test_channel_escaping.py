@@ -6,35 +6,22 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from observability.router.notice import Notice
 from observability.router.receivers.google_chat import GoogleChat, GoogleChatConfig
 from observability.router.receivers.slack import Slack, SlackConfig
 from observability.router.templates import Templates
-from tests.router.pipeline import Pipeline
+from tests.router.pipeline import first_notice
 
-CONFIG = """
-route:
-  receiver: slack
-  group_wait: 0s
-receivers:
-  - name: slack
-    slack_configs:
-      - api_url: http://127.0.0.1:1/hook
-"""
 SUMMARY = "<!channel> disk & <https://evil.example|click here>"
 URL = "https://console.cloud.google.com/incidents/1|fake text"
 
 
-def notice(tmp_path: Path):  # type: ignore[no-untyped-def]
-    pipeline = Pipeline(tmp_path, CONFIG)
-    try:
-        pipeline.alert(
-            labels={"alertname": "Disk <b>", "dag_id": "etl>"},
-            annotations={"summary": SUMMARY, "url": URL},
-        )
-        [produced] = pipeline.tick(1)
-    finally:
-        pipeline.close()
-    return produced
+def notice(tmp_path: Path) -> Notice:
+    return first_notice(
+        tmp_path,
+        labels={"alertname": "Disk <b>", "dag_id": "etl>"},
+        annotations={"summary": SUMMARY, "url": URL},
+    )
 
 
 def test_slack_text_escapes_values_and_keeps_the_templates_link(tmp_path: Path) -> None:

@@ -14,17 +14,7 @@ from observability.router.outbox import Courier, Outbox
 from observability.router.receivers.base import DeliveryError
 from observability.router.receivers.email import Email, EmailConfig, SmtpDefaults
 from observability.router.templates import Templates
-from tests.router.pipeline import Pipeline
-
-CONFIG = """
-route:
-  receiver: slack
-  group_wait: 0s
-receivers:
-  - name: slack
-    slack_configs:
-      - api_url: http://127.0.0.1:1/hook
-"""
+from tests.router.pipeline import SLACK_ONLY, Pipeline, first_notice
 
 
 class Accepting:
@@ -37,7 +27,7 @@ class Accepting:
 def test_a_delivery_record_that_cannot_be_written_is_logged_not_left_in_the_task(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pipeline = Pipeline(tmp_path, CONFIG)
+    pipeline = Pipeline(tmp_path, SLACK_ONLY)
     try:
         pipeline.incident("disk-full", dag_id="etl")
         assert pipeline.tick(1)
@@ -50,7 +40,7 @@ def test_a_delivery_record_that_cannot_be_written_is_logged_not_left_in_the_task
                 "INSERT INTO deliveries", {}, Exception("database or disk is full")
             )
 
-        outbox.delivered = disk_full  # type: ignore[method-assign]
+        outbox.delivered = disk_full  # type: ignore[method-assign,assignment]
         courier._integration = lambda _: Accepting()  # type: ignore[assignment,method-assign,return-value]
 
         async def deliver() -> None:
@@ -71,23 +61,15 @@ def email(to: str = "oncall@example.com") -> Email:
 
 
 def test_an_alert_name_with_line_breaks_makes_a_one_line_subject(tmp_path: Path) -> None:
-    pipeline = Pipeline(tmp_path, CONFIG)
-    try:
-        pipeline.alert(labels={"alertname": "Disk\r\nBcc: everyone@example.com\u2028full"})
-        [notice] = pipeline.tick(1)
-    finally:
-        pipeline.close()
+    notice = first_notice(
+        tmp_path, labels={"alertname": "Disk\r\nBcc: everyone@example.com\u2028full"}
+    )
     subject = email().message(notice)["Subject"]
     assert subject.startswith("[FIRING:1] Disk") and "\r" not in subject and "\n" not in subject
 
 
 def test_a_message_the_email_library_refuses_is_a_permanent_failure(tmp_path: Path) -> None:
-    pipeline = Pipeline(tmp_path, CONFIG)
-    try:
-        pipeline.alert(labels={"alertname": "Refused"})
-        [notice] = pipeline.tick(1)
-    finally:
-        pipeline.close()
+    notice = first_notice(tmp_path, labels={"alertname": "Refused"})
 
     async def send() -> None:
         async with httpx.AsyncClient() as client:

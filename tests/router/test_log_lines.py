@@ -10,6 +10,7 @@ import pytest
 
 from observability.router.log_lines import TRACEBACK_PREFIX, OneLineFormatter
 from observability.standins import StandIn
+from tests.router.harness import webhook_only_config
 from tests.support.waiting import wait_for
 
 FORGED = "2030-01-01 00:00:00,000 ERROR observability.router: forged"
@@ -35,14 +36,7 @@ def test_control_characters_are_escaped_and_tracebacks_prefixed() -> None:
 def test_a_request_path_with_newlines_and_nul_writes_one_escaped_line(
     router_factory: Any, fakes: dict[str, StandIn]
 ) -> None:
-    config = f"""
-route:
-  receiver: hook
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {fakes["webhook"].url}
-"""
+    config = webhook_only_config(fakes["webhook"].url)
     router = router_factory(config)
     with socket.create_connection(("127.0.0.1", router.port), timeout=5) as raw:
         target = "/nothing%0a" + FORGED.replace(" ", "%20") + "%00%0d"

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from observability.standins import StandIn
+from tests.router.harness import webhook_only_config
 
 pytestmark = pytest.mark.integration
 
@@ -21,14 +22,7 @@ SLOW_CLIENTS = 300
 def test_partial_headers_are_dropped_after_the_header_timeout_and_probes_answer(
     router_factory: Any, fakes: dict[str, StandIn]
 ) -> None:
-    config = f"""
-route:
-  receiver: hook
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {fakes["webhook"].url}
-"""
+    config = webhook_only_config(fakes["webhook"].url)
     router = router_factory(config, extra_env={"COMPOSER_OBS_ROUTER_HEADER_TIMEOUT": "2"})
     slow: list[socket.socket] = []
     try:
