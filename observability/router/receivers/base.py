@@ -95,7 +95,11 @@ def read_secret(
     base_dir: Path,
 ) -> str:
     """A secret from the setting, else its ``*_file`` (relative to the config), else the global
-    default; IntegrationConfigError naming ``field`` when there is none."""
+    default; IntegrationConfigError naming ``field`` when there is none, or when both the
+    setting and its file are given (Alertmanager refuses that: which one would win?)."""
+    if value is not None and file is not None:
+        message = f"at most one of {field} & {field}_file must be configured"
+        raise IntegrationConfigError(f"{field}_file", message)
     if value is not None:
         return value.get_secret_value()
     if file is not None:
