@@ -58,6 +58,10 @@ class GlobalConfig(BaseModel):
     smtp_auth_password: SecretStr | None = None
     smtp_auth_password_file: str | None = None
     smtp_require_tls: bool = True
+    opsgenie_api_key: SecretStr | None = None
+    opsgenie_api_key_file: str | None = None
+    opsgenie_api_url: str | None = None
+    jira_api_url: str | None = None
 
 
 class DeliveryConfig(BaseModel):
@@ -297,6 +301,11 @@ def _defaults(settings: GlobalConfig, base_dir: Path) -> IntegrationDefaults:
             ),
             require_tls=settings.smtp_require_tls,
         ),
+        opsgenie_api_key=optional_secret(
+            settings.opsgenie_api_key, settings.opsgenie_api_key_file, "opsgenie_api_key"
+        ),
+        opsgenie_api_url=settings.opsgenie_api_url,
+        jira_api_url=settings.jira_api_url,
     )
 
 
