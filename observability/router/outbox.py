@@ -168,6 +168,8 @@ class Outbox:
         """Schedule a retry or dead-letter the notice; returns ``retried`` or ``dead``."""
         now = self.clock.now()
         delay = backoff(claim.attempts, settings)
+        if error.retry_after is not None:  # the service said when: wait that long (up to the cap)
+            delay = max(delay, min(error.retry_after, settings.max_backoff))
         dead = not error.retryable or now + delay - claim.created_at > settings.max_age
         with self.store.write() as connection:
             if not dead:

@@ -70,6 +70,47 @@ DEFAULTS: dict[str, str] = {
         '<p><a href="{{ alert.annotations.url }}">Open in Cloud Monitoring</a></p>'
         "{% endif %}{% endfor %}"
     ),
+    "alert.list.markdown": (
+        "{% for alert in alerts %}"
+        "- {% with alert=alert %}{% include 'alert.line' %}{% endwith %}"
+        "{% if alert.annotations.url %} [console]({{ alert.annotations.url }}){% endif %}\n"
+        "{% endfor %}"
+    ),
+    "alert.sections.markdown": (
+        "{% if firing %}**Alerts firing**\n\n{% with alerts=firing %}"
+        "{% include 'alert.list.markdown' %}{% endwith %}{% endif %}"
+        "{% if resolved %}\n**Alerts resolved**\n\n{% with alerts=resolved %}"
+        "{% include 'alert.list.markdown' %}{% endwith %}{% endif %}"
+        "{% if truncated_alerts %}\n… and {{ truncated_alerts }} more\n{% endif %}"
+    ),
+    "msteams.title": "{% include 'title' %}",
+    "msteams.summary": "{% include 'title' %}",
+    "msteams.text": "{% include 'alert.sections.markdown' %}",
+    "msteamsv2.title": "{% include 'title' %}",
+    "msteamsv2.text": "{% include 'alert.sections.markdown' %}",
+    "opsgenie.message": "{% include 'title' %}",
+    "opsgenie.description": (
+        "{{ common_annotations.values() | join(' ') }}\n{% include 'alert.sections.markdown' %}"
+    ),
+    "opsgenie.source": "{{ external_url or 'composer-observability' }}",
+    # Opsgenie's P1 (critical) .. P5 (informational) from the alerts' severity label.
+    "opsgenie.priority": (
+        "{{ {'critical': 'P1', 'error': 'P2', 'warning': 'P3', 'info': 'P5'}"
+        ".get((alert.labels if alert else common_labels).severity, '') }}"
+    ),
+    "jira.summary": "{% include 'title' %}",
+    "jira.description": "{% include 'alert.sections.markdown' %}",
+    "jira.comment": (
+        "{{ firing | length }} alert(s) firing again.\n{% include 'alert.sections.markdown' %}"
+    ),
+    # Alertmanager's rule: High if any firing alert is critical, else Medium for a warning,
+    # else Low for info; no priority otherwise (Jira's default applies).
+    "jira.priority": (
+        "{% set severities = firing | map(attribute='labels') | map(attribute='severity')"
+        " | list %}"
+        "{% if 'critical' in severities %}High{% elif 'warning' in severities %}Medium"
+        "{% elif 'info' in severities %}Low{% endif %}"
+    ),
 }
 
 

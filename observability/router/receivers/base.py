@@ -10,7 +10,10 @@ Error messages never contain the target URL: for Slack, Chat and webhooks the UR
 from __future__ import annotations
 
 import enum
+import math
+import time
 from abc import ABC, abstractmethod
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,12 +35,20 @@ class FailureReason(str, enum.Enum):
 
 
 class DeliveryError(Exception):
-    """A notice could not be delivered; ``retryable`` says whether trying again can help."""
+    """A notice could not be delivered; ``retryable`` says whether trying again can help and
+    ``retry_after`` how long the service asked to wait (its ``Retry-After``), if it did."""
 
-    def __init__(self, reason: FailureReason, message: str, retryable: bool) -> None:
+    def __init__(
+        self,
+        reason: FailureReason,
+        message: str,
+        retryable: bool,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class IntegrationConfigError(ValueError):
@@ -55,13 +66,29 @@ def check_status(response: httpx.Response, service: str) -> None:
         return
     excerpt = response.text[:200].replace("\n", " ")
     message = f"{service} answered HTTP {status}: {excerpt}"
+    wait = retry_after(response)
     if status == 429:
-        raise DeliveryError(FailureReason.RATE_LIMITED, message, retryable=True)
+        raise DeliveryError(FailureReason.RATE_LIMITED, message, True, wait)
     if status >= 500:
-        raise DeliveryError(FailureReason.SERVER, message, retryable=True)
+        raise DeliveryError(FailureReason.SERVER, message, True, wait)
     if status in (401, 403):
         raise DeliveryError(FailureReason.AUTH, message, retryable=False)
     raise DeliveryError(FailureReason.CLIENT, message, retryable=False)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the service asks to wait (``Retry-After``: seconds or an HTTP date), if any."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 async def post_json(
@@ -73,11 +100,26 @@ async def post_json(
     auth: httpx.Auth | None = None,
 ) -> httpx.Response:
     """POST JSON and classify the outcome; transport failures become retryable errors."""
+    return await request_json(client, "POST", url, body, service, headers, auth)
+
+
+async def request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: Any,
+    service: str,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | None = None,
+) -> httpx.Response:
+    """Send a JSON request (no body when ``body`` is None) and classify the outcome."""
+    options: dict[str, Any] = {"headers": headers}
+    if body is not None:
+        options["json"] = body
+    if auth is not None:
+        options["auth"] = auth
     try:
-        if auth is None:
-            response = await client.post(url, json=body, headers=headers)
-        else:
-            response = await client.post(url, json=body, headers=headers, auth=auth)
+        response = await client.request(method, url, **options)
     except httpx.TimeoutException:
         raise DeliveryError(FailureReason.TIMEOUT, f"{service} timed out", True) from None
     except httpx.HTTPError as exc:
@@ -95,7 +137,11 @@ def read_secret(
     base_dir: Path,
 ) -> str:
     """A secret from the setting, else its ``*_file`` (relative to the config), else the global
-    default; IntegrationConfigError naming ``field`` when there is none."""
+    default; IntegrationConfigError naming ``field`` when there is none, or when both the
+    setting and its file are given (Alertmanager refuses that: which one would win?)."""
+    if value is not None and file is not None:
+        message = f"at most one of {field} & {field}_file must be configured"
+        raise IntegrationConfigError(f"{field}_file", message)
     if value is not None:
         return value.get_secret_value()
     if file is not None:
