@@ -162,9 +162,7 @@ class Api:
         if self._http is None:
             base = self.endpoint.http_url if self.endpoint.emulated else DASHBOARDS_URL
             agent = f"{gcp.USER_AGENT} python-httpx/{httpx.__version__}"
-            self._http = httpx.Client(
-                base_url=str(base), timeout=60, headers={"User-Agent": agent}
-            )
+            self._http = httpx.Client(base_url=str(base), timeout=60, headers={"User-Agent": agent})
         return self._http
 
     def _headers(self) -> dict[str, str]:

@@ -348,18 +348,13 @@ def _confirm_delete_all(sources: Sources, planned: Any, yes: bool) -> None:
     deletes = sum(1 for change in planned.changes if change.action == "delete")
     if not deletes or yes:
         return
-    _ERR.print(
-        f"[yellow]warning:[/yellow] {escape(sources.nothing_defined())}", highlight=False
+    question = (
+        f"{sources.nothing_defined()}. apply --prune would delete all {deletes} managed "
+        f"resource(s) of project {planned.project}"
     )
-    if not sys.stdin.isatty() or not typer.confirm(
-        f"apply --prune would delete all {deletes} managed resource(s) of project "
-        f"{planned.project}: go on?",
-        err=True,
-    ):
-        raise _fail(
-            f"refused to delete all {deletes} managed resource(s): nothing is defined. "
-            "Confirm with --yes (or use provision destroy)"
-        )
+    if sys.stdin.isatty() and typer.confirm(f"{question}: go on?", err=True):
+        return
+    raise _fail(f"refused: {question}. Confirm with --yes (or use provision destroy)")
 
 
 @provision_app.command()
