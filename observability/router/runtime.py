@@ -40,6 +40,7 @@ from observability.router.auth import Authenticator
 from observability.router.clock import Clock, SystemClock
 from observability.router.config import ConfigError, RouterConfig, file_digest, load_config
 from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_pending
+from observability.router.enrichment.enricher import Enricher
 from observability.router.history import record_audit
 from observability.router.journal import JournalRecord, JournalWriter, journal_directory
 from observability.router.metrics import RouterMetrics
@@ -100,8 +101,13 @@ class RouterRuntime:
         self.dispatcher = Dispatcher(
             self.store, self.clock, lambda: self._config, self.metrics, settings.external_url
         )
+        self.enricher = (
+            Enricher(self.store, self.clock, lambda: self._config.enrichment, self.metrics)
+            if role.dispatches
+            else None
+        )
         self.courier = Courier(
-            self.outbox, lambda: self._config, self.metrics, settings.poll_interval
+            self.outbox, lambda: self._config, self.metrics, settings.poll_interval, self.enricher
         )
         self.writer: AlertWriter | None = None
         self.journal: JournalWriter | None = None
@@ -186,6 +192,8 @@ class RouterRuntime:
         if self._stopped:
             self._stopped.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.enricher is not None:
+            self.enricher.close()
         self._settle_pool.shutdown(wait=False, cancel_futures=True)
         if not applier_stopped:
             # Releasing the lock would let another process apply the same records: the
@@ -310,6 +318,8 @@ class RouterRuntime:
             if report.config_stale:
                 self._reload_stale()
             if report.notices:
+                if self.enricher is not None:
+                    self.enricher.prefetch(report.notices)
                 self.courier.wake()
             if report.busy:
                 await asyncio.sleep(DISPATCH_DEBOUNCE)
