@@ -164,6 +164,8 @@ class RouterRuntime:
         if self.journal is not None:
             await asyncio.to_thread(self.journal.start)
         if self.role.dispatches:
+            if self.enricher is not None:
+                self.enricher.start()
             self._dispatcher_lock = self.store.dispatcher_lock()
             self._lead_task = asyncio.create_task(self._lead(), name="dispatcher")
             self._lead_task.add_done_callback(self._lead_ended)

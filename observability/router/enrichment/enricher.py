@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +69,18 @@ class Enricher:
         self._pool: ThreadPoolExecutor | None = None
         self._flights: dict[str, _Flight] = {}
         self._failed: dict[str, tuple[float, str]] = {}
+        self._reachable: bool | None = None
+
+    def start(self) -> None:
+        """Get the clients ready in the background, if enrichment is on."""
+        if self._settings().enabled:
+            threading.Thread(target=self._warm, name="enrich-warm", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            self.sources.warm()
+        except Exception as exc:  # noqa: BLE001 - the first lookup will say what is wrong
+            log.warning("preparing the Cloud Logging clients failed: %s", exc)
 
     def close(self) -> None:
         """Stop: lookups in flight are abandoned (their threads end at their deadlines)."""
@@ -77,10 +90,25 @@ class Enricher:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self.sources.close()
 
+    def _active(self, settings: EnrichmentConfig) -> bool:
+        """On when configured and Cloud Logging is reachable (said once in the log if not)."""
+        if not settings.enabled:
+            return False
+        if self._reachable is None:
+            self._reachable = self.sources.reachable
+            if not self._reachable:
+                log.warning(
+                    "enrichment is off: no emulator (COMPOSER_OBS_EMULATOR) and no Google "
+                    "credentials to read Cloud Logging with"
+                )
+        return self._reachable
+
     def prefetch(self, notices: Iterable[Notice]) -> None:
         """Start the lookups of new notices now (call from the event loop): by the time the
         outbox delivers them, their causes are often ready."""
         settings = self._settings()
+        if not self._active(settings):
+            return
         for notice in notices:
             if settings.applies_to(notice.receiver):
                 for incident_id in _incidents(notice):
@@ -90,7 +118,9 @@ class Enricher:
         """``notice`` with the causes of its alerts; never raises, never waits past the
         budget (counted from when its lookups started)."""
         settings = self._settings()
-        if not settings.applies_to(notice.receiver) or notice.causes or notice.cause_note:
+        if not self._active(settings) or not settings.applies_to(notice.receiver):
+            return notice
+        if notice.causes or notice.cause_note:
             return notice
         started = time.monotonic()
         try:

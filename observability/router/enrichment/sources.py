@@ -9,9 +9,12 @@ causes they make are, per incident, in the router's database).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar
 
 from google.api_core import exceptions
@@ -84,12 +87,40 @@ class GoogleSources:
         self._metrics = _Cached()
         self._environments = _Cached()
 
+    @cached_property
+    def reachable(self) -> bool:
+        """Whether Cloud Logging can be asked at all: the emulator is configured, or Google
+        credentials are at hand (a key file, gcloud's application default credentials, or a
+        Google runtime's metadata server). Decided from files and variables, never by
+        probing the network, so a router without either starts and delivers at once."""
+        endpoint = self._endpoint or Endpoint.from_settings()
+        if endpoint.emulated or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+            return True
+        from google.auth import _cloud_sdk
+
+        if Path(_cloud_sdk.get_application_default_credentials_path()).is_file():
+            return True
+        if os.environ.get("K_SERVICE") or os.environ.get("GCE_METADATA_HOST"):
+            return True
+        try:
+            product = Path("/sys/class/dmi/id/product_name").read_text(encoding="utf-8")
+        except OSError:
+            return False
+        return product.strip().startswith("Google")
+
     def _client(self, name: str, make: Callable[[Endpoint | None], Any]) -> Any:
         with self._lock:
             if name not in self._clients:
                 endpoint = self._endpoint or Endpoint.from_settings()
                 self._clients[name] = make(endpoint)
             return self._clients[name]
+
+    def warm(self) -> None:
+        """Import and build the clients now (about a second), not on the first page."""
+        if self.reachable:
+            self._client("logging", gcp.logging_api)
+            self._client("metrics", gcp.metrics_api)
+            self._client("composer", gcp.composer_api)
 
     def close(self) -> None:
         with self._lock:
