@@ -38,6 +38,7 @@ LOG_METRICS = Path(__file__).resolve().parents[2] / "log_metrics"
 LIST = "/google.logging.v2.LoggingServiceV2/ListLogEntries"
 GET_METRIC = "/google.logging.v2.MetricsServiceV2/GetLogMetric"
 BUDGET = 1.0
+STORM = int(__import__("os").environ.get("STORM", "1000"))
 BUDGET_TEXT = "1s"
 
 
@@ -339,29 +340,48 @@ def test_a_storm_queries_cloud_logging_once_per_incident(
     fakes: dict[str, StandIn],
     router_factory: Callable[..., RouterProcess],
 ) -> None:
-    """1,000 incidents in 200 groups (DAGs), each told to three integrations and regrouped
-    as it grows: one lookup per incident, whatever the number of notices."""
-    router = _router(router_factory, fakes, emulator)
+    """1,000 incidents in 200 groups (DAGs), each group told again as it grows: one lookup
+    per incident, whatever the number of notices that carry it. (Under this load some
+    lookups miss the budget: those notices leave with "details unavailable", on time.)"""
+    assert emulator.grpc_target and emulator.http_url
+    config = f"""
+route:
+  receiver: hook
+  group_by: [dag_id]
+  group_wait: 0s
+  group_interval: 1s
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {fakes["webhook"].url}
+"""
+    env = {
+        "COMPOSER_OBS_EMULATOR": emulator.grpc_target,
+        "COMPOSER_OBS_EMULATOR_HTTP": emulator.http_url.removeprefix("http://"),
+    }
+    router = router_factory(config, extra_env=env)
     before = _calls(emulator)
-    ids = [f"storm-{n}" for n in range(1000)]
+    ids = [f"storm-{n}" for n in range(STORM)]
     with httpx.Client(base_url=router.url, timeout=30) as client:
         for n, incident_id in enumerate(ids):
             body = _incident(project, incident_id, "task_failures", dag_id=f"dag-{n % 200}")
             response = client.post(
-                "/v1/webhooks/cloud-monitoring",
-                json=body,
-                params={"auth_token": INGEST_TOKEN},
+                "/v1/webhooks/cloud-monitoring", json=body, params={"auth_token": INGEST_TOKEN}
             )
             assert response.status_code == 200, response.text
-    wait_for(
-        lambda: len({b["dedup_key"] for b in fakes["pagerduty"].bodies()}) >= len(ids),
-        timeout=240,
-        message="1,000 pages",
-    )
+
+    def told() -> set[str]:
+        return {
+            alert["labels"]["incident_id"]
+            for payload in fakes["webhook"].bodies()
+            for alert in payload["alerts"]
+            if "cause" in alert["annotations"] or "cause_unavailable" in alert["annotations"]
+        }
+
+    wait_for(lambda: len(told()) >= len(ids), timeout=240, message="every incident told")
+    notices = len(fakes["webhook"].bodies())
     after = _calls(emulator)
     lookups = after.get(LIST, 0) - before.get(LIST, 0)
     # no entries behind these incidents: a lookup is one ListLogEntries (no second round)
-    assert 0 < lookups <= len(ids), lookups
+    assert 0 < lookups <= len(ids) <= notices, (lookups, notices)
     assert after.get(GET_METRIC, 0) - before.get(GET_METRIC, 0) <= 1
-    notices = len(fakes["webhook"].bodies()) + len(fakes["slack"].bodies())
-    assert notices > len(ids) // 5 * 2

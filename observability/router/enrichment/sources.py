@@ -59,21 +59,34 @@ def _status(exc: exceptions.GoogleAPICallError) -> str:
 
 
 class _Cached:
-    """A small thread-safe TTL cache of definitions (values and NotFound alike)."""
+    """A small thread-safe TTL cache of definitions (values and NotFound alike); concurrent
+    misses of one key wait for the one load instead of each calling the API."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: dict[str, tuple[float, Any]] = {}
+        self._loading: dict[str, threading.Lock] = {}
 
-    def get(self, key: str, load: Callable[[], T]) -> T:
-        now = time.monotonic()
+    def _fresh(self, key: str) -> tuple[bool, Any]:
         with self._lock:
             hit = self._values.get(key)
-        if hit is not None and now - hit[0] < DEFINITION_TTL:
-            return hit[1]
-        value = load()
+        if hit is not None and time.monotonic() - hit[0] < DEFINITION_TTL:
+            return True, hit[1]
+        return False, None
+
+    def get(self, key: str, load: Callable[[], T]) -> T:
+        found, value = self._fresh(key)
+        if found:
+            return value
         with self._lock:
-            self._values[key] = (now, value)
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            found, value = self._fresh(key)
+            if found:
+                return value
+            value = load()
+            with self._lock:
+                self._values[key] = (time.monotonic(), value)
         return value
 
 
