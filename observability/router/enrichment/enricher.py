@@ -9,7 +9,8 @@ causes that are ready and one line saying why the others are not. The lookups ru
 thread pool of their own (the Google clients block), so a hanging Cloud Logging can take
 neither the event loop nor the threads the outbox and the database use. A failed lookup is
 not repeated for ``RETRY_AFTER`` seconds, so an outage costs one call per incident per
-interval, not one per notice.
+interval, not one per notice; a lookup slower than the budget goes on (``LOOKUP_TIME``) and
+serves the incident's later notices.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ from observability.router.store import Store
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = 30.0
+LOOKUP_TIME = 10.0
+"""A lookup may outlive the notice that started it (up to this, or the budget if longer):
+the notice leaves at its budget, the lookup finishes and is cached for the next notice, so
+a slow moment does not make the incident be queried twice."""
 UNAVAILABLE = "details unavailable: "
 
 
@@ -166,7 +171,7 @@ class Enricher:
         coroutine = (
             _failure(failed[1])
             if failed is not None and now - failed[0] < RETRY_AFTER
-            else self._resolve(key, incident_id, settings, now + settings.budget)
+            else self._resolve(key, incident_id, settings, now + max(settings.budget, LOOKUP_TIME))
         )
         task = asyncio.get_running_loop().create_task(coroutine, name=f"enrich {incident_id}")
         flight = _Flight(task, now)
