@@ -162,7 +162,7 @@ class Cause(BaseModel):
             return clean_line("; ".join(group.text for group in failing[:3]), 300)
         if self.latest_entry:
             return clean_line(self.latest_entry, 300)
-        return f"{self.matched} matching log entries"
+        return f"{self.matched} matching log {'entry' if self.matched == 1 else 'entries'}"
 
     def annotations(self) -> dict[str, str]:
         """The cause as Alertmanager annotations (strings), for the webhook payload."""
