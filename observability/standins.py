@@ -192,14 +192,49 @@ class SlackStandIn(StandIn):
             if block.get("type") not in SLACK_BLOCK_TYPES:
                 raise Invalid(400, "invalid_blocks")
             if block["type"] == "section":
-                text = block.get("text", {})
-                if text.get("type") not in ("mrkdwn", "plain_text"):
-                    raise Invalid(400, "invalid_blocks")
-                if not 1 <= len(text.get("text", "")) <= 3000:
-                    raise Invalid(400, "invalid_blocks")
+                _check_slack_section(block)
+            if block["type"] == "actions":
+                _check_slack_actions(block)
 
     def accept(self, body: Any) -> tuple[int, Any]:
         return 200, "ok"
+
+
+def _check_slack_text(text: Any, limit: int) -> None:
+    if not isinstance(text, dict) or text.get("type") not in ("mrkdwn", "plain_text"):
+        raise Invalid(400, "invalid_blocks")
+    if not 1 <= len(text.get("text", "")) <= limit:
+        raise Invalid(400, "invalid_blocks")
+
+
+def _check_slack_section(block: dict[str, Any]) -> None:
+    """A section has a text (<= 3,000 characters), fields (<= 10, each <= 2,000), or both."""
+    if "text" not in block and "fields" not in block:
+        raise Invalid(400, "invalid_blocks")
+    if "text" in block:
+        _check_slack_text(block["text"], 3000)
+    fields = block.get("fields", [])
+    if not isinstance(fields, list) or len(fields) > 10:
+        raise Invalid(400, "invalid_blocks")
+    for item in fields:
+        _check_slack_text(item, 2000)
+
+
+def _check_slack_actions(block: dict[str, Any]) -> None:
+    """1 to 25 buttons, each with a plain-text label (<= 75) and a URL (<= 3,000)."""
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not 1 <= len(elements) <= 25:
+        raise Invalid(400, "invalid_blocks")
+    for element in elements:
+        if not isinstance(element, dict) or element.get("type") != "button":
+            raise Invalid(400, "invalid_blocks")
+        label = element.get("text")
+        if not isinstance(label, dict) or label.get("type") != "plain_text":
+            raise Invalid(400, "invalid_blocks")
+        _check_slack_text(label, 75)
+        url = element.get("url", "")
+        if not isinstance(url, str) or len(url) > 3000:
+            raise Invalid(400, "invalid_blocks")
 
 
 class PagerDutyStandIn(StandIn):

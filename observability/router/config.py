@@ -1,10 +1,11 @@
 """The routing configuration: one YAML file in Alertmanager's format, validated, compiled.
 
 Alertmanager users can bring their ``route``, ``receivers``, ``inhibit_rules`` and
-``time_intervals`` as they are (plus ``google_chat_configs``, Jinja2 ``templates`` and the
-``delivery`` retry settings this router adds). Loading either returns a complete, compiled
-``RouterConfig`` or raises ``ConfigError`` whose message is one line naming the file, the line
-and the key, e.g. ``router.yaml:14: route.routes.0.group_wait: not a duration: '5x'``.
+``time_intervals`` as they are (plus ``google_chat_configs``, Jinja2 ``templates``, the
+``delivery`` retry settings and the ``enrichment`` budget this router adds). Loading either
+returns a complete, compiled ``RouterConfig`` or raises ``ConfigError`` whose message is one
+line naming the file, the line and the key, e.g.
+``router.yaml:14: route.routes.0.group_wait: not a duration: '5x'``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from observability.router.duration import Duration
+from observability.router.enrichment.settings import EnrichmentConfig
 from observability.router.inhibit import InhibitRule, InhibitRuleConfig
 from observability.router.receivers import (
     IntegrationDefaults,
@@ -90,6 +92,7 @@ class ConfigFile(BaseModel):
     mute_time_intervals: list[NamedTimeInterval] = Field(default_factory=list)
     templates: list[str] = Field(default_factory=list)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    enrichment: EnrichmentConfig = Field(default_factory=EnrichmentConfig)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ class RouterConfig:
     @property
     def delivery(self) -> DeliveryConfig:
         return self.file.delivery
+
+    @property
+    def enrichment(self) -> EnrichmentConfig:
+        return self.file.enrichment
 
     @property
     def resolve_timeout(self) -> float:

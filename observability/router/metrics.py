@@ -115,6 +115,18 @@ class RouterMetrics:
             ["stage"],
             registry=r,
         )
+        self.enrichment_wait = Histogram(
+            f"{PREFIX}_enrichment_wait_seconds",
+            "Time a notice waited for its causes before delivery.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.enrichment_lookups = Counter(
+            f"{PREFIX}_enrichment_lookups",
+            "Causes looked up in Cloud Logging (once per incident), by outcome.",
+            ["outcome"],
+            registry=r,
+        )
         self.config_reloads = Counter(
             f"{PREFIX}_config_reloads",
             "Configuration reloads, by outcome.",

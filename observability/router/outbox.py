@@ -29,6 +29,7 @@ from sqlalchemy import Connection, delete, func, or_, select, update
 
 from observability.router.clock import Clock
 from observability.router.config import DeliveryConfig, RouterConfig
+from observability.router.enrichment.enricher import Enricher
 from observability.router.metrics import RouterMetrics
 from observability.router.notice import Notice
 from observability.router.receivers.base import DeliveryError, FailureReason, Integration
@@ -246,8 +247,10 @@ class Courier:
         config: Callable[[], RouterConfig],
         metrics: RouterMetrics,
         poll_interval: float = 1.0,
+        enricher: Enricher | None = None,
     ) -> None:
         self.outbox = outbox
+        self.enricher = enricher
         self._config = config
         self.metrics = metrics
         self.poll_interval = poll_interval
@@ -337,7 +340,10 @@ class Courier:
         labels = (claim.receiver, claim.integration)
         try:
             integration = self._integration(claim)
-            await asyncio.wait_for(integration.send(claim.notice, client), settings.timeout * 3)
+            notice = claim.notice
+            if self.enricher is not None:
+                notice = await self.enricher.enrich(notice)
+            await asyncio.wait_for(integration.send(notice, client), settings.timeout * 3)
         except Exception as exc:  # noqa: BLE001 - a bug in one integration must not stop others
             await self._failed(claim, _delivery_error(exc, claim), settings, labels)
             return

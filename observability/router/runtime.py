@@ -47,6 +47,7 @@ from observability.router.dispatch_health import (
     record_failure,
 )
 from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_pending
+from observability.router.enrichment.enricher import Enricher
 from observability.router.history import record_audit
 from observability.router.journal import JournalRecord, JournalWriter, journal_directory
 from observability.router.metrics import RouterMetrics
@@ -113,8 +114,13 @@ class RouterRuntime:
         self.dispatcher = Dispatcher(
             self.store, self.clock, lambda: self._config, self.metrics, settings.external_url
         )
+        self.enricher = (
+            Enricher(self.store, self.clock, lambda: self._config.enrichment, self.metrics)
+            if role.dispatches
+            else None
+        )
         self.courier = Courier(
-            self.outbox, lambda: self._config, self.metrics, settings.poll_interval
+            self.outbox, lambda: self._config, self.metrics, settings.poll_interval, self.enricher
         )
         self.writer: AlertWriter | None = None
         self.journal: JournalWriter | None = None
@@ -178,6 +184,8 @@ class RouterRuntime:
         if self.journal is not None:
             await asyncio.to_thread(self.journal.start)
         if self.role.dispatches:
+            if self.enricher is not None:
+                self.enricher.start()
             self._dispatcher_lock = self.store.dispatcher_lock()
             self._lead_task = asyncio.create_task(self._lead(), name="dispatcher")
             self._lead_task.add_done_callback(self._lead_ended)
@@ -206,6 +214,8 @@ class RouterRuntime:
         if self._stopped:
             self._stopped.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.enricher is not None:
+            self.enricher.close()
         self._settle_pool.shutdown(wait=False, cancel_futures=True)
         if not applier_stopped:
             # Releasing the lock would let another process apply the same records: the
@@ -340,6 +350,8 @@ class RouterRuntime:
             if report.config_stale:
                 self._reload_stale()
             if report.notices:
+                if self.enricher is not None:
+                    self.enricher.prefetch(report.notices)
                 self.courier.wake()
             if report.busy:
                 await asyncio.sleep(DISPATCH_DEBOUNCE)

@@ -192,6 +192,17 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
 )
 
+# The cause of each incident (``enrichment``), looked up once: retries, repeats, the resolve and
+# a restarted router read it here instead of querying Cloud Logging again. ``cause`` is null
+# for an incident whose condition is not on logs (nothing to look up).
+causes = Table(
+    "causes",
+    metadata,
+    Column("incident_key", String(600), primary_key=True),
+    Column("cause", JSON, nullable=True),
+    Column("created_at", Float, nullable=False, index=True),
+)
+
 # How far the ingest journal's segments have been applied (SQLite: see ``journal``); updated
 # in the transaction that stores their records, so each record is applied exactly once.
 journal_progress = Table(

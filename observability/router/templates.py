@@ -32,11 +32,46 @@ DEFAULTS: dict[str, str] = {
         "{% for name in ['dag_id', 'task_id', 'environment_name'] if alert.labels[name] %}"
         " {{ name }}={{ alert.labels[name] }}{% endfor %}"
     ),
+    # The cause of one alert (``alert.cause``, see router/enrichment/cause.py), as text.
+    "cause.text": (
+        "{% set c = alert.cause %}{% if c %}"
+        "What broke: {{ c.headline }}\n"
+        "{% for t in c.tasks %}  task {{ t.dag_id }}.{{ t.task_id }}"
+        "{% if t.tries %} ({{ t.tries }}{% if t.duration %}, {{ t.duration }}{% endif %})"
+        "{% endif %}{% if t.run_id %} run {{ t.run_id }}{% endif %}\n{% endfor %}"
+        "{% if c.error %}  error: {{ c.error.text }}\n"
+        "{% if c.error.recurrence_text %}  {{ c.error.recurrence_text }}"
+        "{% if c.error.fingerprint %} (fingerprint {{ c.error.fingerprint }}){% endif %}\n"
+        "{% endif %}{% endif %}"
+        "{% for g in c.calls %}  calls: {{ g.text }}\n{% endfor %}"
+        "{% if c.log_tail and c.log_tail.lines %}  last log lines of {{ c.log_tail.task_id }}:\n"
+        "{% for line in c.log_tail.lines %}    {{ line }}\n{% endfor %}{% endif %}"
+        "{% for link in c.links %}  {{ link.text }}: {{ link.url }}\n{% endfor %}"
+        "{% for note in c.notes %}  ({{ note }})\n{% endfor %}"
+        "{% elif alert.annotations.cause_unavailable %}"
+        "{{ alert.annotations.cause_unavailable }}\n{% endif %}"
+    ),
+    "cause.html": (
+        "{% set c = alert.cause %}{% if c %}"
+        "<p><b>What broke:</b> {{ c.headline }}</p><table>"
+        "{% for t in c.tasks %}<tr><td>task</td><td>{{ t.dag_id }}.{{ t.task_id }} "
+        "{{ t.tries }} {{ t.duration }}</td></tr>{% endfor %}"
+        "{% if c.error %}<tr><td>error</td><td>{{ c.error.text }}</td></tr>"
+        "<tr><td>seen</td><td>{{ c.error.recurrence_text }}</td></tr>{% endif %}"
+        "{% for g in c.calls %}<tr><td>calls</td><td>{{ g.text }}</td></tr>{% endfor %}"
+        "</table>{% if c.log_tail and c.log_tail.lines %}"
+        "<pre>{{ c.log_tail.lines | join('\n') }}</pre>{% endif %}<p>"
+        '{% for link in c.links %}<a href="{{ link.url }}">{{ link.text }}</a> {% endfor %}</p>'
+        "{% elif alert.annotations.cause_unavailable %}"
+        "<p>{{ alert.annotations.cause_unavailable }}</p>{% endif %}"
+    ),
     "slack.title": "{% include 'title' %}",
     "slack.text": (
         "{% for alert in alerts %}"
         "• {% with alert=alert %}{% include 'alert.line' %}{% endwith %}"
         "{% if alert.annotations.url %} <{{ alert.annotations.url }}|console>{% endif %}\n"
+        "{% if alert.annotations.cause_unavailable %}"
+        "  _{{ alert.annotations.cause_unavailable }}_\n{% endif %}"
         "{% endfor %}"
         "{% if truncated_alerts %}… and {{ truncated_alerts }} more\n{% endif %}"
     ),
@@ -45,16 +80,20 @@ DEFAULTS: dict[str, str] = {
         "{% for alert in alerts %}"
         "• {% with alert=alert %}{% include 'alert.line' %}{% endwith %}"
         "{% if alert.annotations.url %} {{ alert.annotations.url }}{% endif %}\n"
+        "{% if alert.annotations.cause_unavailable %}"
+        "  {{ alert.annotations.cause_unavailable }}\n{% endif %}"
         "{% endfor %}"
     ),
     "pagerduty.summary": (
-        "{% if alert %}{% include 'alert.line' %}{% else %}{% include 'title' %}{% endif %}"
+        "{% if alert %}{% if alert.cause %}{{ alert.cause.headline }} | {% endif %}"
+        "{% include 'alert.line' %}{% else %}{% include 'title' %}{% endif %}"
     ),
     "email.subject": "{% include 'title' %}",
     "email.text": (
         "{% for alert in alerts %}"
         "{% with alert=alert %}{% include 'alert.line' %}{% endwith %}\n"
         "{% for name, value in alert.labels | dictsort %}  {{ name }}: {{ value }}\n{% endfor %}"
+        "{% with alert=alert %}{% include 'cause.text' %}{% endwith %}"
         "{% if alert.annotations.documentation %}\n{{ alert.annotations.documentation }}\n"
         "{% endif %}{% if alert.annotations.url %}{{ alert.annotations.url }}\n{% endif %}\n"
         "{% endfor %}"
@@ -65,6 +104,7 @@ DEFAULTS: dict[str, str] = {
         "{% endwith %}</h3><table>"
         "{% for name, value in alert.labels | dictsort %}"
         "<tr><td>{{ name }}</td><td>{{ value }}</td></tr>{% endfor %}</table>"
+        "{% with alert=alert %}{% include 'cause.html' %}{% endwith %}"
         "{% if alert.annotations.documentation %}<pre>{{ alert.annotations.documentation }}</pre>"
         "{% endif %}{% if alert.annotations.url %}"
         '<p><a href="{{ alert.annotations.url }}">Open in Cloud Monitoring</a></p>'
@@ -192,4 +232,5 @@ _SAMPLE: dict[str, Any] = {
     "external_url": "",
     "group_key": "",
     "truncated_alerts": 0,
+    "cause_unavailable": None,
 }
