@@ -6,27 +6,64 @@ also usable from Python. Errors are one line naming what is wrong, never a trace
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
+import re
+from datetime import datetime, timedelta, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from observability.settings import SettingsError, load_settings
+from observability.settings import Settings, SettingsError, load_settings
 
-# name: (module, attribute), a sub-command group (a Typer) or a single command (a function).
+# name: (module, attribute, extra): a sub-command group (a Typer) or a single command (a
+# function), and the package extra that brings what it imports.
 SUB_COMMANDS = {
-    "router": ("observability.router.cli", "router_app"),
-    "routes": ("observability.router.cli", "routes_app"),
-    "silence": ("observability.router.cli", "silence_app"),
-    "provision": ("observability.provision.cli", "provision_app"),
-    "dashboard": ("observability.dashboard_render.cli", "dashboard_app"),
-    "test-alerts": ("observability.alert_tests.cli", "test_alerts"),
+    "router": ("observability.router.cli", "router_app", "router"),
+    "routes": ("observability.router.cli", "routes_app", "router"),
+    "silence": ("observability.router.cli", "silence_app", "router"),
+    "provision": ("observability.provision.cli", "provision_app", "provision"),
+    "dashboard": ("observability.dashboard_render.cli", "dashboard_app", "demo"),
+    "test-alerts": ("observability.alert_tests.cli", "test_alerts", "demo"),
 }
+
+EXIT_USER_ERROR = 2
+"""A user error or an unreachable service: one line on stderr naming what to check."""
+
+
+def install_hint(extra: str) -> str:
+    return f'pip install "composer-observability[{extra}]"'
+
+
+def _missing(error: ModuleNotFoundError) -> bool:
+    """An import that failed because a dependency is absent, not a bug of ours."""
+    return not (error.name or "observability").startswith(("observability", "callbacks"))
+
+
+def _needs_extra(name: str, extra: str, error: ModuleNotFoundError) -> Any:
+    """A stand-in for a command whose extra is not installed: it says which to install."""
+    hint = install_hint(extra)
+
+    def needs_extra() -> None:
+        raise _fail(
+            f"`composer-obs {name}` needs the [{extra}] extra ({error.name} is missing): {hint}"
+        )
+
+    single = typer.Typer(add_completion=False)
+    single.command(
+        name,
+        help=f"(not installed: {hint})",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )(needs_extra)
+    return typer.main.get_command(single)
 
 
 class _SubCommandsOnDemand(TyperGroup):
@@ -36,7 +73,7 @@ class _SubCommandsOnDemand(TyperGroup):
     preview matplotlib): imported up front, they made every command take about 3 s to start,
     ``composer-obs silence list`` and ``router serve`` included. Each lives behind an optional
     extra (the router needs FastAPI and SQLAlchemy, provisioning the Monitoring clients,
-    rendering matplotlib); without it the command is simply absent.
+    rendering matplotlib); without it the command says which extra to install.
 
     The context and command types are ``Any``: recent typer versions vendor click, so their
     classes differ between the typer versions this package allows.
@@ -58,11 +95,15 @@ class _SubCommandsOnDemand(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None or cmd_name not in SUB_COMMANDS:
             return command
-        module, attribute = SUB_COMMANDS[cmd_name]
+        module, attribute, extra = SUB_COMMANDS[cmd_name]
         try:
             target = getattr(importlib.import_module(module), attribute)
-        except ImportError:
-            return None
+        except ModuleNotFoundError as error:
+            if not _missing(error):
+                raise
+            command = _needs_extra(cmd_name, extra, error)
+            self.add_command(command)
+            return command
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)
         else:  # a Typer of one command is that command
@@ -91,8 +132,28 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=2)
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=EXIT_USER_ERROR)
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        print(f"composer-obs {version('composer-observability')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Observability and alerting for Cloud Composer."""
 
 
 @app.command()
@@ -104,10 +165,27 @@ def emulator(
         Path, typer.Option(help="Where the emulator keeps its SQLite files.")
     ] = Path(".composer-obs-emulator"),
 ) -> None:
-    """Run the local emulator of Cloud Logging (and, as it grows, Monitoring) until Ctrl-C."""
-    from observability.emulator.server import serve
-
-    serve(data_dir=data_dir, host=host, port=port, http_port=http_port or port + 1)
+    """Run the local emulator of Cloud Logging, Cloud Monitoring (metrics, alerting,
+    notification channels) and Dashboards until Ctrl-C."""
+    try:
+        from observability.emulator.server import serve
+    except ModuleNotFoundError as error:
+        if not _missing(error):
+            raise
+        raise _fail(
+            f"`composer-obs emulator` needs the [emulator] extra ({error.name} is missing): "
+            f"{install_hint('emulator')}"
+        ) from None
+    http = port + 1 if http_port is None else http_port
+    try:
+        serve(data_dir=data_dir, host=host, port=port, http_port=http)
+    except (RuntimeError, OSError) as error:
+        if "bind" not in str(error).lower() and getattr(error, "errno", None) != errno.EADDRINUSE:
+            raise
+        raise _fail(
+            f"cannot listen on {host}:{port} (gRPC) and {host}:{http} (HTTP): a port is in use "
+            "(another emulator?); stop it or choose --port / --http-port"
+        ) from None
 
 
 @spool_app.command("status")
@@ -166,49 +244,125 @@ def spool_replay(
         raise typer.Exit(code=1)
 
 
+class EventsOutput(str, Enum):
+    table = "table"
+    json = "json"
+
+
+_SINCE = re.compile(r"(\d+)([mhd])")
+_SINCE_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _since(text: str) -> timedelta:
+    match = _SINCE.fullmatch(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise typer.BadParameter("expected a positive duration such as 30m, 6h or 7d")
+    return timedelta(seconds=int(match.group(1)) * _SINCE_UNITS[match.group(2)])
+
+
 @events_app.command("list")
 def events_list(
     filter_: Annotated[
         str, typer.Option("--filter", help="Extra Logging query, ANDed with the log name.")
     ] = "",
-    limit: Annotated[int, typer.Option(help="Most events to show.")] = 50,
-    output: Annotated[str, typer.Option(help="table or json.")] = "table",
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, help="How many of the newest events to show.")
+    ] = 50,
+    since: Annotated[
+        str,
+        typer.Option(
+            help="How far back to look (30m, 6h, 7d); ignored when --filter names a timestamp."
+        ),
+    ] = "1d",
+    project: Annotated[
+        str | None, typer.Option(help="Project to read (default: COMPOSER_OBS_PROJECT).")
+    ] = None,
+    output: Annotated[EventsOutput, typer.Option(help="table or json.")] = EventsOutput.table,
 ) -> None:
-    """Events read back through the Cloud Logging client, newest last."""
-    from google.cloud.logging import ASCENDING
+    """The newest events, read back through the Cloud Logging client, shown oldest first."""
+    window = _since(since)
+    settings = load_settings()
+    query_filter = filter_
+    if "timestamp" not in filter_:
+        start = (datetime.now(timezone.utc) - window).strftime("%Y-%m-%dT%H:%M:%SZ")
+        query_filter = f'timestamp>="{start}"' + (f" AND ({filter_})" if filter_ else "")
+    elif filter_:
+        query_filter = f"({filter_})"
+    entries = _newest(project or settings.project, query_filter, limit, settings)
+    more = len(entries) > limit
+    entries = entries[:limit][::-1]
+    payloads = [_whole_numbers(entry.payload) for entry in entries]
+    if output == EventsOutput.json:
+        print(json.dumps(payloads, default=str, indent=2))
+    else:
+        table = Table("time", "event", "dag", "task", "try", "detail")
+        for entry, payload in zip(entries, payloads, strict=True):
+            table.add_row(
+                entry.timestamp.strftime("%m-%d %H:%M:%S.%f")[:-3] if entry.timestamp else "",
+                str(payload.get("event_type", "")),
+                str(payload.get("dag_id") or ""),
+                str(payload.get("task_id") or ""),
+                str(payload.get("try_number") or ""),
+                _detail(payload),
+            )
+        console.print(table)
+    window_text = "" if "timestamp" in filter_ else f" of the last {since}"
+    if more:
+        err_console.print(
+            f"the {limit} newest events{window_text}; more exist: raise --limit or narrow --filter",
+            highlight=False,
+        )
+    elif not entries:
+        err_console.print(f"no events{window_text} (widen --since?)", highlight=False)
+
+
+def _newest(project: str | None, query_filter: str, limit: int, settings: Settings) -> list[Any]:
+    """Up to ``limit + 1`` entries of the events' log, newest first (one more than shown
+    tells whether more exist); any failure to get them is one line and exit 2."""
+    from google.api_core.exceptions import GoogleAPIError
+    from google.cloud.logging import DESCENDING
 
     from observability.gcp import logging_client
+    from observability.waiting import (
+        Unanswered,
+        credentials_problem,
+        exit_abandoning,
+        waiting_for,
+    )
+
+    query: list[str] = []
+
+    def newest() -> list[Any]:
+        client = logging_client(project)
+        query.append(f'logName="projects/{client.project}/logs/{settings.log_name}"')
+        query.append(query_filter)
+        found = client.list_entries(
+            filter_=" AND ".join(query), order_by=DESCENDING, max_results=limit + 1
+        )
+        return list(found)
 
     try:
-        settings = load_settings()
-        client = logging_client()
-    except (SettingsError, ValueError) as exc:
+        return waiting_for(
+            f"Cloud Logging at {settings.emulator or 'logging.googleapis.com'}",
+            newest,
+            settings.api_timeout_s,
+            say=lambda line: err_console.print(line, highlight=False),
+            check="that it runs and is reachable (COMPOSER_OBS_EMULATOR for the emulator), "
+            "or raise COMPOSER_OBS_API_TIMEOUT_S",
+        )
+    except Unanswered as exc:
+        _fail(str(exc))
+        exit_abandoning(EXIT_USER_ERROR)
+    except ValueError as exc:
         raise _fail(str(exc)) from None
-    query = f'logName="projects/{client.project}/logs/{settings.log_name}"'
-    if filter_:
-        query += f" AND ({filter_})"
-    from google.api_core.exceptions import GoogleAPIError
-
-    try:
-        entries = list(client.list_entries(filter_=query, order_by=ASCENDING, max_results=limit))
     except GoogleAPIError as exc:
         reason = getattr(exc, "message", None) or str(exc)
-        raise _fail(f"Cloud Logging did not answer the query: {reason}") from None
-    payloads = [_whole_numbers(entry.payload) for entry in entries]
-    if output == "json":
-        print(json.dumps(payloads, default=str, indent=2))
-        return
-    table = Table("time", "event", "dag", "task", "try", "detail")
-    for entry, payload in zip(entries, payloads, strict=True):
-        table.add_row(
-            entry.timestamp.strftime("%H:%M:%S.%f")[:-3] if entry.timestamp else "",
-            str(payload.get("event_type", "")),
-            str(payload.get("dag_id") or ""),
-            str(payload.get("task_id") or ""),
-            str(payload.get("try_number") or ""),
-            _detail(payload),
-        )
-    console.print(table)
+        raise _fail(f"Cloud Logging refused the query [{' AND '.join(query)}]: {reason}") from None
+    except Exception as exc:
+        problem = credentials_problem(exc)
+        if problem is None:
+            raise
+        raise _fail(problem) from None
 
 
 def _whole_numbers(value: Any) -> Any:
