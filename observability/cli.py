@@ -38,28 +38,52 @@ EXIT_USER_ERROR = 2
 """A user error or an unreachable service: one line on stderr naming what to check."""
 
 
-def install_hint(extra: str) -> str:
-    return f'pip install "composer-observability[{extra}]"'
+_PROVISION = (
+    "google.cloud.monitoring_v3",
+    "google.cloud.monitoring_dashboard",
+    "httpx",
+    "tenacity",
+)
+_ROUTER = ("fastapi", "uvicorn", "httpx", "sqlalchemy", "jinja2", "prometheus_client", "tenacity")
+EXTRA_MODULES = {
+    "provision": _PROVISION,
+    "router": _ROUTER,
+    "emulator": (*_PROVISION, "fastapi", "uvicorn"),
+    "demo": (*_PROVISION, *_ROUTER, "aiosmtpd", "matplotlib"),
+}
+"""What each extra brings that its commands import, some of them only once running."""
 
 
-def _missing(error: ModuleNotFoundError) -> bool:
-    """An import that failed because a dependency is absent, not a bug of ours."""
-    return not (error.name or "observability").startswith(("observability", "callbacks"))
+def absent_module(extra: str) -> str | None:
+    """The first module of ``extra`` that is not installed, without importing any."""
+    from importlib.util import find_spec
+
+    for module in EXTRA_MODULES[extra]:
+        try:
+            if find_spec(module) is None:
+                return module
+        except ModuleNotFoundError:  # its parent package is missing
+            return module
+    return None
 
 
-def _needs_extra(name: str, extra: str, error: ModuleNotFoundError) -> Any:
+def needs_extra_message(command: str, extra: str, missing: str) -> str:
+    return (
+        f"`composer-obs {command}` needs the [{extra}] extra ({missing} is missing): "
+        f'pip install "composer-observability[{extra}]"'
+    )
+
+
+def _needs_extra(name: str, extra: str, missing: str) -> Any:
     """A stand-in for a command whose extra is not installed: it says which to install."""
-    hint = install_hint(extra)
 
     def needs_extra() -> None:
-        raise _fail(
-            f"`composer-obs {name}` needs the [{extra}] extra ({error.name} is missing): {hint}"
-        )
+        raise _fail(needs_extra_message(name, extra, missing))
 
     single = typer.Typer(add_completion=False)
     single.command(
         name,
-        help=f"(not installed: {hint})",
+        help=f'(not installed: pip install "composer-observability[{extra}]")',
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
         add_help_option=False,
     )(needs_extra)
@@ -96,14 +120,12 @@ class _SubCommandsOnDemand(TyperGroup):
         if command is not None or cmd_name not in SUB_COMMANDS:
             return command
         module, attribute, extra = SUB_COMMANDS[cmd_name]
-        try:
-            target = getattr(importlib.import_module(module), attribute)
-        except ModuleNotFoundError as error:
-            if not _missing(error):
-                raise
-            command = _needs_extra(cmd_name, extra, error)
+        missing = absent_module(extra)
+        if missing is not None:
+            command = _needs_extra(cmd_name, extra, missing)
             self.add_command(command)
             return command
+        target = getattr(importlib.import_module(module), attribute)
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)
         else:  # a Typer of one command is that command
@@ -167,15 +189,11 @@ def emulator(
 ) -> None:
     """Run the local emulator of Cloud Logging, Cloud Monitoring (metrics, alerting,
     notification channels) and Dashboards until Ctrl-C."""
-    try:
-        from observability.emulator.server import serve
-    except ModuleNotFoundError as error:
-        if not _missing(error):
-            raise
-        raise _fail(
-            f"`composer-obs emulator` needs the [emulator] extra ({error.name} is missing): "
-            f"{install_hint('emulator')}"
-        ) from None
+    missing = absent_module("emulator")
+    if missing is not None:
+        raise _fail(needs_extra_message("emulator", "emulator", missing))
+    from observability.emulator.server import serve
+
     http = port + 1 if http_port is None else http_port
     try:
         serve(data_dir=data_dir, host=host, port=port, http_port=http)
@@ -256,7 +274,9 @@ _SINCE_UNITS = {"m": 60, "h": 3600, "d": 86400}
 def _since(text: str) -> timedelta:
     match = _SINCE.fullmatch(text.strip())
     if match is None or int(match.group(1)) == 0:
-        raise typer.BadParameter("expected a positive duration such as 30m, 6h or 7d")
+        raise typer.BadParameter(
+            f"{text!r}: expected a positive duration such as 30m, 6h or 7d", param_hint="'--since'"
+        )
     return timedelta(seconds=int(match.group(1)) * _SINCE_UNITS[match.group(2)])
 
 

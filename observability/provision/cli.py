@@ -398,11 +398,15 @@ def export(
     sources: Sources,
     out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout"),
 ) -> None:
-    """Write the resources as Terraform HCL."""
-    from observability.provision.export import export_hcl
+    """Write the resources as Terraform HCL; credentials become sensitive variables."""
+    from observability.provision.export import export_hcl, exported_variables
 
     project_id, spec = sources.load(offline=True)
     text = export_hcl(spec, project_id)
+    names = exported_variables(text)
+    if names:
+        settings = ", ".join(f"TF_VAR_{name}" for name in names)
+        _ERR.print(f"note: credentials are Terraform variables: set {settings}", highlight=False)
     if out is None:
         sys.stdout.write(text)
     else:
