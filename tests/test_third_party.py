@@ -4,6 +4,7 @@ emulator: the outcome rules, the decorator form, and that the caller's exception
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -77,7 +78,9 @@ def test_outcomes_statuses_targets_and_the_decorator(
             check=False,
         )
     assert result.returncode == 0, result.stderr
-    calls = [(e["third_party"], e["severity"]) for e in _events(emulator, project)]
+    events = _events(emulator, project)
+    assert {event.get("hostname") for event in events} == {socket.gethostname()}  # no Airflow
+    calls = [(e["third_party"], e["severity"]) for e in events]
     assert [(c["operation"], c["outcome"], c.get("status_code")) for c, _ in calls] == [
         ("create_charge", "success", 201),
         ("refund", "error", 409),
