@@ -22,6 +22,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from observability.settings import Settings, SettingsError, load_settings
+from observability.wording import counted
 
 # name: (module, attribute, extra): a sub-command group (a Typer) or a single command (a
 # function), and the package extra that brings what it imports.
@@ -218,7 +219,10 @@ def spool_status(
     except SettingsError as exc:
         raise _fail(str(exc)) from None
     files = spool.files()
-    console.print(f"{spool.pending_entries()} events in {len(files)} files under {spool.directory}")
+    console.print(
+        f"{counted(spool.pending_entries(), 'event')} in {counted(len(files), 'file')} "
+        f"under {spool.directory}"
+    )
 
 
 @spool_app.command("replay")
@@ -252,9 +256,10 @@ def spool_replay(
         print(json.dumps(report.__dict__))
     else:
         console.print(
-            f"delivered {report.delivered} events from {report.files_done} files; "
+            f"delivered {counted(report.delivered, 'event')} from "
+            f"{counted(report.files_done, 'file')}; "
             f"{report.rejected} refused (kept in {spool.directory / 'rejected'}); "
-            f"{len(report.failed_files)} files left for later"
+            f"{counted(len(report.failed_files), 'file')} left for later"
         )
         for error in report.errors:
             err_console.print(f"  {error}", highlight=False)
@@ -311,7 +316,9 @@ def events_list(
     entries = _newest(project or settings.project, query_filter, limit, settings)
     more = len(entries) > limit
     entries = entries[:limit][::-1]
-    payloads = [_whole_numbers(entry.payload) for entry in entries]
+    from observability.gcp import whole_numbers
+
+    payloads = [whole_numbers(entry.payload) for entry in entries]
     if output == EventsOutput.json:
         print(json.dumps(payloads, default=str, indent=2))
     else:
@@ -383,18 +390,6 @@ def _newest(project: str | None, query_filter: str, limit: int, settings: Settin
         if problem is None:
             raise
         raise _fail(problem) from None
-
-
-def _whole_numbers(value: Any) -> Any:
-    """JSON payloads travel as protobuf Structs, where every number is a double: show
-    ``try_number: 2``, not ``2.0``."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _whole_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers(item) for item in value]
-    return value
 
 
 def _detail(payload: dict[str, Any]) -> str:

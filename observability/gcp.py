@@ -11,7 +11,7 @@ pay it at import time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from observability.settings import Settings, load_settings
 
@@ -240,3 +240,15 @@ def notification_channel_api(endpoint: Endpoint | None = None) -> NotificationCh
     return NotificationChannelServiceClient(
         transport=NotificationChannelServiceGrpcTransport(channel=_channel(endpoint))
     )
+
+
+def whole_numbers(value: Any) -> Any:
+    """A payload read back from Cloud Logging as it was written. JSON payloads travel as
+    protobuf Structs, where every number is a double: ``try_number: 2``, not ``2.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value

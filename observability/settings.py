@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from observability.yaml_lines import DuplicateKey, key_lines
+from observability.yaml_lines import DuplicateKey, key_lines, yaml_problem
 
 LOG_NAME = "composer-observability"
 """The log every event is written to (``projects/P/logs/composer-observability``)."""
@@ -185,14 +185,13 @@ def _file_values() -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _where(exc: Exception) -> str:
-    """A YAML or read error as ``, line L column C: problem``: one line, not the loader's four."""
+    """A read or YAML error as ``, line L: problem (column C)``: one line."""
     if isinstance(exc, DuplicateKey):
         return f", line {exc.line}: {exc.path[-1]}: {exc}"
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or getattr(exc, "strerror", None) or str(exc)
-    if mark is not None:
-        return f", line {mark.line + 1} column {mark.column + 1}: {problem}"
-    return f": {problem}"
+    if isinstance(exc, yaml.YAMLError):
+        line, problem = yaml_problem(exc)
+        return f", line {line}: {problem}" if line else f": {problem}"
+    return f": {getattr(exc, 'strerror', None) or exc}"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -6,6 +6,7 @@ keeps 1, since its 2 means drift), never a traceback; a wait beyond 2 s says wha
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from datetime import datetime, timedelta, timezone
@@ -182,3 +183,75 @@ def test_export_keeps_the_router_token_out_of_the_terraform(tmp_path: Path) -> N
     (variable,) = hcl2.loads(text)["variable"]
     assert variable['"router_token"']["sensitive"] is True
     assert "TF_VAR_router_token" in run.err
+
+
+def test_wording_of_router_commands() -> None:
+    serve = composer_obs("router", "serve", "--help")
+    assert "Address to listen on" in serve.out
+    add = composer_obs("silence", "add", "--help")
+    assert "--comment" in add.out and "[required]" in add.out.split("--comment")[1][:200]
+    unquoted = composer_obs("silence", "add", 'dag_id=~"payments_(', "-m", "x")
+    assert unquoted.code == 2
+    assert 'closing " is missing' in unquoted.one_error_line()
+
+
+def test_a_cases_file_error_names_line_and_misspelt_key(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("cases:\n  - name: a\n    labelz: {dag_id: x}\n    receivers: [a]\n")
+    run = composer_obs(
+        "routes",
+        "test",
+        "--config",
+        str(REPO / "examples/router/data-team.yaml"),
+        "--cases",
+        str(cases),
+    )
+    assert run.code == 2
+    line = run.one_error_line()
+    assert f"{cases}:3: cases.0.labelz: not a field (did you mean labels?)" in line
+
+
+def test_run_for_beyond_a_week_is_said_in_days(tmp_path: Path) -> None:
+    text = (REPO / "alert_tests/dag_run_failed.yaml").read_text()
+    test_file = tmp_path / "week.yaml"
+    test_file.write_text(
+        re.sub(r"run_for: \S+", "run_for: 8d", text, count=1).replace(
+            "alert_policies/", f"{REPO}/alert_policies/"
+        )
+    )
+    run = composer_obs("test-alerts", str(test_file), cwd=str(REPO))
+    assert run.code == 2
+    assert "run_for: at most 7d" in run.err and "604800" not in run.err
+
+
+def test_counts_are_singular_for_one(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "spool-1.jsonl").write_text('{"insertId": "a"}\n')
+    run = composer_obs("spool", "status", "--spool-dir", str(spool))
+    assert run.code == 0 and "1 event in 1 file under" in run.out, run.out + run.err
+
+
+def test_an_empty_definition_file_is_named_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "log_metrics").mkdir()
+    (tmp_path / "log_metrics" / "empty.yaml").write_text("")
+    run = composer_obs("provision", "validate", "--dir", str(tmp_path))
+    assert run.code == 1
+    assert f"{tmp_path / 'log_metrics' / 'empty.yaml'}:1: the file is empty" in run.err
+
+
+@pytest.mark.integration
+def test_a_dashboard_without_data_is_a_warning(
+    emulator_env: dict[str, str], tmp_path: Path
+) -> None:
+    run = composer_obs(
+        "dashboard",
+        "render",
+        str(REPO / "dashboards/composer_overview.json"),
+        "--out",
+        str(tmp_path),
+        env=emulator_env,
+        cwd=str(REPO),
+    )
+    assert run.code == 0, run.err
+    assert "warning: no chart has data in project" in run.err

@@ -82,7 +82,7 @@ def test_the_config_file_s_errors_name_its_line_and_key(tmp_path: Path) -> None:
     [
         (None, "does not exist; it is ignored"),
         ("folder", "is a folder, not a file; it is ignored"),
-        ("spool_dir: [1\nbatch_size: 3\n", "line 2 column 11"),
+        ("spool_dir: [1\nbatch_size: 3\n", "line 1: while parsing a flow sequence (column 12)"),
         ("- a\n- b\n", "expected key: value pairs"),
     ],
     ids=["missing", "a folder", "syntax error", "not a mapping"],

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from observability.provision.source import DefinitionError, Variables
 from observability.provision.spec import Layout, Spec, load_spec
+from observability.wording import counted
 
 provision_app = typer.Typer(
     help="Log metrics, notification channels, alert policies and dashboards as code.",
@@ -290,8 +291,10 @@ def validate(sources: Sources, output: str = OutputOpt) -> None:
         _print_errors(report.errors)
         if report.ok:
             Console().print(
-                f"{len(spec.metrics)} metrics, {len(spec.channels)} channels, "
-                f"{len(spec.policies)} policies, {len(spec.dashboards)} dashboards: valid"
+                f"{counted(len(spec.metrics), 'metric')}, "
+                f"{counted(len(spec.channels), 'channel')}, "
+                f"{counted(len(spec.policies), 'policy', 'policies')}, "
+                f"{counted(len(spec.dashboards), 'dashboard')}: valid"
             )
     if not report.ok:
         raise typer.Exit(1)

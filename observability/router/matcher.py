@@ -114,6 +114,8 @@ def parse_matchers(text: str) -> list[Matcher]:
         body = body[1:-1].strip()
     if not body:
         return []
+    if re.sub(r"\\.", "", body).count('"') % 2:
+        raise MatcherError(f"a value's closing \" is missing in {text!r}")
     matchers, position = [], 0
     while position < len(body):
         found = _TOKEN.match(body, position)
