@@ -110,10 +110,12 @@ class Settings(BaseModel):
     @field_validator("emulator", "emulator_http")
     @classmethod
     def _host_and_port(cls, value: str | None) -> str | None:
-        if value is not None:
-            host, _, port = value.rpartition(":")
-            if not host or not port.isdigit():
-                raise ValueError("must be host:port")
+        """``host:port``; empty (``COMPOSER_OBS_EMULATOR=`` in a Makefile) means unset."""
+        if not value:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError("must be host:port")
         return value
 
 
