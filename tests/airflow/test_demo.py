@@ -97,10 +97,10 @@ def test_the_story_and_the_report(demo: tuple[str, Path]) -> None:
     report = (output / "report.html").read_text()
     assert "Airflow DAG failed" in report
     assert "obs_example_failure" in report
-    events = [json.loads(line) for line in (output / "events.jsonl").read_text().splitlines()]
-    assert events and all(event["schema_version"] == 1 for event in events)
-    assert all(isinstance(event["try_number"], int) for event in events if "try_number" in event), (
-        "whole numbers as written (the entries' protobuf Struct makes them doubles)"
+    lines = (output / "events.jsonl").read_text().splitlines()
+    payloads = [json.loads(line)["jsonPayload"] for line in lines]
+    assert payloads and all(type(p["schema_version"]) is int for p in payloads), (
+        "whole numbers as written (schema_version: 1), not the Struct's doubles (1.0)"
     )
     incidents = json.loads((output / "incidents.json").read_text())
     assert {i["policyDisplayName"] for i in incidents} >= {"Airflow DAG failed"}

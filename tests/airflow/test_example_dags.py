@@ -144,7 +144,7 @@ class TestExampleDags:
             assert event["max_tries"] == 1
             assert event["queue"] == "default"
             assert event["pool"] == "default_pool"
-            assert event["operator"].endswith("PythonDecoratedOperator")
+            assert event["operator"] == "@task"  # as written, not _PythonDecoratedOperator
             assert event["log_url"].startswith("http")
             assert event["logical_date"]
             assert event["start_date"]
