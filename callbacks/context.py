@@ -121,8 +121,11 @@ def _common(context: Mapping[str, Any]) -> EventFields:
 
 
 def _operator(ti: Any, task: Any) -> str | None:
+    """As users write it: Airflow's display name (``@task``, ``@task.branch``) before the
+    class name, which for a decorated function is a private ``_PythonDecoratedOperator``."""
     return (
-        _get(ti, "operator")
+        _get(task, "custom_operator_name")
+        or _get(ti, "operator")
         or _get(task, "task_type")
         or (type(task).__name__ if task is not None else None)
     )

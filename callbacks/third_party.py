@@ -12,6 +12,7 @@ never swallows the caller's exception and never raises one of its own.
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -62,9 +63,10 @@ def _is_timeout(exc: BaseException) -> bool:
 
 
 def _current_task_fields() -> dict[str, Any]:
-    """The running task's identity, from Airflow's current context, if there is one."""
+    """The running task's identity, from Airflow's current context, if there is one; outside
+    a task, the host at least (a script's calls are found by where they ran)."""
     if "airflow" not in sys.modules:
-        return {}
+        return {"hostname": socket.gethostname()}
     getter: Callable[[], Any]
     try:
         from airflow.sdk import get_current_context  # Airflow 3
@@ -76,11 +78,11 @@ def _current_task_fields() -> dict[str, Any]:
 
             getter = airflow2_getter
         except ImportError:
-            return {}
+            return {"hostname": socket.gethostname()}
     try:
         context = getter()
     except Exception:  # noqa: BLE001 - not inside a running task
-        return {}
+        return {"hostname": socket.gethostname()}
     from callbacks.context import task_fields
 
     return task_fields(context)

@@ -6,28 +6,91 @@ also usable from Python. Errors are one line naming what is wrong, never a trace
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
+import re
+from datetime import datetime, timedelta, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
 from observability import __version__
-from observability.settings import SettingsError, load_settings
+from observability.settings import Settings, SettingsError, load_settings
+from observability.wording import counted
 
-# name: (module, attribute), a sub-command group (a Typer) or a single command (a function).
+# name: (module, attribute, extra): a sub-command group (a Typer) or a single command (a
+# function), and the package extra that brings what it imports.
 SUB_COMMANDS = {
-    "router": ("observability.router.cli", "router_app"),
-    "routes": ("observability.router.cli", "routes_app"),
-    "silence": ("observability.router.cli", "silence_app"),
-    "provision": ("observability.provision.cli", "provision_app"),
-    "dashboard": ("observability.dashboard_render.cli", "dashboard_app"),
-    "test-alerts": ("observability.alert_tests.cli", "test_alerts"),
+    "router": ("observability.router.cli", "router_app", "router"),
+    "routes": ("observability.router.cli", "routes_app", "router"),
+    "silence": ("observability.router.cli", "silence_app", "router"),
+    "provision": ("observability.provision.cli", "provision_app", "provision"),
+    "dashboard": ("observability.dashboard_render.cli", "dashboard_app", "demo"),
+    "test-alerts": ("observability.alert_tests.cli", "test_alerts", "ci"),
 }
+
+EXIT_USER_ERROR = 2
+"""A user error or an unreachable service: one line on stderr naming what to check."""
+
+
+_PROVISION = (
+    "google.cloud.monitoring_v3",
+    "google.cloud.monitoring_dashboard",
+    "httpx",
+    "tenacity",
+)
+_ROUTER = ("fastapi", "uvicorn", "httpx", "sqlalchemy", "jinja2", "prometheus_client", "tenacity")
+EXTRA_MODULES = {
+    "provision": _PROVISION,
+    "router": _ROUTER,
+    "emulator": (*_PROVISION, "fastapi", "uvicorn"),
+    "ci": (*_PROVISION, *_ROUTER, "aiosmtpd"),
+    "demo": (*_PROVISION, *_ROUTER, "aiosmtpd", "matplotlib"),
+}
+"""What each extra brings that its commands import, some of them only once running."""
+
+
+def absent_module(extra: str) -> str | None:
+    """The first module of ``extra`` that is not installed, without importing any."""
+    from importlib.util import find_spec
+
+    for module in EXTRA_MODULES[extra]:
+        try:
+            if find_spec(module) is None:
+                return module
+        except ModuleNotFoundError:  # its parent package is missing
+            return module
+    return None
+
+
+def needs_extra_message(command: str, extra: str, missing: str) -> str:
+    return (
+        f"`composer-obs {command}` needs the [{extra}] extra ({missing} is missing): "
+        f'pip install "composer-observability[{extra}]"'
+    )
+
+
+def _needs_extra(name: str, extra: str, missing: str) -> Any:
+    """A stand-in for a command whose extra is not installed: it says which to install."""
+
+    def needs_extra() -> None:
+        raise _fail(needs_extra_message(name, extra, missing))
+
+    single = typer.Typer(add_completion=False)
+    single.command(
+        name,
+        help=f'(not installed: pip install "composer-observability[{extra}]")',
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )(needs_extra)
+    return typer.main.get_command(single)
 
 
 class _SubCommandsOnDemand(TyperGroup):
@@ -37,7 +100,7 @@ class _SubCommandsOnDemand(TyperGroup):
     preview matplotlib): imported up front, they made every command take about 3 s to start,
     ``composer-obs silence list`` and ``router serve`` included. Each lives behind an optional
     extra (the router needs FastAPI and SQLAlchemy, provisioning the Monitoring clients,
-    rendering matplotlib); without it the command is simply absent.
+    rendering matplotlib); without it the command says which extra to install.
 
     The context and command types are ``Any``: recent typer versions vendor click, so their
     classes differ between the typer versions this package allows.
@@ -59,11 +122,13 @@ class _SubCommandsOnDemand(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None or cmd_name not in SUB_COMMANDS:
             return command
-        module, attribute = SUB_COMMANDS[cmd_name]
-        try:
-            target = getattr(importlib.import_module(module), attribute)
-        except ImportError:
-            return None
+        module, attribute, extra = SUB_COMMANDS[cmd_name]
+        missing = absent_module(extra)
+        if missing is not None:
+            command = _needs_extra(cmd_name, extra, missing)
+            self.add_command(command)
+            return command
+        target = getattr(importlib.import_module(module), attribute)
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)
         else:  # a Typer of one command is that command
@@ -86,7 +151,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        print(f"composer-observability {__version__}")
+        print(f"composer-obs {__version__}")
         raise typer.Exit()
 
 
@@ -112,8 +177,8 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=2)
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=EXIT_USER_ERROR)
 
 
 @app.command()
@@ -125,10 +190,23 @@ def emulator(
         Path, typer.Option(help="Where the emulator keeps its SQLite files.")
     ] = Path(".composer-obs-emulator"),
 ) -> None:
-    """Run the local emulator of Cloud Logging (and, as it grows, Monitoring) until Ctrl-C."""
+    """Run the local emulator of Cloud Logging, Cloud Monitoring (metrics, alerting,
+    notification channels) and Dashboards until Ctrl-C."""
+    missing = absent_module("emulator")
+    if missing is not None:
+        raise _fail(needs_extra_message("emulator", "emulator", missing))
     from observability.emulator.server import serve
 
-    serve(data_dir=data_dir, host=host, port=port, http_port=http_port or port + 1)
+    http = port + 1 if http_port is None else http_port
+    try:
+        serve(data_dir=data_dir, host=host, port=port, http_port=http)
+    except (RuntimeError, OSError) as error:
+        if "bind" not in str(error).lower() and getattr(error, "errno", None) != errno.EADDRINUSE:
+            raise
+        raise _fail(
+            f"cannot listen on {host}:{port} (gRPC) and {host}:{http} (HTTP): a port is in use "
+            "(another emulator?); stop it or choose --port / --http-port"
+        ) from None
 
 
 @spool_app.command("status")
@@ -143,7 +221,10 @@ def spool_status(
     except SettingsError as exc:
         raise _fail(str(exc)) from None
     files = spool.files()
-    console.print(f"{spool.pending_entries()} events in {len(files)} files under {spool.directory}")
+    console.print(
+        f"{counted(spool.pending_entries(), 'event')} in {counted(len(files), 'file')} "
+        f"under {spool.directory}"
+    )
 
 
 @spool_app.command("replay")
@@ -177,9 +258,10 @@ def spool_replay(
         print(json.dumps(report.__dict__))
     else:
         console.print(
-            f"delivered {report.delivered} events from {report.files_done} files; "
+            f"delivered {counted(report.delivered, 'event')} from "
+            f"{counted(report.files_done, 'file')}; "
             f"{report.rejected} refused (kept in {spool.directory / 'rejected'}); "
-            f"{len(report.failed_files)} files left for later"
+            f"{counted(len(report.failed_files), 'file')} left for later"
         )
         for error in report.errors:
             err_console.print(f"  {error}", highlight=False)
@@ -187,61 +269,129 @@ def spool_replay(
         raise typer.Exit(code=1)
 
 
+class EventsOutput(str, Enum):
+    table = "table"
+    json = "json"
+
+
+_SINCE = re.compile(r"(\d+)([mhd])")
+_SINCE_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _since(text: str) -> timedelta:
+    match = _SINCE.fullmatch(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise typer.BadParameter(
+            f"{text!r}: expected a positive duration such as 30m, 6h or 7d", param_hint="'--since'"
+        )
+    return timedelta(seconds=int(match.group(1)) * _SINCE_UNITS[match.group(2)])
+
+
 @events_app.command("list")
 def events_list(
     filter_: Annotated[
         str, typer.Option("--filter", help="Extra Logging query, ANDed with the log name.")
     ] = "",
-    limit: Annotated[int, typer.Option(help="Most events to show.")] = 50,
-    output: Annotated[str, typer.Option(help="table or json.")] = "table",
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, help="How many of the newest events to show.")
+    ] = 50,
+    since: Annotated[
+        str,
+        typer.Option(
+            help="How far back to look (30m, 6h, 7d); ignored when --filter names a timestamp."
+        ),
+    ] = "1d",
+    project: Annotated[
+        str | None, typer.Option(help="Project to read (default: COMPOSER_OBS_PROJECT).")
+    ] = None,
+    output: Annotated[EventsOutput, typer.Option(help="table or json.")] = EventsOutput.table,
 ) -> None:
-    """Events read back through the Cloud Logging client, newest last."""
-    from google.cloud.logging import ASCENDING
+    """The newest events, read back through the Cloud Logging client, shown oldest first."""
+    window = _since(since)
+    settings = load_settings()
+    query_filter = filter_
+    if "timestamp" not in filter_:
+        start = (datetime.now(timezone.utc) - window).strftime("%Y-%m-%dT%H:%M:%SZ")
+        query_filter = f'timestamp>="{start}"' + (f" AND ({filter_})" if filter_ else "")
+    elif filter_:
+        query_filter = f"({filter_})"
+    entries = _newest(project or settings.project, query_filter, limit, settings)
+    more = len(entries) > limit
+    entries = entries[:limit][::-1]
+    from observability.gcp import whole_numbers
+
+    payloads = [whole_numbers(entry.payload) for entry in entries]
+    if output == EventsOutput.json:
+        print(json.dumps(payloads, default=str, indent=2))
+    else:
+        table = Table("time", "event", "dag", "task", "try", "detail")
+        for entry, payload in zip(entries, payloads, strict=True):
+            table.add_row(
+                entry.timestamp.strftime("%m-%d %H:%M:%S.%f")[:-3] if entry.timestamp else "",
+                str(payload.get("event_type", "")),
+                str(payload.get("dag_id") or ""),
+                str(payload.get("task_id") or ""),
+                str(payload.get("try_number") or ""),
+                _detail(payload),
+            )
+        console.print(table)
+    window_text = "" if "timestamp" in filter_ else f" of the last {since}"
+    if more:
+        err_console.print(
+            f"the {limit} newest events{window_text}; more exist: raise --limit or narrow --filter",
+            highlight=False,
+        )
+    elif not entries:
+        err_console.print(f"no events{window_text} (widen --since?)", highlight=False)
+
+
+def _newest(project: str | None, query_filter: str, limit: int, settings: Settings) -> list[Any]:
+    """Up to ``limit + 1`` entries of the events' log, newest first (one more than shown
+    tells whether more exist); any failure to get them is one line and exit 2."""
+    from google.api_core.exceptions import GoogleAPIError
+    from google.cloud.logging import DESCENDING
 
     from observability.gcp import logging_client
+    from observability.waiting import (
+        Unanswered,
+        credentials_problem,
+        exit_abandoning,
+        waiting_for,
+    )
+
+    query: list[str] = []
+
+    def newest() -> list[Any]:
+        client = logging_client(project)
+        query.append(f'logName="projects/{client.project}/logs/{settings.log_name}"')
+        query.append(query_filter)
+        found = client.list_entries(
+            filter_=" AND ".join(query), order_by=DESCENDING, max_results=limit + 1
+        )
+        return list(found)
 
     try:
-        settings = load_settings()
-        client = logging_client()
-    except (SettingsError, ValueError) as exc:
+        return waiting_for(
+            f"Cloud Logging at {settings.emulator or 'logging.googleapis.com'}",
+            newest,
+            settings.api_timeout_s,
+            say=lambda line: err_console.print(line, highlight=False),
+            check="that it runs and is reachable (COMPOSER_OBS_EMULATOR for the emulator), "
+            "or raise COMPOSER_OBS_API_TIMEOUT_S",
+        )
+    except Unanswered as exc:
+        _fail(str(exc))
+        exit_abandoning(EXIT_USER_ERROR)
+    except ValueError as exc:
         raise _fail(str(exc)) from None
-    query = f'logName="projects/{client.project}/logs/{settings.log_name}"'
-    if filter_:
-        query += f" AND ({filter_})"
-    from google.api_core.exceptions import GoogleAPIError
-
-    try:
-        entries = list(client.list_entries(filter_=query, order_by=ASCENDING, max_results=limit))
     except GoogleAPIError as exc:
         reason = getattr(exc, "message", None) or str(exc)
-        raise _fail(f"Cloud Logging did not answer the query: {reason}") from None
-    payloads = [_whole_numbers(entry.payload) for entry in entries]
-    if output == "json":
-        print(json.dumps(payloads, default=str, indent=2))
-        return
-    table = Table("time", "event", "dag", "task", "try", "detail")
-    for entry, payload in zip(entries, payloads, strict=True):
-        table.add_row(
-            entry.timestamp.strftime("%H:%M:%S.%f")[:-3] if entry.timestamp else "",
-            str(payload.get("event_type", "")),
-            str(payload.get("dag_id") or ""),
-            str(payload.get("task_id") or ""),
-            str(payload.get("try_number") or ""),
-            _detail(payload),
-        )
-    console.print(table)
-
-
-def _whole_numbers(value: Any) -> Any:
-    """JSON payloads travel as protobuf Structs, where every number is a double: show
-    ``try_number: 2``, not ``2.0``."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _whole_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers(item) for item in value]
-    return value
+        raise _fail(f"Cloud Logging refused the query [{' AND '.join(query)}]: {reason}") from None
+    except Exception as exc:
+        problem = credentials_problem(exc)
+        if problem is None:
+            raise
+        raise _fail(problem) from None
 
 
 def _detail(payload: dict[str, Any]) -> str:

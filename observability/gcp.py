@@ -11,7 +11,7 @@ pay it at import time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from observability import __version__
 from observability.settings import Settings, load_settings
@@ -294,3 +294,15 @@ def composer_api(endpoint: Endpoint | None = None) -> EnvironmentsClient:
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": endpoint.http_url},
     )
+
+
+def whole_numbers(value: Any) -> Any:
+    """A payload read back from Cloud Logging as it was written. JSON payloads travel as
+    protobuf Structs, where every number is a double: ``try_number: 2``, not ``2.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value

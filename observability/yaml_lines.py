@@ -49,3 +49,21 @@ def key_lines(text: str) -> dict[KeyPath, int]:
     if node is not None:
         _mark(node, (), out)
     return out
+
+
+def yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
+    """A loader error as (1-based line or None, the problem in a few words): the loader's own
+    message is four lines with the text quoted twice. The line is where the construct that
+    broke began (an unclosed quote or bracket), which is where the fix goes, rather than where
+    the loader noticed, often lines further down."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return None, problem
+    context, began = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and began is not None and began.line != mark.line:
+        return (
+            began.line + 1,
+            f"{context} (column {began.column + 1}): {problem} on line {mark.line + 1}",
+        )
+    return mark.line + 1, f"{problem} (column {mark.column + 1})"

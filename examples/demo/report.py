@@ -22,7 +22,7 @@ from examples.airflow_runner import ROOT
 from examples.demo.notifications import Notification, collect
 from examples.demo.services import Services
 from observability.dashboard_render.render import RenderResult, render_dashboard
-from observability.gcp import Endpoint
+from observability.gcp import Endpoint, whole_numbers
 
 TEMPLATES = Path(__file__).parent
 DASHBOARD_VARIABLES = {"TEAM": "analytics", "ENVIRONMENT_NAME": "demo"}
@@ -81,7 +81,7 @@ def write_output(
     _save_notifications(out, notifications)
     with (out / "events.jsonl").open("w") as handle:
         for event in events:
-            handle.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            handle.write(json.dumps(whole_numbers(event), ensure_ascii=False, default=str) + "\n")
     _write_json(out / "incidents.json", incidents)
     _write_json(
         out / "router-history.json",

@@ -23,6 +23,7 @@ from observability.alert_tests.runner import Prepared, prepare, run_prepared
 from observability.alert_tests.verdict import judge
 from observability.provision.source import DefinitionError
 from observability.router.config import ConfigError
+from observability.wording import counted
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -93,7 +94,11 @@ def test_alerts(
         raise typer.Exit(EXIT_INVALID)
     # what the emulator cannot evaluate is reported per test, not logged in the middle
     logging.getLogger("observability.emulator").setLevel(logging.ERROR)
-    results = [_run(one) for one in prepared]
+    results = []
+    for one in prepared:  # a file takes seconds (an emulator, a router): say which one runs
+        tests = counted(len(one.file.model.tests), "test")
+        errors.print(f"running {one.file.path}: {tests} on a virtual clock…", highlight=False)
+        results.append(_run(one))
     print_report(console, results)
     if any(result.error is not None for result in results):
         raise typer.Exit(EXIT_INVALID)

@@ -30,7 +30,7 @@ from pydantic import (
 
 from observability.events import Event
 from observability.provision.source import DefinitionError, Located, Path_, dotted, read_file
-from observability.router.duration import Duration, parse_duration
+from observability.router.duration import Duration, format_duration, parse_duration
 
 DEFAULT_START = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 """A Monday, 11:00 in Berlin: office hours in most time zones a team routes by."""
@@ -158,13 +158,23 @@ class TestCase(_Strict):
     name: str = Field(min_length=1)
     skip: str | None = Field(default=None, min_length=1)
     """Why this test is not run (it is listed as skipped, with the reason)."""
-    run_for: Duration = Field(gt=0, le=MAX_RUN)
+    run_for: Duration = Field(gt=0)
     environment: Environment | None = None
     variables: Variables = Field(default_factory=dict)
     timeline: list[TimelineItem] = Field(default_factory=list)
     expect: Expectations = Field(default_factory=Expectations)
 
     _names = field_validator("variables")(_upper_case_names)
+
+    @field_validator("run_for")
+    @classmethod
+    def _within_a_week(cls, value: float) -> float:
+        """Said in the file's own units: "at most 7d", not "less than or equal to 604800"."""
+        if value > MAX_RUN:
+            raise ValueError(
+                f"at most 7d (tests of a file run a week apart), got {format_duration(value)}"
+            )
+        return value
 
 
 class TestFileModel(_Strict):

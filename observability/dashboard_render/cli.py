@@ -69,6 +69,15 @@ def render(
     console = Console()
     console.print(str(result.html_path), highlight=False, markup=False, soft_wrap=True)
     console.print(str(result.png_path), highlight=False, markup=False, soft_wrap=True)
+    charts = [t for t in result.tiles if t.status in ("ok", "no-data")]
+    if charts and all(t.status == "no-data" for t in charts):
+        err.print(
+            f"warning: no chart has data in project {result.project} in the {window} window: "
+            "is it the project your events go to (--project, COMPOSER_OBS_PROJECT)?",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     unsupported = [t for t in result.tiles if t.status == "unsupported"]
     for tile in unsupported:
         reason = "; ".join(tile.problems)

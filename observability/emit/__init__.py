@@ -31,14 +31,11 @@ def _disabled() -> bool:
 
 
 def _settings() -> Settings:
-    """Called on the writer thread: a bad value costs a warning, never the events."""
-    from observability.settings import Settings, SettingsError, load_settings
+    """Called on the writer thread: a bad value costs a warning and that value alone (its
+    default is used), never the events nor the other settings."""
+    from observability.settings import load_settings
 
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        print(f"composer-observability: {exc}; using defaults", file=sys.stderr)
-        return Settings.model_construct()
+    return load_settings()
 
 
 def get_emitter() -> Emitter | None:

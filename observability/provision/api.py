@@ -11,6 +11,7 @@ PERMISSION_DENIED becomes an error naming the IAM role that is missing.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -141,6 +142,9 @@ class Api:
         self._http: httpx.Client | None = None
         self._credentials: Any = None
         self.retries = 0
+        self.last_answer = 0.0
+        """``time.monotonic()`` when a call last got an answer: how a waiting command tells a
+        slow apply from an unreachable service."""
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -195,7 +199,9 @@ class Api:
             with attempt:
                 self.counter.record(kind, method, write)
                 try:
-                    return fn()
+                    result = fn()
+                    self.last_answer = time.monotonic()
+                    return result
                 except gexc.PermissionDenied as exc:
                     raise PermissionDeniedError(
                         f"{kind} {method}: permission denied in project {self.project}: the "

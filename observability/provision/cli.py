@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ from observability.defaults import default_definitions_dir
 from observability.defaults.cli import init_definitions
 from observability.provision.source import DefinitionError, Variables
 from observability.provision.spec import Layout, Spec, load_spec
+from observability.wording import counted
 
 provision_app = typer.Typer(
     help="Log metrics, notification channels, alert policies and dashboards as code.",
@@ -47,6 +48,7 @@ OutputOpt = typer.Option("table", "--output", "-o", help="table or json")
 PruneOpt = typer.Option(False, "--prune", help="Also delete managed resources not in the files")
 
 _ERR = Console(stderr=True)
+T = TypeVar("T")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -228,18 +230,58 @@ def _api(project: str) -> Iterator[Any]:
         api.close()
 
 
+def _answered(api: Any, work: Callable[[], T]) -> T:
+    """``work()`` (calls through ``api``), saying what it waits for after 2 s and giving up
+    with one line when the service has not answered for ``COMPOSER_OBS_API_TIMEOUT_S``."""
+    import httpx
+    from google.api_core.exceptions import GoogleAPIError
+
+    from observability.provision.api import ProvisionError
+    from observability.settings import load_settings
+    from observability.waiting import (
+        Unanswered,
+        credentials_problem,
+        exit_abandoning,
+        waiting_for,
+    )
+
+    where = api.endpoint.grpc_target or "monitoring.googleapis.com"
+    check = (
+        "that the emulator runs there (COMPOSER_OBS_EMULATOR)"
+        if api.endpoint.emulated
+        else "the network and the project"
+    )
+    try:
+        return waiting_for(
+            f"Cloud Monitoring at {where}",
+            work,
+            load_settings().api_timeout_s,
+            say=lambda line: _ERR.print(line, highlight=False),
+            last_answer=lambda: api.last_answer,
+            check=f"{check}, or raise COMPOSER_OBS_API_TIMEOUT_S",
+        )
+    except Unanswered as exc:
+        _fail(str(exc))
+        exit_abandoning(1)
+    except ProvisionError as exc:
+        raise _fail(str(exc)) from exc
+    except (GoogleAPIError, httpx.HTTPError) as exc:
+        reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        raise _fail(f"Cloud Monitoring at {where} failed: {reason}; check {check}") from None
+    except Exception as exc:
+        problem = credentials_problem(exc)
+        if problem is None:
+            raise
+        raise _fail(problem) from None
+
+
 @contextmanager
 def _planned(project_id: str, spec: Spec, prune: bool) -> Iterator[tuple[Any, Any]]:
     """An open API and the plan read through it; a failed read exits 1 with one line."""
-    from observability.provision.api import ProvisionError
     from observability.provision.plan import plan_from_api
 
     with _api(project_id) as api:
-        try:
-            result = plan_from_api(spec, api, prune)
-        except ProvisionError as exc:
-            raise _fail(str(exc)) from exc
-        yield api, result
+        yield api, _answered(api, lambda: plan_from_api(spec, api, prune))
 
 
 def _print_errors(errors: list[Any]) -> None:
@@ -273,8 +315,10 @@ def validate(sources: Sources, output: str = OutputOpt) -> None:
         _print_errors(report.errors)
         if report.ok:
             Console().print(
-                f"{len(spec.metrics)} metrics, {len(spec.channels)} channels, "
-                f"{len(spec.policies)} policies, {len(spec.dashboards)} dashboards: valid"
+                f"{counted(len(spec.metrics), 'metric')}, "
+                f"{counted(len(spec.channels), 'channel')}, "
+                f"{counted(len(spec.policies), 'policy', 'policies')}, "
+                f"{counted(len(spec.dashboards), 'dashboard')}: valid"
             )
     if not report.ok:
         raise typer.Exit(1)
@@ -324,9 +368,11 @@ def apply(
         if output != "json" and steps:
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task("applying", total=steps)
-                result = apply_plan(planned, api, lambda c: progress.advance(task))
+                result = _answered(
+                    api, lambda: apply_plan(planned, api, lambda c: progress.advance(task))
+                )
         else:
-            result = apply_plan(planned, api)
+            result = _answered(api, lambda: apply_plan(planned, api))
         if output == "json":
             _emit_json(
                 {"plan": planned.as_dict(), **result.as_dict(), "calls": api.counter.as_dict()}
@@ -383,12 +429,12 @@ def destroy(
 
     project_id = _project(project)
     with _api(project_id) as api:
-        planned = destroy_plan(read_live(api))
+        planned = destroy_plan(_answered(api, lambda: read_live(api)))
         if output != "json":
             _print_plan(planned, Console())
         if planned.changes and not yes:
             typer.confirm(f"delete {len(planned.changes)} managed resource(s)?", abort=True)
-        result = apply_plan(planned, api)
+        result = _answered(api, lambda: apply_plan(planned, api))
         if output == "json":
             _emit_json({**result.as_dict(), "calls": api.counter.as_dict()})
         else:
@@ -403,11 +449,15 @@ def export(
     sources: Sources,
     out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout"),
 ) -> None:
-    """Write the resources as Terraform HCL."""
-    from observability.provision.export import export_hcl
+    """Write the resources as Terraform HCL; credentials become sensitive variables."""
+    from observability.provision.export import export_hcl, exported_variables
 
     project_id, spec = sources.load(offline=True)
     text = export_hcl(spec, project_id)
+    names = exported_variables(text)
+    if names:
+        settings = ", ".join(f"TF_VAR_{name}" for name in names)
+        _ERR.print(f"note: credentials are Terraform variables: set {settings}", highlight=False)
     if out is None:
         sys.stdout.write(text)
     else:

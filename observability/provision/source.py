@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from observability.provision import json_keys
-from observability.yaml_lines import DuplicateKey, KeyPath, key_lines
+from observability.yaml_lines import DuplicateKey, KeyPath, key_lines, yaml_problem
 
 Path_ = KeyPath
 
@@ -151,12 +151,9 @@ def read_file(path: Path) -> Located:
     try:
         data = yaml.load(text, Loader=_LOADER)
         lines = key_lines(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise DefinitionError(path, line, "", f"invalid YAML: {exc.problem or exc}") from exc
     except yaml.YAMLError as exc:
-        raise DefinitionError(path, None, "", f"invalid YAML: {exc}") from exc
+        line, problem = yaml_problem(exc)
+        raise DefinitionError(path, line, "", f"invalid YAML: {problem}") from exc
     except DuplicateKey as exc:
         raise DefinitionError(path, exc.line, dotted(exc.path), str(exc)) from None
     return Located(path, data, lines)

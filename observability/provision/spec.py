@@ -110,7 +110,16 @@ def _items(located: Located) -> list[tuple[Path_, Located]]:
                 raise located.error((i,), "each item must be a mapping")
             out.append(((i,), parts[i]))
         return out
-    raise located.error((), "expected a mapping (one definition) or a list of them")
+    if data is None:
+        raise DefinitionError(
+            located.file, 1, "", "the file is empty: expected a mapping (one definition) or a list"
+        )
+    raise DefinitionError(
+        located.file,
+        located.line(()) or 1,
+        "",
+        f"expected a mapping (one definition) or a list of them, not {type(data).__name__}",
+    )
 
 
 _YAML = ("*.yaml", "*.yml")

@@ -87,8 +87,20 @@ def serve(
     database_url: Annotated[
         str | None, typer.Option(help="sqlite:///file or postgresql://…", show_default=False)
     ] = None,
-    host: Annotated[str | None, typer.Option(show_default=False)] = None,
-    port: Annotated[int | None, typer.Option(show_default=False)] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to listen on (default: COMPOSER_OBS_ROUTER_HOST, else 127.0.0.1).",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port to listen on (default: COMPOSER_OBS_ROUTER_PORT or PORT, else 9093).",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -206,8 +218,10 @@ def routes_test(
 @silence_app.command("add")
 def silence_add(
     matchers: Annotated[list[str], typer.Argument(help='Matchers, e.g. dag_id="nightly".')],
+    comment: Annotated[
+        str, typer.Option("--comment", "-m", help="Why, for whoever is on call next.")
+    ],
     duration: Annotated[str, typer.Option("--duration", "-d", help="e.g. 2h, 30m.")] = "1h",
-    comment: Annotated[str, typer.Option("--comment", "-m", help="Why.")] = "",
     author: Annotated[
         str | None, typer.Option(help="Who (default: $USER).", show_default=False)
     ] = None,

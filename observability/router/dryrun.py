@@ -8,6 +8,7 @@ of such cases so a configuration change can be tested in CI like code.
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from observability.router.dispatcher import time_muted
 from observability.router.inhibit import Inhibitor
 from observability.router.matcher import MatcherError, parse_matchers
 from observability.router.silence import Silence
+from observability.yaml_lines import DuplicateKey, key_lines, yaml_problem
 
 
 @dataclass
@@ -120,16 +122,42 @@ class CaseResult:
 
 
 def load_cases(path: Path) -> list[RouteCase]:
-    """Read a cases file; ValueError with a one-line reason when it is malformed."""
+    """Read a cases file; ValueError with a one-line ``file:line: key: reason`` when it is
+    malformed. A misspelt key is reported as such, before the field it leaves missing."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        lines = key_lines(text)
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from None
+    except DuplicateKey as exc:
+        where = ".".join(str(part) for part in exc.path)
+        raise ValueError(f"{path}:{exc.line}: {where}: {exc}") from None
+    except yaml.YAMLError as exc:
+        line, problem = yaml_problem(exc)
+        raise ValueError(f"{path}:{line or 1}: invalid YAML: {problem}") from None
+    if data is None:
+        raise ValueError(f"{path}:1: the file is empty: expected cases: with a list of cases")
+    try:
         return CaseFile.model_validate(data).cases
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise ValueError(f"{path}: {where}: {error['msg']}") from None
+        error = min(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
+        location = tuple(error["loc"])
+        line = next(
+            (
+                lines[location[:depth]]
+                for depth in range(len(location), 0, -1)
+                if location[:depth] in lines
+            ),
+            1,
+        )
+        where = ".".join(str(part) for part in location) or "(top)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            known = [*RouteCase.model_fields, *CaseFile.model_fields]
+            close = difflib.get_close_matches(str(location[-1]), known, n=1)
+            message = "not a field" + (f" (did you mean {close[0]}?)" if close else "")
+        raise ValueError(f"{path}:{line}: {where}: {message}") from None
 
 
 def run_cases(config: RouterConfig, cases: list[RouteCase]) -> list[CaseResult]:

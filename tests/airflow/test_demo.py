@@ -97,6 +97,11 @@ def test_the_story_and_the_report(demo: tuple[str, Path]) -> None:
     report = (output / "report.html").read_text()
     assert "Airflow DAG failed" in report
     assert "obs_example_failure" in report
+    lines = (output / "events.jsonl").read_text().splitlines()
+    payloads = [json.loads(line)["jsonPayload"] for line in lines]
+    assert payloads and all(type(p["schema_version"]) is int for p in payloads), (
+        "whole numbers as written (schema_version: 1), not the Struct's doubles (1.0)"
+    )
     incidents = json.loads((output / "incidents.json").read_text())
     assert {i["policyDisplayName"] for i in incidents} >= {"Airflow DAG failed"}
     assert all(i["state"] == "closed" for i in incidents)

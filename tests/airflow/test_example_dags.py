@@ -72,6 +72,14 @@ def _types(events: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
 
 
 class TestExampleDags:
+    def test_the_task_logs_carry_no_warning_of_ours(self, run: AirflowRun) -> None:
+        """Issue 19: Airflow 3 logged a DeprecatedImportWarning from the redaction module in
+        every task (it imported the secrets masker from its deprecated location first)."""
+        for dag_id, output in run.outputs.items():
+            warnings = [line for line in output.splitlines() if "Warning" in line]
+            assert not [line for line in warnings if "DeprecatedImport" in line], (dag_id, warnings)
+            assert not [line for line in warnings if "observability" in line], (dag_id, warnings)
+
     def test_nothing_was_spooled(self, run: AirflowRun) -> None:
         assert not list((run.airflow.home / "spool").glob("*.jsonl")), "events fell back to spool"
 
@@ -136,7 +144,7 @@ class TestExampleDags:
             assert event["max_tries"] == 1
             assert event["queue"] == "default"
             assert event["pool"] == "default_pool"
-            assert event["operator"].endswith("PythonDecoratedOperator")
+            assert event["operator"] == "@task"  # as written, not _PythonDecoratedOperator
             assert event["log_url"].startswith("http")
             assert event["logical_date"]
             assert event["start_date"]

@@ -35,6 +35,8 @@ def test_shipped_file_passes(path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert " 0 failed" in result.output
     assert "FAIL" not in result.output
+    # a file takes seconds: the command says which one runs (issue 19)
+    assert f"running {path}: " in result.stderr and " on a virtual clock" in result.stderr
 
 
 def test_failing_example_fails_with_the_difference() -> None:

@@ -78,9 +78,10 @@ def test_workers_store_each_alert_once_and_notify_each_group_once(
     dispatcher = dispatcher_pid(router)
     assert dispatcher not in statuses, "the dispatcher is a process of its own"
     assert dispatcher is not None
-    # Below the HTTP workers' CPU priority by the default 5.
+    # Below the HTTP workers' CPU priority by the default 5, relative to theirs (the suite may
+    # itself run under `nice`), and capped where the kernel caps it.
     worker_nice = os.getpriority(os.PRIO_PROCESS, next(iter(statuses)))
-    assert os.getpriority(os.PRIO_PROCESS, dispatcher) == worker_nice + 5
+    assert os.getpriority(os.PRIO_PROCESS, dispatcher) == min(worker_nice + 5, 19)
     ids = [f"w-{index}" for index in range(90)]
     # Each incident arrives twice (Monitoring retries), over 8 connections the kernel
     # spread over the workers.
