@@ -40,7 +40,7 @@ def parse_matchers(text: str) -> list[Matcher]:
         token.append(char)
     if inside_quotes:
         # Alertmanager refuses this too, naming the unescaped quote; say what is wrong.
-        raise MatcherError(f'a value\'s closing " is missing in {text!r}')
+        raise MatcherError(f"a value's closing \" is missing in {text!r}")
     last = go_trim_space("".join(token))
     if last:
         tokens.append(last)
