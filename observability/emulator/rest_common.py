@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,15 +17,30 @@ import grpc
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from observability.emulator.errors import ApiError, json_type_name
+from observability.emulator.sqlite_db import unavailable
 
 _log = logging.getLogger(__name__)
+
+_PARSE_ON_LOOP_BYTES = 64 * 1024
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ApiError.invalid(f"Invalid JSON payload received. {error}") from error
+    except RecursionError:
+        raise ApiError.invalid(
+            "Invalid JSON payload received. Nested too deeply (more than about 1,000 levels)."
+        ) from None
 
 
 async def json_body(request: Request, limit: int) -> dict[str, Any]:
@@ -45,10 +61,8 @@ async def json_body(request: Request, limit: int) -> dict[str, Any]:
     raw = b"".join(chunks)
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ApiError.invalid(f"Invalid JSON payload received. {error}") from error
+    # Parsing megabytes takes a while: off the event loop, so other requests go on.
+    body = _parse(raw) if size <= _PARSE_ON_LOOP_BYTES else await run_in_threadpool(_parse, raw)
     if not isinstance(body, dict):
         raise ApiError.invalid(
             f"Invalid JSON payload received. The body must be a JSON object, "
@@ -86,6 +100,10 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, sqlite3.Error) and (refusal := unavailable(error)) is not None:
+        return _api_error(request, refusal)
+    if isinstance(error, RecursionError):  # only a deeply nested input recurses that far
+        return _api_error(request, ApiError.invalid("Invalid request: nested too deeply."))
     _log.exception("%s %s failed", request.method, request.url.path, exc_info=error)
     internal = ApiError(grpc.StatusCode.INTERNAL, f"emulator bug: {type(error).__name__}: {error}")
     return _api_error(request, internal)
