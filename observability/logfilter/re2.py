@@ -14,6 +14,12 @@ yes/no or one group's text, so ``Regex`` calls the compiled RE2 object (the bind
 ``_re2.RE2``, the C++ class) directly. Texts and patterns are UTF-8; a lone surrogate
 (possible in a JSON string) is passed through as its bytes, which no pattern character
 matches, rather than raising.
+
+Even so, one call into the binding costs about twenty dictionary lookups, several times
+Python's ``re`` on a short text. The fields filters test by regex repeat across entries
+(log names, resource types, event kinds, DAG ids), so each ``Regex`` remembers its yes/no
+for the last few hundred short texts it saw: repeated values cost a lookup, and the memory
+stays bounded (``_MEMO_ENTRIES`` texts of at most ``_MEMO_TEXT_CHARS`` characters).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ _CAPTURE_OPTIONS: Final = _options(capture=True)
 _UNANCHORED: Final = _re2.RE2.Anchor.UNANCHORED
 _ANCHOR_BOTH: Final = _re2.RE2.Anchor.ANCHOR_BOTH
 _NO_MATCH: Final = (-1, -1)
+_MEMO_ENTRIES: Final = 256
+_MEMO_TEXT_CHARS: Final = 128
 
 
 def _encode(text: str) -> bytes:
@@ -63,13 +71,14 @@ class Regex:
     no submatch pass); ``extract`` uses a second, capturing one, built on first use.
     """
 
-    __slots__ = ("_capture", "_encoded", "_test", "pattern")
+    __slots__ = ("_capture", "_encoded", "_found", "_test", "pattern")
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
         self._encoded = _encode(pattern)
         self._test = _compiled(self._encoded, _TEST_OPTIONS)
         self._capture: Any = None
+        self._found: dict[tuple[str, bool], bool] = {}  # (text, whole) -> answer
 
     @property
     def groups(self) -> int:
@@ -84,13 +93,23 @@ class Regex:
 
     def search(self, text: str) -> bool:
         """Whether the pattern matches anywhere in ``text`` (how Logging's ``=~`` tests)."""
-        data = _encode(text)
-        return self._test.Match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH
+        known = self._found.get((text, False))
+        return self._test_text(text, False) if known is None else known
 
     def fullmatch(self, text: str) -> bool:
         """Whether the pattern matches all of ``text`` (how Monitoring's ``=~`` tests)."""
+        known = self._found.get((text, True))
+        return self._test_text(text, True) if known is None else known
+
+    def _test_text(self, text: str, whole: bool) -> bool:
         data = _encode(text)
-        return self._test.Match(_ANCHOR_BOTH, data, 0, len(data))[0] != _NO_MATCH
+        anchor = _ANCHOR_BOTH if whole else _UNANCHORED
+        found: bool = self._test.Match(anchor, data, 0, len(data))[0] != _NO_MATCH
+        if len(text) <= _MEMO_TEXT_CHARS:
+            if len(self._found) >= _MEMO_ENTRIES:
+                self._found.clear()  # start over rather than track recency per call
+            self._found[text, whole] = found
+        return found
 
     def extract(self, text: str) -> str | None:
         """The first group's text in the first match, or None (no match, or group unset)."""
