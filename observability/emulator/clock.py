@@ -18,7 +18,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 
 from observability.emulator.errors import ApiError
-from observability.emulator.rest_common import json_body
+from observability.emulator.rest_common import JSON_BODY, json_body
 
 _MAX_BODY = 64 * 1024
 
@@ -97,7 +97,7 @@ def router(clock: Clock) -> APIRouter:
     async def get_clock() -> dict[str, Any]:
         return _describe(clock)
 
-    @api.post("/v1/emulator/clock:advance")
+    @api.post("/v1/emulator/clock:advance", openapi_extra=JSON_BODY)
     async def advance(request: Request) -> dict[str, Any]:
         body = await json_body(request, _MAX_BODY)
         seconds = body.get("seconds")
@@ -109,7 +109,7 @@ def router(clock: Clock) -> APIRouter:
             raise ApiError.invalid(f"seconds: {error}") from None
         return _describe(clock)
 
-    @api.post("/v1/emulator/clock:set")
+    @api.post("/v1/emulator/clock:set", openapi_extra=JSON_BODY)
     async def set_clock(request: Request) -> dict[str, Any]:
         body = await json_body(request, _MAX_BODY)
         text = body.get("time")

@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import grpc
 from fastapi import APIRouter, FastAPI, Request
@@ -26,6 +26,28 @@ from observability.emulator.sqlite_db import unavailable
 _log = logging.getLogger(__name__)
 
 _PARSE_ON_LOOP_BYTES = 64 * 1024
+
+
+JSON_BODY: Final = {
+    "requestBody": {"required": False, "content": {"application/json": {"schema": {}}}}
+}
+"""``openapi_extra`` of a route that reads its JSON body itself (``json_body``): so the
+OpenAPI document says there is one, and fuzzers send one. Any JSON may arrive; the route
+answers 400 to what is not its message."""
+
+
+def query_parameters(*names: str) -> dict[str, Any]:
+    """``openapi_extra`` naming the query parameters a route reads itself, as strings."""
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in names
+        ]
+    }
+
+
+OPENAPI_PATH: Final = "/v1/emulator/openapi.json"
+"""Where the REST surface's OpenAPI document is served (FastAPI's, for tools and fuzzing)."""
 
 
 def _refuse_constant(name: str) -> Any:
@@ -112,7 +134,10 @@ def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
 def build_app(routers: Iterable[APIRouter]) -> FastAPI:
     """One app serving every emulated REST API."""
     app = FastAPI(
-        title="composer-observability emulator", openapi_url=None, docs_url=None, redoc_url=None
+        title="composer-observability emulator",
+        openapi_url=OPENAPI_PATH,
+        docs_url=None,
+        redoc_url=None,
     )
     for router in routers:
         app.include_router(router)
