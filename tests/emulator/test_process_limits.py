@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 from google.api_core import exceptions
-from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
 
 from observability import gcp
 from observability.emulator.process import emulator_process
@@ -31,13 +30,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def own(data_dir: Path) -> Iterator[Endpoint]:
     with emulator_process(data_dir) as endpoint:
         yield endpoint
-
-
-@pytest.fixture(scope="module")
-def api(own: Endpoint) -> Iterator[LoggingServiceV2Client]:
-    client = gcp.logging_api(own)
-    yield client
-    client.transport.close()
 
 
 @pytest.fixture
@@ -89,8 +81,9 @@ def _rest_entry(text: str) -> dict[str, object]:
 
 
 def test_a_store_locked_by_another_process_answers_unavailable_quickly(
-    api: LoggingServiceV2Client, http: httpx.Client, data_dir: Path
+    own: Endpoint, http: httpx.Client, data_dir: Path
 ) -> None:
+    api = gcp.logging_api(own)
     api.write_log_entries(entries=[_entry("before")])
     holder = sqlite3.connect(data_dir / "logging.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
@@ -113,3 +106,4 @@ def test_a_store_locked_by_another_process_answers_unavailable_quickly(
     api.write_log_entries(entries=[_entry("after")])  # and it recovers by itself
     listed = api.list_log_entries(request={"resource_names": [f"projects/{PROJECT}"]})
     assert [entry.text_payload for entry in listed] == ["before", "after"]
+    api.transport.close()
