@@ -19,11 +19,11 @@ never silently matched against nothing.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from observability.emulator import page_tokens
 from observability.emulator.boolean_filter import (
     DOUBLE_QUOTED,
     ORDERINGS,
@@ -296,13 +296,7 @@ def page(items: Sequence[Any], page_size: int, page_token: str) -> tuple[list[An
     """One page of ``items`` and the token of the next one ("" at the end)."""
     start = 0
     if page_token:
-        try:
-            start = int(base64.urlsafe_b64decode(page_token.encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError.invalid(
-                f'Field page_token had an invalid value of "{page_token}": not a token this '
-                "list returned"
-            ) from None
+        (start,) = page_tokens.decode(page_token, (int,), "page_token")
         if start < 0:
             raise ApiError.invalid(f'Field page_token had an invalid value of "{page_token}"')
     if page_size < 0:
@@ -310,5 +304,5 @@ def page(items: Sequence[Any], page_size: int, page_token: str) -> tuple[list[An
     size = page_size or DEFAULT_PAGE_SIZE
     chunk = list(items[start : start + size])
     end = start + size
-    token = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else ""
+    token = page_tokens.encode(end) if end < len(items) else ""
     return chunk, token

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from observability.emulator.dashboards_service import MAX_REQUEST_BYTES, DashboardsService
 from observability.emulator.errors import ApiError
-from observability.emulator.rest_common import json_body
+from observability.emulator.rest_common import JSON_BODY, json_body, query_parameters
 
 _TRUE = {"true": True, "1": True, "false": False, "0": False, "": False}
 
@@ -38,7 +38,10 @@ def router(service: DashboardsService) -> APIRouter:
     """The routes of the Dashboards REST API, bound to ``service``."""
     routes = APIRouter()
 
-    @routes.post("/v1/projects/{project}/dashboards")
+    @routes.post(
+        "/v1/projects/{project}/dashboards",
+        openapi_extra={**JSON_BODY, **query_parameters("dashboardId", "validateOnly")},
+    )
     async def create(project: str, request: Request) -> JSONResponse:
         body = await json_body(request, MAX_REQUEST_BYTES)
         created = await run_in_threadpool(
@@ -50,7 +53,10 @@ def router(service: DashboardsService) -> APIRouter:
         )
         return JSONResponse(created)
 
-    @routes.get("/v1/projects/{project}/dashboards")
+    @routes.get(
+        "/v1/projects/{project}/dashboards",
+        openapi_extra=query_parameters("pageSize", "pageToken"),
+    )
     def list_dashboards(project: str, request: Request) -> JSONResponse:
         page = service.list(
             f"projects/{project}",
@@ -66,7 +72,10 @@ def router(service: DashboardsService) -> APIRouter:
     def get(project: str, ident: str) -> JSONResponse:
         return JSONResponse(service.get(f"projects/{project}/dashboards/{ident}"))
 
-    @routes.patch("/v1/projects/{project}/dashboards/{ident}")
+    @routes.patch(
+        "/v1/projects/{project}/dashboards/{ident}",
+        openapi_extra={**JSON_BODY, **query_parameters("validateOnly")},
+    )
     async def update(project: str, ident: str, request: Request) -> JSONResponse:
         body = await json_body(request, MAX_REQUEST_BYTES)
         updated = await run_in_threadpool(

@@ -10,10 +10,7 @@ values the client library's REST transport sends as integers are stored as names
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import json
 import re
 import secrets
 import uuid
@@ -22,6 +19,7 @@ from typing import Any, Final
 
 import grpc
 
+from observability.emulator import page_tokens
 from observability.emulator.dashboards_json import enum_names
 from observability.emulator.dashboards_store import DashboardsStore, StoredDashboard
 from observability.emulator.dashboards_validate import validate_dashboard
@@ -149,7 +147,7 @@ class DashboardsService:
         rows = self.store.list(project, after, size + 1)
         more = len(rows) > size
         rows = rows[:size]
-        token = self._encode_token(project, rows[-1].seq) if more else ""
+        token = page_tokens.encode(project, rows[-1].seq) if more else ""
         return DashboardsPage([_rendered(row) for row in rows], token)
 
     def update(
@@ -195,19 +193,11 @@ class DashboardsService:
         )
 
     @staticmethod
-    def _encode_token(project: str, seq: int) -> str:
-        raw = json.dumps([project, seq], separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @staticmethod
     def _decode_token(project: str, token: str) -> int:
         if not token:
             return 0
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            token_project, seq = json.loads(raw)
-        except (binascii.Error, ValueError, TypeError) as error:
-            raise ApiError.invalid(f"pageToken: invalid page token {token!r}") from error
-        if token_project != project or not isinstance(seq, int):
+        token_project, seq = page_tokens.decode(token, (str, int))
+        if token_project != project:
             raise ApiError.invalid(f"pageToken: not a page token of projects/{project}")
-        return seq
+        seq_number: int = seq
+        return seq_number

@@ -169,10 +169,7 @@ def parse_extractor(text: str, where: str) -> Extractor:
             value = get(entry)
             if value is None:
                 return None
-            found = pattern.search(_as_text(value))
-            if found is None or found.group(1) is None:
-                return None
-            return found.group(1)
+            return pattern.extract(_as_text(value))
 
         return regexp_extract
     match = _EXTRACT.fullmatch(text)

@@ -11,8 +11,6 @@ and entries stored before a metric existed never reach it (no backfill).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 from collections.abc import Sequence
@@ -23,6 +21,7 @@ from urllib.parse import unquote
 import grpc
 from google.protobuf import timestamp_pb2
 
+from observability.emulator import page_tokens
 from observability.emulator.clock import Clock
 from observability.emulator.errors import ApiError
 from observability.emulator.log_metrics_model import (
@@ -178,14 +177,11 @@ class LogMetricsService:
         names = sorted(self._by_parent.get(parent, {}))
         after = ""
         if request.page_token:
-            try:
-                after = base64.urlsafe_b64decode(request.page_token.encode()).decode()
-            except (binascii.Error, UnicodeDecodeError) as error:
-                raise ApiError.invalid("page_token: not a token this server issued") from error
+            (after,) = page_tokens.decode(request.page_token, (str,), "page_token")
         names = [name for name in names if name > after]
         page, rest = names[:size], names[size:]
         metrics = [self._by_parent[parent][name].metric for name in page]
-        token = base64.urlsafe_b64encode(page[-1].encode()).decode() if rest else ""
+        token = page_tokens.encode(page[-1]) if rest else ""
         return MetricsPage(metrics, token)
 
     def update(self, request: Any) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Final
 
 # Imported for their side effect: they put RequestLog and AuditLog, the protoPayload types
 # Google's own services write, into the default descriptor pool.
@@ -25,9 +25,13 @@ import google.cloud.appengine_logging
 import google.cloud.audit.audit_log_pb2  # noqa: F401
 from google.cloud.logging_v2.types import LogEntry
 from google.logging.type import log_severity_pb2
-from google.protobuf import descriptor_pool, json_format, struct_pb2
+from google.protobuf import descriptor_pool, json_format, struct_pb2, timestamp_pb2
+from google.protobuf.message import DecodeError
 
 from observability.emulator.errors import json_type_name
+
+MAX_MESSAGE_DEPTH: Final = 100
+"""How deep protobuf messages may nest: the default of upb (Python), C++ and Java decoders."""
 
 LogEntryPb = LogEntry.pb()
 """The raw protobuf class of ``google.logging.v2.LogEntry`` (fast, no proto-plus wrapper)."""
@@ -37,6 +41,9 @@ SEVERITY_NUMBERS: dict[str, int] = dict(log_severity_pb2.LogSeverity.items())
 
 _SEVERITY_NAMES = {number: name for name, number in SEVERITY_NUMBERS.items()}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z, google.protobuf.Timestamp's range
+_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+_MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's range: +-10,000 years
 _MAX_SAFE_INT = 2**53
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?\s*([Zz]|[+-]\d\d:?\d\d)"
@@ -140,7 +147,7 @@ def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
 def entry_to_dict(entry: Any) -> dict[str, Any]:
     """A raw ``LogEntry`` protobuf as the REST JSON dict (only fields that are set).
 
-    The entry must have passed ``check_proto_payload``, so that every part has a JSON form.
+    The entry must have passed ``check_renderable``, so that every part has a JSON form.
     """
     out: dict[str, Any] = {}
     if entry.log_name:
@@ -175,15 +182,43 @@ def entry_to_dict(entry: Any) -> dict[str, Any]:
     return out
 
 
-def check_proto_payload(entry: Any) -> None:
-    """Refuse a ``protoPayload`` whose type this server does not know, so every stored entry
-    can be rendered as JSON (Google too refuses user-defined payload types)."""
+def check_timestamp(value: timestamp_pb2.Timestamp, field: str) -> None:
+    """Refuse a Timestamp outside the range the API defines (years 1 to 9999).
+
+    A JSON request cannot hold one, but a protobuf can (seconds are any int64); stored, it
+    would fail every later rendering of the entry, and so every list of its project.
+    """
+    if not _MIN_SECONDS <= value.seconds <= _MAX_SECONDS or not 0 <= value.nanos < 10**9:
+        raise EntryInvalid(
+            f"{field}: seconds={value.seconds} nanos={value.nanos} is not a valid time "
+            "(0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z)"
+        )
+
+
+def check_renderable(entry: Any) -> None:
+    """Refuse what could be stored but not rendered as JSON by every later read.
+
+    A ``protoPayload`` must be of a type this server knows (Google too refuses
+    user-defined payload types) and, like ``httpRequest.latency``, hold only times and
+    durations in their valid range. The other nested fields hold nothing that can fail.
+    """
+    if entry.HasField("http_request") and entry.http_request.HasField("latency"):
+        latency = entry.http_request.latency
+        if abs(latency.seconds) > _MAX_DURATION_SECONDS or abs(latency.nanos) >= 10**9:
+            raise EntryInvalid(
+                f"httpRequest.latency: seconds={latency.seconds} nanos={latency.nanos} is "
+                f"not a valid duration (at most {_MAX_DURATION_SECONDS} seconds)"
+            )
     if entry.HasField("proto_payload"):
         name = entry.proto_payload.TypeName()
         try:
             descriptor_pool.Default().FindMessageTypeByName(name)
         except KeyError:
             raise EntryInvalid(f"protoPayload: type {name!r} is not supported") from None
+        try:
+            json_format.MessageToDict(entry.proto_payload)
+        except (ValueError, TypeError) as error:
+            raise EntryInvalid(f"protoPayload: {error}") from None
 
 
 def entry_from_json(data: object, target: Any) -> None:
@@ -207,4 +242,30 @@ def entry_from_json(data: object, target: Any) -> None:
             raise json_format.ParseError(
                 f"jsonPayload must be an object, got {json_type_name(payload)}"
             )
-        target.json_payload.update(payload)
+        try:
+            target.json_payload.update(payload)
+        except RecursionError:
+            raise _too_deep("jsonPayload") from None
+    if payloads and payloads[0] != "textPayload":
+        _check_depth(target, payloads[0])
+
+
+def _too_deep(field: str) -> json_format.ParseError:
+    return json_format.ParseError(
+        f"{field}: nested too deeply; a LogEntry may nest at most {MAX_MESSAGE_DEPTH} "
+        "protobuf messages (about 33 levels of objects, or 48 of arrays, in a jsonPayload)"
+    )
+
+
+def _check_depth(entry: Any, field: str) -> None:
+    """Refuse an entry built from JSON that the protobuf decoders could not read back.
+
+    Over gRPC, the server's decoder has already refused such a request; from REST JSON the
+    message is built in memory, where depth has no limit, so the entry would be stored and
+    then break every list of its project (on both transports, and in Google's clients).
+    Decoding it once is the exact test of what every reader will do.
+    """
+    try:
+        LogEntryPb.FromString(entry.SerializeToString())
+    except DecodeError:
+        raise _too_deep(field) from None

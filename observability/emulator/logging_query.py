@@ -19,7 +19,7 @@ from observability.emulator.logging_convert import (
     EntryInvalid,
     parse_timestamp_ns,
 )
-from observability.emulator.logging_store import SqlClause, parse_log_name
+from observability.emulator.logging_store import SqlClause, clamp_int64, parse_log_name
 from observability.logfilter import (
     And,
     Comparison,
@@ -96,10 +96,10 @@ def _narrow_comparison(path: tuple[str, ...], op: str, value: Value) -> SqlClaus
     sql_op = _RANGE_SQL[op]
     if path == ("timestamp",):
         ns = parse_timestamp_ns(value.text)
-        return None if ns is None else SqlClause(f"ts {sql_op} ?", (ns,))
+        return None if ns is None else SqlClause(f"ts {sql_op} ?", (clamp_int64(ns),))
     if path == ("severity",):
         number = _severity_number(value)
-        return None if number is None else SqlClause(f"severity {sql_op} ?", (number,))
+        return None if number is None else SqlClause(f"severity {sql_op} ?", (clamp_int64(number),))
     # String equality is case-insensitive; the columns fold ASCII case only.
     if op != "=" or not value.text.isascii():
         return None

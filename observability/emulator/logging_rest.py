@@ -23,7 +23,13 @@ from starlette.concurrency import run_in_threadpool
 from observability.emulator.errors import ApiError
 from observability.emulator.logging_convert import entry_from_json
 from observability.emulator.logging_service import MAX_REQUEST_BYTES, LoggingService
-from observability.emulator.rest_common import invalid_payload, json_body, parse_message
+from observability.emulator.rest_common import (
+    JSON_BODY,
+    invalid_payload,
+    json_body,
+    parse_message,
+    query_parameters,
+)
 
 _WriteRequest = WriteLogEntriesRequest.pb()
 _ListRequest = ListLogEntriesRequest.pb()
@@ -60,17 +66,20 @@ def router(service: LoggingService) -> APIRouter:
             out["nextPageToken"] = page.next_page_token
         return out
 
-    @routes.post("/v2/entries:write")
+    @routes.post("/v2/entries:write", openapi_extra=JSON_BODY)
     async def entries_write(request: Request) -> JSONResponse:
         await run_in_threadpool(write, await json_body(request, MAX_REQUEST_BYTES))
         return JSONResponse({})
 
-    @routes.post("/v2/entries:list")
+    @routes.post("/v2/entries:list", openapi_extra=JSON_BODY)
     async def entries_list(request: Request) -> JSONResponse:
         body = await json_body(request, MAX_REQUEST_BYTES)
         return JSONResponse(await run_in_threadpool(list_entries, body))
 
-    @routes.get("/v2/{kind}/{parent_id}/logs")
+    @routes.get(
+        "/v2/{kind}/{parent_id}/logs",
+        openapi_extra=query_parameters("resourceNames", "pageSize", "pageToken"),
+    )
     def logs_list(kind: str, parent_id: str, request: Request) -> JSONResponse:
         query = request.query_params
         fields: dict[str, Any] = {

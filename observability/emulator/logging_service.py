@@ -7,10 +7,9 @@ lives here once.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -18,6 +17,7 @@ from typing import Any, Final
 from google.cloud.logging_v2.types import WriteLogEntriesPartialErrors
 from google.rpc import code_pb2, status_pb2
 
+from observability.emulator import page_tokens
 from observability.emulator.errors import ApiError
 from observability.emulator.logging_query import compile_query
 from observability.emulator.logging_store import (
@@ -28,6 +28,8 @@ from observability.emulator.logging_store import (
     parse_parent,
 )
 from observability.logfilter import FilterError
+
+_log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
 MAX_FILTER_CHARS: Final = 20_000
@@ -75,20 +77,6 @@ def _parents(names: Sequence[str]) -> list[str]:
     return sorted(set(parents))
 
 
-def _encode_token(payload: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
-
-
-def _decode_token(token: str) -> list[Any]:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError):
-        payload = None
-    if not isinstance(payload, list) or not payload:
-        raise ApiError.invalid("pageToken: not a page token this server issued")
-    return payload
-
-
 def _query_digest(*parts: object) -> str:
     """Ties a page token to its query: the API requires the same parameters on every page."""
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
@@ -116,8 +104,7 @@ class LoggingService:
         prepared = self.store.prepare(request.entries)
         if not request.dry_run and (request.partial_success or not prepared.errors):
             self.store.insert(prepared)
-            for listener in self.listeners:
-                listener(prepared.entries)
+            self._notify(prepared.entries)
         if not prepared.errors:
             return
         first = min(prepared.errors)
@@ -133,6 +120,16 @@ class LoggingService:
                 )
             details.append(partial)
         raise ApiError.invalid(message, details)
+
+    def _notify(self, entries: Sequence[PreparedEntry]) -> None:
+        """Tell the listeners about stored entries; a listener's failure is logged, not
+        answered: the entries are stored, and an error would make the client write them
+        again (as duplicates, when it set no insertId)."""
+        for listener in self.listeners:
+            try:
+                listener(entries)
+            except Exception:  # noqa: BLE001 - the write itself succeeded
+                _log.exception("a listener of written entries failed")
 
     @staticmethod
     def _apply_defaults(request: Any) -> None:
@@ -177,8 +174,8 @@ class LoggingService:
         digest = _query_digest(parents, request.filter, order)
         after: Cursor | None = None
         if request.page_token:
-            parts = _decode_token(request.page_token)
-            if parts[0] != digest or len(parts) != 4:
+            parts = page_tokens.decode(request.page_token, (str, int, str, int))
+            if parts[0] != digest:
                 raise ApiError.invalid(
                     "pageToken: belongs to a different query (resourceNames, filter and "
                     "orderBy must stay the same while paging)"
@@ -192,7 +189,7 @@ class LoggingService:
             page_size=request.page_size or DEFAULT_PAGE_SIZE,
             after=after,
         )
-        return EntriesPage(entries, _encode_token([digest, *cursor]) if cursor else "")
+        return EntriesPage(entries, page_tokens.encode(digest, *cursor) if cursor else "")
 
     def list_logs(self, request: Any) -> LogsPage:
         """ListLogs (raw protobuf request): the logs of a parent that hold entries."""
@@ -204,9 +201,9 @@ class LoggingService:
         digest = _query_digest(parents)
         after = None
         if request.page_token:
-            parts = _decode_token(request.page_token)
-            if parts[0] != digest or len(parts) != 2:
+            parts = page_tokens.decode(request.page_token, (str, str))
+            if parts[0] != digest:
                 raise ApiError.invalid("pageToken: belongs to a different parent")
             after = parts[1]
         names, last = self.store.list_logs(parents, page_size, after)
-        return LogsPage(names, _encode_token([digest, last]) if last else "")
+        return LogsPage(names, page_tokens.encode(digest, last) if last else "")

@@ -28,7 +28,8 @@ from google.protobuf import timestamp_pb2
 from observability.emulator.logging_convert import (
     EntryInvalid,
     LogEntryPb,
-    check_proto_payload,
+    check_renderable,
+    check_timestamp,
     entry_to_dict,
 )
 from observability.emulator.sqlite_db import SQLiteDatabase
@@ -70,6 +71,21 @@ CREATE TABLE IF NOT EXISTS logs (
 
 Cursor = tuple[int, str, int]
 """Position in the listing order: (timestamp ns, insert id, row id)."""
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+
+def clamp_int64(number: int) -> int:
+    """``number`` clamped into SQLite's 64-bit INTEGER, for the indexed columns.
+
+    Cloud Logging accepts timestamps from year 1 to 9999, but nanoseconds since the epoch
+    overflow 64 bits outside 1677-2262 (and a filter may say ``severity>=1e30``). The
+    columns only order and narrow (the entry keeps its exact timestamp), and clamping is
+    monotonic, so ``ts >= clamp(x)`` still holds for every entry at or after ``x``:
+    narrowing by clamped bounds never drops a match.
+    """
+    return _INT64_MIN if number < _INT64_MIN else _INT64_MAX if number > _INT64_MAX else number
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +215,10 @@ class LoggingStore:
     so that a very selective filter over a large store cannot hold a request for long
     (Cloud Logging too may return a short or empty page with a next page token)."""
 
+    SCAN_SECONDS: Final = 1.0
+    """The same bound in time: a filter that is costly on every row (regexes over large
+    payloads) answers after about this long with a cursor, instead of holding the call."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = SQLiteDatabase(path, _SCHEMA)
@@ -249,6 +269,7 @@ class LoggingStore:
                 "resource.type: required (give the entry or the request a monitored resource)"
             )
         if entry.HasField("timestamp"):
+            check_timestamp(entry.timestamp, "timestamp")
             ts = entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos
             if ts > now + MAX_FUTURE_NS:
                 raise EntryInvalid(
@@ -263,7 +284,7 @@ class LoggingStore:
             entry.insert_id = next(new_ids)
         if entry.labels:
             _check_labels(entry.labels)
-        check_proto_payload(entry)
+        check_renderable(entry)
         blob = entry.SerializeToString()
         if len(blob) > MAX_ENTRY_BYTES:
             raise EntryInvalid(
@@ -273,7 +294,7 @@ class LoggingStore:
         return PreparedEntry(
             log_name.parent,
             log_name.log_id,
-            ts,
+            clamp_int64(ts),
             entry.insert_id,
             entry.severity,
             entry.resource.type,
@@ -331,11 +352,12 @@ class LoggingStore:
         )
         page: list[StoredEntry] = []
         last: Cursor | None = None
+        deadline = time.monotonic() + self.SCAN_SECONDS
         # Closing the cursor ends the read transaction even when the page fills early.
         with closing(self._db.connection().execute(sql, params)) as rows:
             for scanned, (ts, insert_id, row_id, blob) in enumerate(rows):
-                if scanned == self.SCAN_LIMIT:  # the row past the budget: more remain
-                    return page, last
+                if scanned == self.SCAN_LIMIT or (last and time.monotonic() > deadline):
+                    return page, last  # out of budget with rows left: continue from here
                 last = (ts, insert_id, row_id)
                 entry = StoredEntry(blob)
                 if matches is None or matches(entry.as_dict()):

@@ -21,7 +21,6 @@ are case-sensitive; a label the series lacks compares as the empty string.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +37,7 @@ from observability.emulator.boolean_filter import (
     token_pattern,
     unquote,
 )
-from observability.logfilter.re2 import RegexError, compile_re2
+from observability.logfilter.re2 import Regex, RegexError, compile_re2
 
 
 class MonitoringFilterError(ValueError):
@@ -245,14 +244,14 @@ class _Parser(BooleanParser[_Comparison]):
             return (lambda value: literal in value), None
         if op in ("=~", "!=~"):
             pattern = self._regex(literal, token.pos)
-            return (lambda value: pattern.fullmatch(value) is not None), None
+            return pattern.fullmatch, None
         return _ordering(op, literal), None
 
     def _is_call(self) -> bool:
         following = self.peek(1)
         return following.kind == "punct" and following.text == "("
 
-    def _regex(self, pattern: str, pos: int) -> re.Pattern[str]:
+    def _regex(self, pattern: str, pos: int) -> Regex:
         try:
             return compile_re2(pattern)
         except RegexError as error:
@@ -275,7 +274,7 @@ class _Parser(BooleanParser[_Comparison]):
         if name == "has_substring":
             return (lambda value: arg in value), None
         pattern = self._regex(arg, token.pos)
-        return (lambda value: pattern.fullmatch(value) is not None), None
+        return pattern.fullmatch, None
 
 
 def _ordering(op: str, literal: str) -> Callable[[str], bool]:

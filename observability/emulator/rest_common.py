@@ -9,22 +9,60 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import grpc
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from observability.emulator.errors import ApiError, json_type_name
+from observability.emulator.sqlite_db import unavailable
 
 _log = logging.getLogger(__name__)
+
+_PARSE_ON_LOOP_BYTES = 64 * 1024
+
+
+JSON_BODY: Final = {
+    "requestBody": {"required": False, "content": {"application/json": {"schema": {}}}}
+}
+"""``openapi_extra`` of a route that reads its JSON body itself (``json_body``): so the
+OpenAPI document says there is one, and fuzzers send one. Any JSON may arrive; the route
+answers 400 to what is not its message."""
+
+
+def query_parameters(*names: str) -> dict[str, Any]:
+    """``openapi_extra`` naming the query parameters a route reads itself, as strings."""
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in names
+        ]
+    }
+
+
+OPENAPI_PATH: Final = "/v1/emulator/openapi.json"
+"""Where the REST surface's OpenAPI document is served (FastAPI's, for tools and fuzzing)."""
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ApiError.invalid(f"Invalid JSON payload received. {error}") from error
+    except RecursionError:
+        raise ApiError.invalid(
+            "Invalid JSON payload received. Nested too deeply (more than about 1,000 levels)."
+        ) from None
 
 
 async def json_body(request: Request, limit: int) -> dict[str, Any]:
@@ -45,10 +83,8 @@ async def json_body(request: Request, limit: int) -> dict[str, Any]:
     raw = b"".join(chunks)
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ApiError.invalid(f"Invalid JSON payload received. {error}") from error
+    # Parsing megabytes takes a while: off the event loop, so other requests go on.
+    body = _parse(raw) if size <= _PARSE_ON_LOOP_BYTES else await run_in_threadpool(_parse, raw)
     if not isinstance(body, dict):
         raise ApiError.invalid(
             f"Invalid JSON payload received. The body must be a JSON object, "
@@ -86,6 +122,10 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, sqlite3.Error) and (refusal := unavailable(error)) is not None:
+        return _api_error(request, refusal)
+    if isinstance(error, RecursionError):  # only a deeply nested input recurses that far
+        return _api_error(request, ApiError.invalid("Invalid request: nested too deeply."))
     _log.exception("%s %s failed", request.method, request.url.path, exc_info=error)
     internal = ApiError(grpc.StatusCode.INTERNAL, f"emulator bug: {type(error).__name__}: {error}")
     return _api_error(request, internal)
@@ -94,7 +134,10 @@ def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
 def build_app(routers: Iterable[APIRouter]) -> FastAPI:
     """One app serving every emulated REST API."""
     app = FastAPI(
-        title="composer-observability emulator", openapi_url=None, docs_url=None, redoc_url=None
+        title="composer-observability emulator",
+        openapi_url=OPENAPI_PATH,
+        docs_url=None,
+        redoc_url=None,
     )
     for router in routers:
         app.include_router(router)

@@ -13,6 +13,33 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Final
+
+import grpc
+
+from observability.emulator.errors import ApiError
+
+BUSY_TIMEOUT_MS: Final = 2000
+"""How long a statement waits for a lock another process holds before the call answers
+UNAVAILABLE (which Google's clients retry). The emulator's own writers never wait on each
+other here (a lock serializes them), so only a foreign process can make this wait."""
+
+_UNAVAILABLE_ERRORS: Final = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL")
+
+
+def unavailable(error: sqlite3.Error) -> ApiError | None:
+    """UNAVAILABLE for a database that is locked by another process or on a full disk.
+
+    Both pass without anything changing in the request, so the caller should retry, as it
+    would on Google's UNAVAILABLE; any other SQLite error is a bug, and None is returned.
+    """
+    name = getattr(error, "sqlite_errorname", "")  # extended: SQLITE_BUSY_RECOVERY...
+    if not name.startswith(_UNAVAILABLE_ERRORS):
+        return None
+    return ApiError(
+        grpc.StatusCode.UNAVAILABLE,
+        f"The service is currently unavailable (the emulator's storage: {error}); retry.",
+    )
 
 
 class SQLiteDatabase:
@@ -35,7 +62,7 @@ class SQLiteDatabase:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)

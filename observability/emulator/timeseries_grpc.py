@@ -10,10 +10,7 @@ Other methods answer UNIMPLEMENTED. Only conversions happen here.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 from datetime import datetime, timezone
 from typing import Any, Final
 
@@ -34,6 +31,7 @@ from google.cloud.monitoring_v3.types import (
 )
 from google.protobuf import empty_pb2
 
+from observability.emulator import page_tokens
 from observability.emulator.errors import ApiError
 from observability.emulator.grpc_common import unary
 from observability.emulator.monitoring_filter import (
@@ -151,17 +149,11 @@ def to_proto(series: TimeSeries, headers_only: bool = False) -> Any:
 def _page(items: list[Any], digest: str, page_size: int, token: str) -> tuple[list[Any], str]:
     start = 0
     if token:
-        try:
-            parts = json.loads(base64.urlsafe_b64decode(token.encode()))
-        except (binascii.Error, ValueError):
-            parts = None
-        if not isinstance(parts, list) or len(parts) != 2 or parts[0] != digest:
+        token_digest, start = page_tokens.decode(token, (str, int), "page_token")
+        if token_digest != digest or start < 0:
             raise ApiError.invalid("page_token: not a token this server issued for this query")
-        start = int(parts[1])
     end = start + page_size
-    following = ""
-    if end < len(items):
-        following = base64.urlsafe_b64encode(json.dumps([digest, end]).encode()).decode()
+    following = page_tokens.encode(digest, end) if end < len(items) else ""
     return items[start:end], following
 
 

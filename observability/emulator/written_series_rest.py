@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from starlette.concurrency import run_in_threadpool
 
 from observability.emulator.errors import ApiError, json_type_name
-from observability.emulator.rest_common import invalid_payload, json_body
+from observability.emulator.rest_common import JSON_BODY, invalid_payload, json_body
 from observability.emulator.written_series_service import WrittenSeriesService
 
 _MAX_BODY: Final = 16 * 1024 * 1024
@@ -51,7 +51,7 @@ def router(service: WrittenSeriesService) -> APIRouter:
     """The seed endpoint over ``service``."""
     api = APIRouter()
 
-    @api.post("/v1/emulator/projects/{project}/timeSeries:seed")
+    @api.post("/v1/emulator/projects/{project}/timeSeries:seed", openapi_extra=JSON_BODY)
     async def seed(project: str, request: Request) -> dict[str, Any]:
         series = _series(await json_body(request, _MAX_BODY))
         written = await run_in_threadpool(service.seed, project, series)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -31,7 +30,7 @@ from observability.logfilter.ast import (
 from observability.logfilter.errors import FilterError
 from observability.logfilter.functions import Test, compile_operand, compile_restriction
 from observability.logfilter.parser import parse_filter
-from observability.logfilter.re2 import RegexError, compile_re2
+from observability.logfilter.re2 import Regex, RegexError, compile_re2
 from observability.logfilter.schema import MISSING, FieldType
 from observability.logfilter.values import (
     SEVERITY_NAMES,
@@ -252,7 +251,7 @@ def _value_test(op: Operator, value: Value, ftype: FieldType, pos: int, text: st
     return _typed_test(op, number, to_number)
 
 
-def _compile_pattern(value: Value, text: str) -> re.Pattern[str]:
+def _compile_pattern(value: Value, text: str) -> Regex:
     if value.kind == "null":
         raise FilterError("a regular expression must be a string", value.pos, text)
     try:
@@ -261,18 +260,18 @@ def _compile_pattern(value: Value, text: str) -> re.Pattern[str]:
         raise FilterError(str(exc), value.pos, text) from None
 
 
-def _regex_test(want: bool, pattern: re.Pattern[str], ftype: FieldType) -> ValueTest:
+def _regex_test(want: bool, pattern: Regex, ftype: FieldType) -> ValueTest:
     search = pattern.search
     names = SEVERITY_NAMES if ftype is FieldType.SEVERITY else {}
 
     def test(value: Any) -> bool:
         cls = value.__class__
         if cls is str:
-            return (search(value) is not None) is want
+            return search(value) is want
         if cls is list:
             return any(test(member) for member in value)
         if cls is int and value in names:  # severity given as a number
-            return (search(names[value]) is not None) is want
+            return search(names[value]) is want
         return False
 
     return test

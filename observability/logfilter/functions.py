@@ -356,8 +356,7 @@ def _regexp_extract(call: FunctionCall, text: str) -> Operand:
 
     def extract(value: Any) -> Any:
         subject = scalar_text(value)
-        match = pattern.search(subject) if subject is not None else None
-        group = match.group(1) if match is not None else None
+        group = pattern.extract(subject) if subject is not None else None
         return MISSING if group is None else group
 
     return Operand(_converted(source, extract), FieldType.STRING, MISSING)

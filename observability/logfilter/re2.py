@@ -1,186 +1,126 @@
-"""Run Cloud Logging's RE2 patterns on Python's ``re``.
+"""Cloud Logging's and Cloud Monitoring's regular expressions: RE2 itself, not an imitation.
 
-RE2 and ``re`` agree on most syntax, and a filter that works here must also work in
-Cloud Logging, so constructs RE2 rejects (backreferences, lookaround, atomic groups,
-possessive quantifiers, conditionals, ``(?#...)`` comments) are rejected here too.
-RE2 spellings ``re`` lacks are translated: ``(?<name>``, ``\\z``, ``\\Q...\\E``,
-``\\x{...}`` and POSIX classes such as ``[[:alpha:]]``. Where the two differ in
-meaning the translation follows RE2: ``\\d``, ``\\w`` and ``\\s`` are ASCII-only, and
-``$`` (outside multi-line mode) matches only at the very end of the text.
+Both APIs promise RE2 syntax and semantics (``=~``/``!~`` in a Logging filter,
+``REGEXP_EXTRACT`` in a log-based metric, ``monitoring.regex.full_match`` in a Monitoring
+filter). RE2 runs in time linear in the text, so no pattern a user writes can stall the
+emulator the way a backtracking engine does on ``^(a+)+$``; and what RE2 refuses
+(backreferences, lookaround, possessive quantifiers...) is refused here with RE2's own
+message, what it accepts (``\\pL``, ``(?U)``, ``[[:^alpha:]]``...) is accepted.
 
-Known, accepted gaps: ``\\b`` and negated classes inside brackets (``[\\D]``) keep
-Python's Unicode meaning; ``\\p{...}`` classes and the ``U`` flag are rejected; and
-``re`` backtracks, so a pathological pattern can be slow where RE2 is linear.
+The engine is Google's binding, ``google-re2``. Its ``re``-like ``search`` builds a match
+object through a generator and maps byte offsets back to characters, which measured several
+times the cost of the match itself on the short strings filters test; filters only need a
+yes/no or one group's text, so ``Regex`` calls the compiled RE2 object (the binding's
+``_re2.RE2``, the C++ class) directly. Texts and patterns are UTF-8; a lone surrogate
+(possible in a JSON string) is passed through as its bytes, which no pattern character
+matches, rather than raising.
+
+Even so, one call into the binding costs about twenty dictionary lookups, several times
+Python's ``re`` on a short text. The fields filters test by regex repeat across entries
+(log names, resource types, event kinds, DAG ids), so each ``Regex`` remembers its yes/no
+for the last few hundred short texts it saw: repeated values cost a lookup, and the memory
+stays bounded (``_MEMO_ENTRIES`` texts of at most ``_MEMO_TEXT_CHARS`` characters).
 """
 
 from __future__ import annotations
 
-import re
+from typing import Any, Final
+
+import re2
+from re2 import _re2
 
 
 class RegexError(ValueError):
-    """A pattern RE2 would reject, or one this translation cannot run; ``offset`` in it."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
+    """A pattern RE2 refuses; the message is RE2's, prefixed with what failed."""
 
 
-_PERL_CLASSES = {"d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\f\\r "}
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7f",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
-_FLAG_CHARS = frozenset("imsU-")
-_COUNTED_REPEAT = re.compile(r"\{\d+(?:,\d*)?\Z")  # "x{2" before a "}" that ends it
+def _options(*, capture: bool) -> Any:
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print every refused pattern to stderr
+    options.never_capture = not capture
+    return options
 
 
-def compile_re2(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2 pattern for ``search`` (unanchored, case-sensitive, like Logging)."""
-    translated = _translate(pattern)
-    try:
-        return re.compile(translated)
-    except re.error as exc:
-        raise RegexError(f"invalid regular expression: {exc.msg}", 0) from None
-    except (OverflowError, RecursionError, ValueError) as exc:
-        raise RegexError(f"invalid regular expression: {exc}", 0) from None
+_TEST_OPTIONS: Final = _options(capture=False)
+_CAPTURE_OPTIONS: Final = _options(capture=True)
+_UNANCHORED: Final = _re2.RE2.Anchor.UNANCHORED
+_ANCHOR_BOTH: Final = _re2.RE2.Anchor.ANCHOR_BOTH
+_NO_MATCH: Final = (-1, -1)
+_MEMO_ENTRIES: Final = 256
+_MEMO_TEXT_CHARS: Final = 128
 
 
-def _translate(pattern: str) -> str:
-    multiline = bool(re.search(r"\(\?[imsU]*m", pattern))
-    out: list[str] = []
-    i = 0
-    n = len(pattern)
-    in_class = False
-    class_start = 0  # index in ``out`` just after "[" or "[^"
-    while i < n:
-        c = pattern[i]
-        if c == "\\":
-            text, i = _escape(pattern, i, in_class)
-            out.append(text)
-            continue
-        if in_class:
-            if c == "[" and pattern.startswith("[:", i):
-                end = pattern.find(":]", i + 2)
-                if end != -1:
-                    name = pattern[i + 2 : end]
-                    if name.startswith("^"):
-                        raise RegexError(f"negated class [:{name}:] is not supported", i)
-                    if name not in _POSIX_CLASSES:
-                        raise RegexError(f"invalid character class [:{name}:]", i)
-                    out.append(_POSIX_CLASSES[name])
-                    i = end + 2
-                    continue
-            if c == "]" and len(out) > class_start:
-                in_class = False
-            elif c in "[&~|":
-                c = "\\" + c  # literal in RE2; unescaped, Python warns about set operations
-            out.append(c)
-            i += 1
-            continue
-        if c == "[":
-            in_class = True
-            out.append("[")
-            i += 1
-            if pattern.startswith("^", i):
-                out.append("^")
-                i += 1
-            if pattern.startswith("]", i):  # "]" first in a class is a literal
-                out.append("\\]")
-                i += 1
-            class_start = len(out)
-            continue
-        if c == "(" and pattern.startswith("(?", i):
-            text, i = _group_opening(pattern, i)
-            out.append(text)
-            continue
-        if c == "$" and not multiline:
-            out.append(r"\Z")
-            i += 1
-            continue
-        if pattern.startswith("+", i + 1) and (
-            c in "*+?" or (c == "}" and _COUNTED_REPEAT.search("".join(out)))
-        ):
-            raise RegexError("possessive quantifiers are not supported by RE2", i + 1)
-        out.append(c)
-        i += 1
-    return "".join(out)
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
-def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
-    """Translate the escape at ``i``; return (text, index after it)."""
-    if i + 1 >= len(pattern):
-        raise RegexError("trailing backslash", i)
-    e = pattern[i + 1]
-    if e in "123456789":
-        raise RegexError("backreferences are not supported by RE2", i)
-    if e in "pP":
-        raise RegexError(f"Unicode classes \\{e}{{...}} are not supported", i)
-    if e in "CZ":
-        raise RegexError(f"\\{e} is not supported by RE2", i)
-    if e == "z":
-        return ("z" if in_class else r"\Z"), i + 2
-    if e == "Q":
-        end = pattern.find("\\E", i + 2)
-        literal = pattern[i + 2 :] if end == -1 else pattern[i + 2 : end]
-        escaped = re.escape(literal)
-        return escaped, (len(pattern) if end == -1 else end + 2)
-    if e == "x" and pattern.startswith("{", i + 2):
-        end = pattern.find("}", i + 3)
-        digits = pattern[i + 3 : end] if end != -1 else ""
-        if not digits or not all(d in "0123456789abcdefABCDEF" for d in digits):
-            raise RegexError("bad \\x{...} escape", i)
-        code = int(digits, 16)
-        if code > 0x10FFFF:
-            raise RegexError("\\x{...} escape is not a Unicode character", i)
-        return f"\\U{code:08x}", end + 1
-    lower = e.lower()
-    if lower in _PERL_CLASSES:
-        chars = _PERL_CLASSES[lower]
-        if in_class:
-            # Inside a class only the positive forms can be spelled out.
-            return (chars if e == lower else "\\" + e), i + 2
-        return (f"[{chars}]" if e == lower else f"[^{chars}]"), i + 2
-    return pattern[i : i + 2], i + 2
+def _compiled(encoded: bytes, options: Any) -> Any:
+    compiled = _re2.RE2(encoded, options)
+    if not compiled.ok():
+        reason = compiled.error()  # names the offending part: "missing ]: [a"
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise RegexError(f"invalid regular expression (RE2 syntax): {reason}")
+    return compiled
 
 
-def _group_opening(pattern: str, i: int) -> tuple[str, int]:
-    """Check/translate the ``(?...`` at ``i``; return (text, index after the opening)."""
-    rest = pattern[i + 2 : i + 4]
-    if rest.startswith("P<"):
-        return "(?P<", i + 4
-    if rest.startswith(("P=", "P>")):
-        raise RegexError("named backreferences are not supported by RE2", i)
-    if rest.startswith(("<=", "<!", "=", "!")):
-        raise RegexError("lookaround assertions are not supported by RE2", i)
-    if rest.startswith("<"):
-        return "(?P<", i + 3  # RE2 also accepts (?<name>...)
-    if rest.startswith(":"):
-        return "(?:", i + 3
-    if rest.startswith(">"):
-        raise RegexError("atomic groups are not supported by RE2", i)
-    if rest.startswith("("):
-        raise RegexError("conditional groups are not supported by RE2", i)
-    if rest.startswith("#"):
-        raise RegexError("(?#...) comments are not supported by RE2", i)
-    j = i + 2
-    while j < len(pattern) and pattern[j] in _FLAG_CHARS:
-        j += 1
-    flags = pattern[i + 2 : j]
-    if not flags or j >= len(pattern) or pattern[j] not in ":)":
-        raise RegexError("invalid or unsupported group flags", i)
-    if "U" in flags:
-        raise RegexError("the U (ungreedy) flag is not supported", i)
-    return pattern[i : j + 1], j + 1
+class Regex:
+    """One compiled RE2 pattern, case-sensitive unless it says ``(?i)``.
+
+    ``search`` and ``fullmatch`` answer yes/no with a capture-free program (RE2 then needs
+    no submatch pass); ``extract`` uses a second, capturing one, built on first use.
+    """
+
+    __slots__ = ("_capture", "_encoded", "_found", "_test", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._encoded = _encode(pattern)
+        self._test = _compiled(self._encoded, _TEST_OPTIONS)
+        self._capture: Any = None
+        self._found: dict[tuple[str, bool], bool] = {}  # (text, whole) -> answer
+
+    @property
+    def groups(self) -> int:
+        """How many capturing groups the pattern has."""
+        count: int = self._capturing().NumberOfCapturingGroups()
+        return count
+
+    def _capturing(self) -> Any:
+        if self._capture is None:
+            self._capture = _compiled(self._encoded, _CAPTURE_OPTIONS)
+        return self._capture
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern matches anywhere in ``text`` (how Logging's ``=~`` tests)."""
+        known = self._found.get((text, False))
+        return self._test_text(text, False) if known is None else known
+
+    def fullmatch(self, text: str) -> bool:
+        """Whether the pattern matches all of ``text`` (how Monitoring's ``=~`` tests)."""
+        known = self._found.get((text, True))
+        return self._test_text(text, True) if known is None else known
+
+    def _test_text(self, text: str, whole: bool) -> bool:
+        data = _encode(text)
+        anchor = _ANCHOR_BOTH if whole else _UNANCHORED
+        found: bool = self._test.Match(anchor, data, 0, len(data))[0] != _NO_MATCH
+        if len(text) <= _MEMO_TEXT_CHARS:
+            if len(self._found) >= _MEMO_ENTRIES:
+                self._found.clear()  # start over rather than track recency per call
+            self._found[text, whole] = found
+        return found
+
+    def extract(self, text: str) -> str | None:
+        """The first group's text in the first match, or None (no match, or group unset)."""
+        data = _encode(text)
+        spans = self._capturing().Match(_UNANCHORED, data, 0, len(data))
+        if len(spans) < 2 or spans[1] == _NO_MATCH:
+            return None
+        start, end = spans[1]
+        return data[start:end].decode("utf-8", "replace")
+
+
+def compile_re2(pattern: str) -> Regex:
+    """Compile an RE2 pattern; raises ``RegexError`` with RE2's reason if it refuses it."""
+    return Regex(pattern)

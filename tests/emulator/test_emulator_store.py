@@ -3,6 +3,7 @@ and must spare the filter the rows it rules out."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from google.cloud.logging_v2.types import WriteLogEntriesRequest
 
 from observability.emulator.logging_query import compile_query
+from observability.emulator.logging_service import LoggingService
 from observability.emulator.logging_store import LoggingStore, StoredEntry
 from observability.logfilter import compile_filter
 
@@ -130,6 +132,35 @@ def test_a_selective_filter_answers_in_bounded_steps(
     assert calls == 7  # 200 rows, 30 per call
 
 
+def test_a_costly_filter_answers_within_the_time_budget_and_loses_nothing(
+    store: LoggingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(LoggingStore, "SCAN_SECONDS", 0.2)
+    query = compile_query("jsonPayload.n>=0")
+    assert query.matches is not None
+    plain = query.matches
+
+    def costly(entry: dict[str, Any]) -> bool:
+        time.sleep(0.01)  # 200 rows: 2 s of filtering in all
+        return plain(entry)
+
+    found: list[int] = []
+    cursor = None
+    calls = []
+    while True:
+        started = time.monotonic()
+        page, cursor = store.list_entries(
+            ["projects/p"], query.narrowing, costly, descending=False, page_size=1000, after=cursor
+        )
+        calls.append(time.monotonic() - started)
+        found.extend(e.as_dict()["jsonPayload"]["n"] for e in page)
+        if cursor is None:
+            break
+
+    assert found == list(range(200))
+    assert len(calls) >= 5 and max(calls) < 1.0  # several short answers, not one long one
+
+
 def test_data_is_kept_in_one_file_across_store_instances(tmp_path: Path) -> None:
     first = LoggingStore(tmp_path / "logging.db")
     fill(first, 3)
@@ -139,3 +170,29 @@ def test_data_is_kept_in_one_file_across_store_instances(tmp_path: Path) -> None
     assert len(listed(second, "")) == 3
     fill(second, 3)  # the same entries again: duplicates
     assert len(listed(second, "")) == 3
+
+
+def test_a_failing_listener_does_not_fail_a_stored_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Counting into log-based metrics runs after the entries are stored: an error there
+    must not answer the write with an error, or the client writes the batch again."""
+    service = LoggingService(LoggingStore(tmp_path / "logging.db"))
+
+    def broken(entries: Any) -> None:
+        raise RuntimeError("metric counting failed")
+
+    service.listeners.append(broken)
+    request = WriteLogEntriesRequest.pb()()
+    entry = request.entries.add(log_name="projects/p/logs/x", text_payload="kept")
+    entry.resource.type = "global"
+
+    service.write(request)
+
+    assert [
+        e.as_dict()["textPayload"]
+        for e in service.store.list_entries(
+            ["projects/p"], compile_query("").narrowing, None, descending=False, page_size=10
+        )[0]
+    ] == ["kept"]
+    assert "a listener of written entries failed" in caplog.text

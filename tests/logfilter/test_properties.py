@@ -3,6 +3,7 @@ boolean structure behaves as the language defines it."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from observability.logfilter import FilterError, compile_filter, parse_filter
 from tests.logfilter.entries import ENTRIES
 
+TIME_BOUND_S = 0.5  # per filter: compiling it and testing it on every entry or text
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 FIELDS = [
@@ -123,12 +125,14 @@ def _evaluate_everywhere(text: str) -> dict[str, bool]:
 @FAST
 @given(st.text(max_size=200))
 def test_arbitrary_text_raises_only_filter_error(text: str) -> None:
+    started = time.perf_counter()
     try:
         parse_filter(text)
         _evaluate_everywhere(text)
     except FilterError as error:
         assert 0 <= error.position <= len(text)
         assert str(error)
+    assert time.perf_counter() - started < TIME_BOUND_S
 
 
 @FAST
@@ -184,3 +188,45 @@ def test_parenthesized_values_distribute(field: str, op: str, values: list[str])
             return
         raise AssertionError(f"{grouped!r} compiled but {spelled_out!r} did not")
     assert _evaluate_everywhere(grouped) == expected
+
+
+# Patterns built from regex syntax: nested quantifiers and alternations that make a
+# backtracking engine take exponential time on the texts below.
+REGEX_PIECES = ["a", "b", ".", "+", "*", "?", "|", "(", ")", "(?:", "{2,}", "^", "$", "\\", "[a-]"]
+regexes = st.one_of(
+    st.lists(st.sampled_from(REGEX_PIECES), max_size=20).map("".join),
+    st.text(max_size=30),
+)
+HOSTILE_TEXTS = ["a" * 40 + "!", "ab" * 30 + "c", "a" * 5000, ""]
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@FAST
+@given(regexes, st.sampled_from(["=~", "!~"]))
+def test_any_regex_gives_a_result_or_filter_error_in_bounded_time(pattern: str, op: str) -> None:
+    started = time.perf_counter()
+    try:
+        compiled = compile_filter(f"jsonPayload.message{op}{_quoted(pattern)}")
+    except FilterError as error:
+        assert "regular expression" in error.message
+    else:
+        for text in HOSTILE_TEXTS:
+            assert isinstance(compiled.matches({"jsonPayload": {"message": text}}), bool)
+    assert time.perf_counter() - started < TIME_BOUND_S
+
+
+@FAST
+@given(regexes)
+def test_any_regexp_extract_gives_a_result_or_filter_error_in_bounded_time(pattern: str) -> None:
+    started = time.perf_counter()
+    try:
+        compiled = compile_filter(f'regexp_extract(textPayload, {_quoted(pattern)}) = "a"')
+    except FilterError:
+        pass
+    else:
+        for text in HOSTILE_TEXTS:
+            assert isinstance(compiled.matches({"textPayload": text}), bool)
+    assert time.perf_counter() - started < TIME_BOUND_S
