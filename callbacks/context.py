@@ -216,9 +216,12 @@ def _why(
         event_type, context.get("exception"), _text(_get(ti, "state"))
     )
     if event_type == "task_skipped" and reason is None and _get(task, "soft_fail"):
-        poked = (reschedules or 0) * float(_get(task, "poke_interval", 0) or 0)
+        interval = _get(task, "poke_interval", 0)
+        poked = (reschedules or 0) * float(interval if isinstance(interval, (int, float)) else 0)
         elapsed = duration + poked if isinstance(duration, (int, float)) else None
-        reason = failures.soft_fail_skip(_get(task, "timeout"), elapsed)
+        reason = failures.soft_fail_skip(
+            _get(task, "timeout"), elapsed, interval if reschedules is not None else 0
+        )
     return reason, exception
 
 

@@ -63,11 +63,15 @@ def _from_message(message: str) -> tuple[str | None, Any]:
 SOFT_FAIL = " (soft_fail)"
 
 
-def soft_fail_skip(timeout: Any, elapsed_s: float | None) -> str:
-    """The reason of a ``soft_fail`` sensor's skip when Airflow passes no exception (Airflow
-    2.10's skip callbacks): it timed out if it ran at least its ``timeout``, else it failed."""
-    if isinstance(timeout, (int, float)) and elapsed_s is not None and elapsed_s >= timeout:
-        return SENSOR_TIMED_OUT + SOFT_FAIL
+def soft_fail_skip(timeout: Any, elapsed_s: float | None, poke_interval: Any = 0) -> str:
+    """The reason of a ``soft_fail`` sensor's skip when Airflow passes no exception (skip
+    callbacks and listeners): it timed out if it ran at least its ``timeout``, give or take
+    one ``poke_interval`` (a rescheduled sensor's first start is not in its context), else
+    it failed."""
+    if isinstance(timeout, (int, float)) and elapsed_s is not None:
+        interval = poke_interval if isinstance(poke_interval, (int, float)) else 0
+        if elapsed_s + interval >= timeout:
+            return SENSOR_TIMED_OUT + SOFT_FAIL
     return "sensor failed" + SOFT_FAIL
 
 

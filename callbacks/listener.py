@@ -1,10 +1,16 @@
 """An Airflow listener: task events for every task of an environment, no DAG edited.
 
-Registered by ``callbacks.plugin``. Listeners run where the task runs (the worker's task
-process), so they see task starts, successes, failures, retries and (Airflow 3) skips. DAG-run
-hooks run in the scheduler, which Composer 3 does not give plugins: use ``on_dag_success`` /
-``on_dag_failure`` on the DAG for run-level events there. A task that already has our
-callbacks is skipped here, so installing both never doubles an event.
+Registered by ``callbacks.plugin``. Task hooks run where the task runs (the worker's task
+process) and, for tasks Airflow ends from outside, in the scheduler, the API server (marked
+failed) or the DAG processor (lost heartbeats on 2.10). DAG-run hooks run in the scheduler and
+the API server, which Composer 3 does not give plugins: use ``on_dag_success`` /
+``on_dag_failure`` on the DAG for run-level events there. A task that already has our callbacks
+is skipped here, and a run outcome is sent once per machine, so installing both never doubles
+an event.
+
+These hooks run inside Airflow's own processes, on Airflow's objects, in the middle of
+Airflow's transactions: they never raise, never read an attribute that would make SQLAlchemy
+query (``callbacks.snapshot``), and in the scheduler's loop do nothing but build the event.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 from airflow.listeners import hookimpl
 
 from callbacks import metadata
-from callbacks.lifecycle import TASK_CALLBACKS, Context, is_ours, on_dag_success
+from callbacks.lifecycle import TASK_CALLBACKS, Context, is_ours
 from callbacks.snapshot import loaded
 
 
@@ -94,39 +100,43 @@ def _run_context(dag_run: Any, msg: str) -> Context:
     return {"dag_run": run, "reason": _reason(run, dag, msg), "dag": dag}
 
 
+def _run_event(hook: str, event_type: str, dag_run: Any, msg: str) -> None:
+    """Runs in the scheduler's loop (or an API request): the event is built from what the
+    hook carries; the rest (a marker file against Airflow's repeats, the failed tasks' lookup,
+    queueing) happens on a thread of ours."""
+
+    def build() -> None:
+        from callbacks.context import dag_run_event
+
+        fields = dag_run_event(event_type, _run_context(dag_run, msg))
+        metadata.in_background(lambda: _safely(hook, lambda: _complete(fields)))
+
+    _safely(hook, build)
+
+
 @hookimpl
 def on_dag_run_success(dag_run: Any, msg: str) -> None:
-    _safely("on_dag_run_success", lambda: on_dag_success(_run_context(dag_run, msg)))
+    _run_event("on_dag_run_success", "dag_run_succeeded", dag_run, msg)
 
 
 @hookimpl
 def on_dag_run_failed(dag_run: Any, msg: str) -> None:
-    """Runs in the scheduler's loop (or an API request): the event is built from what the
-    hook carries; its failed tasks are looked up, and the event queued, on a thread of ours."""
-
-    def failed() -> None:
-        from callbacks.context import dag_run_event
-
-        fields = dag_run_event("dag_run_failed", _run_context(dag_run, msg))
-        metadata.in_background(lambda: _safely("on_dag_run_failed", lambda: _complete(fields)))
-
-    _safely("on_dag_run_failed", failed)
+    _run_event("on_dag_run_failed", "dag_run_failed", dag_run, msg)
 
 
 def _complete(fields: dict[str, Any]) -> None:
-    """Off the scheduler's loop: skip a run outcome already sent from this machine, name the
-    run's failed tasks, queue the event."""
+    """Off the scheduler's loop: skip a run outcome already sent from this machine, name a
+    failed run's tasks, queue the event."""
     from callbacks.context import first_run_outcome
     from observability.emit import emit
 
     if not first_run_outcome(fields):
         return
-    try:
-        found = metadata.failed_task_ids(fields["dag_id"], fields["run_id"])
-    except Exception as exc:  # noqa: BLE001 - still report the run, without its tasks
-        print(
-            f"composer-observability: failed tasks of {fields['run_id']}: {exc!r}", file=sys.stderr
-        )
-        found = None
-    fields["failed_task_ids"] = found or []
+    if fields["event_type"] == "dag_run_failed":
+        try:
+            found = metadata.failed_task_ids(fields["dag_id"], fields["run_id"])
+        except Exception as exc:  # noqa: BLE001 - still report the run, without its tasks
+            print(f"composer-observability: tasks of {fields['run_id']}: {exc!r}", file=sys.stderr)
+            found = None
+        fields["failed_task_ids"] = found or []
     emit(fields)

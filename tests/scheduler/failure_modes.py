@@ -24,6 +24,7 @@ from typing import Any
 from observability.gcp import Endpoint
 from tests.support.airflow_cluster import AirflowCluster, kill
 from tests.support.cloud_logging import read_events
+from tests.support.waiting import wait_for
 
 DAGS = Path(__file__).parent / "dags"
 NO_SLOT_POOL = "obs_no_slot"
@@ -108,8 +109,22 @@ class Played:
         ]
 
 
-def _running_pid(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str) -> int:
-    cluster.api.wait_for_task(dag_id, run_id, task_id, {"running"}, timeout=180)
+WORKING = "obs-failure-modes: working"
+"""What a ``work`` task prints once its own code runs (dags/obs_failure_modes.py)."""
+
+
+def _working(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str = "work") -> None:
+    """Wait until the task's own code runs: Airflow shows it ``running`` while the task
+    process still starts, and what is done to it then is a different failure."""
+
+    def check() -> bool:
+        return WORKING in cluster.task_log(dag_id, run_id, task_id)
+
+    wait_for(check, 240, 1.0, f"{dag_id}/{run_id}/{task_id} to run its code")
+
+
+def _running_pid(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str = "work") -> int:
+    _working(cluster, dag_id, run_id, task_id)
     return cluster.api.task_pid(dag_id, run_id, task_id)
 
 
@@ -123,10 +138,10 @@ def _act(cluster: AirflowCluster, family: str, runs: dict[str, str]) -> None:
     kill(cluster.supervisor_pid(pid))
     kill(pid)
     dag = f"{family}_marked_task_failed"
-    cluster.api.wait_for_task(dag, runs[dag], "work", {"running"})
+    _working(cluster, dag, runs[dag])
     api.mark_task_failed(dag, runs[dag], "work")
     dag = f"{family}_marked_run_failed"
-    cluster.api.wait_for_task(dag, runs[dag], "work", {"running"})
+    _working(cluster, dag, runs[dag])
     api.mark_run_failed(dag, runs[dag])
 
 

@@ -5,14 +5,17 @@ API server (and on Airflow 3 a triggerer), each a process of its own, with task 
 executor starts. Code of ours that runs inside those processes (listener hooks, callbacks in
 the DAG processor) is only really tested there. This module starts that, in a temporary home:
 
-    with postgres_server(user="airflow") as server:
-        url = create_database(server, "af3")
-        with AirflowCluster.running(venv, home, url, env=composer_env(...), plugin=True) as af:
+    with postgres_server(user="airflow") as server:   # tests: the postgres_url fixture
+        url = migrated_database(server, venv, "af3", tmp)  # tests: airflow_database(venv, name)
+        with AirflowCluster.running(venv, home, url, env, dags=[dag_file], plugin=True) as af:
+            af.wait_for_dags(["my_dag"])
             run_id = af.api.trigger("my_dag")
             af.api.wait_for_task("my_dag", run_id, "work", {"running"})
-            os.kill(af.api.task_pid("my_dag", run_id, "work"), signal.SIGKILL)
+            kill(af.api.task_pid("my_dag", run_id, "work"))     # kill -9 from outside
+            af.api.mark_task_failed("other_dag", other_run, "work")
             af.api.wait_for_run("my_dag", run_id, {"failed"})
-            assert not af.exited()  # no component died
+            assert af.exited() == {}  # no component died
+            events = read_events(endpoint, project)  # tests/support/cloud_logging.py
 
 Airflow 3 (api-server, scheduler, dag-processor, triggerer) and Airflow 2.10 (webserver,
 scheduler, whose DAG processor is its child) are started from the venvs ``make airflow-envs``
@@ -296,17 +299,10 @@ class AirflowCluster:
     @classmethod
     @contextmanager
     def running(
-        cls,
-        venv: Path,
-        home: Path,
-        database_url: str,
-        env: dict[str, str],
-        dags: Iterable[Path] = (),
-        plugin: bool = False,
-        ready_timeout: float = 240.0,
+        cls, *args: Any, ready_timeout: float = 240.0, **kwargs: Any
     ) -> Iterator[AirflowCluster]:
-        """``launched``, then wait until it is healthy."""
-        with cls.launched(venv, home, database_url, env, dags, plugin) as cluster:
+        """``launched`` (same arguments), then wait until every component is healthy."""
+        with cls.launched(*args, **kwargs) as cluster:
             cluster.wait_until_ready(ready_timeout)
             yield cluster
 
@@ -422,7 +418,7 @@ class AirflowCluster:
         path = folder / f"attempt={try_number}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM every component (Airflow's graceful stop), then SIGKILL whatever of this
         cluster is still alive, task processes included; returns when none is left."""
         self.api.close()

@@ -62,9 +62,14 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+WORKING = "obs-failure-modes: working"
+"""Printed to the task log once the task's own code runs: the test acts only after it."""
+
+
 @task
 def work() -> None:
     """Runs until the test kills it or marks it failed."""
+    print(WORKING, flush=True)
     time.sleep(600)
 
 
@@ -97,8 +102,8 @@ for family in FAMILIES:
                 mode=mode,
                 # Rescheduled pokes far apart: under load, Airflow 3.3 can take seconds to
                 # see a poke's process end, and fails a sensor queued again before it does.
-                poke_interval=1 if mode == "poke" else 10,
-                timeout=4 if mode == "poke" else 25,
+                poke_interval=1 if mode == "poke" else 30,
+                timeout=4 if mode == "poke" else 45,
                 soft_fail=soft_fail,
             )
 
