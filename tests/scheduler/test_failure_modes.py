@@ -41,7 +41,20 @@ UPDATE = os.environ.get("COMPOSER_OBS_UPDATE_OBSERVED") == "1"
 """Record what this run saw as the new expectation (and the README table's source)."""
 
 
-@pytest.fixture(scope="module", params=airflow_params())
+def _one_worker_per_version() -> list[Any]:
+    """One environment per Airflow version: under ``pytest -n 2 --dist loadgroup`` (``make
+    test``) every test of a version goes to the same worker, which starts it once."""
+    return [
+        pytest.param(
+            *param.values,
+            marks=[*param.marks, pytest.mark.xdist_group(param.id or "airflow")],
+            id=param.id,
+        )
+        for param in airflow_params()
+    ]
+
+
+@pytest.fixture(scope="module", params=_one_worker_per_version())
 def played(
     request: pytest.FixtureRequest,
     emulator: Endpoint,
