@@ -44,7 +44,7 @@ demo: setup $(AIRFLOW3_VENV)/bin/airflow
 	AIRFLOW_VENV=$(AIRFLOW3_VENV) $(BIN)/python -m examples.demo
 
 test: setup airflow-envs
-	COMPOSER_OBS_AIRFLOW_VENVS="$(AIRFLOW2_VENV) $(AIRFLOW3_VENV)" $(BIN)/pytest -n 2 --dist loadgroup -q
+	COMPOSER_OBS_AIRFLOW_VENVS="$(AIRFLOW2_VENV) $(AIRFLOW3_VENV)" $(BIN)/pytest -n 2 -q
 
 # The unit tests of the alert policies (alert_tests/): also part of `make test`.
 alert-tests: setup

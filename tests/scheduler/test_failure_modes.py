@@ -41,20 +41,7 @@ UPDATE = os.environ.get("COMPOSER_OBS_UPDATE_OBSERVED") == "1"
 """Record what this run saw as the new expectation (and the README table's source)."""
 
 
-def _one_worker_per_version() -> list[Any]:
-    """One environment per Airflow version: under ``pytest -n 2 --dist loadgroup`` (``make
-    test``) every test of a version goes to the same worker, which starts it once."""
-    return [
-        pytest.param(
-            *param.values,
-            marks=[*param.marks, pytest.mark.xdist_group(param.id or "airflow")],
-            id=param.id,
-        )
-        for param in airflow_params()
-    ]
-
-
-@pytest.fixture(scope="module", params=_one_worker_per_version())
+@pytest.fixture(scope="module", params=airflow_params())
 def played(
     request: pytest.FixtureRequest,
     emulator: Endpoint,
@@ -108,7 +95,7 @@ def _of_type(events: list[dict[str, Any]], event_type: str) -> list[dict[str, An
     return [event for event in events if event["event_type"] == event_type]
 
 
-def test_no_component_exits_and_our_hooks_never_fail(played: dict[str, Played]) -> None:
+def _no_component_exits_and_our_hooks_never_fail(played: dict[str, Played]) -> None:
     """Issue 12's crash: with the plugin, the scheduler died at the first failed run."""
     for one in played.values():
         assert one.cluster.exited() == {}
@@ -118,12 +105,12 @@ def test_no_component_exits_and_our_hooks_never_fail(played: dict[str, Played]) 
             assert "composer-observability: listener" not in log
 
 
-def test_every_other_run_is_still_scheduled(played: dict[str, Played]) -> None:
+def _every_other_run_is_still_scheduled(played: dict[str, Played]) -> None:
     for one in played.values():
         assert one.healthy_state == "success"
 
 
-def test_no_event_is_duplicated(played: dict[str, Played]) -> None:
+def _no_event_is_duplicated(played: dict[str, Played]) -> None:
     for one in played.values():
         keys = Counter(
             (
@@ -138,7 +125,7 @@ def test_no_event_is_duplicated(played: dict[str, Played]) -> None:
         assert [key for key, count in keys.items() if count > 1] == []
 
 
-def test_a_failure_ended_from_outside_says_how(played: dict[str, Played]) -> None:
+def _a_failure_ended_from_outside_says_how(played: dict[str, Played]) -> None:
     """A killed, heartbeat-lost or marked-failed task's event names the reason and carries a
     readable ``TaskKilled``, never Airflow 2.10's dict of ids (type ``str``)."""
     for column, mode, events in _events(played):
@@ -151,7 +138,7 @@ def test_a_failure_ended_from_outside_says_how(played: dict[str, Played]) -> Non
                 assert "{'DAG Id'" not in exception["message"]
 
 
-def test_limits_say_which_limit(played: dict[str, Played]) -> None:
+def _limits_say_which_limit(played: dict[str, Played]) -> None:
     for column, mode, events in _events(played):
         for event in _of_type(events, "task_failed"):
             if mode == "execution_timeout":
@@ -165,13 +152,13 @@ def test_limits_say_which_limit(played: dict[str, Played]) -> None:
             assert event.get("reason", "").endswith("(soft_fail)"), (column, mode, event)
 
 
-def test_a_rescheduled_sensor_starts_once_per_try(played: dict[str, Played]) -> None:
+def _a_rescheduled_sensor_starts_once_per_try(played: dict[str, Played]) -> None:
     for column, mode, events in _events(played):
         if "reschedule" in mode:
             assert len(_of_type(events, "task_started")) <= 1, (column, mode)
 
 
-def test_a_failed_run_names_its_failed_tasks(played: dict[str, Played]) -> None:
+def _a_failed_run_names_its_failed_tasks(played: dict[str, Played]) -> None:
     """Also the task a timed-out run stopped, and on every path (callback, listener)."""
     for column, mode, events in _events(played):
         for event in _of_type(events, "dag_run_failed"):
@@ -180,7 +167,7 @@ def test_a_failed_run_names_its_failed_tasks(played: dict[str, Played]) -> None:
                 assert event["failed_task_ids"] == ["slow"], column
 
 
-def test_what_needs_an_outside_observer_reports_no_failure(played: dict[str, Played]) -> None:
+def _what_needs_an_outside_observer_reports_no_failure(played: dict[str, Played]) -> None:
     """An import error, a task that never gets a slot, a task running far too long: no code
     inside Airflow can see them (the watchdog reports them)."""
     outside = {mode.name for mode in MODES if mode.outside_the_task}
@@ -189,7 +176,7 @@ def test_what_needs_an_outside_observer_reports_no_failure(played: dict[str, Pla
             assert {event["event_type"] for event in events} <= {"task_started"}, (column, mode)
 
 
-def test_observations_are_recorded_for_the_readme(played: dict[str, Played]) -> None:
+def _observations_are_recorded_for_the_readme(played: dict[str, Played]) -> None:
     """``COMPOSER_OBS_UPDATE_OBSERVED=1`` records this run's observations as the README
     table's source (``python -m tests.scheduler.failure_table`` renders them)."""
     version = next(iter(played.values())).cluster.version
@@ -200,3 +187,17 @@ def test_observations_are_recorded_for_the_readme(played: dict[str, Played]) -> 
         (OBSERVED / f"{version}.json").write_text(
             json.dumps(seen, indent=2, ensure_ascii=False) + "\n"
         )
+
+
+def test_failure_modes_under_a_real_scheduler(played: dict[str, Played]) -> None:
+    """One test per Airflow version, so that one environment per version is started however
+    pytest-xdist distributes the tests; each check fails with its own message."""
+    _no_component_exits_and_our_hooks_never_fail(played)
+    _every_other_run_is_still_scheduled(played)
+    _no_event_is_duplicated(played)
+    _a_failure_ended_from_outside_says_how(played)
+    _limits_say_which_limit(played)
+    _a_rescheduled_sensor_starts_once_per_try(played)
+    _a_failed_run_names_its_failed_tasks(played)
+    _what_needs_an_outside_observer_reports_no_failure(played)
+    _observations_are_recorded_for_the_readme(played)
