@@ -22,15 +22,18 @@ $(BIN)/composer-obs: pyproject.toml
 setup: $(BIN)/composer-obs
 
 # One virtual environment per supported Airflow line, each with this package installed
-# editable, so that the tests run `airflow dags test` on the real thing.
+# editable, so that the tests run `airflow dags test` and a real scheduler on the real thing.
+# PostgreSQL drivers: psycopg2 (Airflow's metadata database) and asyncpg (Airflow 3's async
+# sessions), for the real-scheduler tests (tests/support/airflow_cluster.py).
+AIRFLOW_DB_DRIVERS := "psycopg2-binary>=2.9,<3" "asyncpg>=0.29,<1"
 $(AIRFLOW2_VENV)/bin/airflow: $(BIN)/composer-obs
 	$(UV) venv -q --allow-existing -p $(PYTHON) $(AIRFLOW2_VENV)
-	VIRTUAL_ENV=$(AIRFLOW2_VENV) $(UV) pip install -q --compile-bytecode "apache-airflow==$(AIRFLOW2_VERSION)" -e .
+	VIRTUAL_ENV=$(AIRFLOW2_VENV) $(UV) pip install -q --compile-bytecode "apache-airflow==$(AIRFLOW2_VERSION)" $(AIRFLOW_DB_DRIVERS) -e .
 	touch $@
 
 $(AIRFLOW3_VENV)/bin/airflow: $(BIN)/composer-obs
 	$(UV) venv -q --allow-existing -p $(PYTHON) $(AIRFLOW3_VENV)
-	VIRTUAL_ENV=$(AIRFLOW3_VENV) $(UV) pip install -q --compile-bytecode "apache-airflow==$(AIRFLOW3_VERSION)" -e .
+	VIRTUAL_ENV=$(AIRFLOW3_VENV) $(UV) pip install -q --compile-bytecode "apache-airflow==$(AIRFLOW3_VERSION)" $(AIRFLOW_DB_DRIVERS) -e .
 	touch $@
 
 airflow-envs: $(AIRFLOW2_VENV)/bin/airflow $(AIRFLOW3_VENV)/bin/airflow

@@ -3,7 +3,9 @@
 Airflow 3 hands callbacks a ``RuntimeTaskInstance`` and a trimmed context; Airflow 2 hands
 them the ORM ``TaskInstance``. Every attribute is read with a default, so a field that one
 version lacks is null in the event rather than an exception in the callback. Nothing here
-queries the metadata database, which Airflow 3 workers cannot reach.
+touches Airflow's database session; the two facts a context does not carry (a run's failed
+tasks, a sensor's reschedules on Airflow 2.10) come from ``callbacks.metadata``, on a
+connection of our own, where the process can reach the database at all.
 
 The result is a plain dict of event fields, not the pydantic ``Event``: Airflow 2's task
 process has not loaded pydantic, and loading it would cost the first callback ~0.4 s. The
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
-from callbacks import attempts
+from callbacks import attempts, failures, metadata
 
 EventFields = dict[str, Any]
 """Keyword arguments of ``observability.events.Event``, validated later by the writer."""
@@ -181,14 +183,64 @@ STATE_BY_EVENT_TYPE = {
 time (Airflow 2.10 shows ``scheduled`` to on_execute and ``running`` to success callbacks)."""
 
 
+def _reschedules(context: Mapping[str, Any], fields: EventFields) -> int | None:
+    """How often this try of a reschedule-mode sensor was rescheduled before now; None for
+    every other task. Airflow 3 puts it in the context, Airflow 2.10 only in its database."""
+    ti = context.get("task_instance") or context.get("ti")
+    task = context.get("task") or _get(ti, "task")
+    if _get(task, "mode") != "reschedule":
+        return None
+    count = context.get("task_reschedule_count")
+    if not isinstance(count, int):  # a listener's context: Airflow 3's task instance has it
+        count = _get(_get(ti, "_ti_context_from_server"), "task_reschedule_count")
+    if isinstance(count, int):
+        return count
+    if not (airflow_version() or "3").startswith("2."):
+        return None  # Airflow 3 tasks cannot reach the database
+    try:
+        return metadata.reschedule_count(
+            fields["dag_id"],
+            fields["task_id"],
+            fields["run_id"],
+            fields["map_index"] if fields["map_index"] is not None else -1,
+            int(fields["try_number"] or 1),
+        )
+    except Exception:  # noqa: BLE001 - unknown: count this poke as a start
+        return None
+
+
+def _why(
+    event_type: str, context: Mapping[str, Any], duration: Any, reschedules: int | None
+) -> tuple[str | None, Any]:
+    """(reason, exception) of a failed, retried or skipped try (see ``callbacks.failures``)."""
+    ti = context.get("task_instance") or context.get("ti")
+    task = context.get("task") or _get(ti, "task")
+    reason, exception = failures.explain(
+        event_type, context.get("exception"), _text(_get(ti, "state"))
+    )
+    if event_type == "task_skipped" and reason is None and _get(task, "soft_fail"):
+        interval = _get(task, "poke_interval", 0)
+        poked = (reschedules or 0) * float(interval if isinstance(interval, (int, float)) else 0)
+        elapsed = duration + poked if isinstance(duration, (int, float)) else None
+        reason = failures.soft_fail_skip(
+            _get(task, "timeout"), elapsed, interval if reschedules is not None else 0
+        )
+    return reason, exception
+
+
 def task_event(event_type: str, context: Mapping[str, Any]) -> EventFields | None:
     """The event for a task callback (started, succeeded, failed, up for retry, skipped), or
-    None when this try's outcome was already recorded by an earlier callback."""
+    None when this try's story already has it: an outcome recorded by an earlier callback, or
+    a later poke of a reschedule-mode sensor (one ``task_started`` per try; the outcome
+    counts the reschedules)."""
     ti = context.get("task_instance") or context.get("ti")
     task = context.get("task") or _get(ti, "task")
     if event_type == "task_succeeded" and _text(_get(ti, "state")) == "skipped":
         event_type = "task_skipped"  # Airflow 2.10 also runs success callbacks after a skip
     fields = task_fields(context)
+    reschedules = _reschedules(context, fields)
+    if event_type == "task_started" and reschedules:
+        return None
     key = (
         fields["dag_id"],
         fields["task_id"],
@@ -223,30 +275,44 @@ def task_event(event_type: str, context: Mapping[str, Any]) -> EventFields | Non
         end_date=end,
         duration_s=float(duration) if isinstance(duration, (int, float)) else None,
         log_url=_get(ti, "log_url"),
+        reschedules=reschedules or None,
     )
-    if event_type in ("task_failed", "task_up_for_retry"):
-        # The object itself: the writer thread formats it (see observability.exceptions).
-        fields["exception"] = context.get("exception")
+    if event_type in ("task_failed", "task_up_for_retry", "task_skipped"):
+        reason, exception = _why(event_type, context, duration, reschedules)
+        if reason in failures.FROM_OUTSIDE and not attempts.first_outcome(
+            (*key, "outside"), event_type, shared=True
+        ):
+            return None  # Airflow reported this kill twice: once is the truth
+        fields["reason"] = reason
+        if event_type != "task_skipped":
+            # The object itself: the writer thread formats it (see observability.exceptions).
+            fields["exception"] = exception
     if event_type == "task_up_for_retry":
         fields["next_try_at"] = _next_try_at(ti, task, now)
     return fields
 
 
-def _failed_task_ids(context: Mapping[str, Any]) -> list[str]:
-    """Tasks that ended failed. Airflow 2's DAG run lists them from the database; Airflow 3
-    gives a DAG failure callback only the task instance that failed the run (its context is
-    that task's context), so that one task is what the event can name."""
-    dag_run = context.get("dag_run")
-    getter = _get(dag_run, "get_task_instances")
-    if callable(getter):
-        try:
-            return sorted({ti.task_id for ti in getter(state=["failed", "upstream_failed"])})
-        except Exception:  # noqa: BLE001 - no DB here: use what the context has
-            pass
+def failed_task_ids_in_context(context: Mapping[str, Any]) -> list[str]:
+    """The failed tasks a DAG callback's context names: Airflow 3 gives it only the task
+    instance that ended the run (for a timed-out run, the one it stopped)."""
     ti = context.get("task_instance") or context.get("ti")
-    if ti is not None and _text(_get(ti, "state")) in (None, "failed", "upstream_failed"):
+    if ti is None:
+        return []
+    state = _text(_get(ti, "state"))
+    timed_out = _text(context.get("reason")) == metadata.TIMED_OUT
+    if state in (None, "failed", "upstream_failed") or timed_out:
         return [str(_get(ti, "task_id"))]
     return []
+
+
+def _failed_task_ids(context: Mapping[str, Any], fields: EventFields) -> list[str]:
+    """Every failed task of the run, from the metadata database when this process reaches it
+    (on a connection of our own), else what the context names."""
+    try:
+        found = metadata.failed_task_ids(fields["dag_id"], fields["run_id"])
+    except Exception:  # noqa: BLE001 - the database is busy or gone: use the context
+        found = None
+    return found if found else failed_task_ids_in_context(context)
 
 
 def dag_run_event(event_type: str, context: Mapping[str, Any]) -> EventFields:
@@ -266,6 +332,20 @@ def dag_run_event(event_type: str, context: Mapping[str, Any]) -> EventFields:
         reason=_text(context.get("reason")),
         hostname=_hostname(),
     )
-    if event_type == "dag_run_failed":
-        fields["failed_task_ids"] = _failed_task_ids(context)
     return fields
+
+
+def dag_callback_event(event_type: str, context: Mapping[str, Any]) -> EventFields:
+    """The event of a DAG's own success or failure callback (the DAG processor, or ``airflow
+    dags test``): a failure names the run's failed tasks."""
+    fields = dag_run_event(event_type, context)
+    if event_type == "dag_run_failed":
+        fields["failed_task_ids"] = _failed_task_ids(context, fields)
+    return fields
+
+
+def first_run_outcome(fields: EventFields) -> bool:
+    """False when this machine already sent this run's outcome: Airflow 2.10 can end a run
+    twice, and the DAG callback (DAG processor) and the listener (scheduler) both see it."""
+    key = (fields["dag_id"], fields["run_id"], fields["event_type"])
+    return attempts.first_outcome(key, fields["event_type"], shared=True)

@@ -45,11 +45,12 @@ def _task(event_type: str) -> Callable[[Context], Event | None]:
     return build
 
 
-def _dag_run(event_type: str) -> Callable[[Context], Event]:
-    def build(context: Context) -> Event:
-        from callbacks.context import dag_run_event
+def _dag_run(event_type: str) -> Callable[[Context], Event | None]:
+    def build(context: Context) -> Event | None:
+        from callbacks.context import dag_callback_event, first_run_outcome
 
-        return dag_run_event(event_type, context)
+        event = dag_callback_event(event_type, context)
+        return event if first_run_outcome(event) else None
 
     return build
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from callbacks.context import EventFields, dag_run_event, task_event
+from callbacks.context import EventFields, dag_callback_event, task_event
 from callbacks.lifecycle import _never_raises
 from observability.events import EventType
 
@@ -49,7 +49,7 @@ def event_for(
             ti = context.get("task_instance") or context.get("ti")
             event_type = _TASK_EVENT_BY_STATE.get(_state(ti) or "", EventType.TASK_FAILED)
     if event_type in (EventType.DAG_RUN_FAILED, EventType.DAG_RUN_SUCCEEDED):
-        return dag_run_event(event_type.value, context)
+        return dag_callback_event(event_type.value, context)
     return task_event(event_type.value, context)
 
 

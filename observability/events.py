@@ -130,7 +130,18 @@ class Event(BaseModel):
     failed_task_ids: list[str] | None = Field(
         default=None, description="dag_run_failed: tasks that ended failed."
     )
-    reason: str | None = Field(default=None, description="DAG runs: Airflow's reason text.")
+    reason: str | None = Field(
+        default=None,
+        description="DAG runs: Airflow's reason text. Tasks failed or skipped from outside or "
+        "by a limit: `timed out`, `sensor timed out`, `killed: no heartbeat`, "
+        "`killed externally`, `marked failed` (see callbacks.failures).",
+    )
+    reschedules: int | None = Field(
+        default=None,
+        ge=0,
+        description="Reschedule-mode sensors: pokes rescheduled before this event in this try "
+        "(one task_started per try; later pokes are counted here).",
+    )
     third_party: ThirdPartyCall | None = Field(default=None, description="third_party_call.")
     truncated: list[str] | None = Field(
         default=None, description="Fields cut to keep the entry under Cloud Logging's limit."

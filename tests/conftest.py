@@ -1,9 +1,11 @@
-"""Shared fixtures: a real emulator process for the whole session, unique projects per test."""
+"""Shared fixtures: a real emulator process for the whole session, unique projects per test,
+and a PostgreSQL cluster with migrated Airflow databases for real-scheduler tests
+(tests/support/airflow_cluster.py)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,36 @@ def emulator_env(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL 15 cluster for the session (skips when its binaries are absent)."""
+    from tests.support.postgres import postgres_bin_dir, postgres_server
+
+    if postgres_bin_dir() is None:
+        pytest.skip("PostgreSQL's server binaries are not installed (apt-get install postgresql)")
+    with postgres_server(user="airflow", max_connections=400) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def airflow_database(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[Path, str], str]:
+    """``airflow_database(venv, name)``: the URL of a new database with the schema of the
+    venv's Airflow, copied from one migrated once per Airflow version and session."""
+    from examples.airflow_runner import venv_version
+    from tests.support.airflow_cluster import create_database, migrated_database
+
+    templates: dict[str, str] = {}
+
+    def make(venv: Path, name: str) -> str:
+        version = venv_version(venv)
+        template = f"template_{version.replace('.', '_')}"
+        if version not in templates:
+            work = tmp_path_factory.mktemp(f"migrate-{version}")
+            templates[version] = migrated_database(postgres_url, venv, template, work)
+        return create_database(postgres_url, name, template=template)
+
+    return make

@@ -13,9 +13,11 @@ import pytest
 
 from examples.airflow_runner import EXAMPLE_DAGS, Airflow, airflow_venvs, venv_version
 from examples.payments_service import PaymentsService
-from observability.gcp import Endpoint, logging_client
+from observability.gcp import Endpoint
+from tests.support.cloud_logging import LOG_NAME, read_events
 
-LOG_NAME = "composer-observability"
+__all__ = ["LOG_NAME", "read_events"]
+
 TEST_DAGS = Path(__file__).resolve().parents[1] / "dags"
 
 
@@ -25,17 +27,6 @@ def dags_folder(target: Path) -> Path:
     for source in (*EXAMPLE_DAGS.glob("*.py"), *TEST_DAGS.glob("*.py")):
         shutil.copy(source, target / source.name)
     return target
-
-
-def read_events(endpoint: Endpoint, project: str) -> list[dict[str, Any]]:
-    """Every event of the project, read back through the real client's list_entries."""
-    client = logging_client(project, endpoint, transport="grpc")
-    entries = client.list_entries(
-        filter_=f'logName="projects/{project}/logs/{LOG_NAME}"',
-        order_by="timestamp asc",
-        page_size=1000,
-    )
-    return [{"entry": entry, **entry.payload} for entry in entries]
 
 
 @dataclass

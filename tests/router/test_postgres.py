@@ -12,7 +12,7 @@ import pytest
 
 from observability.standins import PagerDutyStandIn, StandIn
 from tests.router.harness import FAST_TIMERS, incident
-from tests.router.postgres import postgres_bin_dir, postgres_server
+from tests.support.postgres import postgres_bin_dir, postgres_server
 from tests.support.waiting import wait_for
 
 pytestmark = [

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server for tests: ``initdb`` + ``pg_ctl`` in a temporary directory.
+"""A throwaway PostgreSQL server for tests (the router's replicas, the real-scheduler harness):
+``initdb`` + ``pg_ctl`` in a temporary directory.
 
 Needs only the server binaries (Debian: ``apt-get install postgresql``); nothing is installed
 or started system-wide. PostgreSQL refuses to run as root, so as root the cluster belongs to
@@ -45,8 +46,9 @@ def _run_as() -> str | None:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a private PostgreSQL on 127.0.0.1; yields a SQLAlchemy URL; removes it after."""
+def postgres_server(user: str = "router", max_connections: int = 100) -> Iterator[str]:
+    """Start a private PostgreSQL on 127.0.0.1; yields a SQLAlchemy URL of database
+    ``postgres`` for ``user`` (trust auth); removes the whole cluster after."""
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL binaries not found")
@@ -69,11 +71,13 @@ def postgres_server() -> Iterator[str]:
         )
 
     try:
-        run("initdb", "-D", str(data), "-U", "router", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c max_connections=100"
+        run("initdb", "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync")
+        options = (
+            f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c max_connections={max_connections}"
+        )
         run("pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start")
         try:
-            yield f"postgresql://router@127.0.0.1:{port}/postgres"
+            yield f"postgresql://{user}@127.0.0.1:{port}/postgres"
         finally:
             run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
     finally:
