@@ -26,6 +26,7 @@ SUB_COMMANDS = {
     "provision": ("observability.provision.cli", "provision_app"),
     "dashboard": ("observability.dashboard_render.cli", "dashboard_app"),
     "test-alerts": ("observability.alert_tests.cli", "test_alerts"),
+    "watchdog": ("observability.watchdog.cli", "watchdog_app"),
 }
 
 
