@@ -24,6 +24,7 @@ from observability.emulator import (
     alert_policies_grpc,
     alerting_rest,
     clock,
+    composer_environments,
     dashboards_grpc,
     dashboards_rest,
     log_metrics_grpc,
@@ -71,7 +72,12 @@ class EmulatorServer:
         self._grpc_port = grpc_port
         self._http_port = http_port
         self._stores: list[
-            LoggingStore | DashboardsStore | LogMetricsStore | ResourceTable | WrittenSeriesStore
+            LoggingStore
+            | DashboardsStore
+            | LogMetricsStore
+            | ResourceTable
+            | WrittenSeriesStore
+            | composer_environments.EnvironmentsStore
         ] = []
         self.clock = clock.Clock()
         self.calls = CallCounter()
@@ -98,6 +104,8 @@ class EmulatorServer:
         policy_store = AlertPolicyStore(self.data_dir / "alert_policies.db")
         channel_store = NotificationChannelStore(self.data_dir / "notification_channels.db")
         self._stores += [policy_store, channel_store]
+        environments = composer_environments.EnvironmentsStore(self.data_dir / "composer.db")
+        self._stores.append(environments)
         # the evaluator gets an engine of its own: an engine's series cache is not shared
         self.alerting = build_alerting(
             self.data_dir,
@@ -125,6 +133,7 @@ class EmulatorServer:
                 self.calls.router(),
                 alerting_rest.router(self.alerting),
                 written_series_rest.router(written_service),
+                composer_environments.router(environments),
             ],
         )
 
