@@ -1,9 +1,9 @@
 """Environments from the Composer API: ``environments.list`` and ``environments.get``.
 
-The Composer API manages environments; it gives, for each, ``config.airflowUri`` (the Airflow
-web server, which also serves Airflow's REST API) and the image version. The watchdog asks it
-which environments exist and where their Airflow is, then talks to Airflow directly. Against
-the emulator the same REST calls go to its HTTP port, with no credentials.
+The Composer API manages environments; for each it gives ``config.airflowUri`` (the Airflow
+web server, which also serves Airflow's REST API). The watchdog asks it which environments
+exist and where their Airflow is, through Google's own client (``gcp.composer_api``: REST,
+the emulator's HTTP port offline), then talks to Airflow directly.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
-from observability.gcp import Endpoint
+from observability.gcp import Endpoint, composer_api
 from observability.watchdog.config import ComposerSource
 from observability.watchdog.facts import Environment
 
-COMPOSER_API = "https://composer.googleapis.com/v1"
+_READY_STATES = ("RUNNING", "UPDATING")
+"""An environment being created, deleted or in error has no Airflow worth reading."""
 
 
 class ComposerAPIError(RuntimeError):
@@ -25,71 +24,42 @@ class ComposerAPIError(RuntimeError):
 
 
 class ComposerAPI:
-    """A small REST client of ``composer.googleapis.com/v1`` (list and get, nothing else)."""
+    """Lists and gets environments; counts its calls (a pass's cost is documented)."""
 
-    def __init__(self, endpoint: Endpoint, timeout_s: float = 30.0) -> None:
-        self._base = f"{endpoint.http_url}/v1" if endpoint.emulated else COMPOSER_API
-        self._emulated = endpoint.emulated
-        self._http = httpx.Client(timeout=timeout_s)
-        self._credentials: Any = None
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._client = composer_api(endpoint)
         self.calls = 0
 
     def close(self) -> None:
-        self._http.close()
+        self._client.transport.close()
 
-    def _headers(self) -> dict[str, str]:
-        if self._emulated:
-            return {}
-        import google.auth
-        import google.auth.transport.requests
-
-        if self._credentials is None:
-            self._credentials, _ = google.auth.default(
-                scopes=["https://www.googleapis.com/auth/cloud-platform"]
-            )
-        if not self._credentials.valid:
-            self._credentials.refresh(google.auth.transport.requests.Request())
-        return {"Authorization": f"Bearer {self._credentials.token}"}
-
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        self.calls += 1
-        url = f"{self._base}/{path}"
-        try:
-            answer = self._http.get(url, params=params, headers=self._headers())
-        except httpx.HTTPError as exc:
-            raise ComposerAPIError(f"Composer API at {url}: {type(exc).__name__}: {exc}") from None
-        if answer.status_code == 403:
-            raise ComposerAPIError(
-                f"Composer API refused {path}: the caller needs roles/composer.user "
-                "(composer.environments.get and .list)"
-            )
-        if answer.status_code >= 300:
-            raise ComposerAPIError(
-                f"Composer API answered {answer.status_code} for {path}: {answer.text[:200]}"
-            )
-        return dict(answer.json())
-
-    def environments(self, source: ComposerSource) -> Iterator[dict[str, Any]]:
+    def environments(self, source: ComposerSource) -> Iterator[Any]:
         """The environments of ``source``: the named ones, or every one of its location."""
+        from google.api_core import exceptions
+
         parent = f"projects/{source.project}/locations/{source.location}"
-        if source.environments:
-            for name in source.environments:
-                yield self._get(f"{parent}/environments/{name}")
-            return
-        token: str | None = None
-        while True:
-            page = self._get(f"{parent}/environments", {"pageToken": token} if token else None)
-            yield from page.get("environments") or []
-            token = page.get("nextPageToken")
-            if not token:
+        try:
+            if source.environments:
+                for name in source.environments:
+                    self.calls += 1
+                    yield self._client.get_environment(name=f"{parent}/environments/{name}")
                 return
+            self.calls += 1
+            yield from self._client.list_environments(parent=parent)
+        except exceptions.PermissionDenied:
+            raise ComposerAPIError(
+                f"Composer API refused {parent}: the watchdog's account needs "
+                "composer.environments.get and .list (roles/composer.user)"
+            ) from None
+        except exceptions.GoogleAPIError as exc:
+            raise ComposerAPIError(f"Composer API, {parent}: {exc}") from None
 
 
-def to_environment(resource: dict[str, Any]) -> Environment | None:
+def to_environment(resource: Any) -> Environment | None:
     """The watched environment of one API resource; None while it has no Airflow to read."""
-    name = str(resource.get("name", ""))
-    parts = name.split("/")
-    uri = (resource.get("config") or {}).get("airflowUri")
-    if len(parts) != 6 or not uri or resource.get("state") not in (None, "RUNNING", "UPDATING"):
+    parts = str(resource.name).split("/")
+    uri = resource.config.airflow_uri
+    state = resource.State(resource.state).name if resource.state else "RUNNING"
+    if len(parts) != 6 or not uri or state not in _READY_STATES:
         return None
     return Environment(name=parts[5], airflow_url=uri, project=parts[1], location=parts[3])
