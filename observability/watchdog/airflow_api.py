@@ -22,9 +22,6 @@ import httpx
 
 from observability.watchdog.config import AirflowAuth
 
-_STATE_FILTER_LIMIT = 10
-"""Airflow accepts several ``state`` values in one list call."""
-
 
 class AirflowAPIError(RuntimeError):
     """The API answered with an error or could not be reached; the message is one line."""
@@ -411,7 +408,11 @@ class AirflowAPI:
         return list(page.get("event_logs") or [])
 
     def log_tail(self, ti: TaskInstance, lines: int = 40) -> str:
-        """The last lines of a try's task log, as text (empty when there is none)."""
+        """The last lines of a try's task log, as text (empty when there is none).
+
+        Airflow 2 serves the text itself (``Accept: text/plain``); Airflow 3 serves structured
+        records, whose error details are rendered ``Type: value`` like a traceback's last line.
+        """
         if ti.try_number < 1:
             return ""
         path = (
@@ -420,28 +421,29 @@ class AirflowAPI:
         )
         params = {"full_content": "true", "map_index": ti.map_index}
         try:
+            if self.major < 3:
+                text = self._request("GET", path, params=params, accept="text/plain")
+                return "\n".join(str(text).splitlines()[-lines:])
             answer = self._request("GET", path, params=params)
         except AirflowAPIError:
             return ""
-        return "\n".join(_log_lines(answer)[-lines:])
+        return "\n".join(_record_lines(answer)[-lines:])
 
 
-def _log_lines(answer: Any) -> list[str]:
-    """Airflow 2 answers ``{"content": "text"}``; Airflow 3 a list of structured records."""
-    content = answer.get("content") if isinstance(answer, Mapping) else answer
+def _record_lines(answer: Any) -> list[str]:
+    """Airflow 3's log records (``{"content": [{"event", "level", "error_detail"}, ...]}``)."""
+    content = answer.get("content") if isinstance(answer, Mapping) else None
     if isinstance(content, str):
         return content.splitlines()
     lines: list[str] = []
     for record in content or []:
-        if isinstance(record, Mapping):
-            text = " ".join(
-                str(record[key]) for key in ("level", "event", "error_detail") if record.get(key)
-            )
-            lines.extend(text.splitlines() or [""])
-        elif isinstance(record, list):  # Airflow 2's [[host, text]] shape
-            lines.extend(str(record[-1]).splitlines())
-        else:
+        if not isinstance(record, Mapping):
             lines.extend(str(record).splitlines())
+            continue
+        lines.extend(f"{record.get('level', '')} {record.get('event', '')}".strip().splitlines())
+        for detail in record.get("error_detail") or []:
+            if isinstance(detail, Mapping) and detail.get("exc_type"):
+                lines.append(f"{detail['exc_type']}: {detail.get('exc_value', '')}")
     return lines
 
 

@@ -109,20 +109,29 @@ def explain_failed_try(api: AirflowAPI, ti: TaskInstance) -> Fact:
     event_logs = api.event_logs(ti.dag_id, ti.run_id)
     reason = reasons.task_reason(log_tail, event_logs, ti.task_id)
     when = ti.end_date or datetime.now(timezone.utc)
-    exception = None
     last = reasons.last_error_line(log_tail)
-    if last and reason.startswith(("failed", reasons.TIMED_OUT)):
+    if last and reason in ("failed", reasons.TIMED_OUT):
         kind, _, message = last.partition(": ")
-        exception = {"type": kind.strip()[:200] or "Error", "message": message or last}
-    elif reason != "failed":
-        exception = {"type": "str", "message": f"{reason} (reported by the watchdog)"}
+        exception = _exception(kind.strip()[:200] if message else "Error", message or last)
+    else:
+        exception = _exception("str", f"{reason} (reported by the watchdog)")
     return _task_fact(
         EventType.TASK_FAILED,
         ti,
         when,
         reason=reason,
-        fields={"exception": exception} if exception else None,
+        fields={"exception": exception},
     )
+
+
+def _exception(kind: str, message: str, traceback: str | None = None) -> dict[str, Any]:
+    """The event's ``exception``, fingerprinted as the callbacks fingerprint theirs."""
+    return {
+        "type": kind,
+        "message": message,
+        "fingerprint": fingerprint(kind, message),
+        "traceback": traceback,
+    }
 
 
 def failed_runs(api: AirflowAPI, since: datetime) -> list[DagRun]:
@@ -143,10 +152,13 @@ def explain_failed_run(api: AirflowAPI, run: DagRun) -> Fact:
         took = _seconds(run.start_date, run.end_date or datetime.now(timezone.utc))
         if timeout and took is not None and took >= timeout:
             reason = reasons.RUN_TIMED_OUT
-            # The tasks the timeout stopped: started, never ended on their own.
-            failed = sorted(
-                {*failed, *(ti.task_id for ti in tries if ti.state == "skipped" and ti.start_date)}
+            # The tasks the timeout stopped: started or queued, then skipped by the timeout.
+            stopped = (
+                ti.task_id
+                for ti in tries
+                if ti.state == "skipped" and (ti.start_date or ti.queued_when)
             )
+            failed = sorted({*failed, *stopped})
     return Fact(
         event_type=EventType.DAG_RUN_FAILED,
         identity=(run.dag_id, run.run_id),
@@ -188,7 +200,10 @@ def import_error_facts(
         lines = [line for line in error.stack_trace.strip().splitlines() if line.strip()]
         last = lines[-1].strip() if lines else "import error"
         kind, _, message = last.partition(": ")
-        print_ = fingerprint(kind.strip() if message else "ImportError", message or last)
+        exception = _exception(
+            kind.strip()[:200] if message else "ImportError", message or last, error.stack_trace
+        )
+        print_ = exception["fingerprint"]
         if open_errors.get(error.filename) == print_:
             continue
         facts.append(
@@ -198,14 +213,7 @@ def import_error_facts(
                 timestamp=error.timestamp or now,
                 reason=last[:300],
                 finding=Finding(file=error.filename),
-                fields={
-                    "exception": {
-                        "type": kind.strip()[:200] if message else "ImportError",
-                        "message": message or last,
-                        "fingerprint": print_,
-                        "traceback": error.stack_trace,
-                    }
-                },
+                fields={"exception": exception},
             )
         )
     for filename, print_ in open_errors.items():

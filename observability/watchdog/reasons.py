@@ -21,7 +21,8 @@ TIMED_OUT = "timed out"
 
 _KILLED = re.compile(
     r"SIGKILL|signal 9\b|Signals\.SIGKILL|[Rr]eturn ?code:? ?-9\b|exit(?:ed)? (?:with )?code:? ?"
-    r"(?:-9|137)\b|\bKilled\b|MemoryError|[Oo]ut of memory|OOMKilled|oom-kill"
+    r"(?:-9|137)\b|\bKilled\b|MemoryError|[Oo]ut of memory|\bOOM\b|OOMKilled|oom-kill|"
+    r"terminated by signal"
 )
 _HEARTBEAT = re.compile(
     r"[Zz]ombie|heartbeat|[Hh]eartbeat timeout|no longer running|externally set to|"
@@ -54,18 +55,23 @@ def marked_by_hand(event_logs: Iterable[Mapping[str, Any]], task_id: str | None)
 
 def task_reason(log_tail: str, event_logs: Iterable[Mapping[str, Any]], task_id: str) -> str:
     """The reason of a failed try that reported nothing itself."""
-    if marked_by_hand(event_logs, task_id):
+    records = list(event_logs)
+    if marked_by_hand(records, task_id):
         return MARKED_FAILED
     if _KILLED.search(log_tail):
         return KILLED
     if _TIMEOUT.search(log_tail):
         return TIMED_OUT
-    if _HEARTBEAT.search(log_tail) or not log_tail.strip():
+    lost = any(
+        _HEARTBEAT.search(str(record.get("event") or ""))
+        for record in records
+        if record.get("task_id") in (None, task_id)
+    )
+    if lost or _HEARTBEAT.search(log_tail) or not log_tail.strip():
         # No log at all: the process died before it wrote one, or its host went away;
-        # either way only the heartbeat tells Airflow it is gone.
+        # either way only the missing heartbeat told Airflow it was gone.
         return HEARTBEAT_LOST
-    last = last_error_line(log_tail)
-    return f"failed: {last}" if last else "failed"
+    return "failed"
 
 
 def last_error_line(text: str) -> str | None:

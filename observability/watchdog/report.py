@@ -143,11 +143,20 @@ class Reporter:
                 said.import_generations[file] = said.import_generations.get(file, 0) + 1
         return said
 
-    def write(self, facts: list[Fact], airflow_version: str | None) -> int:
-        """Queue the events of ``facts``; returns how many."""
+    def write(self, facts: list[Fact], airflow_version: str | None) -> list[Fact]:
+        """Queue the events of ``facts``; returns those written. A fact whose event does not
+        validate (an odd value from a future Airflow) is logged and skipped: one bad fact
+        never costs the others."""
+        written = []
         for fact in facts:
-            self.emitter.emit(fact.event(self.environment, airflow_version))
-        return len(facts)
+            try:
+                event = fact.event(self.environment, airflow_version)
+            except ValueError as exc:
+                _log.warning("%s: %s not reported: %s", self.environment.name, fact.identity, exc)
+                continue
+            self.emitter.emit(event)
+            written.append(fact)
+        return written
 
     def flush(self, timeout: float = 10.0) -> bool:
         return self.emitter.flush(timeout)

@@ -140,10 +140,10 @@ class Watcher:
                 fact for fact in self.facts(now) if not self._said.covers(fact, self.environment)
             ]
             fresh = list({fact.event_id(self.environment): fact for fact in fresh}.values())
-            self.reporter.write(fresh, self.api.version)
+            written = self.reporter.write(fresh, self.api.version)
             if not self.reporter.flush():
                 _log.warning("%s: events spooled; they will be replayed", self.environment.name)
-            report.written.update(fact.event_type.value for fact in fresh)
+            report.written.update(fact.event_type.value for fact in written)
         except Exception as exc:  # noqa: BLE001 - one environment's failure is reported, not raised
             report.error = f"{type(exc).__name__}: {exc}"
         report.airflow_calls = self.api.calls - calls_before[0]
