@@ -127,7 +127,7 @@ def uvicorn_command(app: str, port: int) -> list[str]:
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "from observability.router.server import http_protocol\n"
         f"uvicorn.run({app!r}, host='127.0.0.1', port={port}, access_log=False,"
-        " log_level='warning', http=http_protocol())\n"
+        " log_level='warning', http=http_protocol(10.0))\n"
     )
     return [sys.executable, "-c", script]
 

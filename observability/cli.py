@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from observability import __version__
 from observability.settings import SettingsError, load_settings
 
 # name: (module, attribute), a sub-command group (a Typer) or a single command (a function).
@@ -82,6 +83,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     cls=_SubCommandsOnDemand,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"composer-observability {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Observability and alerting for Cloud Composer."""
+
+
 spool_app = typer.Typer(help="Events that could not be delivered, waiting for replay.")
 events_app = typer.Typer(help="Read events back from Cloud Logging (or the emulator).")
 app.add_typer(spool_app, name="spool")

@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from observability import __version__
 from observability.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     import grpc
+    from google.api_core.gapic_v1.client_info import ClientInfo
     from google.cloud.logging import Client as LoggingClient
     from google.cloud.logging_v2.services.config_service_v2 import ConfigServiceV2Client
     from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
@@ -24,6 +26,18 @@ if TYPE_CHECKING:
 
 EMULATOR_PROJECT = "local-project"
 """Project id used against the emulator when none is configured."""
+
+USER_AGENT = f"composer-observability/{__version__}"
+"""How every call this package makes to Google introduces itself (its API and audit logs
+show it), ahead of the client library's own ``gl-python/... grpc/... gapic/...``."""
+
+
+def client_info() -> ClientInfo:
+    """The ``client_info`` every Google client gets here: it carries :data:`USER_AGENT` in
+    ``x-goog-api-client`` (gRPC metadata) and in ``User-Agent`` (REST)."""
+    from google.api_core.gapic_v1.client_info import ClientInfo
+
+    return ClientInfo(user_agent=USER_AGENT)
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,7 @@ def _channel(endpoint: Endpoint) -> grpc.Channel:
     return grpc.insecure_channel(
         endpoint.grpc_target,
         options=[
+            ("grpc.primary_user_agent", USER_AGENT),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ],
@@ -88,9 +103,11 @@ def logging_api(endpoint: Endpoint | None = None) -> LoggingServiceV2Client:
 
     endpoint = endpoint or Endpoint.from_settings()
     if not endpoint.emulated:
-        return LoggingServiceV2Client()
+        return LoggingServiceV2Client(client_info=client_info())
     return LoggingServiceV2Client(
-        transport=LoggingServiceV2GrpcTransport(channel=_channel(endpoint))
+        transport=LoggingServiceV2GrpcTransport(
+            channel=_channel(endpoint), client_info=client_info()
+        )
     )
 
 
@@ -103,9 +120,11 @@ def metrics_api(endpoint: Endpoint | None = None) -> MetricsServiceV2Client:
 
     endpoint = endpoint or Endpoint.from_settings()
     if not endpoint.emulated:
-        return MetricsServiceV2Client()
+        return MetricsServiceV2Client(client_info=client_info())
     return MetricsServiceV2Client(
-        transport=MetricsServiceV2GrpcTransport(channel=_channel(endpoint))
+        transport=MetricsServiceV2GrpcTransport(
+            channel=_channel(endpoint), client_info=client_info()
+        )
     )
 
 
@@ -118,8 +137,12 @@ def config_api(endpoint: Endpoint | None = None) -> ConfigServiceV2Client:
 
     endpoint = endpoint or Endpoint.from_settings()
     if not endpoint.emulated:
-        return ConfigServiceV2Client()
-    return ConfigServiceV2Client(transport=ConfigServiceV2GrpcTransport(channel=_channel(endpoint)))
+        return ConfigServiceV2Client(client_info=client_info())
+    return ConfigServiceV2Client(
+        transport=ConfigServiceV2GrpcTransport(
+            channel=_channel(endpoint), client_info=client_info()
+        )
+    )
 
 
 def logging_client(
@@ -140,11 +163,12 @@ def logging_client(
     endpoint = endpoint or Endpoint.from_settings()
     project = project or project_id(endpoint=endpoint)
     if not endpoint.emulated:
-        return Client(project=project, _use_grpc=transport == "grpc")
+        return Client(project=project, _use_grpc=transport == "grpc", client_info=client_info())
     client = Client(
         project=project,
         credentials=AnonymousCredentials(),
         _use_grpc=transport == "grpc",
+        client_info=client_info(),
         client_options={"api_endpoint": endpoint.http_url},
     )
     if transport == "grpc":
@@ -174,7 +198,7 @@ def dashboards_api(
 
     endpoint = endpoint or Endpoint.from_settings()
     if not endpoint.emulated:
-        return DashboardsServiceClient(transport=transport)
+        return DashboardsServiceClient(transport=transport, client_info=client_info())
     if transport == "rest":
         from google.auth.credentials import AnonymousCredentials
 
@@ -182,9 +206,12 @@ def dashboards_api(
             transport="rest",
             credentials=AnonymousCredentials(),
             client_options={"api_endpoint": endpoint.http_url},
+            client_info=client_info(),
         )
     return DashboardsServiceClient(
-        transport=DashboardsServiceGrpcTransport(channel=_channel(endpoint))
+        transport=DashboardsServiceGrpcTransport(
+            channel=_channel(endpoint), client_info=client_info()
+        )
     )
 
 
@@ -201,8 +228,10 @@ def monitoring_metric_api(endpoint: Endpoint | None = None) -> MetricServiceClie
 
     endpoint = endpoint or Endpoint.from_settings()
     if not endpoint.emulated:
-        return MetricServiceClient()
-    return MetricServiceClient(transport=MetricServiceGrpcTransport(channel=_channel(endpoint)))
+        return MetricServiceClient(client_info=client_info())
+    return MetricServiceClient(
+        transport=MetricServiceGrpcTransport(channel=_channel(endpoint), client_info=client_info())
+    )
 
 
 if TYPE_CHECKING:
@@ -221,9 +250,11 @@ def alert_policy_api(endpoint: Endpoint | None = None) -> AlertPolicyServiceClie
 
     endpoint = endpoint or Endpoint.from_settings()
     if not endpoint.emulated:
-        return AlertPolicyServiceClient()
+        return AlertPolicyServiceClient(client_info=client_info())
     return AlertPolicyServiceClient(
-        transport=AlertPolicyServiceGrpcTransport(channel=_channel(endpoint))
+        transport=AlertPolicyServiceGrpcTransport(
+            channel=_channel(endpoint), client_info=client_info()
+        )
     )
 
 
@@ -236,9 +267,32 @@ def notification_channel_api(endpoint: Endpoint | None = None) -> NotificationCh
 
     endpoint = endpoint or Endpoint.from_settings()
     if not endpoint.emulated:
-        return NotificationChannelServiceClient()
+        return NotificationChannelServiceClient(client_info=client_info())
     return NotificationChannelServiceClient(
-        transport=NotificationChannelServiceGrpcTransport(channel=_channel(endpoint))
+        transport=NotificationChannelServiceGrpcTransport(
+            channel=_channel(endpoint), client_info=client_info()
+        )
+    )
+
+
+if TYPE_CHECKING:
+    from google.cloud.orchestration.airflow.service_v1 import EnvironmentsClient
+
+
+def composer_api(endpoint: Endpoint | None = None) -> EnvironmentsClient:
+    """The generated Composer client (environments.get / list) over REST: the emulator serves
+    the Composer API over HTTP only, and REST needs no TLS trick to reach it."""
+    from google.cloud.orchestration.airflow.service_v1 import EnvironmentsClient
+
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return EnvironmentsClient(transport="rest")
+    from google.auth.credentials import AnonymousCredentials
+
+    return EnvironmentsClient(
+        transport="rest",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": endpoint.http_url},
     )
 
 

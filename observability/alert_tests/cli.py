@@ -42,19 +42,48 @@ def _run(prepared: Prepared) -> FileResult:
         return FileResult(path, error=f"{path}: could not run: {type(exc).__name__}: {exc}")
 
 
+def files_to_run(paths: list[Path]) -> list[Path]:
+    """``paths`` with each folder replaced by the YAML files under it (sorted); ValueError
+    saying what was looked for when there is none: running no test is no success."""
+    if not paths:
+        raise ValueError(
+            "no test files given: name files or folders, "
+            "e.g. composer-obs test-alerts composer-obs/alert_tests/"
+        )
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        inside = sorted(p for pattern in ("*.yaml", "*.yml") for p in path.rglob(pattern))
+        if not inside:
+            raise ValueError(f"no test files (*.yaml, *.yml) under {path}")
+        found.extend(inside)
+    return found
+
+
 def test_alerts(
     files: Annotated[
-        list[Path],
-        typer.Argument(help="Test files (YAML): timelines of events and what they must cause."),
-    ],
+        list[Path] | None,
+        typer.Argument(
+            help="Test files (YAML), or folders of them: timelines of events and what they "
+            "must cause.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Test alert policies and routing: play each file's timelines in the emulator and the
     router on a virtual clock, and check the incidents and notifications they cause."""
     console = Console()
     errors = Console(stderr=True)
+    try:
+        paths = files_to_run(files or [])
+    except ValueError as exc:
+        errors.print(f"error: {exc}", soft_wrap=True, highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
     prepared: list[Prepared] = []
     invalid = False
-    for path in files:
+    for path in paths:
         try:
             prepared.append(prepare(path))
         except (DefinitionError, ConfigError) as exc:

@@ -4,8 +4,9 @@ The same parts as the running service, minus HTTP and the background loops: an i
 payload is parsed as the webhook endpoint parses it and stored by ``alert_store.write``; the
 ``Dispatcher`` routes, groups, inhibits and flushes (group_wait, group_interval and
 repeat_interval elapse on the manual clock); the ``Outbox`` hands out the notices, and the
-configured integrations send them (to stand-ins, see ``capture``). Failed sends are retried
-or dead-lettered by the outbox's own rules, on the same clock.
+configured integrations send them (to stand-ins, see ``capture``), after the enrichment stage
+gave them their causes from the emulator's Cloud Logging. Failed sends are retried or
+dead-lettered by the outbox's own rules, on the same clock.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from typing import Any
 import httpx
 
 from observability.alert_tests.capture import Received, StandIns
+from observability.gcp import Endpoint
 from observability.router.alert_store import IncidentEvent, Submission, write
 from observability.router.clock import ManualClock
 from observability.router.config import RouterConfig
 from observability.router.dispatcher import Dispatcher
+from observability.router.enrichment.enricher import Enricher
+from observability.router.enrichment.sources import GoogleSources
 from observability.router.incident import WebhookPayload, incident_alert
 from observability.router.metrics import RouterMetrics
 from observability.router.notice import Notice
@@ -48,17 +52,37 @@ class Delivery:
     def severity(self) -> str:
         return self.notice.common_labels.get("severity", "")
 
+    @property
+    def cause_text(self) -> str:
+        """What ``cause_contains`` searches: every cause's annotations, and why any is missing."""
+        parts = [
+            value for cause in self.notice.causes.values() for value in cause.annotations().values()
+        ]
+        return "\n".join([*parts, self.notice.cause_note or ""])
+
 
 class RouterUnderTest:
     """A router's store, dispatcher and outbox over ``config``, at ``start`` (epoch s)."""
 
     def __init__(
-        self, config: RouterConfig, directory: Path, start: float, standins: StandIns
+        self,
+        config: RouterConfig,
+        directory: Path,
+        start: float,
+        standins: StandIns,
+        logging_endpoint: Endpoint,
     ) -> None:
         self.config = config
         self.clock = ManualClock(start)
         self.store = Store(f"sqlite:///{directory / 'router.db'}", "OFF")
         self.store.create_schema()
+        self.enricher = Enricher(
+            self.store,
+            self.clock,
+            lambda: config.enrichment,
+            RouterMetrics(),
+            GoogleSources(logging_endpoint),
+        )
         self.dispatcher = Dispatcher(
             self.store, self.clock, lambda: config, RouterMetrics(), "http://router.test"
         )
@@ -68,6 +92,7 @@ class RouterUnderTest:
         """Whether a notice waits in the outbox for a retry (then it is polled every step)."""
 
     def close(self) -> None:
+        self.enricher.close()
         self.store.dispose()
 
     def receive(self, body: dict[str, Any]) -> None:
@@ -104,8 +129,9 @@ class RouterUnderTest:
                 integration = self._integration(claim)
                 mark = self.standins.mark(integration.kind)
                 error: str | None = None
+                notice = await self.enricher.enrich(claim.notice)
                 try:
-                    await integration.send(claim.notice, client)
+                    await integration.send(notice, client)
                 except DeliveryError as exc:
                     error = str(exc)
                     outcome = await asyncio.to_thread(
@@ -120,7 +146,7 @@ class RouterUnderTest:
                         self.clock.now(),
                         claim.receiver,
                         integration.kind,
-                        claim.notice,
+                        notice,
                         received,
                         error,
                     )

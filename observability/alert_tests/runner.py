@@ -178,7 +178,9 @@ class FileRun:
         directory = self.workdir / project
         directory.mkdir(parents=True, exist_ok=True)
         router = (
-            RouterUnderTest(config, directory, start.timestamp(), standins)
+            RouterUnderTest(
+                config, directory, start.timestamp(), standins, emulation.server.endpoint
+            )
             if config is not None and standins is not None
             else None
         )

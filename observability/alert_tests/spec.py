@@ -122,9 +122,12 @@ class NotificationExpectation(_Strict):
     severity: str | None = None
     group: dict[str, str] = Field(default_factory=dict)
     text_contains: list[str] = Field(default_factory=list)
+    cause_contains: list[str] = Field(default_factory=list)
+    """Parts of the cause the router attached (what broke, the error, links, or the
+    "details unavailable" line)."""
     within: Duration | None = None
 
-    @field_validator("text_contains", mode="before")
+    @field_validator("text_contains", "cause_contains", mode="before")
     @classmethod
     def _listed(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value

@@ -127,6 +127,9 @@ def _describe_sent(sent: Sent) -> str:
     )
     if first_line:
         text += f': "{first_line[:120]}"'
+    cause = delivery.cause_text.strip().splitlines()
+    if cause:
+        text += f' cause: "{cause[0][:120]}"'
     if delivery.error:
         text += f" (refused: {delivery.error})"
     return text
@@ -143,6 +146,7 @@ def _matches(expected: NotificationExpectation, sent: Sent) -> bool:
         and (expected.severity is None or delivery.severity == expected.severity.lower())
         and all(delivery.notice.group_labels.get(k) == v for k, v in expected.group.items())
         and all(part in text for part in expected.text_contains)
+        and all(part in delivery.cause_text for part in expected.cause_contains)
         and (expected.within is None or sent.at <= expected.within)
     )
 
@@ -154,6 +158,7 @@ def _expected_text(expected: NotificationExpectation) -> str:
     if expected.group:
         parts.append(f"group {_labels(expected.group)}")
     parts += [f"containing '{text}'" for text in expected.text_contains]
+    parts += [f"with a cause containing '{text}'" for text in expected.cause_contains]
     if expected.within is not None:
         parts.append(f"by {_when(expected.within)}")
     return " ".join(parts)

@@ -4,14 +4,17 @@ Provisioning promises that a second ``apply`` makes no writing call; the emulato
 every call, is the honest place to count them. gRPC calls are counted by their full method
 name (``/google.monitoring.v3.AlertPolicyService/UpdateAlertPolicy``), HTTP calls by method
 and route template (``PATCH /v1/projects/{project}/dashboards/{dashboard}``).
-``GET /v1/emulator/calls`` returns the counts (the counting endpoints themselves excluded).
+``GET /v1/emulator/calls`` returns the counts (the counting endpoints themselves excluded),
+and under ``callers`` how the calls introduced themselves: the ``x-goog-api-client`` header the
+Google clients send (``composer-observability/0.1.0 gl-python/3.11.7 grpc/1.66.1 ...``), else
+the ``User-Agent``. That is what Google's API logs show, so a test can check it here.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -27,10 +30,15 @@ class CallCounter:
         self._lock = threading.Lock()
         self._grpc: Counter[str] = Counter()
         self._http: Counter[str] = Counter()
+        self._callers: Counter[str] = Counter()
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
-            return {"grpc": dict(self._grpc), "http": dict(self._http)}
+            return {
+                "grpc": dict(self._grpc),
+                "http": dict(self._http),
+                "callers": dict(self._callers),
+            }
 
     def interceptor(self) -> grpc.ServerInterceptor:
         counter = self
@@ -41,8 +49,10 @@ class CallCounter:
                 continuation: Callable[[grpc.HandlerCallDetails], Any],
                 handler_call_details: grpc.HandlerCallDetails,
             ) -> Any:
+                metadata = dict(handler_call_details.invocation_metadata or ())
                 with counter._lock:
                     counter._grpc[handler_call_details.method] += 1
+                    counter._callers[_caller(metadata)] += 1
                 return continuation(handler_call_details)
 
         return _Counting()
@@ -60,6 +70,7 @@ class CallCounter:
             if path != COUNTS_PATH:
                 with self._lock:
                     self._http[f"{request.method} {path}"] += 1
+                    self._callers[_caller(request.headers)] += 1
             return response
 
     def router(self) -> APIRouter:
@@ -70,3 +81,8 @@ class CallCounter:
             return self.snapshot()
 
         return router
+
+
+def _caller(headers: Mapping[str, Any]) -> str:
+    """How a call introduced itself: ``x-goog-api-client``, else ``user-agent``, else ``""``."""
+    return str(headers.get("x-goog-api-client") or headers.get("user-agent") or "")

@@ -161,7 +161,8 @@ class Api:
     def _http_client(self) -> httpx.Client:
         if self._http is None:
             base = self.endpoint.http_url if self.endpoint.emulated else DASHBOARDS_URL
-            self._http = httpx.Client(base_url=str(base), timeout=60)
+            agent = f"{gcp.USER_AGENT} python-httpx/{httpx.__version__}"
+            self._http = httpx.Client(base_url=str(base), timeout=60, headers={"User-Agent": agent})
         return self._http
 
     def _headers(self) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""``composer-obs provision``: validate, plan, apply, drift, destroy, export.
+"""``composer-obs provision``: init, validate, plan, apply, drift, destroy, export.
 
 Exit codes: 0 success; 1 an error (bad definitions, a failed call); 2 from ``drift`` when the
 live state differs from the files (for CI).
@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from observability.defaults import default_definitions_dir
+from observability.defaults.cli import init_definitions
 from observability.provision.source import DefinitionError, Variables
 from observability.provision.spec import Layout, Spec, load_spec
 
@@ -30,7 +32,13 @@ provision_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DirOpt = typer.Option(Path("."), "--dir", "-d", help="Root holding log_metrics/, ...")
+DirOpt = typer.Option(
+    None,
+    "--dir",
+    "-d",
+    help="Root holding log_metrics/, ... (default: composer-obs/ if it exists, else .)",
+    show_default=False,
+)
 VarsOpt = typer.Option(None, "--vars", help="YAML file of NAME: value for ${NAME}")
 VarOpt = typer.Option(None, "--var", help="NAME=VALUE (repeatable), overrides everything")
 DashOpt = typer.Option(None, "--dashboards", help="Dashboards file or directory instead")
@@ -59,13 +67,7 @@ def _project(explicit: str | None, offline: bool = False) -> str:
         raise _fail(f"no project: {exc}") from exc
 
 
-def _load(
-    root: Path,
-    vars_file: Path | None,
-    var: list[str] | None,
-    dashboards: Path | None,
-    project: str,
-) -> Spec:
+def _load(layout: Layout, vars_file: Path | None, var: list[str] | None, project: str) -> Spec:
     explicit: dict[str, Any] = {}
     for item in var or []:
         name, sep, value = item.partition("=")
@@ -76,14 +78,14 @@ def _load(
         "PROJECT": project,
         "ENVIRONMENT_NAME": os.environ.get("COMPOSER_ENVIRONMENT", ""),
     }
-    layout = Layout.under(root)
-    if dashboards is not None:
-        layout.dashboards = dashboards
     try:
         variables = Variables.load(vars_file, explicit, fallbacks)
         return load_spec(layout, variables)
     except DefinitionError as exc:
         raise _fail(str(exc)) from exc
+
+
+provision_app.command("init")(init_definitions)
 
 
 @dataclass
@@ -96,20 +98,41 @@ class Sources:
     dashboards: Path | None
     project: str | None
 
-    def load(self, offline: bool = False) -> tuple[str, Spec]:
+    def load(self, offline: bool = False, allow_empty: bool = False) -> tuple[str, Spec]:
         """The project and the definitions resolved for it.
 
         ``offline`` commands (validate, export) never need a real project, so they fall back
-        to a placeholder instead of failing when none is configured.
+        to a placeholder instead of failing when none is configured. No definitions at all is
+        an error unless ``allow_empty``: a wrong ``--dir`` must not read as "valid" or, worse,
+        as "delete everything" to ``apply --prune``.
         """
+        layout = Layout.under(self.root)
+        if self.dashboards is not None:
+            layout.dashboards = self.dashboards
+        if not allow_empty and not layout.files():  # before the project: the first mistake
+            raise _fail(self.nothing_defined())
         project_id = _project(self.project, offline=offline)
-        return project_id, _load(self.root, self.vars_file, self.var, self.dashboards, project_id)
+        spec = _load(layout, self.vars_file, self.var, project_id)
+        if not len(spec) and not allow_empty:
+            raise _fail(self.nothing_defined())
+        return project_id, spec
+
+    def nothing_defined(self) -> str:
+        """What was looked for, where, and how to start."""
+        where = f"{self.root} ({self.root.resolve()})" if self.root == Path() else str(self.root)
+        missing = "" if self.root.is_dir() else " (no such folder)"
+        init = "composer-obs provision init" + ("" if self.root == Path() else f" {self.root}")
+        return (
+            f"no definitions under {where}{missing}: looked for log_metrics/*.yaml, "
+            "notification_channels.yaml, alert_policies/*.yaml and dashboards/*.json. To start "
+            f"from the defaults: {init}"
+        )
 
 
 _SOURCE_PARAMETERS = [
     inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=opt, annotation=hint)
     for name, opt, hint in [
-        ("root", DirOpt, Path),
+        ("root", DirOpt, Path | None),
         ("vars_file", VarsOpt, Path | None),
         ("var", VarOpt, list[str] | None),
         ("dashboards", DashOpt, Path | None),
@@ -129,13 +152,14 @@ def _reads_definitions(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def wrapper(
-        root: Path,
+        root: Path | None,
         vars_file: Path | None,
         var: list[str] | None,
         dashboards: Path | None,
         project: str | None,
         **options: Any,
     ) -> None:
+        root = default_definitions_dir() if root is None else root
         command(Sources(root, vars_file, var, dashboards, project), **options)
 
     parameters = [*_SOURCE_PARAMETERS, *own]
@@ -271,14 +295,21 @@ def plan(sources: Sources, prune: bool = PruneOpt, output: str = OutputOpt) -> N
 
 @provision_app.command()
 @_reads_definitions
-def apply(sources: Sources, prune: bool = PruneOpt, output: str = OutputOpt) -> None:
+def apply(
+    sources: Sources,
+    prune: bool = PruneOpt,
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="With --prune and no definitions: delete without asking"
+    ),
+    output: str = OutputOpt,
+) -> None:
     """Make the live state match the files, writing only what differs."""
     from rich.progress import Progress
 
     from observability.provision.apply import apply_plan
     from observability.provision.validate import validate_spec
 
-    project_id, spec = sources.load()
+    project_id, spec = sources.load(allow_empty=prune)
     report = validate_spec(spec)
     if not report.ok:
         _print_errors(report.errors)
@@ -287,6 +318,8 @@ def apply(sources: Sources, prune: bool = PruneOpt, output: str = OutputOpt) -> 
         console = Console()
         if output != "json":
             _print_plan(planned, console)
+        if not len(spec):
+            _confirm_delete_all(sources, planned, yes)
         steps = sum(1 for c in planned.changes if c.writes)
         if output != "json" and steps:
             with Progress(console=console, transient=True) as progress:
@@ -307,6 +340,21 @@ def apply(sources: Sources, prune: bool = PruneOpt, output: str = OutputOpt) -> 
             )
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _confirm_delete_all(sources: Sources, planned: Any, yes: bool) -> None:
+    """``apply --prune`` with no definitions deletes every managed resource: only when the
+    user says so (``--yes``, or yes at the prompt; without a terminal the answer is no)."""
+    deletes = sum(1 for change in planned.changes if change.action == "delete")
+    if not deletes or yes:
+        return
+    question = (
+        f"{sources.nothing_defined()}. apply --prune would delete all {deletes} managed "
+        f"resource(s) of project {planned.project}"
+    )
+    if sys.stdin.isatty() and typer.confirm(f"{question}: go on?", err=True):
+        return
+    raise _fail(f"refused: {question}. Confirm with --yes (or use provision destroy)")
 
 
 @provision_app.command()

@@ -113,6 +113,13 @@ def _items(located: Located) -> list[tuple[Path_, Located]]:
     raise located.error((), "expected a mapping (one definition) or a list of them")
 
 
+_YAML = ("*.yaml", "*.yml")
+
+
+def _dashboard_files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else _files(path, ("**/*.json",))
+
+
 def _files(directory: Path, patterns: tuple[str, ...]) -> list[Path]:
     if not directory.is_dir():
         return []
@@ -147,7 +154,7 @@ def is_managed_metric(live: dict[str, Any]) -> bool:
 def load_metrics(directory: Path, variables: Variables) -> list[Resource]:
     out: list[Resource] = []
     seen: dict[str, str] = {}
-    for file in _files(directory, ("*.yaml", "*.yml")):
+    for file in _files(directory, _YAML):
         located = resolve(read_file(file), variables)
         for _, item in _items(located):
             body = copy.deepcopy(item.data)
@@ -193,7 +200,7 @@ def load_policies(
 ) -> list[Resource]:
     out: list[Resource] = []
     seen: dict[str, str] = {}
-    for file in _files(directory, ("*.yaml", "*.yml")):
+    for file in _files(directory, _YAML):
         located = resolve(read_file(file), variables)
         items = _items(located)
         for prefix, item in items:
@@ -232,7 +239,7 @@ def load_policies(
 def load_dashboards(directory: Path, variables: Variables) -> list[Resource]:
     out: list[Resource] = []
     seen: dict[str, Path] = {}
-    files = [directory] if directory.is_file() else _files(directory, ("**/*.json",))
+    files = _dashboard_files(directory)
     for file in files:
         located = resolve(read_file(file), variables)
         if not isinstance(located.data, dict):
@@ -267,6 +274,16 @@ class Layout:
             root / "alert_policies",
             root / "dashboards",
         )
+
+    def files(self) -> list[Path]:
+        """Every file the definitions are read from (none: nothing is defined)."""
+        channels = [self.channels] if self.channels.is_file() else []
+        return [
+            *_files(self.metrics, _YAML),
+            *channels,
+            *_files(self.policies, _YAML),
+            *_dashboard_files(self.dashboards),
+        ]
 
 
 def load_spec(layout: Layout, variables: Variables) -> Spec:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from observability.router.timestamps import OptionalMoment, iso
 
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
@@ -64,14 +65,6 @@ def _quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-def iso(timestamp: float | None) -> str | None:
-    """RFC 3339 in UTC with milliseconds, or None: the spelling of every time in the APIs."""
-    if timestamp is None:
-        return None
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class Alert:
     """One alert as stored. ``incident_*`` are set for alerts born from Cloud Monitoring."""
@@ -113,8 +106,8 @@ class PostableAlert(BaseModel):
 
     labels: dict[str, str] = Field(min_length=1)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime | None = None
-    endsAt: datetime | None = None
+    startsAt: OptionalMoment = None
+    endsAt: OptionalMoment = None
     generatorURL: str = ""
 
     @field_validator("labels")
@@ -123,6 +116,13 @@ class PostableAlert(BaseModel):
         if any(not name for name in labels):
             raise ValueError("label names must not be empty")
         return {name: value for name, value in labels.items() if value != ""}
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> PostableAlert:
+        """Alertmanager's own check: an alert cannot end before it starts."""
+        if self.startsAt and self.endsAt and self.endsAt < self.startsAt:
+            raise ValueError("endsAt must not be before startsAt")
+        return self
 
     def to_alert(self, now: float, resolve_timeout: float) -> Alert:
         """Alertmanager's rules: no start means now; no end means ``now + resolve_timeout``."""

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from sqlalchemy import Connection, or_, select
 
-from observability.router.alert import Alert, iso
+from observability.router.alert import Alert
 from observability.router.alert_store import alert_from_row
 from observability.router.auth import AuthError
 from observability.router.dispatcher import Muting, current_muting
@@ -41,6 +41,7 @@ from observability.router.silence import (
     save_silence,
 )
 from observability.router.store import alerts, group_alerts, groups
+from observability.router.timestamps import iso
 
 
 def runtime_of(request: Request) -> RouterRuntime:

@@ -28,16 +28,20 @@ from observability.router.ingest import AlertmanagerAlerts, CloudMonitoringWebho
 from observability.router.responses import RequestRefused, error_response, refused_response
 from observability.router.runtime import Role, RouterRuntime
 from observability.router.settings import RouterSettings
+from observability.router.timestamps import iso
 
 access_log = logging.getLogger("observability.router.access")
 log = logging.getLogger(__name__)
 
 
 def create_asgi(
-    settings: RouterSettings, clock: Clock | None = None, role: Role = Role.ALL
+    settings: RouterSettings,
+    clock: Clock | None = None,
+    role: Role = Role.ALL,
+    instance: str | None = None,
 ) -> FastIngest:
     """What ``router serve`` gives uvicorn: the app behind the ingest fast path."""
-    app = create_app(settings, clock, role)
+    app = create_app(settings, clock, role, instance)
     return FastIngest(app, settings.access_log)
 
 
@@ -97,9 +101,12 @@ class FastIngest:
 
 
 def create_app(
-    settings: RouterSettings, clock: Clock | None = None, role: Role = Role.ALL
+    settings: RouterSettings,
+    clock: Clock | None = None,
+    role: Role = Role.ALL,
+    instance: str | None = None,
 ) -> FastAPI:
-    runtime = RouterRuntime(settings, clock, role)
+    runtime = RouterRuntime(settings, clock, role, instance)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -176,9 +183,15 @@ def create_app(
         if not current.ready:
             return error_response(503, "starting")
         try:
-            await asyncio.to_thread(current.store.ping)
+            dispatcher = await asyncio.to_thread(current.dispatcher_failing)
         except Exception as exc:  # noqa: BLE001 - any database failure means not ready
             return error_response(503, f"database unavailable: {type(exc).__name__}")
+        if dispatcher is not None:
+            return error_response(
+                503,
+                f"the dispatcher has failed {dispatcher.failures} passes in a row since "
+                f"{iso(dispatcher.since)}: {dispatcher.error}",
+            )
         return JSONResponse({"status": "ready", "config": current.config.digest[:12]})
 
     @app.get("/metrics", include_in_schema=False)

@@ -1,6 +1,7 @@
 """Commands for the router, mounted by ``composer-obs`` as ``router``, ``routes`` and ``silence``.
 
-* ``router serve`` runs the router under uvicorn; ``router check-config`` validates a file.
+* ``router serve`` runs the router under uvicorn; ``router check-config`` validates a file;
+  ``router init`` writes a starting configuration.
 * ``routes test`` shows who an alert would reach: one label set, or a file of cases with
   inhibiting alerts and silences (exit 1 if a case fails: usable in CI).
 * ``silence add|list|expire`` talk to a running router's admin API.
@@ -21,12 +22,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from observability.defaults.cli import init_router
 from observability.router.config import ConfigError, load_config
 from observability.router.duration import parse_duration
 
 router_app = typer.Typer(help="The alert router service.", no_args_is_help=True)
 routes_app = typer.Typer(help="Test the routing configuration.", no_args_is_help=True)
 silence_app = typer.Typer(help="Silences on a running router.", no_args_is_help=True)
+router_app.command("init")(init_router)
 
 
 @routes_app.callback()

@@ -1,15 +1,17 @@
 """The routing configuration: one YAML file in Alertmanager's format, validated, compiled.
 
 Alertmanager users can bring their ``route``, ``receivers``, ``inhibit_rules`` and
-``time_intervals`` as they are (plus ``google_chat_configs``, Jinja2 ``templates`` and the
-``delivery`` retry settings this router adds). Loading either returns a complete, compiled
-``RouterConfig`` or raises ``ConfigError`` whose message is one line naming the file, the line
-and the key, e.g. ``router.yaml:14: route.routes.0.group_wait: not a duration: '5x'``.
+``time_intervals`` as they are (plus ``google_chat_configs``, Jinja2 ``templates``, the
+``delivery`` retry settings and the ``enrichment`` budget this router adds). Loading either
+returns a complete, compiled ``RouterConfig`` or raises ``ConfigError`` whose message is one
+line naming the file, the line and the key, e.g.
+``router.yaml:14: route.routes.0.group_wait: not a duration: '5x'``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from observability.router.duration import Duration
+from observability.router.enrichment.settings import EnrichmentConfig
 from observability.router.inhibit import InhibitRule, InhibitRuleConfig
 from observability.router.receivers import (
     IntegrationDefaults,
@@ -57,6 +60,10 @@ class GlobalConfig(BaseModel):
     smtp_auth_password: SecretStr | None = None
     smtp_auth_password_file: str | None = None
     smtp_require_tls: bool = True
+    opsgenie_api_key: SecretStr | None = None
+    opsgenie_api_key_file: str | None = None
+    opsgenie_api_url: str | None = None
+    jira_api_url: str | None = None
 
 
 class DeliveryConfig(BaseModel):
@@ -85,6 +92,7 @@ class ConfigFile(BaseModel):
     mute_time_intervals: list[NamedTimeInterval] = Field(default_factory=list)
     templates: list[str] = Field(default_factory=list)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    enrichment: EnrichmentConfig = Field(default_factory=EnrichmentConfig)
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,10 @@ class RouterConfig:
     @property
     def delivery(self) -> DeliveryConfig:
         return self.file.delivery
+
+    @property
+    def enrichment(self) -> EnrichmentConfig:
+        return self.file.enrichment
 
     @property
     def resolve_timeout(self) -> float:
@@ -140,7 +152,7 @@ def file_digest(path: Path) -> str | None:
 def parse_config(text: str, source: str, base_dir: Path) -> RouterConfig:
     """Validate and compile the YAML ``text``; ``source`` names it in errors."""
     try:
-        data = yaml.safe_load(text)
+        data = _without_nulls(yaml.load(text, Loader=_GoYamlLoader))
         lines = key_lines(text)
     except DuplicateKey as exc:
         where = ".".join(str(part) for part in exc.path)
@@ -163,6 +175,41 @@ def parse_config(text: str, source: str, base_dir: Path) -> RouterConfig:
         return _compile(file, text, source, base_dir)
     except _Problem as problem:
         raise ConfigError(_where(source, lines, problem.path) + f": {problem}") from None
+
+
+class _GoYamlLoader(yaml.SafeLoader):
+    """YAML as Alertmanager's Go library reads it into its string fields: ``22:00`` and ``1:5``
+    are text, not YAML 1.1 base-60 numbers (1320, 65)."""
+
+
+_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_GoYamlLoader.yaml_implicit_resolvers = {  # PyYAML's, less its numbers, re-added without base 60
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NUMBERS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _pattern in (
+    (
+        "tag:yaml.org,2002:int",
+        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)"
+        r"|[-+]?0x[0-9a-fA-F_]+)$",
+    ),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+    ),
+):
+    _GoYamlLoader.add_implicit_resolver(_tag, re.compile(_pattern), list("-+0123456789."))
+
+
+def _without_nulls(data: Any) -> Any:
+    """Go's YAML library leaves a field whose value is null at its default (``global:`` with
+    nothing under it) and reads a null list item as an empty entry (``inhibit_rules: [null]``)."""
+    if isinstance(data, dict):
+        return {key: _without_nulls(value) for key, value in data.items() if value is not None}
+    if isinstance(data, list):
+        return [{} if item is None else _without_nulls(item) for item in data]
+    return data
 
 
 class _Problem(ValueError):
@@ -200,11 +247,12 @@ def _compile(file: ConfigFile, text: str, source: str, base_dir: Path) -> Router
         raise _Problem(("route", "matchers"), "the root route must not have matchers")
     if file.route.mute_time_intervals or file.route.active_time_intervals:
         raise _Problem(("route",), "the root route cannot have mute or active time intervals")
+    if file.route.continue_:
+        raise _Problem(("route", "continue"), "cannot have continue in root route")
     for path, node in _walk_routes(file.route, ("route",)):
         if node.receiver is not None and node.receiver not in receivers:
             raise _Problem((*path, "receiver"), f"undefined receiver {node.receiver!r}")
-        if node.group_by and GROUP_BY_ALL in node.group_by and len(node.group_by) > 1:
-            raise _Problem((*path, "group_by"), "'...' groups by all labels and stands alone")
+        _check_group_by(node.group_by or [], (*path, "group_by"))
         for key in ("mute_time_intervals", "active_time_intervals"):
             for index, name in enumerate(getattr(node, key)):
                 if name not in intervals:
@@ -221,6 +269,17 @@ def _compile(file: ConfigFile, text: str, source: str, base_dir: Path) -> Router
         time_intervals=intervals,
         templates=templates,
     )
+
+
+def _check_group_by(names: list[str], path: Path_) -> None:
+    """Alertmanager's rules: ``...`` stands alone, names are non-empty and given once."""
+    if GROUP_BY_ALL in names and len(names) > 1:
+        raise _Problem(path, "cannot have wildcard group_by (`...`) and other labels")
+    for index, name in enumerate(names):
+        if not name:
+            raise _Problem((*path, index), "invalid label name '' in group_by list")
+        if name in names[:index]:
+            raise _Problem((*path, index), f"duplicated label {name!r} in group_by")
 
 
 def _defaults(settings: GlobalConfig, base_dir: Path) -> IntegrationDefaults:
@@ -249,6 +308,11 @@ def _defaults(settings: GlobalConfig, base_dir: Path) -> IntegrationDefaults:
             ),
             require_tls=settings.smtp_require_tls,
         ),
+        opsgenie_api_key=optional_secret(
+            settings.opsgenie_api_key, settings.opsgenie_api_key_file, "opsgenie_api_key"
+        ),
+        opsgenie_api_url=settings.opsgenie_api_url,
+        jira_api_url=settings.jira_api_url,
     )
 
 

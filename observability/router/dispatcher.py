@@ -10,6 +10,12 @@ Each pass does two things, each in short write transactions:
    (``group.needs_update``) and if so enqueue a notice; forget alerts whose resolve was
    handled; re-arm the timer (``group_interval``) or delete the emptied group.
 
+One alert or group can never stop the others: an alert that cannot be routed, or a group
+whose flush fails (its changes rolled back to a savepoint), is set aside, counted in
+``dispatch_failures`` and recorded in its incidents' history; the group is tried again after
+``FAILED_GROUP_RETRY``. A pass that fails as a whole is the runtime's to report
+(``dispatch_health``).
+
 Groups are claimed with ``SKIP LOCKED`` on PostgreSQL, so replicas split the work; the notice
 and the log entry that justifies it commit together, so nothing is decided twice.
 """
@@ -39,6 +45,7 @@ from observability.router.group import (
     schedule,
     write_log_entry,
 )
+from observability.router.history import record_dispatch_failure
 from observability.router.inhibit import Inhibitor
 from observability.router.metrics import RouterMetrics
 from observability.router.notice import Notice
@@ -53,6 +60,8 @@ log = logging.getLogger(__name__)
 ROUTE_BATCH = 1000
 FLUSH_BATCH = 50
 MAX_FLUSH_BATCHES = 20
+FAILED_GROUP_RETRY = 30.0
+"""Seconds before a group whose flush failed is tried again."""
 
 
 @dataclass
@@ -90,6 +99,16 @@ def time_muted(route: Route, config: RouterConfig, now: float) -> bool:
     return bool(route.active_time_intervals) and not any(
         active(config.time_intervals[name], now) for name in route.active_time_intervals
     )
+
+
+def _memberships(alert: Alert, config: RouterConfig, now: float) -> list[Membership]:
+    """The groups a pending alert joins: none once it stopped firing."""
+    if not alert.firing(now):
+        return []
+    return [
+        Membership(route, alert.labels, alert.fingerprint, alert.starts_at)
+        for route in config.route.match(alert.labels)
+    ]
 
 
 def mark_firing_pending(connection: Connection, now: float) -> None:
@@ -177,12 +196,12 @@ class Dispatcher:
             now = self.clock.now()
             query = select(alerts).where(alerts.c.pending == true()).limit(ROUTE_BATCH)
             rows = connection.execute(self.store.claim(query, of=alerts)).all()
-            memberships = [
-                Membership(route, alert.labels, alert.fingerprint, alert.starts_at)
-                for alert in map(alert_from_row, rows)
-                if alert.firing(now)
-                for route in config.route.match(alert.labels)
-            ]
+            memberships: list[Membership] = []
+            for row in rows:
+                try:
+                    memberships.extend(_memberships(alert_from_row(row), config, now))
+                except Exception as exc:  # noqa: BLE001 - one alert must not stop the others
+                    self._set_aside(connection, [row.fingerprint], "route", "", exc, now)
             join_groups(connection, self.store, memberships, now)
             if rows:
                 connection.execute(
@@ -209,7 +228,13 @@ class Dispatcher:
                 return 0, notices
             muting = current_muting(connection, config, now)
             for group in due:
-                notices.extend(self._flush(connection, config, group, muting, now))
+                try:
+                    with connection.begin_nested():
+                        flushed = self._flush(connection, config, group, muting, now)
+                except Exception as exc:  # noqa: BLE001 - one group must not stop the others
+                    self._flush_failed(connection, group, exc, now)
+                    continue
+                notices.extend(flushed)
         for notice in notices:
             self.metrics.notices_enqueued.labels(notice.receiver).inc()
         return len(due), notices
@@ -285,6 +310,47 @@ class Dispatcher:
         else:
             schedule(connection, group.id, now + route.group_interval, now)
         return notices
+
+    def _set_aside(
+        self,
+        connection: Connection,
+        fingerprints: list[str],
+        stage: str,
+        group_key: str,
+        error: Exception,
+        now: float,
+    ) -> None:
+        """Count, log and record (in the incidents' history) alerts the pass had to skip."""
+        self.metrics.dispatch_failures.labels(stage).inc()
+        log.error(
+            "dispatch: %s failed for %d alerts (set aside, the others go on): %s: %s",
+            stage,
+            len(fingerprints),
+            type(error).__name__,
+            error,
+        )
+        if fingerprints:
+            record_dispatch_failure(
+                connection, self.store, fingerprints, stage, group_key, error, now
+            )
+
+    def _flush_failed(
+        self, connection: Connection, group: Row, error: Exception, now: float
+    ) -> None:
+        """A group whose flush failed (its changes rolled back) is tried again after
+        FAILED_GROUP_RETRY, not at every pass; the others are flushed meanwhile."""
+        members = [
+            row.fingerprint
+            for row in connection.execute(
+                select(group_alerts.c.fingerprint).where(group_alerts.c.group_id == group.id)
+            )
+        ]
+        self._set_aside(connection, members, "flush", group.group_key, error, now)
+        connection.execute(
+            update(groups)
+            .where(groups.c.id == group.id)
+            .values(next_flush_at=now + FAILED_GROUP_RETRY)
+        )
 
     def _reroute(self, connection: Connection, members: list[Alert], now: float) -> None:
         firing = [alert.fingerprint for alert in members if alert.firing(now)]

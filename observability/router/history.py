@@ -2,7 +2,8 @@
 
 An incident's history answers the on-call question "did anyone get told?": every webhook
 Monitoring sent for it (with the outcome: stored, duplicate, stale), every notice that
-included its alert and what became of it (pending with its last error, delivered, dead).
+included its alert and what became of it (pending with its last error, delivered, dead), and
+every time the dispatcher had to set its alert aside.
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from observability.router.alert import iso
 from observability.router.notice import Notice
 from observability.router.store import (
+    Store,
     alerts,
     audit_log,
     dead_letters,
     deliveries,
+    dispatch_failures,
     incident_events,
     notice_alerts,
     outbox,
     rejected_requests,
 )
+from observability.router.timestamps import iso
 
 
 def record_audit(
@@ -33,6 +36,46 @@ def record_audit(
         audit_log.insert().values(
             at=now, actor=actor, action=action, subject=subject, detail=detail
         )
+    )
+
+
+ERROR_LIMIT = 500
+
+
+def record_dispatch_failure(
+    connection: Connection,
+    store: Store,
+    fingerprints: list[str],
+    stage: str,
+    group_key: str,
+    error: BaseException,
+    now: float,
+) -> None:
+    """Note that the dispatcher set these alerts aside (``stage``: route or flush), in the
+    caller's transaction: their incidents' history shows it, with the error."""
+    text = f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
+    statement = store.insert(dispatch_failures)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["fingerprint", "stage", "group_key"],
+            set_={
+                "error": statement.excluded.error,
+                "last_at": statement.excluded.last_at,
+                "attempts": dispatch_failures.c.attempts + 1,
+            },
+        ),
+        [
+            {
+                "fingerprint": fingerprint,
+                "stage": stage,
+                "group_key": group_key,
+                "error": text,
+                "first_at": now,
+                "last_at": now,
+                "attempts": 1,
+            }
+            for fingerprint in sorted(set(fingerprints))
+        ],
     )
 
 
@@ -84,6 +127,21 @@ def incident_history(connection: Connection, incident_id: str) -> dict[str, Any]
             for row in events
         ],
         "notifications": notifications(connection, notice_ids),
+        "dispatchFailures": [
+            {
+                "stage": row.stage,
+                "groupKey": row.group_key,
+                "error": row.error,
+                "firstAt": iso(row.first_at),
+                "lastAt": iso(row.last_at),
+                "attempts": row.attempts,
+            }
+            for row in connection.execute(
+                select(dispatch_failures)
+                .where(dispatch_failures.c.fingerprint == fingerprint)
+                .order_by(dispatch_failures.c.first_at)
+            )
+        ],
     }
 
 

@@ -13,57 +13,74 @@ the policy has none ("no severity") a ``severity`` user label is kept instead.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from observability.router.alert import Alert, one_label_fingerprint
+from observability.router.timestamps import UnixSeconds
 
-_Lenient = ConfigDict(extra="allow", populate_by_name=True)
 NO_SEVERITY = "no severity"
 
 
-class Documentation(BaseModel):
-    model_config = _Lenient
+class _Lenient(BaseModel):
+    """Unknown fields are kept, but no number in them may be NaN or infinite: the body is
+    stored as JSON (PostgreSQL's ``jsonb`` refuses those) and shown by the history API."""
 
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _finite_extras(self) -> Any:
+        for name, value in (self.model_extra or {}).items():
+            if not _finite(value):
+                raise ValueError(f"{name}: numbers must be finite")
+        return self
+
+
+def _finite(value: Any) -> bool:
+    """Whether no number within ``value`` (any JSON value) is NaN or infinite."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
+
+
+class Documentation(_Lenient):
     content: str = ""
     mime_type: str | None = None
     subject: str | None = None
 
 
-class Resource(BaseModel):
-    model_config = _Lenient
-
+class Resource(_Lenient):
     type: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-class Metric(BaseModel):
-    model_config = _Lenient
-
+class Metric(_Lenient):
     type: str | None = None
     displayName: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-class Metadata(BaseModel):
-    model_config = _Lenient
-
+class Metadata(_Lenient):
     system_labels: dict[str, str] = Field(default_factory=dict)
     user_labels: dict[str, str] = Field(default_factory=dict)
 
 
-class Condition(BaseModel):
-    model_config = _Lenient
-
+class Condition(_Lenient):
     name: str | None = None
     displayName: str | None = None
 
 
-class Incident(BaseModel):
+class Incident(_Lenient):
     """``incident`` of the payload; every field Monitoring may leave out is optional."""
-
-    model_config = _Lenient
 
     incident_id: str = Field(min_length=1, max_length=512)
     state: str = Field(min_length=1, max_length=32)
@@ -71,8 +88,8 @@ class Incident(BaseModel):
     scoping_project_number: int | str | None = None
     url: str | None = None
     severity: str | None = None
-    started_at: float | None = None
-    ended_at: float | None = None
+    started_at: UnixSeconds | None = None
+    ended_at: UnixSeconds | None = None
     summary: str | None = None
     resource_id: str | None = None
     resource_name: str | None = None
@@ -92,7 +109,10 @@ class Incident(BaseModel):
     @field_validator("state")
     @classmethod
     def _lower(cls, value: str) -> str:
-        return value.strip().lower()
+        state = value.strip().lower()
+        if not state:
+            raise ValueError("must not be blank")
+        return state
 
     @field_validator("policy_user_labels", mode="before")
     @classmethod
@@ -104,10 +124,8 @@ class Incident(BaseModel):
         return self.state == "closed"
 
 
-class WebhookPayload(BaseModel):
+class WebhookPayload(_Lenient):
     """The whole body Monitoring POSTs: ``{"version": "1.2", "incident": {...}}``."""
-
-    model_config = _Lenient
 
     version: str = "1.2"
     incident: Incident
@@ -168,9 +186,23 @@ def incident_annotations(incident: Incident) -> dict[str, str]:
     return annotations
 
 
+INCIDENT_PREFIX = "cm"
+"""Starts every incident's fingerprint: Alertmanager's are 16 hex digits and never do."""
+
+
 def incident_fingerprint(incident_id: str) -> str:
     """One alert per incident: the fingerprint depends on the id only, so the close (whose
-    labels say ``state="closed"`` and may be fewer) updates the alert the open created."""
+    labels say ``state="closed"`` and may be fewer) updates the alert the open created.
+
+    Namespaced by source: an Alertmanager alert posted with the labels ``{incident_id: X}``
+    hashes to ``legacy_incident_fingerprint(X)``, and must stay another alert than incident X.
+    """
+    return INCIDENT_PREFIX + legacy_incident_fingerprint(incident_id)
+
+
+def legacy_incident_fingerprint(incident_id: str) -> str:
+    """The fingerprint routers before the namespacing gave an incident (what an Alertmanager
+    alert labelled ``{incident_id: X}`` gets): ``store.create_schema`` renames stored ones."""
     return one_label_fingerprint("incident_id", incident_id)
 
 

@@ -19,6 +19,7 @@ from observability.router.matcher import (
     Matcher,
     config_matchers,
     matches_all,
+    validate_match,
     validate_match_re,
     validate_matcher_texts,
 )
@@ -41,6 +42,11 @@ class InhibitRuleConfig(BaseModel):
     @classmethod
     def _parse(cls, values: list[str]) -> list[str]:
         return validate_matcher_texts(values)
+
+    @field_validator("source_match", "target_match")
+    @classmethod
+    def _names(cls, values: dict[str, str]) -> dict[str, str]:
+        return validate_match(values)
 
     @field_validator("source_match_re", "target_match_re")
     @classmethod

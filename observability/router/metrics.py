@@ -108,6 +108,25 @@ class RouterMetrics:
             ["receiver"],
             registry=r,
         )
+        self.dispatch_failures = Counter(
+            f"{PREFIX}_dispatch_failures",
+            "Dispatcher failures, by stage: an alert that could not be routed (route), a group "
+            "that could not be flushed (flush), both set aside; a whole pass (pass).",
+            ["stage"],
+            registry=r,
+        )
+        self.enrichment_wait = Histogram(
+            f"{PREFIX}_enrichment_wait_seconds",
+            "Time a notice waited for its causes before delivery.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.enrichment_lookups = Counter(
+            f"{PREFIX}_enrichment_lookups",
+            "Causes looked up in Cloud Logging (once per incident), by outcome.",
+            ["outcome"],
+            registry=r,
+        )
         self.config_reloads = Counter(
             f"{PREFIX}_config_reloads",
             "Configuration reloads, by outcome.",

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, delete, func, or_, select, update
 
 from observability.router.clock import Clock
 from observability.router.config import DeliveryConfig, RouterConfig
+from observability.router.enrichment.enricher import Enricher
 from observability.router.metrics import RouterMetrics
 from observability.router.notice import Notice
 from observability.router.receivers.base import DeliveryError, FailureReason, Integration
@@ -168,6 +169,8 @@ class Outbox:
         """Schedule a retry or dead-letter the notice; returns ``retried`` or ``dead``."""
         now = self.clock.now()
         delay = backoff(claim.attempts, settings)
+        if error.retry_after is not None:  # the service said when: wait that long (up to the cap)
+            delay = max(delay, min(error.retry_after, settings.max_backoff))
         dead = not error.retryable or now + delay - claim.created_at > settings.max_age
         with self.store.write() as connection:
             if not dead:
@@ -244,8 +247,10 @@ class Courier:
         config: Callable[[], RouterConfig],
         metrics: RouterMetrics,
         poll_interval: float = 1.0,
+        enricher: Enricher | None = None,
     ) -> None:
         self.outbox = outbox
+        self.enricher = enricher
         self._config = config
         self.metrics = metrics
         self.poll_interval = poll_interval
@@ -314,12 +319,31 @@ class Courier:
         )
 
     async def _deliver(self, claim: Claim, client: httpx.AsyncClient) -> None:
+        """Send one claimed notice and record the outcome. Never raises: its task is not
+        awaited by anyone. An outcome that cannot be recorded (the disk is full) is logged;
+        the claim's lease then expires and the notice is sent again (at least once)."""
+        try:
+            await self._send(claim, client)
+        except Exception as exc:  # noqa: BLE001 - logged here, or nowhere
+            log.error(
+                "notice %s to %s: the outcome could not be recorded, it will be sent again "
+                "once its lease expires: %s: %s",
+                claim.notice.id,
+                claim.integration,
+                type(exc).__name__,
+                exc,
+            )
+
+    async def _send(self, claim: Claim, client: httpx.AsyncClient) -> None:
         settings = self.config.delivery
         started = time.perf_counter()
         labels = (claim.receiver, claim.integration)
         try:
             integration = self._integration(claim)
-            await asyncio.wait_for(integration.send(claim.notice, client), settings.timeout * 3)
+            notice = claim.notice
+            if self.enricher is not None:
+                notice = await self.enricher.enrich(notice)
+            await asyncio.wait_for(integration.send(notice, client), settings.timeout * 3)
         except Exception as exc:  # noqa: BLE001 - a bug in one integration must not stop others
             await self._failed(claim, _delivery_error(exc, claim), settings, labels)
             return

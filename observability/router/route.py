@@ -14,7 +14,6 @@ original order, instead of scanning every sibling.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,9 +27,11 @@ from observability.router.matcher import (
     MatchType,
     config_matchers,
     format_matchers,
+    validate_match,
     validate_match_re,
     validate_matcher_texts,
 )
+from observability.router.matcher.regex import Regex, RegexError, union
 
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0
@@ -60,6 +61,11 @@ class RouteConfig(BaseModel):
     @classmethod
     def _parse(cls, values: list[str]) -> list[str]:
         return validate_matcher_texts(values)
+
+    @field_validator("match")
+    @classmethod
+    def _names(cls, values: dict[str, str]) -> dict[str, str]:
+        return validate_match(values)
 
     @field_validator("match_re")
     @classmethod
@@ -144,23 +150,23 @@ class _ChildIndex:
             if matcher.type is MatchType.EQUAL
         )
         self.by_label: dict[str, dict[str, list[int]]] = {}
-        by_regex: dict[str, list[tuple[int, str]]] = {}
+        by_regex: dict[str, list[tuple[int, Regex]]] = {}
         self.always: list[int] = []
         for position, child in enumerate(children):
             equalities = [m for m in child.matchers if m.type is MatchType.EQUAL]
-            regexes = [m for m in child.matchers if m.type is MatchType.REGEX]
+            regexes = [m for m in child.matchers if m.type is MatchType.REGEX and m.regex]
             if equalities:
                 key = max(equalities, key=lambda matcher: popularity[matcher.name])
                 self.by_label.setdefault(key.name, {}).setdefault(key.value, []).append(position)
-            elif regexes:
-                by_regex.setdefault(regexes[0].name, []).append((position, regexes[0].value))
+            elif regexes and regexes[0].regex:
+                by_regex.setdefault(regexes[0].name, []).append((position, regexes[0].regex))
             else:
                 self.always.append(position)
-        self.by_regex: list[tuple[str, re.Pattern[str], list[int]]] = []
+        self.by_regex: list[tuple[str, Regex, list[int]]] = []
         for name, entries in by_regex.items():
             try:
-                combined = re.compile("|".join(f"(?:{value})" for _, value in entries))
-            except re.error:  # e.g. inline flags that only work at the start of a pattern
+                combined = union([regex for _, regex in entries])
+            except RegexError:  # too large for one RE2 program: try each child instead
                 self.always.extend(position for position, _ in entries)
                 continue
             self.by_regex.append((name, combined, [position for position, _ in entries]))
@@ -174,7 +180,7 @@ class _ChildIndex:
             if hit:
                 found.extend(hit)
         for name, combined, positions in self.by_regex:
-            if combined.fullmatch(labels.get(name, "")):
+            if combined.matches(labels.get(name, "")):
                 found.extend(positions)
         found.sort()
         return found

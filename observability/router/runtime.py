@@ -39,10 +39,19 @@ from observability.router.applier import JournalApplier, wait_applied
 from observability.router.auth import Authenticator
 from observability.router.clock import Clock, SystemClock
 from observability.router.config import ConfigError, RouterConfig, file_digest, load_config
+from observability.router.dispatch_health import (
+    Failing,
+    clear_failures,
+    failing,
+    instance_name,
+    record_failure,
+)
 from observability.router.dispatcher import Dispatcher, PassReport, mark_firing_pending
+from observability.router.enrichment.enricher import Enricher
 from observability.router.history import record_audit
 from observability.router.journal import JournalRecord, JournalWriter, journal_directory
 from observability.router.metrics import RouterMetrics
+from observability.router.migrations import migrate
 from observability.router.outbox import Courier, Outbox
 from observability.router.settings import RouterSettings
 from observability.router.store import ProcessLock, Store, active_digest, set_active_config
@@ -85,10 +94,15 @@ class ReloadResult:
 
 class RouterRuntime:
     def __init__(
-        self, settings: RouterSettings, clock: Clock | None = None, role: Role = Role.ALL
+        self,
+        settings: RouterSettings,
+        clock: Clock | None = None,
+        role: Role = Role.ALL,
+        instance: str | None = None,
     ) -> None:
         self.settings = settings
         self.role = role
+        self.instance = instance or instance_name()
         self.clock = clock or SystemClock()
         self.started_at = time.time()
         self.metrics = RouterMetrics()
@@ -100,8 +114,13 @@ class RouterRuntime:
         self.dispatcher = Dispatcher(
             self.store, self.clock, lambda: self._config, self.metrics, settings.external_url
         )
+        self.enricher = (
+            Enricher(self.store, self.clock, lambda: self._config.enrichment, self.metrics)
+            if role.dispatches
+            else None
+        )
         self.courier = Courier(
-            self.outbox, lambda: self._config, self.metrics, settings.poll_interval
+            self.outbox, lambda: self._config, self.metrics, settings.poll_interval, self.enricher
         )
         self.writer: AlertWriter | None = None
         self.journal: JournalWriter | None = None
@@ -145,12 +164,19 @@ class RouterRuntime:
     def config(self) -> RouterConfig:
         return self._config
 
+    def dispatcher_failing(self) -> Failing | None:
+        """The dispatcher of this router (in this process or another) if its passes keep
+        failing; raises if the database cannot be read (``/readyz`` reports either)."""
+        with self.store.read() as connection:
+            return failing(connection, self.instance)
+
     async def start(self) -> None:
         """Open the database, resume unfinished work, start the loops."""
         self._loop = asyncio.get_running_loop()
         self._dispatch_wake = asyncio.Event()
         self._stopped = asyncio.Event()
         await asyncio.to_thread(self.store.create_schema)
+        await asyncio.to_thread(migrate, self.store)
         if not self.store.shared:
             self._config, _ = await asyncio.to_thread(self._adopt, self._config, "startup")
         if self.writer is not None:
@@ -158,6 +184,8 @@ class RouterRuntime:
         if self.journal is not None:
             await asyncio.to_thread(self.journal.start)
         if self.role.dispatches:
+            if self.enricher is not None:
+                self.enricher.start()
             self._dispatcher_lock = self.store.dispatcher_lock()
             self._lead_task = asyncio.create_task(self._lead(), name="dispatcher")
             self._lead_task.add_done_callback(self._lead_ended)
@@ -186,6 +214,8 @@ class RouterRuntime:
         if self._stopped:
             self._stopped.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.enricher is not None:
+            self.enricher.close()
         self._settle_pool.shutdown(wait=False, cancel_futures=True)
         if not applier_stopped:
             # Releasing the lock would let another process apply the same records: the
@@ -299,17 +329,29 @@ class RouterRuntime:
 
     async def _dispatch_loop(self) -> None:
         assert self._dispatch_wake is not None
+        failures = 0
         while not self._stopping:
             self._dispatch_wake.clear()
             try:
                 report = await asyncio.to_thread(self.dispatcher.run_once)
                 due = await asyncio.to_thread(self.dispatcher.next_due)
-            except Exception:  # log it and try again: the database may be back
-                log.exception("dispatch pass failed")
+                if failures:
+                    await asyncio.to_thread(clear_failures, self.store, self.instance)
+                    log.info("dispatch passes work again after %d failures", failures)
+                    failures = 0
+            except Exception as exc:  # log it and try again: the database may be back
+                failures += 1
+                log.exception("dispatch pass failed (%d in a row)", failures)
+                self.metrics.dispatch_failures.labels("pass").inc()
+                await asyncio.to_thread(
+                    record_failure, self.store, self.instance, exc, self.clock.now()
+                )
                 report, due = PassReport(), None
             if report.config_stale:
                 self._reload_stale()
             if report.notices:
+                if self.enricher is not None:
+                    self.enricher.prefetch(report.notices)
                 self.courier.wake()
             if report.busy:
                 await asyncio.sleep(DISPATCH_DEBOUNCE)

@@ -62,13 +62,50 @@ class CoalescingTransport:
 if HttpToolsProtocol is not None:
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+        """Also closes a connection whose request headers take longer than
+        ``header_timeout`` seconds to arrive (uvicorn has no such limit: a slowloris client
+        holding partial headers kept its connection, and file descriptor, forever)."""
+
+        header_timeout: float = 10.0
+        _header_deadline: asyncio.TimerHandle | None = None
+
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             wrapped = CoalescingTransport(transport, self.loop)
             super().connection_made(cast(asyncio.Transport, wrapped))
+            self._arm_header_deadline()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm_header_deadline()
+
+        def on_headers_complete(self) -> None:
+            self._disarm_header_deadline()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_header_deadline()
+            super().connection_lost(exc)
+
+        def _arm_header_deadline(self) -> None:
+            self._disarm_header_deadline()
+            self._header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+
+        def _disarm_header_deadline(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
+
+        def _too_slow(self) -> None:
+            self._header_deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
 
 
-def http_protocol() -> Any:
-    """What to give ``uvicorn.run(http=...)``: the coalescing protocol, or uvicorn's choice."""
+def http_protocol(header_timeout: float) -> Any:
+    """What to give ``uvicorn.run(http=...)``: the coalescing protocol with this header-read
+    timeout, or uvicorn's choice."""
     if HttpToolsProtocol is None:
         return "auto"
-    return CoalescingHttpToolsProtocol
+    return type(
+        "RouterHttpProtocol", (CoalescingHttpToolsProtocol,), {"header_timeout": header_timeout}
+    )

@@ -38,6 +38,20 @@ class RouterSettings(BaseSettings):
         default=False, description="Serve without any authentication (local experiments only)."
     )
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    header_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds a client has to send request headers."
+    )
+    keep_alive_timeout: int = Field(
+        default=5, gt=0, le=300, description="Seconds an idle keep-alive connection is kept."
+    )
+    limit_concurrency: int = Field(
+        default=1000,
+        ge=10,
+        description="Connections and requests a process takes at once; past it, answers 503.",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=4096, description="Largest request head (h11 protocol only)."
+    )
     sqlite_synchronous: str = Field(default="FULL", pattern="^(?i:NORMAL|FULL|EXTRA)$")
     access_log: bool = Field(default=True, description="Log each request (never its query).")
     poll_interval: float = Field(default=1.0, gt=0, description="Longest idle wait, seconds.")

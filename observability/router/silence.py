@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection, Row, select
 
-from observability.router.alert import iso
 from observability.router.matcher import Matcher, MatcherError, matches_all
 from observability.router.store import silences
+from observability.router.timestamps import Moment, iso
 
 SilenceState = Literal["active", "pending", "expired"]
 
@@ -78,8 +77,8 @@ class PostableSilence(BaseModel):
 
     id: str | None = None
     matchers: list[ApiMatcher] = Field(min_length=1)
-    startsAt: datetime
-    endsAt: datetime
+    startsAt: Moment
+    endsAt: Moment
     createdBy: str = Field(min_length=1, max_length=256)
     comment: str = Field(min_length=1)
 

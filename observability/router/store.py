@@ -192,6 +192,17 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
 )
 
+# The cause of each incident (``enrichment``), looked up once: retries, repeats, the resolve and
+# a restarted router read it here instead of querying Cloud Logging again. ``cause`` is null
+# for an incident whose condition is not on logs (nothing to look up).
+causes = Table(
+    "causes",
+    metadata,
+    Column("incident_key", String(600), primary_key=True),
+    Column("cause", JSON, nullable=True),
+    Column("created_at", Float, nullable=False, index=True),
+)
+
 # How far the ingest journal's segments have been applied (SQLite: see ``journal``); updated
 # in the transaction that stores their records, so each record is applied exactly once.
 journal_progress = Table(
@@ -212,6 +223,33 @@ rejected_requests = Table(
     Column("body", Text, nullable=False),
     Column("error", Text, nullable=False),
     Column("rejected_at", Float, nullable=False),
+)
+
+# Alerts the dispatcher could not route or notify about (a value no code path expected): set
+# aside so the others go on, and shown in the incident's history. One row per alert, stage
+# and group, counting the attempts.
+dispatch_failures = Table(
+    "dispatch_failures",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+    Column("stage", String(16), primary_key=True),
+    Column("group_key", Text, primary_key=True),
+    Column("error", Text, nullable=False),
+    Column("first_at", Float, nullable=False),
+    Column("last_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+)
+
+# Dispatchers whose passes keep failing as a whole (one row per dispatching router while it
+# fails; deleted by its next good pass): any process of that router reports it on /readyz.
+dispatcher_health = Table(
+    "dispatcher_health",
+    metadata,
+    Column("instance", String(256), primary_key=True),
+    Column("failing_since", Float, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 # The configuration that routed the stored alerts (SQLite: one row, shared by the workers).

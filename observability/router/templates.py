@@ -11,9 +11,10 @@ package whatever the packaging.
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import ChainableUndefined, ChoiceLoader, DictLoader, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -31,11 +32,46 @@ DEFAULTS: dict[str, str] = {
         "{% for name in ['dag_id', 'task_id', 'environment_name'] if alert.labels[name] %}"
         " {{ name }}={{ alert.labels[name] }}{% endfor %}"
     ),
+    # The cause of one alert (``alert.cause``, see router/enrichment/cause.py), as text.
+    "cause.text": (
+        "{% set c = alert.cause %}{% if c %}"
+        "What broke: {{ c.headline }}\n"
+        "{% for t in c.tasks %}  task {{ t.dag_id }}.{{ t.task_id }}"
+        "{% if t.tries %} ({{ t.tries }}{% if t.duration %}, {{ t.duration }}{% endif %})"
+        "{% endif %}{% if t.run_id %} run {{ t.run_id }}{% endif %}\n{% endfor %}"
+        "{% if c.error %}  error: {{ c.error.text }}\n"
+        "{% if c.error.recurrence_text %}  {{ c.error.recurrence_text }}"
+        "{% if c.error.fingerprint %} (fingerprint {{ c.error.fingerprint }}){% endif %}\n"
+        "{% endif %}{% endif %}"
+        "{% for g in c.calls %}  calls: {{ g.text }}\n{% endfor %}"
+        "{% if c.log_tail and c.log_tail.lines %}  last log lines of {{ c.log_tail.task_id }}:\n"
+        "{% for line in c.log_tail.lines %}    {{ line }}\n{% endfor %}{% endif %}"
+        "{% for link in c.links %}  {{ link.text }}: {{ link.url }}\n{% endfor %}"
+        "{% for note in c.notes %}  ({{ note }})\n{% endfor %}"
+        "{% elif alert.annotations.cause_unavailable %}"
+        "{{ alert.annotations.cause_unavailable }}\n{% endif %}"
+    ),
+    "cause.html": (
+        "{% set c = alert.cause %}{% if c %}"
+        "<p><b>What broke:</b> {{ c.headline }}</p><table>"
+        "{% for t in c.tasks %}<tr><td>task</td><td>{{ t.dag_id }}.{{ t.task_id }} "
+        "{{ t.tries }} {{ t.duration }}</td></tr>{% endfor %}"
+        "{% if c.error %}<tr><td>error</td><td>{{ c.error.text }}</td></tr>"
+        "<tr><td>seen</td><td>{{ c.error.recurrence_text }}</td></tr>{% endif %}"
+        "{% for g in c.calls %}<tr><td>calls</td><td>{{ g.text }}</td></tr>{% endfor %}"
+        "</table>{% if c.log_tail and c.log_tail.lines %}"
+        "<pre>{{ c.log_tail.lines | join('\n') }}</pre>{% endif %}<p>"
+        '{% for link in c.links %}<a href="{{ link.url }}">{{ link.text }}</a> {% endfor %}</p>'
+        "{% elif alert.annotations.cause_unavailable %}"
+        "<p>{{ alert.annotations.cause_unavailable }}</p>{% endif %}"
+    ),
     "slack.title": "{% include 'title' %}",
     "slack.text": (
         "{% for alert in alerts %}"
         "• {% with alert=alert %}{% include 'alert.line' %}{% endwith %}"
         "{% if alert.annotations.url %} <{{ alert.annotations.url }}|console>{% endif %}\n"
+        "{% if alert.annotations.cause_unavailable %}"
+        "  _{{ alert.annotations.cause_unavailable }}_\n{% endif %}"
         "{% endfor %}"
         "{% if truncated_alerts %}… and {{ truncated_alerts }} more\n{% endif %}"
     ),
@@ -44,16 +80,20 @@ DEFAULTS: dict[str, str] = {
         "{% for alert in alerts %}"
         "• {% with alert=alert %}{% include 'alert.line' %}{% endwith %}"
         "{% if alert.annotations.url %} {{ alert.annotations.url }}{% endif %}\n"
+        "{% if alert.annotations.cause_unavailable %}"
+        "  {{ alert.annotations.cause_unavailable }}\n{% endif %}"
         "{% endfor %}"
     ),
     "pagerduty.summary": (
-        "{% if alert %}{% include 'alert.line' %}{% else %}{% include 'title' %}{% endif %}"
+        "{% if alert %}{% if alert.cause %}{{ alert.cause.headline }} | {% endif %}"
+        "{% include 'alert.line' %}{% else %}{% include 'title' %}{% endif %}"
     ),
     "email.subject": "{% include 'title' %}",
     "email.text": (
         "{% for alert in alerts %}"
         "{% with alert=alert %}{% include 'alert.line' %}{% endwith %}\n"
         "{% for name, value in alert.labels | dictsort %}  {{ name }}: {{ value }}\n{% endfor %}"
+        "{% with alert=alert %}{% include 'cause.text' %}{% endwith %}"
         "{% if alert.annotations.documentation %}\n{{ alert.annotations.documentation }}\n"
         "{% endif %}{% if alert.annotations.url %}{{ alert.annotations.url }}\n{% endif %}\n"
         "{% endfor %}"
@@ -64,12 +104,76 @@ DEFAULTS: dict[str, str] = {
         "{% endwith %}</h3><table>"
         "{% for name, value in alert.labels | dictsort %}"
         "<tr><td>{{ name }}</td><td>{{ value }}</td></tr>{% endfor %}</table>"
+        "{% with alert=alert %}{% include 'cause.html' %}{% endwith %}"
         "{% if alert.annotations.documentation %}<pre>{{ alert.annotations.documentation }}</pre>"
         "{% endif %}{% if alert.annotations.url %}"
         '<p><a href="{{ alert.annotations.url }}">Open in Cloud Monitoring</a></p>'
         "{% endif %}{% endfor %}"
     ),
+    "alert.list.markdown": (
+        "{% for alert in alerts %}"
+        "- {% with alert=alert %}{% include 'alert.line' %}{% endwith %}"
+        "{% if alert.annotations.url %} [console]({{ alert.annotations.url }}){% endif %}\n"
+        "{% endfor %}"
+    ),
+    "alert.sections.markdown": (
+        "{% if firing %}**Alerts firing**\n\n{% with alerts=firing %}"
+        "{% include 'alert.list.markdown' %}{% endwith %}{% endif %}"
+        "{% if resolved %}\n**Alerts resolved**\n\n{% with alerts=resolved %}"
+        "{% include 'alert.list.markdown' %}{% endwith %}{% endif %}"
+        "{% if truncated_alerts %}\n… and {{ truncated_alerts }} more\n{% endif %}"
+    ),
+    "msteams.title": "{% include 'title' %}",
+    "msteams.summary": "{% include 'title' %}",
+    "msteams.text": "{% include 'alert.sections.markdown' %}",
+    "msteamsv2.title": "{% include 'title' %}",
+    "msteamsv2.text": "{% include 'alert.sections.markdown' %}",
+    "opsgenie.message": "{% include 'title' %}",
+    "opsgenie.description": (
+        "{{ common_annotations.values() | join(' ') }}\n{% include 'alert.sections.markdown' %}"
+    ),
+    "opsgenie.source": "{{ external_url or 'composer-observability' }}",
+    # Opsgenie's P1 (critical) .. P5 (informational) from the alerts' severity label.
+    "opsgenie.priority": (
+        "{{ {'critical': 'P1', 'error': 'P2', 'warning': 'P3', 'info': 'P5'}"
+        ".get((alert.labels if alert else common_labels).severity, '') }}"
+    ),
+    "jira.summary": "{% include 'title' %}",
+    "jira.description": "{% include 'alert.sections.markdown' %}",
+    "jira.comment": (
+        "{{ firing | length }} alert(s) firing again.\n{% include 'alert.sections.markdown' %}"
+    ),
+    # Alertmanager's rule: High if any firing alert is critical, else Medium for a warning,
+    # else Low for info; no priority otherwise (Jira's default applies).
+    "jira.priority": (
+        "{% set severities = firing | map(attribute='labels') | map(attribute='severity')"
+        " | list %}"
+        "{% if 'critical' in severities %}High{% elif 'warning' in severities %}Medium"
+        "{% elif 'info' in severities %}Low{% endif %}"
+    ),
 }
+
+
+Markup = Literal["text", "html", "mrkdwn"]
+"""How a channel's text is marked up, hence how values are escaped in it: plain text (email
+text, PagerDuty) not at all; HTML (email) by Jinja's autoescape; ``mrkdwn`` (Slack, and Google
+Chat, which reads the same ``<url|text>`` links and entities) by ``escape_mrkdwn``."""
+
+_MRKDWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_URL = re.compile(r"https?://[^\s|]")
+
+
+def escape_mrkdwn(value: Any) -> Any:
+    """Every value a template prints into Slack or Chat text: ``&``, ``<``, ``>`` as Slack's
+    entities, so that alert text cannot mention ``<!channel>`` or make a link; a URL's ``|``
+    percent-encoded, so that ``<{{ url }}|console>`` stays the template's link with its text.
+    Links are made by the templates' own markup only."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = str(value).translate(_MRKDWN)
+    if _URL.match(text):
+        text = text.replace("|", "%7C")
+    return text
 
 
 class Templates:
@@ -78,9 +182,12 @@ class Templates:
     def __init__(self, files: Mapping[str, str] | None = None) -> None:
         loader = ChoiceLoader([DictLoader(dict(files or {})), DictLoader(DEFAULTS)])
         options: dict[str, Any] = {"loader": loader, "undefined": ChainableUndefined}
-        self._text = SandboxedEnvironment(autoescape=False, **options)
-        self._html = SandboxedEnvironment(autoescape=True, **options)
-        self._cache: dict[tuple[str, bool], Template] = {}
+        self._environments: dict[Markup, SandboxedEnvironment] = {
+            "text": SandboxedEnvironment(autoescape=False, **options),
+            "html": SandboxedEnvironment(autoescape=True, **options),
+            "mrkdwn": SandboxedEnvironment(autoescape=False, finalize=escape_mrkdwn, **options),
+        }
+        self._cache: dict[tuple[str, Markup], Template] = {}
 
     @classmethod
     def from_globs(cls, patterns: list[str], base_dir: Path) -> Templates:
@@ -96,22 +203,21 @@ class Templates:
             templates.check(source, name=name)
         return templates
 
-    def compile(self, source: str, html: bool = False) -> Template:
-        key = (source, html)
+    def compile(self, source: str, markup: Markup = "text") -> Template:
+        key = (source, markup)
         if key not in self._cache:
-            environment = self._html if html else self._text
-            self._cache[key] = environment.from_string(source)
+            self._cache[key] = self._environments[markup].from_string(source)
         return self._cache[key]
 
-    def check(self, source: str, name: str = "template", html: bool = False) -> None:
+    def check(self, source: str, name: str = "template", markup: Markup = "text") -> None:
         """Raise ValueError naming the problem when ``source`` or what it includes is broken."""
         try:
-            self.compile(source, html).render(_SAMPLE)
+            self.compile(source, markup).render(_SAMPLE)
         except TemplateError as exc:
             raise ValueError(f"{name}: {exc}") from None
 
-    def render(self, source: str, context: Mapping[str, Any], html: bool = False) -> str:
-        return self.compile(source, html).render(context)
+    def render(self, source: str, context: Mapping[str, Any], markup: Markup = "text") -> str:
+        return self.compile(source, markup).render(context)
 
 
 _SAMPLE: dict[str, Any] = {
@@ -126,4 +232,5 @@ _SAMPLE: dict[str, Any] = {
     "external_url": "",
     "group_key": "",
     "truncated_alerts": 0,
+    "cause_unavailable": None,
 }

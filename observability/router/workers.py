@@ -46,6 +46,8 @@ from prometheus_client import multiprocess
 from observability.router.app import FastIngest, create_asgi
 from observability.router.auth import SecretRedactor, settings_secrets
 from observability.router.config import load_config
+from observability.router.dispatch_health import instance_name
+from observability.router.log_lines import OneLineFormatter
 from observability.router.metrics import MULTIPROCESS_DIRECTORY
 from observability.router.runtime import Role, RouterRuntime
 from observability.router.server import http_protocol
@@ -70,16 +72,17 @@ p99 was 57-69 ms, with 1 ms it was 25-44 ms (alternated runs), at the same throu
 
 
 def configure_logging(settings: RouterSettings, log_level: str) -> None:
-    """Log format and level, and never a secret: the same in the supervisor and workers."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Log format and level, never a secret, one line per record (``log_lines``): the same
+    in the supervisor and workers."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
     # httpx logs every request URL at INFO, and Slack/Chat/webhook URLs are secrets.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     redactor = SecretRedactor(settings_secrets(settings))
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
+    for root_handler in logging.getLogger().handlers:
+        root_handler.addFilter(redactor)
 
 
 def _freeze_startup_objects() -> None:
@@ -95,7 +98,7 @@ def _freeze_startup_objects() -> None:
 def _server(app: FastIngest, log_level: str, settings: RouterSettings) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
-        http=http_protocol(),
+        http=http_protocol(settings.header_timeout),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -103,6 +106,9 @@ def _server(app: FastIngest, log_level: str, settings: RouterSettings) -> uvicor
         log_level=log_level.lower(),
         proxy_headers=True,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.limit_concurrency,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     return uvicorn.Server(config)
 
@@ -130,7 +136,7 @@ def _worker_main(
 ) -> None:
     """An HTTP worker process: ingest and the APIs on the supervisor's socket."""
     settings = _child_settings(overrides, log_level)
-    app = create_asgi(settings, role=Role.INGEST)
+    app = create_asgi(settings, role=Role.INGEST, instance=instance_name(supervisor))
     app.app.state.runtime.reload_peers = lambda: os.kill(supervisor, signal.SIGHUP)
     server = _server(app, log_level, settings)
 
@@ -147,7 +153,7 @@ def _worker_main(
 def _dispatcher_main(overrides: dict[str, Any], log_level: str, supervisor: int) -> None:
     """The dispatching process: applies the journals, dispatches and delivers; no HTTP."""
     settings = _child_settings(overrides, log_level)
-    runtime = RouterRuntime(settings, role=Role.DISPATCH)
+    runtime = RouterRuntime(settings, role=Role.DISPATCH, instance=instance_name(supervisor))
     # Below the HTTP workers: when the CPU is short, acknowledging comes first and the tables
     # catch up after the burst, in larger (cheaper) batches.
     os.nice(settings.dispatcher_nice)

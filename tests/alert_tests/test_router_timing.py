@@ -27,6 +27,8 @@ receivers:
     google_chat_configs:
       - url: "http://127.0.0.1:9/replaced-by-a-stand-in"
         text: "{{ '' }}"
+# an empty text alone, no cause card: what Chat refuses
+enrichment: {disabled_receivers: [chat]}
 """
 
 TESTS = f"""\

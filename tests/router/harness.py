@@ -33,6 +33,18 @@ delivery:
 """
 
 
+def webhook_only_config(url: str) -> str:
+    """Everything to one Alertmanager webhook consumer, with the default timers."""
+    return f"""
+route:
+  receiver: hook
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {url}
+"""
+
+
 def incident(
     incident_id: str,
     state: str = "open",

@@ -53,12 +53,18 @@ class Pipeline:
         return alert
 
     def silence(self, name: str, value: str, seconds: float) -> str:
+        return self._silence(name, value, seconds, regex=False)
+
+    def silence_regex(self, name: str, pattern: str, seconds: float) -> str:
+        return self._silence(name, pattern, seconds, regex=True)
+
+    def _silence(self, name: str, value: str, seconds: float, regex: bool) -> str:
         from datetime import datetime, timezone
 
         now = self.clock.now()
         body = PostableSilence.model_validate(
             {
-                "matchers": [{"name": name, "value": value, "isRegex": False}],
+                "matchers": [{"name": name, "value": value, "isRegex": regex}],
                 "startsAt": datetime.fromtimestamp(now, timezone.utc),
                 "endsAt": datetime.fromtimestamp(now + seconds, timezone.utc),
                 "createdBy": "test",
@@ -82,6 +88,28 @@ class Pipeline:
 
     def close(self) -> None:
         self.store.dispose()
+
+
+SLACK_ONLY = """
+route:
+  receiver: slack
+  group_wait: 0s
+receivers:
+  - name: slack
+    slack_configs:
+      - api_url: http://127.0.0.1:1/hook
+"""
+
+
+def first_notice(directory: Path, **alert: Any) -> Notice:
+    """The notice an alert with these fields gets at once from a Slack-only router."""
+    pipeline = Pipeline(directory, SLACK_ONLY)
+    try:
+        pipeline.alert(**alert)
+        [notice] = pipeline.tick(1)
+    finally:
+        pipeline.close()
+    return notice
 
 
 def incident_ids(notice: Notice, status: str | None = None) -> set[str]:

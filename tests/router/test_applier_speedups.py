@@ -9,7 +9,7 @@ import pytest
 
 from observability.router.alert import fingerprint, one_label_fingerprint
 from observability.router.alert_store import json_text
-from observability.router.incident import incident_fingerprint
+from observability.router.incident import legacy_incident_fingerprint
 
 _CHARS = 'abcXYZ_09 "\\\n=,{}üé✓\U0001f600\x00\x7f'
 
@@ -24,7 +24,7 @@ def test_one_label_fingerprint_is_the_label_set_fingerprint(seed: int) -> None:
     for _ in range(200):
         name, value = _text(rnd, 8) or "n", _text(rnd, 30)
         assert one_label_fingerprint(name, value) == fingerprint({name: value})
-        assert incident_fingerprint(value) == fingerprint({"incident_id": value})
+        assert legacy_incident_fingerprint(value) == fingerprint({"incident_id": value})
 
 
 def testjson_text_is_json_dumps() -> None:

@@ -1,4 +1,5 @@
-"""Receivers: a name and the integrations (Slack, PagerDuty, Chat, email, webhook) it uses."""
+"""Receivers: a name and the integrations it uses (Slack, PagerDuty, Google Chat, email,
+webhooks, Microsoft Teams, Opsgenie, Jira)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from observability.router.receivers.base import Integration, IntegrationConfigError
 from observability.router.receivers.email import Email, EmailConfig, SmtpDefaults
 from observability.router.receivers.google_chat import GoogleChat, GoogleChatConfig
+from observability.router.receivers.jira import Jira, JiraConfig
+from observability.router.receivers.msteams import (
+    MSTeams,
+    MSTeamsConfig,
+    MSTeamsV2,
+    MSTeamsV2Config,
+)
+from observability.router.receivers.opsgenie import Opsgenie, OpsgenieConfig
 from observability.router.receivers.pagerduty import PagerDuty, PagerDutyConfig
 from observability.router.receivers.slack import Slack, SlackConfig
 from observability.router.receivers.webhook import Webhook, WebhookConfig
-from observability.router.templates import Templates
+from observability.router.templates import Markup, Templates
 
 
 class ReceiverConfig(BaseModel):
@@ -29,6 +38,10 @@ class ReceiverConfig(BaseModel):
     google_chat_configs: list[GoogleChatConfig] = Field(default_factory=list)
     email_configs: list[EmailConfig] = Field(default_factory=list)
     webhook_configs: list[WebhookConfig] = Field(default_factory=list)
+    msteams_configs: list[MSTeamsConfig] = Field(default_factory=list)
+    msteamsv2_configs: list[MSTeamsV2Config] = Field(default_factory=list)
+    opsgenie_configs: list[OpsgenieConfig] = Field(default_factory=list)
+    jira_configs: list[JiraConfig] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,9 @@ class IntegrationDefaults:
     slack_api_url: SecretStr | None
     pagerduty_url: str | None
     smtp: SmtpDefaults
+    opsgenie_api_key: SecretStr | None = None
+    opsgenie_api_url: str | None = None
+    jira_api_url: str | None = None
 
 
 @dataclass
@@ -85,6 +101,34 @@ def build_receiver(
             config.webhook_configs,
             lambda i, c: Webhook(name, i, c, templates, base_dir),
         ),
+        (
+            "msteams_configs",
+            config.msteams_configs,
+            lambda i, c: MSTeams(name, i, c, templates, base_dir),
+        ),
+        (
+            "msteamsv2_configs",
+            config.msteamsv2_configs,
+            lambda i, c: MSTeamsV2(name, i, c, templates, base_dir),
+        ),
+        (
+            "opsgenie_configs",
+            config.opsgenie_configs,
+            lambda i, c: Opsgenie(
+                name,
+                i,
+                c,
+                templates,
+                defaults.opsgenie_api_key,
+                defaults.opsgenie_api_url,
+                base_dir,
+            ),
+        ),
+        (
+            "jira_configs",
+            config.jira_configs,
+            lambda i, c: Jira(name, i, c, templates, defaults.jira_api_url, base_dir),
+        ),
     ]
     integrations: list[Integration] = []
     for section, configs, make in sections:
@@ -93,7 +137,8 @@ def build_receiver(
                 source = getattr(item, field)
                 try:
                     if source:
-                        templates.check(source, name=field, html=field == "html")
+                        markup: Markup = "html" if field == "html" else "text"
+                        templates.check(source, name=field, markup=markup)
                 except ValueError as exc:
                     raise ReceiverBuildError((section, index, field), str(exc)) from None
             try:

@@ -10,7 +10,10 @@ Error messages never contain the target URL: for Slack, Chat and webhooks the UR
 from __future__ import annotations
 
 import enum
+import math
+import time
 from abc import ABC, abstractmethod
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +21,7 @@ import httpx
 from pydantic import SecretStr
 
 from observability.router.notice import Notice
-from observability.router.templates import Templates
+from observability.router.templates import Markup, Templates
 
 
 class FailureReason(str, enum.Enum):
@@ -32,12 +35,20 @@ class FailureReason(str, enum.Enum):
 
 
 class DeliveryError(Exception):
-    """A notice could not be delivered; ``retryable`` says whether trying again can help."""
+    """A notice could not be delivered; ``retryable`` says whether trying again can help and
+    ``retry_after`` how long the service asked to wait (its ``Retry-After``), if it did."""
 
-    def __init__(self, reason: FailureReason, message: str, retryable: bool) -> None:
+    def __init__(
+        self,
+        reason: FailureReason,
+        message: str,
+        retryable: bool,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class IntegrationConfigError(ValueError):
@@ -55,13 +66,29 @@ def check_status(response: httpx.Response, service: str) -> None:
         return
     excerpt = response.text[:200].replace("\n", " ")
     message = f"{service} answered HTTP {status}: {excerpt}"
+    wait = retry_after(response)
     if status == 429:
-        raise DeliveryError(FailureReason.RATE_LIMITED, message, retryable=True)
+        raise DeliveryError(FailureReason.RATE_LIMITED, message, True, wait)
     if status >= 500:
-        raise DeliveryError(FailureReason.SERVER, message, retryable=True)
+        raise DeliveryError(FailureReason.SERVER, message, True, wait)
     if status in (401, 403):
         raise DeliveryError(FailureReason.AUTH, message, retryable=False)
     raise DeliveryError(FailureReason.CLIENT, message, retryable=False)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the service asks to wait (``Retry-After``: seconds or an HTTP date), if any."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 async def post_json(
@@ -73,11 +100,26 @@ async def post_json(
     auth: httpx.Auth | None = None,
 ) -> httpx.Response:
     """POST JSON and classify the outcome; transport failures become retryable errors."""
+    return await request_json(client, "POST", url, body, service, headers, auth)
+
+
+async def request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: Any,
+    service: str,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | None = None,
+) -> httpx.Response:
+    """Send a JSON request (no body when ``body`` is None) and classify the outcome."""
+    options: dict[str, Any] = {"headers": headers}
+    if body is not None:
+        options["json"] = body
+    if auth is not None:
+        options["auth"] = auth
     try:
-        if auth is None:
-            response = await client.post(url, json=body, headers=headers)
-        else:
-            response = await client.post(url, json=body, headers=headers, auth=auth)
+        response = await client.request(method, url, **options)
     except httpx.TimeoutException:
         raise DeliveryError(FailureReason.TIMEOUT, f"{service} timed out", True) from None
     except httpx.HTTPError as exc:
@@ -95,7 +137,11 @@ def read_secret(
     base_dir: Path,
 ) -> str:
     """A secret from the setting, else its ``*_file`` (relative to the config), else the global
-    default; IntegrationConfigError naming ``field`` when there is none."""
+    default; IntegrationConfigError naming ``field`` when there is none, or when both the
+    setting and its file are given (Alertmanager refuses that: which one would win?)."""
+    if value is not None and file is not None:
+        message = f"at most one of {field} & {field}_file must be configured"
+        raise IntegrationConfigError(f"{field}_file", message)
     if value is not None:
         return value.get_secret_value()
     if file is not None:
@@ -113,6 +159,8 @@ class Integration(ABC):
     """One entry of a receiver's ``*_configs`` list, ready to send."""
 
     kind: ClassVar[str]
+    markup: ClassVar[Markup] = "text"
+    """How the channel marks text up: values are escaped for it (``templates.Markup``)."""
 
     def __init__(self, receiver: str, index: int, send_resolved: bool, templates: Templates):
         self.receiver = receiver
@@ -125,9 +173,10 @@ class Integration(ABC):
         """Stable name of this integration: ``receiver/kind/index``."""
         return f"{self.receiver}/{self.kind}/{self.index}"
 
-    def render(self, source: str, context: dict[str, Any], html: bool = False) -> str:
+    def render(self, source: str, context: dict[str, Any], markup: Markup | None = None) -> str:
+        """``source`` rendered, its values escaped for ``markup`` (default: the channel's)."""
         try:
-            return self.templates.render(source, context, html=html)
+            return self.templates.render(source, context, markup or self.markup)
         except Exception as exc:  # noqa: BLE001 - any template failure is a permanent one
             message = f"{self.key}: template failed: {type(exc).__name__}: {exc}"
             raise DeliveryError(FailureReason.TEMPLATE, message, retryable=False) from None

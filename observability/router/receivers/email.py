@@ -28,6 +28,12 @@ from observability.router.receivers.base import (
 from observability.router.templates import Templates
 
 
+def one_line(text: str) -> str:
+    """A header value from rendered text: every line break (``str.splitlines``'s, CR and LF
+    included) becomes a space, so alert text can neither fold nor add a header."""
+    return " ".join(text.splitlines()).strip()
+
+
 class EmailConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     TEMPLATE_FIELDS: ClassVar[tuple[str, ...]] = ("subject", "html", "text")
@@ -107,18 +113,28 @@ class Email(Integration):
             self.hello = config.hello
 
     def message(self, notice: Notice) -> EmailMessage:
+        """The message for ``notice``; a permanent DeliveryError if the email library refuses
+        it (sending it again would be refused again)."""
+        try:
+            return self._message(notice)
+        except (ValueError, TypeError) as exc:
+            raise DeliveryError(
+                FailureReason.CLIENT, f"email: message refused: {exc}", retryable=False
+            ) from None
+
+    def _message(self, notice: Notice) -> EmailMessage:
         context = notice.template_context()
         message = EmailMessage()
-        message["Subject"] = self.render(self.config.subject, context).strip().replace("\n", " ")
+        message["Subject"] = one_line(self.render(self.config.subject, context))
         message["From"] = self.sender
         message["To"] = self.config.to
         message["Date"] = formatdate(localtime=False)
         message["Message-Id"] = make_msgid(domain=self.hello)
         for name, value in self.config.headers.items():
             del message[name]
-            message[name] = self.render(value, context)
+            message[name] = one_line(self.render(value, context))
         text = self.render(self.config.text, context) if self.config.text else None
-        html = self.render(self.config.html, context, html=True) if self.config.html else None
+        html = self.render(self.config.html, context, "html") if self.config.html else None
         message.set_content(text or "")
         if html:
             message.add_alternative(html, subtype="html")

@@ -25,6 +25,7 @@ from observability.router.templates import Templates
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 SEVERITIES = ("critical", "error", "warning", "info")
 SUMMARY_LIMIT = 1024
+MAX_LINKS = 8
 
 
 class PagerDutyConfig(BaseModel):
@@ -144,8 +145,15 @@ class PagerDuty(Integration):
         if client_url:
             event["client_url"] = client_url
         url = annotations.get("url")
-        if url:
-            event["links"] = [{"href": url, "text": "Cloud Monitoring incident"}]
+        links = [{"href": url, "text": "Cloud Monitoring incident"}] if url else []
+        causes = [alert["cause"]] if alert else [a["cause"] for a in context["alerts"]]
+        for cause in (c for c in causes if c):
+            payload["custom_details"].setdefault("cause", cause)
+            links += [{"href": link["url"], "text": link["text"]} for link in cause["links"]]
+        if context["cause_unavailable"] and "cause" not in payload["custom_details"]:
+            payload["custom_details"]["cause_unavailable"] = context["cause_unavailable"]
+        if links:
+            event["links"] = links[:MAX_LINKS]
         return event
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:

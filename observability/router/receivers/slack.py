@@ -1,7 +1,9 @@
 """Slack incoming webhooks: ``POST {text, blocks}``, answered ``200 ok``.
 
 ``text`` carries the title (Slack shows it in notifications), blocks carry the body; Slack
-rejects a section longer than 3,000 characters, so the body is cut there.
+rejects a section longer than 3,000 characters, so the body is cut there. An alert with a
+cause adds its own blocks: the facts as fields, the error and the task log's last lines in
+code blocks, and link buttons (Slack allows 50 blocks, 10 fields and 25 buttons).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from observability.router.receivers.base import Integration, post_json, read_sec
 from observability.router.templates import Templates
 
 SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+BUTTON_TEXT_LIMIT = 75
+MAX_CAUSES = 8
 
 
 class SlackConfig(BaseModel):
@@ -36,6 +41,7 @@ class SlackConfig(BaseModel):
 
 class Slack(Integration):
     kind = "slack"
+    markup = "mrkdwn"
 
     def __init__(
         self,
@@ -57,6 +63,9 @@ class Slack(Integration):
         blocks: list[dict[str, Any]] = [_section(f"*{title}*")]
         if text:
             blocks.append(_section(text))
+        causes = [alert["cause"] for alert in context["alerts"] if alert["cause"]]
+        for cause in causes[:MAX_CAUSES]:
+            blocks += cause_blocks(cause)
         body: dict[str, Any] = {"text": title, "blocks": blocks}
         for name in ("channel", "username", "icon_emoji", "icon_url"):
             value = getattr(self.config, name)
@@ -69,6 +78,54 @@ class Slack(Integration):
 
 
 def _section(text: str) -> dict[str, Any]:
-    if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_LIMIT)}}
+
+
+def cause_blocks(cause: dict[str, Any]) -> list[dict[str, Any]]:
+    """One alert's cause as Slack blocks (``cause`` as templates see it)."""
+    fields = [f"*What broke*\n{cause['headline']}"]
+    for task in cause["tasks"][:3]:
+        detail = ", ".join(part for part in (task["tries"], task["duration"]) if part)
+        name = f"*Task*\n`{task['dag_id']}.{task['task_id']}`"
+        fields.append(f"{name} {detail}" if detail else name)
+    error = cause["error"]
+    if error:
+        fields.append(f"*Error*\n{error['type']}")
+        if error["recurrence_text"]:
+            fields.append(f"*Seen*\n{error['recurrence_text']}")
+    for group in cause["calls"][:4]:
+        fields.append(f"*Calls*\n{group['text']}")
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": _cut(text, FIELD_LIMIT)} for text in fields[:10]],
+        }
+    ]
+    if error and error["message"]:
+        blocks.append(_section(_code(f"{error['type']}: {error['message']}")))
+    tail = cause["log_tail"]
+    if tail and tail["lines"]:
+        lines = "\n".join(tail["lines"])
+        blocks.append(_section(f"Last lines of {tail['task_id']}'s log:\n" + _code(lines)))
+    buttons = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": _cut(link["text"], BUTTON_TEXT_LIMIT)},
+            "url": link["url"],
+        }
+        for link in cause["links"][:5]
+        if len(link["url"]) <= SECTION_LIMIT
+    ]
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    return blocks
+
+
+def _code(text: str) -> str:
+    """A code block Slack shows as written (a fence inside would close it early)."""
+    inner = _cut(text.replace("```", "` ` `"), SECTION_LIMIT - 40)
+    return f"```{inner}```"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -10,30 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from observability.router.notice import Notice
 from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.http_config import HttpConfig, http_auth
 from observability.router.templates import Templates
-
-
-class BasicAuth(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    username: str
-    password: SecretStr | None = None
-    password_file: str | None = None
-
-
-class Authorization(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: str = "Bearer"
-    credentials: SecretStr | None = None
-    credentials_file: str | None = None
-
-
-class HttpConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    basic_auth: BasicAuth | None = None
-    authorization: Authorization | None = None
 
 
 class WebhookConfig(BaseModel):
@@ -81,27 +59,7 @@ class Webhook(Integration):
         super().__init__(receiver, index, config.send_resolved, templates)
         self.config = config
         self.url = read_secret(config.url, config.url_file, None, "url", base_dir)
-        self.headers: dict[str, str] = {}
-        self.auth: httpx.Auth | None = None
-        http = config.http_config
-        if http and http.basic_auth:
-            password = read_secret(
-                http.basic_auth.password,
-                http.basic_auth.password_file,
-                None,
-                "http_config.basic_auth.password",
-                base_dir,
-            )
-            self.auth = httpx.BasicAuth(http.basic_auth.username, password)
-        if http and http.authorization:
-            token = read_secret(
-                http.authorization.credentials,
-                http.authorization.credentials_file,
-                None,
-                "http_config.authorization.credentials",
-                base_dir,
-            )
-            self.headers["Authorization"] = f"{http.authorization.type} {token}"
+        self.headers, self.auth = http_auth(config.http_config, base_dir)
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
         body = v4_payload(notice, self.config.max_alerts)
