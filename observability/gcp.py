@@ -286,32 +286,12 @@ def composer_api(endpoint: Endpoint | None = None) -> EnvironmentsClient:
 
     endpoint = endpoint or Endpoint.from_settings()
     if not endpoint.emulated:
-        return EnvironmentsClient(transport="rest")
+        return EnvironmentsClient(transport="rest", client_info=client_info())
     from google.auth.credentials import AnonymousCredentials
 
     return EnvironmentsClient(
         transport="rest",
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": endpoint.http_url},
-    )
-
-
-if TYPE_CHECKING:
-    from google.cloud.orchestration.airflow.service_v1 import EnvironmentsClient
-
-
-def composer_api(endpoint: Endpoint | None = None) -> EnvironmentsClient:
-    """The generated Composer client (environments.get / list) over REST: the emulator serves
-    the Composer API over HTTP only, and REST needs no TLS trick to reach it."""
-    from google.cloud.orchestration.airflow.service_v1 import EnvironmentsClient
-
-    endpoint = endpoint or Endpoint.from_settings()
-    if not endpoint.emulated:
-        return EnvironmentsClient(transport="rest")
-    from google.auth.credentials import AnonymousCredentials
-
-    return EnvironmentsClient(
-        transport="rest",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": endpoint.http_url},
+        client_info=client_info(),
     )
