@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,7 @@ import yaml
 from examples.airflow_runner import venv_version
 from observability.gcp import Endpoint
 from tests.airflow.conftest import airflow_params, composer_env, read_events, unique_project
-from tests.support.airflow_cluster import (
-    ADMIN,
-    AirflowCluster,
-    create_database,
-    migrated_database,
-)
-from tests.support.postgres import postgres_server
+from tests.support.airflow_cluster import ADMIN, AirflowCluster
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.timeout(900)]
@@ -111,43 +105,44 @@ def _play(cluster: AirflowCluster) -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=airflow_params())
 def watched(
-    request: pytest.FixtureRequest, emulator: Endpoint, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    emulator: Endpoint,
+    airflow_database: Callable[[Path, str], str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Watched]:
     venv: Path = request.param
     version = venv_version(venv)
     work = tmp_path_factory.mktemp(f"watchdog-{version}")
     project = unique_project(version)
     env = composer_env(emulator, project, work / "spool")
-    with postgres_server(user="airflow") as server:
-        migrated_database(server, venv, "template", work / "migrate")
-        database = create_database(server, "watched", template="template")
-        with AirflowCluster.running(venv, work / "home", database, env, DAGS.glob("*.py")) as af:
-            af.wait_for_dags(["wd_sigkill", "wd_stuck", "wd_autopause", "wd_reported"])
-            runs = _play(af)
-            # The precondition of "left alone": our callbacks' reports are in Cloud Logging.
-            wait_for(
-                lambda: (
-                    {"task_failed", "dag_run_failed"}
-                    <= {
-                        e["event_type"]
-                        for e in read_events(emulator, project)
-                        if e.get("dag_id") == "wd_reported"
-                    }
-                ),
-                120,
-                2.0,
-                "the callbacks' events of wd_reported",
-            )
-            time.sleep(20)  # past stuck_after, the wd_long limit and the grace
-            watchdog_env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("COMPOSER_OBS_")},
-                "COMPOSER_OBS_EMULATOR": str(emulator.grpc_target),
-                "COMPOSER_OBS_PROJECT": project,
-                "COMPOSER_OBS_SPOOL_DIR": str(work / "watchdog-spool"),
-            }
-            config = _config(work / "watchdog.yaml", af, work / "airflow-password")
-            yield Watched(af, project, config, watchdog_env, runs)
-            assert not af.exited(), f"an Airflow component exited: {af.exited()}"
+    database = airflow_database(venv, f"watched_{version.replace('.', '_')}")
+    with AirflowCluster.running(venv, work / "home", database, env, DAGS.glob("*.py")) as af:
+        af.wait_for_dags(["wd_sigkill", "wd_stuck", "wd_autopause", "wd_reported"])
+        runs = _play(af)
+        # The precondition of "left alone": our callbacks' reports are in Cloud Logging.
+        wait_for(
+            lambda: (
+                {"task_failed", "dag_run_failed"}
+                <= {
+                    e["event_type"]
+                    for e in read_events(emulator, project)
+                    if e.get("dag_id") == "wd_reported"
+                }
+            ),
+            120,
+            2.0,
+            "the callbacks' events of wd_reported",
+        )
+        time.sleep(20)  # past stuck_after, the wd_long limit and the grace
+        watchdog_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("COMPOSER_OBS_")},
+            "COMPOSER_OBS_EMULATOR": str(emulator.grpc_target),
+            "COMPOSER_OBS_PROJECT": project,
+            "COMPOSER_OBS_SPOOL_DIR": str(work / "watchdog-spool"),
+        }
+        config = _config(work / "watchdog.yaml", af, work / "airflow-password")
+        yield Watched(af, project, config, watchdog_env, runs)
+        assert not af.exited(), f"an Airflow component exited: {af.exited()}"
 
 
 def _findings(watched: Watched, emulator: Endpoint) -> list[dict[str, Any]]:
