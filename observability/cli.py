@@ -34,6 +34,7 @@ SUB_COMMANDS = {
     "provision": ("observability.provision.cli", "provision_app", "provision"),
     "dashboard": ("observability.dashboard_render.cli", "dashboard_app", "demo"),
     "test-alerts": ("observability.alert_tests.cli", "test_alerts", "ci"),
+    "watchdog": ("observability.watchdog.cli", "watchdog_app", "watchdog"),
 }
 
 EXIT_USER_ERROR = 2
@@ -52,6 +53,7 @@ EXTRA_MODULES = {
     "router": _ROUTER,
     "emulator": (*_PROVISION, "fastapi", "uvicorn"),
     "ci": (*_PROVISION, *_ROUTER, "aiosmtpd"),
+    "watchdog": ("httpx", "google.cloud.orchestration.airflow"),
     "demo": (*_PROVISION, *_ROUTER, "aiosmtpd", "matplotlib"),
 }
 """What each extra brings that its commands import, some of them only once running."""

@@ -29,6 +29,13 @@ class EventType(str, Enum):
     DAG_RUN_SUCCEEDED = "dag_run_succeeded"
     DAG_RUN_FAILED = "dag_run_failed"
     THIRD_PARTY_CALL = "third_party_call"
+    # Reported by the watchdog (observability.watchdog), which reads Airflow's own records.
+    DAG_IMPORT_ERROR = "dag_import_error"
+    DAG_IMPORT_ERROR_CLEARED = "dag_import_error_cleared"
+    TASK_STUCK = "task_stuck"
+    TASK_RUNNING_LONG = "task_running_long"
+    DAG_RUN_LATE = "dag_run_late"
+    DAG_PAUSED = "dag_paused"
 
 
 SEVERITY_BY_EVENT_TYPE: dict[EventType, str] = {
@@ -40,6 +47,12 @@ SEVERITY_BY_EVENT_TYPE: dict[EventType, str] = {
     EventType.DAG_RUN_SUCCEEDED: "INFO",
     EventType.DAG_RUN_FAILED: "ERROR",
     EventType.THIRD_PARTY_CALL: "INFO",
+    EventType.DAG_IMPORT_ERROR: "ERROR",
+    EventType.DAG_IMPORT_ERROR_CLEARED: "INFO",
+    EventType.TASK_STUCK: "WARNING",
+    EventType.TASK_RUNNING_LONG: "WARNING",
+    EventType.DAG_RUN_LATE: "WARNING",
+    EventType.DAG_PAUSED: "WARNING",
 }
 """Cloud Logging severity of each event; a failed third-party call is raised to WARNING."""
 
@@ -74,6 +87,35 @@ class ThirdPartyCall(_Part):
     )
     target: str | None = Field(
         default=None, description="scheme://host[:port]/path, with credentials and query removed."
+    )
+
+
+class Finding(_Part):
+    """What the watchdog measured: the wait, the limit it broke and where that limit came from.
+
+    Only the fields of the event's type are set (``file`` for import errors, ``pool`` slots
+    for a stuck task, ``baseline_s`` for a run that is long against its own history)."""
+
+    file: str | None = Field(default=None, description="dag_import_error: the DAG file.")
+    waiting_state: str | None = Field(default=None, description="task_stuck: scheduled/queued.")
+    since: datetime | None = Field(default=None, description="When the wait or run began.")
+    elapsed_s: float | None = Field(default=None, ge=0, description="How long so far.")
+    limit_s: float | None = Field(default=None, ge=0, description="The limit it went past.")
+    limit_source: Literal["configured", "history", "default"] | None = None
+    baseline_s: float | None = Field(
+        default=None, ge=0, description="task_running_long: p95 of recent successful tries."
+    )
+    pool_slots: int | None = None
+    pool_open_slots: int | None = None
+    deadline: datetime | None = Field(default=None, description="dag_run_late: the deadline.")
+    deadline_reference: str | None = Field(
+        default=None,
+        description="logical_date, queued_at, time_of_day, average_runtime, "
+        "next_run (a scheduled run never created).",
+    )
+    consecutive_failed_runs: int | None = Field(default=None, ge=0, description="dag_paused.")
+    critical: bool | None = Field(
+        default=None, description="The DAG is marked critical (tag, or the watchdog's file)."
     )
 
 
@@ -134,7 +176,8 @@ class Event(BaseModel):
         default=None,
         description="DAG runs: Airflow's reason text. Tasks failed or skipped from outside or "
         "by a limit: `timed out`, `sensor timed out`, `killed: no heartbeat`, "
-        "`killed externally`, `marked failed` (see callbacks.failures).",
+        "`killed externally`, `marked failed` (see callbacks.failures). The watchdog's "
+        "findings say why too, e.g. `killed (likely out of memory)`, `run timed out`.",
     )
     reschedules: int | None = Field(
         default=None,
@@ -142,6 +185,10 @@ class Event(BaseModel):
         description="Reschedule-mode sensors: pokes rescheduled before this event in this try "
         "(one task_started per try; later pokes are counted here).",
     )
+    detected_by: Literal["callback", "listener", "watchdog"] | None = Field(
+        default=None, description="Who reported it; absent means a callback."
+    )
+    finding: Finding | None = Field(default=None, description="The watchdog's measurements.")
     third_party: ThirdPartyCall | None = Field(default=None, description="third_party_call.")
     truncated: list[str] | None = Field(
         default=None, description="Fields cut to keep the entry under Cloud Logging's limit."

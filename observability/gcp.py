@@ -286,13 +286,14 @@ def composer_api(endpoint: Endpoint | None = None) -> EnvironmentsClient:
 
     endpoint = endpoint or Endpoint.from_settings()
     if not endpoint.emulated:
-        return EnvironmentsClient(transport="rest")
+        return EnvironmentsClient(transport="rest", client_info=client_info())
     from google.auth.credentials import AnonymousCredentials
 
     return EnvironmentsClient(
         transport="rest",
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": endpoint.http_url},
+        client_info=client_info(),
     )
 
 

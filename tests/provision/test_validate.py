@@ -24,7 +24,7 @@ def test_default_set_is_valid(spec: Spec) -> None:
         "composer_obs/third_party_calls",
         "composer_obs/third_party_latency",
     } <= names
-    assert len(spec.policies) == 11
+    assert len(spec.policies) == 14
     assert {d.key for d in spec.dashboards} == {"composer_overview", "composer_team"}
     assert [c.key for c in spec.channels] == ["router"]
 

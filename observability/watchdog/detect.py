@@ -1,0 +1,567 @@
+"""The detectors: from Airflow's records to the facts no callback reported.
+
+Each function reads what it needs through ``AirflowAPI`` and returns ``Fact``\\ s; none writes
+anything. Which of those facts are new is the reporter's business (``report``), which asks
+Cloud Logging what was already said. Detectors that need history (a task's usual duration, a
+DAG's usual runtime) keep it in a ``Memory`` that lives as long as the process: losing it on
+a restart costs a few API calls, never a duplicate or a missed fact.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from observability.events import EventType, Finding
+from observability.fingerprint import fingerprint
+from observability.router.duration import parse_duration
+from observability.watchdog import reasons
+from observability.watchdog.airflow_api import AirflowAPI, Dag, DagRun, ImportError_, TaskInstance
+from observability.watchdog.config import WatchdogConfig
+from observability.watchdog.facts import Fact, try_identity
+
+WAITING_STATES = ("scheduled", "queued")
+ACTIVE_RUN_STATES = ("queued", "running")
+MAX_DURATION_TAG = "max_task_duration:"
+"""A DAG tag ``max_task_duration:30m`` sets the running limit of every task of the DAG."""
+
+_BASELINE_TTL_S = 3600.0
+_DAG_LIST_TTL_S = 600.0
+
+
+@dataclass
+class Memory:
+    """What one watcher remembers between passes: baselines and the DAG list, with their age."""
+
+    baselines: dict[tuple[str, str], tuple[float, float | None]] = field(default_factory=dict)
+    dags: tuple[float, dict[str, Dag]] | None = None
+    paused_seen: set[str] = field(default_factory=set)
+
+
+def _seconds(start: datetime | None, end: datetime) -> float | None:
+    return None if start is None else max(0.0, (end - start).total_seconds())
+
+
+def p95(values: Iterable[float]) -> float | None:
+    """The 95th percentile (nearest rank) of the values, or None when there are fewer than 3."""
+    ordered = sorted(value for value in values if math.isfinite(value))
+    if len(ordered) < 3:
+        return None
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def _try_fields(ti: TaskInstance) -> dict[str, Any]:
+    return {
+        "max_tries": ti.max_tries,
+        "state": ti.state,
+        "start_date": ti.start_date,
+        "end_date": ti.end_date,
+        "duration_s": ti.duration_s if ti.duration_s is None or ti.duration_s >= 0 else None,
+        "operator": ti.operator,
+        "pool": ti.pool,
+        "queue": ti.queue,
+        "hostname": ti.hostname,
+    }
+
+
+def _task_fact(
+    event_type: EventType,
+    ti: TaskInstance,
+    timestamp: datetime,
+    *,
+    reason: str | None = None,
+    finding: Finding | None = None,
+    extra: tuple[Any, ...] = (),
+    fields: dict[str, Any] | None = None,
+) -> Fact:
+    return Fact(
+        event_type=event_type,
+        identity=(
+            *try_identity(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number),
+            *extra,
+        ),
+        timestamp=timestamp,
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        task_id=ti.task_id,
+        map_index=ti.map_index,
+        try_number=ti.try_number,
+        reason=reason,
+        finding=finding,
+        fields={**_try_fields(ti), **(fields or {})},
+    )
+
+
+# -- failures without an event ------------------------------------------------------------------
+
+
+def failed_tries(api: AirflowAPI, since: datetime) -> list[TaskInstance]:
+    return api.task_instances(["failed"], updated_since=since)
+
+
+def explain_failed_try(api: AirflowAPI, ti: TaskInstance) -> Fact:
+    """The ``task_failed`` fact of a try that no callback reported, with its reason."""
+    log_tail = api.log_tail(ti)
+    event_logs = api.event_logs(ti.dag_id, ti.run_id)
+    reason = reasons.task_reason(log_tail, event_logs, ti.task_id)
+    when = ti.end_date or datetime.now(timezone.utc)
+    last = reasons.last_error_line(log_tail)
+    if last and reason in ("failed", reasons.TIMED_OUT):
+        kind, _, message = last.partition(": ")
+        exception = _exception(kind.strip()[:200] if message else "Error", message or last)
+    else:
+        exception = _exception("str", f"{reason} (reported by the watchdog)")
+    return _task_fact(
+        EventType.TASK_FAILED,
+        ti,
+        when,
+        reason=reason,
+        fields={"exception": exception},
+    )
+
+
+def _exception(kind: str, message: str, traceback: str | None = None) -> dict[str, Any]:
+    """The event's ``exception``, fingerprinted as the callbacks fingerprint theirs."""
+    return {
+        "type": kind,
+        "message": message,
+        "fingerprint": fingerprint(kind, message),
+        "traceback": traceback,
+    }
+
+
+def failed_runs(api: AirflowAPI, since: datetime) -> list[DagRun]:
+    return api.dag_runs(["failed"], updated_since=since)
+
+
+def explain_failed_run(api: AirflowAPI, run: DagRun) -> Fact:
+    """The ``dag_run_failed`` fact of a run no callback reported: why, and which tasks."""
+    tries = api.task_instances(
+        ["failed", "upstream_failed", "skipped"], dag_id=run.dag_id, run_id=run.run_id
+    )
+    failed = sorted({ti.task_id for ti in tries if ti.state == "failed"})
+    reason = "task_failure" if failed else "failed"
+    if reasons.marked_by_hand(api.event_logs(run.dag_id, run.run_id), None):
+        reason = reasons.MARKED_FAILED
+    else:
+        timeout = api.dag_run_timeout_s(run.dag_id)
+        took = _seconds(run.start_date, run.end_date or datetime.now(timezone.utc))
+        if timeout and took is not None and took >= timeout:
+            reason = reasons.RUN_TIMED_OUT
+            # The tasks the timeout stopped: started or queued, then skipped by the timeout.
+            stopped = (
+                ti.task_id
+                for ti in tries
+                if ti.state == "skipped" and (ti.start_date or ti.queued_when)
+            )
+            failed = sorted({*failed, *stopped})
+    return Fact(
+        event_type=EventType.DAG_RUN_FAILED,
+        identity=(run.dag_id, run.run_id),
+        timestamp=run.end_date or datetime.now(timezone.utc),
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        reason=reason,
+        fields={
+            "run_type": run.run_type,
+            "state": run.state,
+            "logical_date": run.logical_date,
+            "start_date": run.start_date,
+            "end_date": run.end_date,
+            "duration_s": _seconds(run.start_date, run.end_date) if run.end_date else None,
+            "failed_task_ids": failed,
+        },
+    )
+
+
+# -- import errors ---------------------------------------------------------------------------------
+
+
+def import_error_facts(
+    errors: list[ImportError_],
+    open_errors: dict[str, str],
+    generations: dict[str, int],
+    now: datetime,
+) -> list[Fact]:
+    """New or changed import errors, and the ones that went away.
+
+    ``open_errors`` maps each file whose latest reported event is an import error to the
+    fingerprint of that error, ``generations`` counts the times each file's error was
+    cleared (both read back from Cloud Logging by the reporter): the same error coming back
+    after a fix is a new fact."""
+    facts: list[Fact] = []
+    present: set[str] = set()
+    for error in errors:
+        present.add(error.filename)
+        lines = [line for line in error.stack_trace.strip().splitlines() if line.strip()]
+        last = lines[-1].strip() if lines else "import error"
+        kind, _, message = last.partition(": ")
+        exception = _exception(
+            kind.strip()[:200] if message else "ImportError", message or last, error.stack_trace
+        )
+        print_ = exception["fingerprint"]
+        if open_errors.get(error.filename) == print_:
+            continue
+        facts.append(
+            Fact(
+                event_type=EventType.DAG_IMPORT_ERROR,
+                identity=(error.filename, print_, generations.get(error.filename, 0)),
+                timestamp=error.timestamp or now,
+                reason=last[:300],
+                finding=Finding(file=error.filename),
+                fields={"exception": exception},
+            )
+        )
+    for filename, print_ in open_errors.items():
+        if filename not in present:
+            facts.append(
+                Fact(
+                    event_type=EventType.DAG_IMPORT_ERROR_CLEARED,
+                    identity=(filename, print_, generations.get(filename, 0)),
+                    timestamp=now,
+                    reason="the file imports again",
+                    finding=Finding(file=filename),
+                )
+            )
+    return facts
+
+
+# -- waiting and running too long ------------------------------------------------------------------
+
+
+def stuck_tries(
+    api: AirflowAPI, config: WatchdogConfig, runs: dict[tuple[str, str], DagRun], now: datetime
+) -> list[Fact]:
+    """Tries scheduled or queued for longer than ``limits.stuck_after``, with their pool."""
+    limit = config.limits.stuck_after
+    pools: dict[str, Any] = {}
+    facts = []
+    for ti in api.task_instances(list(WAITING_STATES)):
+        run = runs.get((ti.dag_id, ti.run_id))
+        since = (
+            (ti.queued_when if ti.state == "queued" else ti.scheduled_when)
+            or ti.scheduled_when
+            or ti.queued_when
+            or (run.start_date or run.queued_at if run else None)
+        )
+        waited = _seconds(since, now)
+        if since is None or waited is None or waited < limit:
+            continue
+        if ti.pool and ti.pool not in pools:
+            pools[ti.pool] = api.pool(ti.pool)
+        pool = pools.get(ti.pool or "")
+        facts.append(
+            _task_fact(
+                EventType.TASK_STUCK,
+                ti,
+                since + timedelta(seconds=limit),
+                reason=f"{ti.state} for {round(waited / 60)} min"
+                + (f"; pool {pool.name} has {pool.open_slots} open slots" if pool else ""),
+                extra=(ti.state,),
+                finding=Finding(
+                    waiting_state=ti.state,
+                    since=since,
+                    elapsed_s=waited,
+                    limit_s=limit,
+                    limit_source="configured"
+                    if "stuck_after" in config.limits.model_fields_set
+                    else "default",
+                    pool_slots=pool.slots if pool else None,
+                    pool_open_slots=pool.open_slots if pool else None,
+                ),
+            )
+        )
+    return facts
+
+
+def _tag_limit(dag: Dag | None) -> float | None:
+    for tag in dag.tags if dag else ():
+        if tag.startswith(MAX_DURATION_TAG):
+            try:
+                return parse_duration(tag[len(MAX_DURATION_TAG) :].strip())
+            except ValueError:
+                return None
+    return None
+
+
+def _baseline(
+    api: AirflowAPI, config: WatchdogConfig, memory: Memory, ti: TaskInstance
+) -> float | None:
+    key = (ti.dag_id, ti.task_id)
+    cached = memory.baselines.get(key)
+    if cached is not None and time.monotonic() - cached[0] < _BASELINE_TTL_S:
+        return cached[1]
+    history = api.recent_successes(ti.dag_id, ti.task_id, config.limits.history)
+    value = p95(ti.duration_s for ti in history if ti.duration_s is not None)
+    memory.baselines[key] = (time.monotonic(), value)
+    return value
+
+
+def running_long(
+    api: AirflowAPI,
+    config: WatchdogConfig,
+    memory: Memory,
+    dags: dict[str, Dag],
+    now: datetime,
+) -> list[Fact]:
+    """Running tries past their limit: configured (file, then DAG tag), else from history."""
+    facts = []
+    for ti in api.task_instances(["running"]):
+        elapsed = _seconds(ti.start_date, now)
+        if ti.start_date is None or elapsed is None:
+            continue
+        limit = config.limits.running_limit(ti.dag_id, ti.task_id) or _tag_limit(
+            dags.get(ti.dag_id)
+        )
+        source, baseline = "configured", None
+        if limit is None:
+            if elapsed < config.limits.anomaly_floor:
+                continue  # under the floor nothing is long, whatever the history says
+            baseline = _baseline(api, config, memory, ti)
+            if baseline is None:
+                continue
+            limit = max(config.limits.anomaly_factor * baseline, config.limits.anomaly_floor)
+            source = "history"
+        if elapsed < limit:
+            continue
+        facts.append(
+            _task_fact(
+                EventType.TASK_RUNNING_LONG,
+                ti,
+                ti.start_date + timedelta(seconds=limit),
+                reason=f"running {round(elapsed / 60)} min, limit {round(limit / 60)} min"
+                + (
+                    f" ({config.limits.anomaly_factor:g} x p95 {baseline:.0f} s)"
+                    if baseline
+                    else ""
+                ),
+                finding=Finding(
+                    since=ti.start_date,
+                    elapsed_s=elapsed,
+                    limit_s=limit,
+                    limit_source=source,  # type: ignore[arg-type]
+                    baseline_s=baseline,
+                ),
+            )
+        )
+    return facts
+
+
+# -- deadlines, overdue schedules, pauses ---------------------------------------------------
+
+
+def _run_fact(run: DagRun, deadline: datetime, reference: str, now: datetime) -> Fact:
+    return Fact(
+        event_type=EventType.DAG_RUN_LATE,
+        identity=(run.dag_id, run.run_id, reference),
+        timestamp=deadline,
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        reason=f"not done {round((now - deadline).total_seconds() / 60)} min after its deadline",
+        finding=Finding(
+            since=run.start_date or run.queued_at,
+            deadline=deadline,
+            deadline_reference=reference,
+            elapsed_s=_seconds(run.start_date, now),
+        ),
+        fields={
+            "run_type": run.run_type,
+            "state": run.state,
+            "logical_date": run.logical_date,
+            "start_date": run.start_date,
+        },
+    )
+
+
+def late_runs(
+    api: AirflowAPI,
+    config: WatchdogConfig,
+    memory: Memory,
+    active: list[DagRun],
+    now: datetime,
+) -> list[Fact]:
+    """Runs past a configured deadline (Airflow 3 Deadline Alerts' references)."""
+    facts: list[Fact] = []
+    for rule in config.deadlines:
+        if rule.reference == "time_of_day":
+            facts.extend(_time_of_day(api, rule, active, now))
+            continue
+        for run in active:
+            if not rule.matches(run.dag_id):
+                continue
+            if rule.reference == "average_runtime":
+                mean = _average_runtime(api, memory, run.dag_id)
+                if mean is None or run.start_date is None:
+                    continue
+                deadline = run.start_date + timedelta(seconds=rule.factor * mean + rule.interval)
+            else:
+                base = run.logical_date if rule.reference == "logical_date" else run.queued_at
+                if base is None:
+                    continue
+                deadline = base + timedelta(seconds=rule.interval)
+            if now >= deadline:
+                facts.append(_run_fact(run, deadline, rule.reference, now))
+    return facts
+
+
+def _average_runtime(api: AirflowAPI, memory: Memory, dag_id: str) -> float | None:
+    key = (dag_id, "")
+    cached = memory.baselines.get(key)
+    if cached is not None and time.monotonic() - cached[0] < _BASELINE_TTL_S:
+        return cached[1]
+    runs = [run for run in api.latest_runs(dag_id, 20) if run.state == "success"]
+    durations = [
+        (run.end_date - run.start_date).total_seconds()
+        for run in runs
+        if run.end_date and run.start_date
+    ]
+    value = sum(durations) / len(durations) if len(durations) >= 3 else None
+    memory.baselines[key] = (time.monotonic(), value)
+    return value
+
+
+def _time_of_day(api: AirflowAPI, rule: Any, active: list[DagRun], now: datetime) -> list[Fact]:
+    """By HH:MM UTC (+ interval) each day, the DAG has a run that succeeded in the 24 h before."""
+    hour, minute = (int(part) for part in rule.at.split(":"))
+    deadline = now.replace(hour=hour, minute=minute, second=0, microsecond=0) + timedelta(
+        seconds=rule.interval
+    )
+    if deadline > now:
+        deadline -= timedelta(days=1)
+    dag_ids = {run.dag_id for run in active if rule.matches(run.dag_id)}
+    if "*" not in rule.dag and "?" not in rule.dag and "[" not in rule.dag:
+        dag_ids.add(rule.dag)
+    facts = []
+    for dag_id in sorted(dag_ids):
+        runs = api.latest_runs(dag_id, 20)
+        done = any(
+            run.state == "success"
+            and run.end_date is not None
+            and deadline - timedelta(days=1) < run.end_date <= deadline
+            for run in runs
+        )
+        if done:
+            continue
+        facts.append(
+            Fact(
+                event_type=EventType.DAG_RUN_LATE,
+                identity=(dag_id, deadline.isoformat(), "time_of_day"),
+                timestamp=deadline,
+                dag_id=dag_id,
+                reason=f"no successful run by {rule.at} UTC",
+                finding=Finding(deadline=deadline, deadline_reference="time_of_day"),
+            )
+        )
+    return facts
+
+
+def dag_list(api: AirflowAPI, memory: Memory) -> dict[str, Dag]:
+    """Every DAG, re-read every 10 minutes (the list is the costliest read of a pass)."""
+    if memory.dags is None or time.monotonic() - memory.dags[0] > _DAG_LIST_TTL_S:
+        memory.dags = (time.monotonic(), {dag.dag_id: dag for dag in api.dags()})
+    return memory.dags[1]
+
+
+def overdue_dags(config: WatchdogConfig, dags: dict[str, Dag], now: datetime) -> list[Fact]:
+    """Scheduled, unpaused DAGs whose next run should have been created long ago."""
+    facts = []
+    grace = timedelta(seconds=config.limits.overdue_grace)
+    for dag in dags.values():
+        if dag.is_paused or dag.next_run_after is None or now < dag.next_run_after + grace:
+            continue
+        facts.append(
+            Fact(
+                event_type=EventType.DAG_RUN_LATE,
+                identity=(dag.dag_id, dag.next_run_after.isoformat(), "next_run"),
+                timestamp=dag.next_run_after + grace,
+                dag_id=dag.dag_id,
+                reason="the next scheduled run was never created "
+                "(scheduler stopped, max_active_runs reached, or no free slot)",
+                finding=Finding(deadline=dag.next_run_after + grace, deadline_reference="next_run"),
+            )
+        )
+    return facts
+
+
+def paused_dags(
+    api: AirflowAPI, config: WatchdogConfig, memory: Memory, now: datetime
+) -> list[Fact]:
+    """DAGs Airflow paused after consecutive failed runs, and any pause of a critical DAG."""
+    facts = []
+    paused = api.dags(paused=True)
+    for dag in paused:
+        critical = config.is_critical(dag.dag_id, list(dag.tags))
+        if not critical and dag.max_consecutive_failed_runs <= 0:
+            continue
+        if dag.dag_id in memory.paused_seen:
+            continue
+        runs = api.latest_runs(dag.dag_id, max(dag.max_consecutive_failed_runs, 1))
+        latest = runs[0] if runs else None
+        failed = 0
+        for run in runs:
+            if run.state != "failed":
+                break
+            failed += 1
+        auto = dag.max_consecutive_failed_runs > 0 and failed >= dag.max_consecutive_failed_runs
+        memory.paused_seen.add(dag.dag_id)
+        if not auto and not critical:
+            continue
+        facts.append(
+            Fact(
+                event_type=EventType.DAG_PAUSED,
+                identity=(dag.dag_id, latest.run_id if latest else ""),
+                timestamp=(latest.end_date if latest and latest.end_date else now),
+                dag_id=dag.dag_id,
+                run_id=latest.run_id if latest else None,
+                reason=(
+                    f"paused by Airflow after {failed} consecutive failed runs"
+                    if auto
+                    else "a critical DAG is paused"
+                ),
+                finding=Finding(consecutive_failed_runs=failed),
+            )
+        )
+    memory.paused_seen.intersection_update(dag.dag_id for dag in paused)
+    return facts
+
+
+def _team(dag: Dag) -> str | None:
+    """The same rule as the callbacks: a ``team:NAME`` tag, else the first owner."""
+    for tag in dag.tags:
+        if tag.lower().startswith("team:") and tag[5:].strip():
+            return tag[5:].strip()
+    return dag.owners[0] if dag.owners else None
+
+
+def with_owners(facts: list[Fact], dags: dict[str, Dag], config: WatchdogConfig) -> list[Fact]:
+    """Each fact with its DAG's owner, team and criticality, so routes can use them.
+
+    An import error has no DAG (the file did not parse), but Airflow still lists the DAGs the
+    file held before it broke: their team is the file's."""
+    by_file: dict[str, Dag] = {}
+    for listed in dags.values():
+        if listed.fileloc:
+            by_file.setdefault(listed.fileloc, listed)
+    enriched = []
+    for fact in facts:
+        dag: Dag | None = dags.get(fact.dag_id or "")
+        if dag is None and fact.finding is not None and fact.finding.file:
+            file = fact.finding.file
+            dag = next(
+                (held for loc, held in by_file.items() if loc == file or loc.endswith("/" + file)),
+                None,
+            )
+        if dag is None:
+            enriched.append(fact)
+            continue
+        finding = fact.finding
+        if finding is not None:
+            critical = config.is_critical(dag.dag_id, list(dag.tags))
+            finding = finding.model_copy(update={"critical": critical})
+        fields = {"owner": dag.owners[0] if dag.owners else None, "team": _team(dag), **fact.fields}
+        enriched.append(replace(fact, fields=fields, finding=finding))
+    return enriched

@@ -1,0 +1,228 @@
+"""Passes: for each watched environment, read Airflow, find what went unsaid, say it.
+
+One ``Watcher`` per environment holds its API client, its reporter and its memory. A pass
+reads what changed since the previous pass (the first pass: ``lookback``) plus everything
+waiting and running, and reports every fact that Cloud Logging does not already hold. A fact
+younger than ``report_grace`` is left for a later pass: the callback that reports it may still
+be on its way. A failing environment costs its own pass, never another's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from observability.events import EventType
+from observability.gcp import Endpoint, logging_client, project_id
+from observability.watchdog import detect
+from observability.watchdog.airflow_api import AirflowAPI
+from observability.watchdog.composer import ComposerAPI, to_environment
+from observability.watchdog.config import AirflowAuth, WatchdogConfig
+from observability.watchdog.facts import Environment, Fact, event_id, try_identity
+from observability.watchdog.report import Reporter
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    """What one pass over one environment did: for logs, tests and the benchmark."""
+
+    environment: str
+    written: Counter[str] = field(default_factory=Counter)
+    airflow_calls: int = 0
+    logging_calls: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    def line(self) -> str:
+        found = ", ".join(f"{count} {kind}" for kind, count in sorted(self.written.items()))
+        status = f"failed: {self.error}" if self.error else (found or "nothing new")
+        return (
+            f"{self.environment}: {status} ({self.airflow_calls} Airflow calls, "
+            f"{self.logging_calls} Logging reads, {self.seconds:.1f} s)"
+        )
+
+
+class Watcher:
+    """Watches one environment across passes."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        config: WatchdogConfig,
+        auth: AirflowAuth,
+        logging_reader: Any,
+        project: str,
+    ) -> None:
+        self.environment = environment
+        self.config = config
+        self.api = AirflowAPI(environment.airflow_url, auth, page_size=config.page_size)
+        self.reporter = Reporter(environment, logging_reader, project)
+        self.memory = detect.Memory()
+        self._since: datetime | None = None
+
+    def close(self) -> None:
+        self.reporter.close()
+        self.api.close()
+
+    def facts(self, now: datetime) -> list[Fact]:
+        """Everything found in Airflow now (said or not)."""
+        config, api = self.config, self.api
+        lookback = timedelta(seconds=config.lookback)
+        if self._since is None:
+            since = now - lookback
+        else:  # overlap by the grace and a pass, so a deferred fact is read again
+            since = self._since - timedelta(seconds=config.limits.report_grace + config.interval)
+        facts = [detect.explain_failed_try(api, ti) for ti in self._unsaid_failures(since, now)]
+        facts += [detect.explain_failed_run(api, run) for run in self._unsaid_runs(since, now)]
+        active = api.dag_runs(list(detect.ACTIVE_RUN_STATES))
+        runs = {(run.dag_id, run.run_id): run for run in active}
+        dags = detect.dag_list(api, self.memory)
+        facts += detect.stuck_tries(api, config, runs, now)
+        facts += detect.running_long(api, config, self.memory, dags, now)
+        facts += detect.late_runs(api, config, self.memory, active, now)
+        facts += detect.overdue_dags(config, dags, now)
+        facts += detect.paused_dags(api, config, self.memory, now)
+        facts += detect.import_error_facts(
+            api.import_errors(), self._said.open_import_errors, self._said.import_generations, now
+        )
+        self._since = now
+        return detect.with_owners(facts, dags, config)
+
+    def _unsaid_failures(self, since: datetime, now: datetime) -> list[Any]:
+        """Failed tries old enough that their callbacks had their chance, and not reported."""
+        ripe = now - timedelta(seconds=self.config.limits.report_grace)
+        unsaid = []
+        for ti in detect.failed_tries(self.api, since):
+            identity = try_identity(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+            known = event_id(self.environment, EventType.TASK_FAILED, identity)
+            if (
+                (ti.end_date or now) <= ripe
+                and identity not in self._said.tries
+                and known not in self._said.event_ids
+            ):
+                unsaid.append(ti)
+        return unsaid
+
+    def _unsaid_runs(self, since: datetime, now: datetime) -> list[Any]:
+        ripe = now - timedelta(seconds=self.config.limits.report_grace)
+        return [
+            run
+            for run in detect.failed_runs(self.api, since)
+            if (run.end_date or now) <= ripe
+            and (run.dag_id, run.run_id) not in self._said.runs
+            and event_id(self.environment, EventType.DAG_RUN_FAILED, (run.dag_id, run.run_id))
+            not in self._said.event_ids
+        ]
+
+    def run_pass(self, now: datetime | None = None) -> PassReport:
+        """One pass; never raises (a failure is in the report)."""
+        now = now or datetime.now(timezone.utc)
+        report = PassReport(self.environment.name)
+        started = time.monotonic()
+        calls_before = self.api.calls, self.reporter.calls
+        try:
+            first = self._since is None
+            window_start = now - timedelta(
+                seconds=self.config.lookback
+                if first
+                else self.config.limits.report_grace + 2 * self.config.interval + 3600
+            )
+            self._said = self.reporter.said(window_start)
+            fresh = [
+                fact for fact in self.facts(now) if not self._said.covers(fact, self.environment)
+            ]
+            fresh = list({fact.event_id(self.environment): fact for fact in fresh}.values())
+            written = self.reporter.write(fresh, self.api.version)
+            if not self.reporter.flush():
+                _log.warning("%s: events spooled; they will be replayed", self.environment.name)
+            report.written.update(fact.event_type.value for fact in written)
+        except Exception as exc:  # noqa: BLE001 - one environment's failure is reported, not raised
+            report.error = f"{type(exc).__name__}: {exc}"
+        report.airflow_calls = self.api.calls - calls_before[0]
+        report.logging_calls = self.reporter.calls - calls_before[1]
+        report.seconds = time.monotonic() - started
+        return report
+
+
+class Watchdog:
+    """Every watched environment, found again every 10 minutes through the Composer API."""
+
+    _ENVIRONMENTS_TTL_S = 600.0
+
+    def __init__(self, config: WatchdogConfig, endpoint: Endpoint | None = None) -> None:
+        self.config = config
+        self.endpoint = endpoint or Endpoint.from_settings()
+        self._project = project_id(endpoint=self.endpoint) if not config.composer else None
+        self._watchers: dict[str, Watcher] = {}
+        self._found_at = -float("inf")
+        self._composer = ComposerAPI(self.endpoint) if config.composer else None
+        self._readers: dict[str, Any] = {}
+        self.stop = threading.Event()
+
+    def _reader(self, project: str) -> Any:
+        if project not in self._readers:
+            self._readers[project] = logging_client(project, self.endpoint)
+        return self._readers[project]
+
+    def environments(self) -> list[tuple[Environment, AirflowAuth]]:
+        found: list[tuple[Environment, AirflowAuth]] = []
+        for source in self.config.airflow:
+            project = source.project or self._project or project_id(endpoint=self.endpoint)
+            environment = Environment(source.name, source.url, project, source.location)
+            found.append((environment, source.auth))
+        for composer in self.config.composer:
+            assert self._composer is not None
+            for resource in self._composer.environments(composer):
+                managed = to_environment(resource)
+                if managed is not None:
+                    found.append(
+                        (
+                            managed,
+                            AirflowAuth(kind="none" if self.endpoint.emulated else "google"),
+                        )
+                    )
+        return found
+
+    def _refresh(self) -> None:
+        if time.monotonic() - self._found_at < self._ENVIRONMENTS_TTL_S:
+            return
+        current = {env.name: (env, auth) for env, auth in self.environments()}
+        for name in set(self._watchers) - set(current):
+            self._watchers.pop(name).close()
+        for name, (environment, auth) in current.items():
+            if name not in self._watchers or self._watchers[name].environment != environment:
+                project = environment.project or "local-project"
+                self._watchers[name] = Watcher(
+                    environment, self.config, auth, self._reader(project), project
+                )
+        self._found_at = time.monotonic()
+
+    def run_pass(self) -> list[PassReport]:
+        try:
+            self._refresh()
+        except Exception as exc:  # noqa: BLE001 - the Composer API's failure is reported
+            return [PassReport("(environments)", error=f"{type(exc).__name__}: {exc}")]
+        return [watcher.run_pass() for watcher in list(self._watchers.values())]
+
+    def run(self, once: bool, on_pass: Callable[[list[PassReport]], None]) -> None:
+        """Pass after pass every ``interval`` until ``stop`` is set (or once)."""
+        while not self.stop.is_set():
+            started = time.monotonic()
+            on_pass(self.run_pass())
+            if once:
+                return
+            self.stop.wait(max(0.0, self.config.interval - (time.monotonic() - started)))
+
+    def close(self) -> None:
+        for watcher in self._watchers.values():
+            watcher.close()
+        if self._composer is not None:
+            self._composer.close()

@@ -1,0 +1,215 @@
+"""The watchdog against real Airflow (2.10 and 3.x) under a real scheduler: each failure that
+no callback reported is reported exactly once, with its reason; what callbacks reported is left
+alone; two watchdogs at once, a watchdog killed mid-pass and restarted, and a second pass
+duplicate nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from examples.airflow_runner import venv_version
+from observability.gcp import Endpoint
+from tests.airflow.conftest import airflow_params, composer_env, read_events, unique_project
+from tests.support.airflow_cluster import ADMIN, AirflowCluster
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.timeout(900)]
+
+DAGS = Path(__file__).parent / "dags"
+BROKEN = "obs_watchdog_broken.py"
+COMPOSER_OBS = Path(sys.executable).parent / "composer-obs"
+
+
+@dataclass
+class Watched:
+    """One Airflow after the scenarios, and how to run the watchdog against it."""
+
+    cluster: AirflowCluster
+    project: str
+    config: Path
+    env: dict[str, str]
+    runs: dict[str, str]
+
+    def watchdog(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(COMPOSER_OBS), "watchdog", "run", "--config", str(self.config), *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def once(self) -> str:
+        process = self.watchdog("--once")
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output
+        return output
+
+
+def _config(path: Path, cluster: AirflowCluster, password_file: Path) -> Path:
+    auth: dict[str, Any] = {"kind": "none"}
+    if cluster.major < 3:
+        password_file.write_text(ADMIN[1])
+        auth = {"kind": "basic", "username": ADMIN[0], "password_file": str(password_file)}
+    config = {
+        "airflow": [
+            {
+                "name": "obs-test",
+                "url": cluster.base_url,
+                "location": "europe-west1",
+                "auth": auth,
+            }
+        ],
+        "lookback": "1h",
+        "limits": {"stuck_after": "20s", "report_grace": "5s", "overdue_grace": "1h"},
+        "deadlines": [{"dag": "wd_long", "reference": "queued_at", "interval": "15s"}],
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _play(cluster: AirflowCluster) -> dict[str, str]:
+    """Start every scenario side by side, act on the ones that wait, wait until all are done."""
+    api = cluster.api
+    api.create_pool("wd_no_slot", 0)
+    names = [
+        "wd_sigkill", "wd_exception", "wd_marked", "wd_run_marked", "wd_stuck", "wd_long",
+        "wd_run_timeout", "wd_reported", "wd_history",
+    ]  # fmt: skip
+    runs = {name: api.trigger(name) for name in names}
+    runs["wd_autopause"] = api.trigger("wd_autopause")
+    api.wait_for_task("wd_marked", runs["wd_marked"], "work", {"running"})
+    api.mark_task_failed("wd_marked", runs["wd_marked"], "work")
+    api.wait_for_task("wd_run_marked", runs["wd_run_marked"], "work", {"running"})
+    api.mark_run_failed("wd_run_marked", runs["wd_run_marked"])
+    api.wait_for_run("wd_autopause", runs["wd_autopause"], {"failed"})
+    runs["wd_autopause_2"] = api.trigger("wd_autopause")
+    for name in ("wd_sigkill", "wd_exception", "wd_run_timeout", "wd_reported", "wd_autopause_2"):
+        dag_id = name.removesuffix("_2")
+        api.wait_for_run(dag_id, runs[name], {"failed"}, timeout=300)
+    api.wait_for_task("wd_long", runs["wd_long"], "work", {"running"})
+    return runs
+
+
+@pytest.fixture(scope="module", params=airflow_params())
+def watched(
+    request: pytest.FixtureRequest,
+    emulator: Endpoint,
+    airflow_database: Callable[[Path, str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Watched]:
+    venv: Path = request.param
+    version = venv_version(venv)
+    work = tmp_path_factory.mktemp(f"watchdog-{version}")
+    project = unique_project(version)
+    env = composer_env(emulator, project, work / "spool")
+    database = airflow_database(venv, f"watched_{version.replace('.', '_')}")
+    with AirflowCluster.running(venv, work / "home", database, env, DAGS.glob("*.py")) as af:
+        af.wait_for_dags(["wd_sigkill", "wd_stuck", "wd_autopause", "wd_reported"])
+        runs = _play(af)
+        # The precondition of "left alone": our callbacks' reports are in Cloud Logging.
+        wait_for(
+            lambda: (
+                {"task_failed", "dag_run_failed"}
+                <= {
+                    e["event_type"]
+                    for e in read_events(emulator, project)
+                    if e.get("dag_id") == "wd_reported"
+                }
+            ),
+            120,
+            2.0,
+            "the callbacks' events of wd_reported",
+        )
+        time.sleep(20)  # past stuck_after, the wd_long limit and the grace
+        watchdog_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("COMPOSER_OBS_")},
+            "COMPOSER_OBS_EMULATOR": str(emulator.grpc_target),
+            "COMPOSER_OBS_PROJECT": project,
+            "COMPOSER_OBS_SPOOL_DIR": str(work / "watchdog-spool"),
+        }
+        config = _config(work / "watchdog.yaml", af, work / "airflow-password")
+        yield Watched(af, project, config, watchdog_env, runs)
+        assert not af.exited(), f"an Airflow component exited: {af.exited()}"
+
+
+def _findings(watched: Watched, emulator: Endpoint) -> list[dict[str, Any]]:
+    return [e for e in read_events(emulator, watched.project) if e.get("detected_by") == "watchdog"]
+
+
+def _key(event: dict[str, Any]) -> tuple[Any, ...]:
+    return (event["event_type"], event.get("dag_id"), event.get("task_id"), event.get("run_id"))
+
+
+def test_each_unreported_failure_is_reported_once_with_its_reason(
+    watched: Watched, emulator: Endpoint
+) -> None:
+    # Two watchdogs at once, then one killed mid-pass, then a full pass: one event per fact.
+    racing = [watched.watchdog("--once") for _ in range(2)]
+    for process in racing:
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output
+    killed = watched.watchdog("--once")
+    time.sleep(1.0)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    watched.once()
+
+    events = _findings(watched, emulator)
+    counts = Counter(_key(event) for event in events)
+    assert all(count == 1 for count in counts.values()), counts
+    by = {(e["event_type"], e.get("dag_id"), e.get("task_id")): e for e in events}
+
+    killed_try = by["task_failed", "wd_sigkill", "die"]
+    assert killed_try["reason"] in ("killed (likely out of memory)", "killed: no heartbeat")
+    assert killed_try["exception"]["type"] == "str"
+    assert by["task_failed", "wd_exception", "fail"]["reason"] == "failed"
+    assert by["task_failed", "wd_exception", "fail"]["exception"]["type"] == "ValueError"
+    assert by["task_failed", "wd_marked", "work"]["reason"] == "marked failed"
+    assert by["dag_run_failed", "wd_run_marked", None]["reason"] == "marked failed"
+    timed_out = by["dag_run_failed", "wd_run_timeout", None]
+    assert timed_out["reason"] == "run timed out"
+    assert timed_out["failed_task_ids"] == ["work"]
+    assert by["dag_run_failed", "wd_sigkill", None]["failed_task_ids"] == ["die"]
+
+    stuck = by["task_stuck", "wd_stuck", "quick"]
+    assert stuck["finding"]["pool_open_slots"] == 0
+    assert stuck["finding"]["waiting_state"] == "scheduled"
+    assert stuck["team"] == "data"
+    long = by["task_running_long", "wd_long", "work"]
+    assert long["finding"]["limit_s"] == 20 and long["finding"]["limit_source"] == "configured"
+    assert by["dag_run_late", "wd_long", None]["finding"]["deadline_reference"] == "queued_at"
+
+    paused = by["dag_paused", "wd_autopause", None]
+    assert paused["finding"]["consecutive_failed_runs"] == 2
+    assert paused["finding"]["critical"] is True
+
+    (broken,) = [e for e in events if e["event_type"] == "dag_import_error"]
+    assert broken["finding"]["file"].endswith(BROKEN)
+    assert broken["exception"]["type"] == "ModuleNotFoundError"
+
+    # What our callbacks reported is theirs alone.
+    assert not [e for e in events if e.get("dag_id") in ("wd_reported", "wd_history")]
+
+
+def test_a_fixed_import_error_is_cleared_once(watched: Watched, emulator: Endpoint) -> None:
+    (watched.cluster.airflow.dags_folder / BROKEN).unlink()
+    wait_for(lambda: not watched.cluster.api.import_errors(), 120, 2.0, "the import error to go")
+    watched.once()
+    watched.once()
+    cleared = [
+        e for e in _findings(watched, emulator) if e["event_type"] == "dag_import_error_cleared"
+    ]
+    assert len(cleared) == 1 and cleared[0]["finding"]["file"].endswith(BROKEN)
