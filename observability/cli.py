@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from observability.settings import SettingsError, load_settings
+from observability.settings import Settings, SettingsError, load_settings
 
 # name: (module, attribute), a sub-command group (a Typer) or a single command (a function).
 SUB_COMMANDS = {
@@ -114,55 +114,57 @@ def emulator(
 def spool_status(
     spool_dir: Annotated[Path | None, typer.Option(help="Spool folder.")] = None,
 ) -> None:
-    """How many events are waiting, in how many files."""
-    from observability.emit.spool import Spool
+    """How many events are waiting, in how many files, and how many lines were set aside."""
+    from observability.emit.replay import spools
+    from observability.emit.spool import QUARANTINE_DIR, Spool
 
     try:
-        spool = Spool(spool_dir or load_settings().spool_dir)
+        folders = [Spool(spool_dir)] if spool_dir else spools(load_settings())
     except SettingsError as exc:
         raise _fail(str(exc)) from None
-    files = spool.files()
-    console.print(f"{spool.pending_entries()} events in {len(files)} files under {spool.directory}")
+    for spool in folders:
+        files = spool.files()
+        line = f"{spool.pending_entries()} events in {len(files)} files under {spool.directory}"
+        quarantined = spool.quarantined()
+        if quarantined:
+            line += f"; {quarantined} unreadable lines in {spool.directory / QUARANTINE_DIR}"
+        console.print(line, highlight=False)
 
 
 @spool_app.command("replay")
 def spool_replay(
     spool_dir: Annotated[Path | None, typer.Option(help="Spool folder.")] = None,
     output: Annotated[str, typer.Option(help="text or json.")] = "text",
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a replay already running here.")
+    ] = 60.0,
 ) -> None:
     """Deliver spooled events. Safe to repeat: each event is stored once, by its insertId."""
-    from observability.emit.sink import DeliveryError, LoggingSink
-    from observability.emit.spool import Spool
+    from observability.emit.replay import replay_spools
+    from observability.emit.sink import LoggingSink
     from observability.gcp import Endpoint
 
     try:
         settings = load_settings()
-        sink = LoggingSink(Endpoint.from_settings(settings))
+        endpoint = Endpoint.from_settings(settings)
     except (SettingsError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    spool = Spool(spool_dir or settings.spool_dir)
-
-    def send(batch: list[dict[str, Any]]) -> dict[int, str]:
-        try:
-            sink.write(batch, timeout=settings.send_timeout_s)
-        except DeliveryError as exc:
-            if exc.rejected:
-                return exc.rejected
-            raise
-        return {}
-
-    report = spool.replay(send, batch_size=settings.batch_size)
+    report = replay_spools(settings, LoggingSink(endpoint), endpoint, wait_s=wait, only=spool_dir)
     if output == "json":
         print(json.dumps(report.__dict__))
+    elif report.busy:
+        console.print(f"another replay is still running on this machine after {wait:g} s")
     else:
         console.print(
             f"delivered {report.delivered} events from {report.files_done} files; "
-            f"{report.rejected} refused (kept in {spool.directory / 'rejected'}); "
-            f"{len(report.failed_files)} files left for later"
+            f"{report.rejected} refused (kept in rejected/); "
+            f"{report.quarantined} unreadable lines (kept in quarantine/); "
+            f"{len(report.failed_files)} files left for later",
+            highlight=False,
         )
         for error in report.errors:
             err_console.print(f"  {error}", highlight=False)
-    if report.failed_files:
+    if report.failed_files or report.busy:
         raise typer.Exit(code=1)
 
 
@@ -197,6 +199,7 @@ def events_list(
     payloads = [_whole_numbers(entry.payload) for entry in entries]
     if output == "json":
         print(json.dumps(payloads, default=str, indent=2))
+        _spool_depth(settings, err_console)
         return
     table = Table("time", "event", "dag", "task", "try", "detail")
     for entry, payload in zip(entries, payloads, strict=True):
@@ -209,6 +212,23 @@ def events_list(
             _detail(payload),
         )
     console.print(table)
+    _spool_depth(settings, console)
+
+
+def _spool_depth(settings: Settings, out: Console) -> None:
+    """Events of this machine that Cloud Logging does not have yet: a list is not complete
+    without them."""
+    from observability.emit.replay import spools
+
+    for spool in spools(settings):
+        waiting = spool.pending_entries()
+        if waiting:
+            out.print(
+                f"{waiting} more events wait in the spool at {spool.directory} (replayed "
+                "automatically by the next writer here, or by `composer-obs spool replay`)",
+                highlight=False,
+                markup=False,
+            )
 
 
 def _whole_numbers(value: Any) -> Any:
