@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -47,12 +48,15 @@ def main() -> None:
     parser.add_argument("--task-id", required=True)
     parser.add_argument("--run-id", default="manual__burst")
     parser.add_argument("--work-s", type=float, default=0.3)
+    parser.add_argument("--until", type=Path, help="work at most --work-s, ending once this exists")
     parser.add_argument("--end", choices=["exit", "os_exit"], default="exit")
     args = parser.parse_args()
 
     context = task_context(args.dag_id, args.task_id, args.run_id)
     callbacks.on_execute(context)
-    time.sleep(args.work_s)
+    deadline = time.monotonic() + args.work_s
+    while time.monotonic() < deadline and not (args.until and args.until.exists()):
+        time.sleep(min(0.1, args.work_s))
     try:
         raise RuntimeError(f"{args.task_id} failed on purpose")
     except RuntimeError as error:
