@@ -214,3 +214,44 @@ def test_a_process_ending_before_its_writer_is_ready_spools_within_the_bound(
     assert failed.payload["exception"]["type"] == "ValueError"
     assert "hunter2" not in str(failed.payload)
     assert Spool(spool_dir).files() == []
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "observability", *args],
+        env={**env, "COLUMNS": "200"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_spool_depth_shows_in_events_list_and_spool_status(
+    emulator: Endpoint, project: str, tmp_path: Path
+) -> None:
+    assert emulator.grpc_target is not None
+    spool = Spool(tmp_path / "spool")
+    target = EntryTarget(project_id=project, log_name="composer-observability")
+    spool.write([to_entry(_event(n), target, 250_000) for n in range(3)])
+    [written] = spool.files()
+    duplicate = written.read_text().splitlines()[0]  # and a torn line after it
+    torn = spool.directory / "spool-20261123T100000000000-1-torn.jsonl"
+    torn.write_text(duplicate + "\n" + '{"logName": "proj\n')
+    env = _environment(emulator.grpc_target, project, spool.directory)
+
+    listed = _cli(env, "events", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert f"5 more events wait in the spool at {spool.directory}" in listed.stdout
+    assert "5 events in 2 files" in _cli(env, "spool", "status").stdout
+
+    replayed = _cli(env, "spool", "replay")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "delivered 4 events from 2 files" in replayed.stdout
+    assert "1 unreadable lines" in replayed.stdout
+    status = _cli(env, "spool", "status").stdout
+    assert "0 events in 0 files" in status and "1 unreadable lines" in status
+    listed = _cli(env, "events", "list")
+    assert "more events wait" not in listed.stdout
+    assert listed.stdout.count("task_failed") == 3  # the duplicate line was stored once
