@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,20 +22,12 @@ from observability.gcp import Endpoint, logging_client
 from observability.settings import Settings
 from tests.support.processes import late_endpoint
 from tests.support.waiting import wait_for
+from tests.test_emitter import _event, _stored
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTICE = re.compile(r"composer-observability: (\d+) events spooled to (\S+); they will be replayed")
-
-
-def _stored(endpoint: Endpoint, project: str) -> list[Any]:
-    client = logging_client(project, endpoint)
-    return list(
-        client.list_entries(
-            filter_=f'logName="projects/{project}/logs/composer-observability"', page_size=1000
-        )
-    )
 
 
 def _environment(target: str, project: str, spool: Path) -> dict[str, str]:
@@ -49,16 +40,29 @@ def _environment(target: str, project: str, spool: Path) -> dict[str, str]:
     }
 
 
-def _task(env: dict[str, str], task_id: str, end: str, *work: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "tests.support.task_process", "--task-id", task_id]
+def _python(env: dict[str, str], module: str, *args: str) -> subprocess.Popen[str]:
+    """``python -m module args``: a process of its own, as Airflow and operators run them."""
     return subprocess.Popen(
-        [*command, "--end", end, *(work or ("--work-s", "0.3"))],
-        env=env,
+        [sys.executable, "-m", module, *args],
+        env={**env, "COLUMNS": "200"},
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _task(env: dict[str, str], task_id: str, end: str, *work: str) -> subprocess.Popen[str]:
+    """A short task process (tests/support/task_process.py) that fails."""
+    work = work or ("--work-s", "0.3")
+    return _python(env, "tests.support.task_process", "--task-id", task_id, "--end", end, *work)
+
+
+def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """``composer-obs args``: exit status, stdout, stderr."""
+    process = _python(env, "observability", *args)
+    out, err = process.communicate(timeout=120)
+    return process.returncode, out, err
 
 
 class SpoolWatch:
@@ -125,37 +129,27 @@ def test_a_burst_of_failing_tasks_against_a_late_endpoint_loses_nothing_and_says
     assert all(1 <= count <= 2 for count in said.values())
 
 
-def _event(number: int) -> dict[str, Any]:
-    return {
-        "event_type": "task_failed",
-        "dag_id": "replay",
-        "task_id": f"task_{number}",
-        "run_id": "manual__1",
-        "try_number": 1,
-    }
-
-
-def _replay(env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "observability", "spool", "replay", *extra]
-    return subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+def _spooled(project: str, folder: Path, events: int) -> Spool:
+    """A spool holding ``events`` entries of the project, in files of 500."""
+    spool = Spool(folder)
+    target = EntryTarget(project_id=project, log_name="composer-observability")
+    for start in range(0, events, 500):
+        batch = range(start, min(events, start + 500))
+        spool.write([to_entry(_event(n), target, 250_000) for n in batch])
+    return spool
 
 
 def test_a_replayer_killed_mid_replay_loses_and_duplicates_nothing(
     emulator: Endpoint, project: str, tmp_path: Path
 ) -> None:
     assert emulator.grpc_target is not None
-    spool = Spool(tmp_path / "spool")
-    target = EntryTarget(project_id=project, log_name="composer-observability")
     events = 10_000
-    for start in range(0, events, 500):
-        spool.write([to_entry(_event(n), target, 250_000) for n in range(start, start + 500)])
+    spool = _spooled(project, tmp_path / "spool", events)
     env = _environment(emulator.grpc_target, project, spool.directory)
 
     client = logging_client(project, emulator)
     log = f'logName="projects/{project}/logs/composer-observability"'
-    first = _replay(env)
+    first = _python(env, "observability", "spool", "replay")
     wait_for(lambda: list(client.list_entries(filter_=log, max_results=1)), 60, 0.02)
     first.send_signal(signal.SIGKILL)
     first.wait()
@@ -163,9 +157,8 @@ def test_a_replayer_killed_mid_replay_loses_and_duplicates_nothing(
     assert 0 < midway < events, "killed mid-replay"
     assert list(spool.directory.glob(".spool-*.replaying-*")), "the killed replay left a claim"
 
-    last = _replay(env, "--output", "json")
-    out, err = last.communicate(timeout=120)
-    assert last.returncode == 0, out + err
+    status, out, err = _cli(env, "spool", "replay", "--output", "json")
+    assert status == 0, out + err
     stored = _stored(emulator, project)
     assert len(stored) == events
     assert len({entry.insert_id for entry in stored}) == events
@@ -192,7 +185,7 @@ def test_a_process_ending_before_its_writer_is_ready_spools_within_the_bound(
     try:
         raise ValueError("password=hunter2 rejected")
     except ValueError as error:
-        starved.emit({**_event(1), "exception": error})
+        starved.emit({**_event(1), "event_type": "task_failed", "exception": error})
     starved.emit(_event(2))
     started = time.monotonic()
     delivered = starved.flush(timeout=2.0)
@@ -216,42 +209,28 @@ def test_a_process_ending_before_its_writer_is_ready_spools_within_the_bound(
     assert Spool(spool_dir).files() == []
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "observability", *args],
-        env={**env, "COLUMNS": "200"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_the_spool_depth_shows_in_events_list_and_spool_status(
     emulator: Endpoint, project: str, tmp_path: Path
 ) -> None:
     assert emulator.grpc_target is not None
-    spool = Spool(tmp_path / "spool")
-    target = EntryTarget(project_id=project, log_name="composer-observability")
-    spool.write([to_entry(_event(n), target, 250_000) for n in range(3)])
+    spool = _spooled(project, tmp_path / "spool", 3)
     [written] = spool.files()
     duplicate = written.read_text().splitlines()[0]  # and a torn line after it
     torn = spool.directory / "spool-20261123T100000000000-1-torn.jsonl"
     torn.write_text(duplicate + "\n" + '{"logName": "proj\n')
     env = _environment(emulator.grpc_target, project, spool.directory)
 
-    listed = _cli(env, "events", "list")
-    assert listed.returncode == 0, listed.stderr
-    assert f"5 more events wait in the spool at {spool.directory}" in listed.stdout
-    assert "5 events in 2 files" in _cli(env, "spool", "status").stdout
+    status, listed, err = _cli(env, "events", "list")
+    assert status == 0, err
+    assert f"5 more events wait in the spool at {spool.directory}" in listed
+    assert "5 events in 2 files" in _cli(env, "spool", "status")[1]
 
-    replayed = _cli(env, "spool", "replay")
-    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    assert "delivered 4 events from 2 files" in replayed.stdout
-    assert "1 unreadable lines" in replayed.stdout
-    status = _cli(env, "spool", "status").stdout
-    assert "0 events in 0 files" in status and "1 unreadable lines" in status
-    listed = _cli(env, "events", "list")
-    assert "more events wait" not in listed.stdout
-    assert listed.stdout.count("task_failed") == 3  # the duplicate line was stored once
+    status, replayed, err = _cli(env, "spool", "replay")
+    assert status == 0, replayed + err
+    assert "delivered 4 events from 2 files" in replayed
+    assert "1 unreadable lines" in replayed
+    after = _cli(env, "spool", "status")[1]
+    assert "0 events in 0 files" in after and "1 unreadable lines" in after
+    listed = _cli(env, "events", "list")[1]
+    assert "more events wait" not in listed
+    assert listed.count("task_succeeded") == 3  # the duplicate line was stored once

@@ -16,7 +16,6 @@ just before ``os._exit``), and multiprocessing's finalizers (Airflow 2's DAG fil
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import queue
 import sys
@@ -343,20 +342,9 @@ class Emitter:
         from observability.emit.spool import Spool
 
         spool = self.spool if self._ready.is_set() else Spool(fallback_spool_dir())
-        records = [raw_fields(item) for item in items]
-        try:
-            spool.write_events(records)
-        except OSError as exc:
-            print(
-                f"composer-observability: cannot spool {len(records)} events to "
-                f"{spool.directory} ({exc}); events follow",
-                file=sys.stderr,
-            )
-            for record in records:
-                print(json.dumps(record, ensure_ascii=False), file=sys.stderr)
-            return
-        self.stats.spooled += len(records)
-        self._spooled_to = spool.directory
+        if spool.write_events([raw_fields(item) for item in items]) is not None:
+            self.stats.spooled += len(items)
+            self._spooled_to = spool.directory
 
     def abandon(self) -> None:
         """Make ``close()`` a no-op: used in a forked child, where the writer thread is gone."""

@@ -86,7 +86,7 @@ class BackgroundReplay:
         the spool was looked at less than ``CHECK_EVERY_S`` ago. Returns at once."""
         now = time.monotonic()
         with self._lock:
-            if self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
+            if self._stop.is_set() or self.running():
                 return
             if self._checked_at is not None and now - self._checked_at < CHECK_EVERY_S:
                 return
@@ -99,6 +99,11 @@ class BackgroundReplay:
     def stop(self) -> None:
         """Ask a running replay to stop after its current batch; does not wait for it."""
         self._stop.set()
+
+    def running(self) -> bool:
+        """Whether a replay thread is at work now."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     def join(self, timeout: float) -> None:
         """Wait for a running replay (tests and the benchmark)."""

@@ -104,29 +104,14 @@ class Spool:
     # -- writing --------------------------------------------------------------------------------
 
     def write(self, entries: list[dict[str, Any]], folder: str | None = None) -> Path | None:
-        """Save ``entries``; never raises. If even the disk fails, the entries go to stderr,
-        which ends up in the task log, so they are still not lost without a trace."""
-        if not entries:
-            return None
-        lines = [json.dumps(entry, ensure_ascii=False, separators=(",", ":")) for entry in entries]
+        """Save entries; never raises (see ``_save``)."""
         target_dir = self.directory / folder if folder else self.directory
-        try:
-            return _write_lines(target_dir, lines)
-        except OSError as exc:
-            print(
-                f"composer-observability: cannot spool {len(entries)} entries to "
-                f"{target_dir} ({exc}); entries follow",
-                file=sys.stderr,
-            )
-            for line in lines:
-                print(line, file=sys.stderr)
-            return None
+        return _save(target_dir, [_dumps(entry) for entry in entries], SPOOL_SUFFIX, "entries")
 
     def write_events(self, records: list[dict[str, Any]]) -> Path | None:
-        """Save event fields (``observability.emit.raw_event``); raises OSError on failure."""
-        if not records:
-            return None
-        return _write_lines(self.directory, [_dumps(record) for record in records], EVENTS_SUFFIX)
+        """Save event fields (``observability.emit.raw_event``); never raises (see ``_save``)."""
+        lines = [_dumps(record) for record in records]
+        return _save(self.directory, lines, EVENTS_SUFFIX, "events")
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -334,6 +319,24 @@ def _parse(
 
 def _dumps(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _save(directory: Path, lines: list[str], suffix: str, what: str) -> Path | None:
+    """A new spool file of ``lines``, or None. If even the disk fails, the lines go to stderr,
+    which ends up in the task log, so they are still not lost without a trace."""
+    if not lines:
+        return None
+    try:
+        return _write_lines(directory, lines, suffix)
+    except OSError as exc:
+        print(
+            f"composer-observability: cannot spool {len(lines)} {what} to {directory} ({exc}); "
+            f"{what} follow",
+            file=sys.stderr,
+        )
+        for line in lines:
+            print(line, file=sys.stderr)
+        return None
 
 
 def _write_lines(directory: Path, lines: list[str], suffix: str = SPOOL_SUFFIX) -> Path:
