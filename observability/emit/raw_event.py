@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 STRING_CAP = 256 * 1024
 """No string can be longer in an entry; cutting first keeps redaction's cost bounded."""
+MAX_DEPTH = 32
+"""Deeper values are kept as their text: Cloud Logging refuses deeper payloads anyway, and
+the end of a process must not fail on a recursion limit."""
 
 
 def raw_fields(item: Event | Mapping[str, Any]) -> dict[str, Any]:
@@ -39,10 +42,10 @@ def raw_fields(item: Event | Mapping[str, Any]) -> dict[str, Any]:
     if fields.get("exception") is not None:
         fields["exception"] = exception_info(fields["exception"])
     fields.setdefault("event_id", uuid.uuid4().hex)
-    return {str(key): _json_value(value) for key, value in fields.items()}
+    return {str(key): _json_value(value, 1) for key, value in fields.items()}
 
 
-def _json_value(node: Any) -> Any:
+def _json_value(node: Any, depth: int) -> Any:
     if isinstance(node, str):
         return redact_text(cap_text(node, STRING_CAP) if len(node) > STRING_CAP else node)
     if node is None or isinstance(node, (bool, int)):
@@ -51,11 +54,19 @@ def _json_value(node: Any) -> Any:
         return node if math.isfinite(node) else None
     if isinstance(node, (datetime, date)):
         return node.isoformat()
-    if isinstance(node, Mapping):
-        return {str(key): _json_value(value) for key, value in node.items()}
-    if isinstance(node, (list, tuple, set, frozenset)):
-        return [_json_value(value) for value in node]
-    return _json_value(str(getattr(node, "value", node)))  # enums by value, the rest as text
+    if depth < MAX_DEPTH and isinstance(node, Mapping):
+        return {str(key): _json_value(value, depth + 1) for key, value in node.items()}
+    if depth < MAX_DEPTH and isinstance(node, (list, tuple, set, frozenset)):
+        return [_json_value(value, depth + 1) for value in node]
+    return _json_value(_text(node), depth)
+
+
+def _text(node: Any) -> str:
+    """Enums by value, the rest as text; a value whose ``str`` fails, by its type."""
+    try:
+        return str(getattr(node, "value", node))
+    except Exception:  # noqa: BLE001 - the event must still be saved
+        return f"<unprintable {type(node).__name__}>"
 
 
 def fallback_spool_dir() -> Path:
