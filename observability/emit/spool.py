@@ -171,10 +171,11 @@ class Spool:
     ) -> ReplayReport:
         """Send every spooled file with ``send``, holding the replay lock.
 
-        A file is deleted only after all its entries were stored or set aside, and put back
-        for next time if a batch fails. Files of event fields are converted with ``convert``
-        (left for a replay that has it, if None). When ``stop`` is set (the process is ending)
-        the replay stops between batches and writes what it has not sent back as a new file.
+        A file is deleted only after all its entries were stored or set aside; if a batch
+        fails, it is put back for next time and the replay ends there. Files of event fields
+        are converted with ``convert`` (left for a replay that has it, if None). When ``stop``
+        is set (the process is ending) the replay stops between batches and writes what it has
+        not sent back as a new file.
         """
         report = ReplayReport()
         with self.replay_lock(wait_s) as held:
@@ -193,6 +194,8 @@ class Spool:
                 except OSError:
                     continue  # another machine's replay took it
                 self._replay_file(claimed, path, send, batch_size, (check, convert), stop, report)
+                if report.failed_files:
+                    break  # Cloud Logging (or the disk) fails: the rest waits for next time
         return report
 
     def _replay_file(
@@ -208,7 +211,7 @@ class Spool:
         sent = 0
         convert = readers[1] if original.name.endswith(EVENTS_SUFFIX) else None
         try:
-            entries = self._readable_entries(claimed, readers[0], convert, report)
+            entries = self._readable_entries(claimed, original.name, readers[0], convert, report)
             for start in range(0, len(entries), batch_size):
                 if stop is not None and stop.is_set():
                     break
@@ -232,7 +235,12 @@ class Spool:
         report.files_done += 1 if sent == len(entries) else 0
 
     def _readable_entries(
-        self, path: Path, check: Check | None, convert: Convert | None, report: ReplayReport
+        self,
+        path: Path,
+        name: str,
+        check: Check | None,
+        convert: Convert | None,
+        report: ReplayReport,
     ) -> list[dict[str, Any]]:
         """The file's entries; lines that are not entries go to quarantine with the reason."""
         entries: list[dict[str, Any]] = []
@@ -247,14 +255,12 @@ class Spool:
                     continue
                 text = raw.decode("utf-8", errors="replace").rstrip("\n")
                 bad.append(
-                    _dumps(
-                        {"file": path.name, "line": number, "reason": reason, "text": text[:4096]}
-                    )
+                    _dumps({"file": name, "line": number, "reason": reason, "text": text[:4096]})
                 )
         if bad:
             _write_lines(self.directory / QUARANTINE_DIR, bad)
             report.quarantined += len(bad)
-            report.errors.append(f"{path.name}: {len(bad)} unreadable lines quarantined")
+            report.errors.append(f"{name}: {len(bad)} unreadable lines quarantined")
         return entries
 
     def _recover(self) -> None:
