@@ -157,7 +157,7 @@ def count_stored(endpoint: Endpoint, project: str, log: str) -> int:
 
 def during_replay(
     emitter: Any, endpoint: Endpoint, context: dict[str, Any]
-) -> tuple[list[float], int]:
+) -> tuple[list[float], int, int]:
     """Our callback's time while a replay of ``SPOOLED_EVENTS`` spooled events runs in this
     process (the writer's own replay, started the way a writer starts it)."""
     from observability.emit.entry import entry_target, to_entry
@@ -177,11 +177,16 @@ def during_replay(
     samples: list[float] = []
     import callbacks
 
-    while replay.running() and len(samples) < 200 * OURS_CALLS:
-        samples += timed(callbacks.on_failure, context, 100)
+    calls = 0
+    while replay.running() and len(samples) < ROUNDS * OURS_CALLS:
+        burst = timed(callbacks.on_failure, context, 100)
+        calls += len(burst)
+        if replay.running():  # only calls made while the replay ran count
+            samples += burst
+        time.sleep(0.01)  # a burst of task failures, not a flood that outruns the writer
     replay.join(120)
     report = replay.last_report
-    return samples, report.delivered if report else 0
+    return samples, calls, report.delivered if report else 0
 
 
 def callbacks_context_fields(context: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +243,8 @@ def main() -> None:
         throughput = (emitter.stats.delivered - before) / (time.perf_counter() - started)
 
         # Replay: our callbacks while this process replays a spool other processes left.
-        replay_us, replayed = during_replay(emitter, ep, context)
+        replay_us, replay_calls, replayed = during_replay(emitter, ep, context)
+        callbacks.flush(120)
 
         # Flush: 1,000 events queued at once, then the time flush() takes to deliver them.
         for _ in range(FLUSH_EVENTS):
@@ -249,7 +255,7 @@ def main() -> None:
         flush_ms = (time.perf_counter() - started) * 1000
 
         sent = 1 + ROUNDS * OURS_CALLS + THROUGHPUT_EVENTS + FLUSH_EVENTS
-        sent += SPOOLED_EVENTS + len(replay_us)
+        sent += SPOOLED_EVENTS + replay_calls
         stored = count_stored(ep, project, "composer-observability")
         lost = sent - stored
 
@@ -265,7 +271,7 @@ def main() -> None:
         f"{naive_p99 / ours_p99:>11.0f}x"
     )
     print(
-        f"replayed {replayed} spooled events while {len(replay_us)} callbacks ran; "
+        f"replayed {replayed} spooled events while {len(replay_us)} timed callbacks ran; "
         f"delivered: {throughput:,.0f} events/s; flush of {FLUSH_EVENTS} queued events: "
         f"{flush_ms:.0f} ms ({'complete' if flushed else 'INCOMPLETE'}); "
         f"sent {sent}, stored {stored}, lost {lost}"
