@@ -218,3 +218,34 @@ def test_a_forked_child_does_not_keep_the_replay_lock(tmp_path: Path) -> None:
     finally:
         os.kill(child, 9)
         os.waitpid(child, 0)
+
+
+def test_a_replay_asked_to_stop_leaves_what_it_did_not_send(tmp_path: Path) -> None:
+    """The process ends mid-replay: the replay stops between batches; nothing is sent twice
+    by the next replay and nothing is left out."""
+    import threading
+
+    spool = Spool(tmp_path)
+    spool.write([_entry(n) for n in range(5)])
+    stop = threading.Event()
+
+    class StopsAfterOneBatch(Recorder):
+        def __call__(self, batch: list[dict[str, Any]]) -> dict[int, str]:
+            stop.set()
+            return super().__call__(batch)
+
+    first = StopsAfterOneBatch()
+    spool.replay(first, batch_size=2, stop=stop)
+    assert first.ids == ["event-0", "event-1"]
+    assert spool.pending_entries() == 3
+    untouched = {path.name: path.read_bytes() for path in spool.files()}
+    stop.clear()
+
+    def ends_while_reading(entry: dict[str, Any]) -> None:
+        stop.set()  # the file is claimed and read; no batch is sent yet
+
+    assert spool.replay(Recorder(), check=ends_while_reading, stop=stop).delivered == 0
+    assert {path.name: path.read_bytes() for path in spool.files()} == untouched
+    rest = Recorder()
+    spool.replay(rest)
+    assert rest.ids == ["event-2", "event-3", "event-4"]

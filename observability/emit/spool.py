@@ -223,6 +223,9 @@ class Spool:
                     report.rejected += len(refused)
                     report.errors.extend(sorted(set(refused.values())))
                 report.delivered += len(batch) - len(refused)
+            if sent == 0 and entries:  # stopped before sending any: the file waits as it was
+                claimed.rename(original)
+                return
             if sent < len(entries):  # stopped: what was not sent waits in a file of its own
                 _write_lines(self.directory, [_dumps(entry) for entry in entries[sent:]])
         except Exception as exc:  # noqa: BLE001 - keep the file for the next replay
