@@ -129,12 +129,12 @@ def test_a_burst_of_failing_tasks_against_a_late_endpoint_loses_nothing_and_says
     assert all(1 <= count <= 2 for count in said.values())
 
 
-def _spooled(project: str, folder: Path, events: int) -> Spool:
-    """A spool holding ``events`` entries of the project, in files of 500."""
+def _spooled(project: str, folder: Path, events: int, per_file: int = 500) -> Spool:
+    """A spool holding ``events`` entries of the project, in files of ``per_file``."""
     spool = Spool(folder)
     target = EntryTarget(project_id=project, log_name="composer-observability")
-    for start in range(0, events, 500):
-        batch = range(start, min(events, start + 500))
+    for start in range(0, events, per_file):
+        batch = range(start, min(events, start + per_file))
         spool.write([to_entry(_event(n), target, 250_000) for n in batch])
     return spool
 
@@ -144,7 +144,7 @@ def test_a_replayer_killed_mid_replay_loses_and_duplicates_nothing(
 ) -> None:
     assert emulator.grpc_target is not None
     events = 10_000
-    spool = _spooled(project, tmp_path / "spool", events)
+    spool = _spooled(project, tmp_path / "spool", events, per_file=5_000)  # killed mid-file
     env = _environment(emulator.grpc_target, project, spool.directory)
 
     client = logging_client(project, emulator)

@@ -44,8 +44,10 @@ DEFAULT_CAPACITY = 10_000
 DEFAULT_FLUSH_TIMEOUT_S = 2.0
 """Queue bound until the settings (``queue_size``) are loaded by the writer."""
 SPOOL_SHARE = 0.25
-"""Part of a flush's time kept for spooling what was not delivered: on a busy machine,
-formatting and writing a few events takes a few hundred milliseconds."""
+"""Part of a flush's time kept for spooling what was not delivered while the writer cannot
+make entries yet: on a busy machine, formatting and saving a few events' fields then takes a
+few hundred milliseconds. Once it can, spooling is a file write: a twentieth is kept."""
+SPOOL_SHARE_READY = 0.05
 
 _MAX_BACKOFF_S = 60.0
 
@@ -287,20 +289,22 @@ class Emitter:
     def flush(self, timeout: float | None = None) -> bool:
         """Deliver or spool every queued event within ``timeout`` seconds.
 
-        Delivery is waited for during the first three quarters; what is still undelivered then
-        (queued, or in a hanging call) is spooled in the rest, without waiting for the writer,
-        so the caller can let the process end. Returns True if nothing had to be spooled here.
+        Delivery is waited for until a share of the time is left (``SPOOL_SHARE``); what is
+        still undelivered then (queued, or in a hanging call) is spooled in the rest, without
+        waiting for the writer, so the caller can let the process end. Returns True if nothing
+        had to be spooled here.
         """
         if timeout is None:
             timeout = self.settings.flush_timeout_s if self.settings else DEFAULT_FLUSH_TIMEOUT_S
-        deadline = time.monotonic() + timeout * (1 - SPOOL_SHARE)
+        end = time.monotonic() + timeout
         self._queue.put_nowait(_WAKE)
         with self._queue.all_tasks_done:
             while self._queue.unfinished_tasks:
-                remaining = deadline - time.monotonic()
+                share = SPOOL_SHARE_READY if self._converting.is_set() else SPOOL_SHARE
+                remaining = end - timeout * share - time.monotonic()
                 if remaining <= 0:
                     break
-                self._queue.all_tasks_done.wait(remaining)
+                self._queue.all_tasks_done.wait(min(remaining, 0.1))
             done = not self._queue.unfinished_tasks
         if not done:
             self._spool_leftovers()
