@@ -215,59 +215,63 @@ def emulator(
 def spool_status(
     spool_dir: Annotated[Path | None, typer.Option(help="Spool folder.")] = None,
 ) -> None:
-    """How many events are waiting, in how many files."""
-    from observability.emit.spool import Spool
+    """How many events are waiting, in how many files, and how many lines were set aside."""
+    from observability.emit.replay import spools
+    from observability.emit.spool import QUARANTINE_DIR, Spool
 
     try:
-        spool = Spool(spool_dir or load_settings().spool_dir)
+        folders = [Spool(spool_dir)] if spool_dir else spools(load_settings())
     except SettingsError as exc:
         raise _fail(str(exc)) from None
-    files = spool.files()
-    console.print(
-        f"{counted(spool.pending_entries(), 'event')} in {counted(len(files), 'file')} "
-        f"under {spool.directory}"
-    )
+    for spool in folders:
+        files = spool.files()
+        line = (
+            f"{counted(spool.pending_entries(), 'event')} in {counted(len(files), 'file')} "
+            f"under {spool.directory}"
+        )
+        quarantined = spool.quarantined()
+        if quarantined:
+            line += (
+                f"; {counted(quarantined, 'unreadable line')} in {spool.directory / QUARANTINE_DIR}"
+            )
+        console.print(line, highlight=False)
 
 
 @spool_app.command("replay")
 def spool_replay(
     spool_dir: Annotated[Path | None, typer.Option(help="Spool folder.")] = None,
     output: Annotated[str, typer.Option(help="text or json.")] = "text",
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a replay already running here.")
+    ] = 60.0,
 ) -> None:
     """Deliver spooled events. Safe to repeat: each event is stored once, by its insertId."""
-    from observability.emit.sink import DeliveryError, LoggingSink
-    from observability.emit.spool import Spool
+    from observability.emit.replay import replay_spools
+    from observability.emit.sink import LoggingSink
     from observability.gcp import Endpoint
 
     try:
         settings = load_settings()
-        sink = LoggingSink(Endpoint.from_settings(settings))
+        endpoint = Endpoint.from_settings(settings)
     except (SettingsError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    spool = Spool(spool_dir or settings.spool_dir)
-
-    def send(batch: list[dict[str, Any]]) -> dict[int, str]:
-        try:
-            sink.write(batch, timeout=settings.send_timeout_s)
-        except DeliveryError as exc:
-            if exc.rejected:
-                return exc.rejected
-            raise
-        return {}
-
-    report = spool.replay(send, batch_size=settings.batch_size)
+    report = replay_spools(settings, LoggingSink(endpoint), endpoint, wait_s=wait, only=spool_dir)
     if output == "json":
         print(json.dumps(report.__dict__))
+    elif report.busy:
+        console.print(f"another replay is still running on this machine after {wait:g} s")
     else:
         console.print(
             f"delivered {counted(report.delivered, 'event')} from "
             f"{counted(report.files_done, 'file')}; "
-            f"{report.rejected} refused (kept in {spool.directory / 'rejected'}); "
-            f"{counted(len(report.failed_files), 'file')} left for later"
+            f"{report.rejected} refused (kept in rejected/); "
+            f"{counted(report.quarantined, 'unreadable line')} (kept in quarantine/); "
+            f"{counted(len(report.failed_files), 'file')} left for later",
+            highlight=False,
         )
         for error in report.errors:
             err_console.print(f"  {error}", highlight=False)
-    if report.failed_files:
+    if report.failed_files or report.busy:
         raise typer.Exit(code=1)
 
 
@@ -325,6 +329,7 @@ def events_list(
     payloads = [whole_numbers(entry.payload) for entry in entries]
     if output == EventsOutput.json:
         print(json.dumps(payloads, default=str, indent=2))
+        _spool_depth(settings, err_console)
     else:
         table = Table("time", "event", "dag", "task", "try", "detail")
         for entry, payload in zip(entries, payloads, strict=True):
@@ -337,6 +342,7 @@ def events_list(
                 _detail(payload),
             )
         console.print(table)
+        _spool_depth(settings, console)
     window_text = "" if "timestamp" in filter_ else f" of the last {since}"
     if more:
         err_console.print(
@@ -394,6 +400,22 @@ def _newest(project: str | None, query_filter: str, limit: int, settings: Settin
         if problem is None:
             raise
         raise _fail(problem) from None
+
+
+def _spool_depth(settings: Settings, out: Console) -> None:
+    """Events of this machine that Cloud Logging does not have yet: a list is not complete
+    without them."""
+    from observability.emit.replay import spools
+
+    for spool in spools(settings):
+        waiting = spool.pending_entries()
+        if waiting:
+            out.print(
+                f"{counted(waiting, 'more event')} wait in the spool at {spool.directory} "
+                "(replayed automatically by the next writer here, or by `composer-obs spool replay`)",
+                highlight=False,
+                markup=False,
+            )
 
 
 def _detail(payload: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from observability.emit.spool import default_spool_dir
 from observability.yaml_lines import DuplicateKey, key_lines, yaml_problem
 
 LOG_NAME = "composer-observability"
@@ -27,17 +28,6 @@ LOG_NAME = "composer-observability"
 
 MANAGED_BY_LABEL = {"managed-by": "composer-observability"}
 """User label on everything this tool provisions; nothing without it is ever changed."""
-
-COMPOSER_DATA_DIR = Path("/home/airflow/gcs/data")
-"""Composer mounts the environment bucket's data/ folder here; it survives the worker pod."""
-
-
-def default_spool_dir() -> Path:
-    """Where undeliverable events wait: the bucket-backed data folder on Composer, else a cache."""
-    if COMPOSER_DATA_DIR.is_dir():
-        return COMPOSER_DATA_DIR / "composer-observability" / "spool"
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "composer-observability" / "spool"
 
 
 ENV_PREFIX = "COMPOSER_OBS_"

@@ -23,10 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # loaded by the writer thread, off the callback's path
     from observability.emit.entry import EntryTarget
+    from observability.emit.replay import BackgroundReplay
     from observability.emit.sink import LoggingSink
     from observability.emit.spool import Spool
     from observability.events import Event
@@ -41,6 +43,11 @@ _WAKE = object()
 DEFAULT_CAPACITY = 10_000
 DEFAULT_FLUSH_TIMEOUT_S = 2.0
 """Queue bound until the settings (``queue_size``) are loaded by the writer."""
+SPOOL_SHARE = 0.25
+"""Part of a flush's time kept for spooling what was not delivered while the writer cannot
+make entries yet: on a busy machine, formatting and saving a few events' fields then takes a
+few hundred milliseconds. Once it can, spooling is a file write: a twentieth is kept."""
+SPOOL_SHARE_READY = 0.05
 
 _MAX_BACKOFF_S = 60.0
 
@@ -78,6 +85,8 @@ class Emitter:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._capacity = DEFAULT_CAPACITY
         self._ready = threading.Event()
+        self._converting = threading.Event()
+        """Set once the writer can make entries: until then a flush saves event fields."""
         self._setup_lock = threading.Lock()
         self._target: EntryTarget | None = None
         self._lock = threading.Lock()
@@ -86,6 +95,9 @@ class Emitter:
         self._held: list[Event | Mapping[str, Any]] = []
         self._held_entries: list[dict[str, Any]] | None = None
         self._held_spooled = False
+        self._held_taken = 0
+        """How much of the held batch a timed-out flush took; the writer spools the rest."""
+        self._spooled_to: Path | None = None
         self._circuit_open_until = 0.0
         self._backoff_s = 1.0
         self._closed = False
@@ -102,8 +114,7 @@ class Emitter:
             self._queue.put_nowait(event)
             self.stats.enqueued += 1
             return
-        self._setup()
-        self._spool_entries([self._entry(event)])
+        self._spool_now([event])
 
     # -- setup, once, normally on the writer thread -------------------------------------------
 
@@ -111,6 +122,7 @@ class Emitter:
         with self._setup_lock:
             if self._ready.is_set():
                 return
+            from observability.emit.replay import BackgroundReplay
             from observability.emit.sink import LoggingSink
             from observability.emit.spool import Spool
             from observability.gcp import Endpoint
@@ -121,6 +133,7 @@ class Emitter:
             self._sink = self._given_sink or LoggingSink(self._endpoint)
             self.spool = self._given_spool or Spool(settings.spool_dir)
             self._capacity = settings.queue_size
+            self.replay: BackgroundReplay = BackgroundReplay(settings, self._sink, self._endpoint)
             self.settings = settings
             self._ready.set()
 
@@ -132,19 +145,33 @@ class Emitter:
     # -- the writer thread --------------------------------------------------------------------
 
     def _run(self) -> None:
+        # First what a flush needs to spool events before the rest is ready (a few ms).
+        from observability.emit import raw_event  # noqa: F401
+
         try:
             self._setup()
         except Exception as exc:  # noqa: BLE001 - cannot happen with valid defaults; say so
             print(f"composer-observability: writer setup failed: {exc!r}", file=sys.stderr)
             return
-        try:
-            self._sink.warm_up()
-        except Exception as exc:  # noqa: BLE001 - delivery will fail and spool; say why once
-            _log.warning("composer-observability: Logging client unavailable: %s", exc)
+        # The Google client costs about 0.3 s of CPU to import: on a busy worker, seconds. It
+        # loads on a thread of its own while this one converts events, so that events are
+        # entries (ready to spool at once) if the end of the process comes first.
+        threading.Thread(
+            target=self._warm_client, name="composer-observability-warm-up", daemon=True
+        ).start()
+        from observability.emit import entry  # noqa: F401 - the schema and redaction, loaded now
+
+        self._converting.set()
         while True:
             batch = self._collect()
             if batch:
                 self._deliver(batch)
+
+    def _warm_client(self) -> None:
+        try:
+            self._sink.warm_up()
+        except Exception as exc:  # noqa: BLE001 - delivery will fail and spool; say why once
+            _log.warning("composer-observability: Logging client unavailable: %s", exc)
 
     def _hold(
         self, batch: list[Event | Mapping[str, Any]], item: Event | Mapping[str, Any]
@@ -159,7 +186,7 @@ class Emitter:
         queue nor a place a timed-out flush can spool it from."""
         with self._lock:
             batch = self._held = []
-            self._held_entries, self._held_spooled = None, False
+            self._held_entries, self._held_spooled, self._held_taken = None, False, 0
         first = self._queue.get()
         if first is _WAKE:
             self._queue.task_done()
@@ -187,9 +214,12 @@ class Emitter:
         try:
             entries = [self._entry(event) for event in batch]
             with self._lock:
-                if self._held_spooled:  # a timed-out flush spooled it meanwhile
-                    return
-                self._held_entries = entries
+                spooled, late = self._held_spooled, entries[self._held_taken :]
+                if not spooled:
+                    self._held_entries = entries
+            if spooled:  # a timed-out flush spooled the batch meanwhile
+                self._spool_entries(late)  # what was taken off the queue as it did so
+                return
             if time.monotonic() < self._circuit_open_until:
                 self._spool_held()
             else:
@@ -224,6 +254,7 @@ class Emitter:
             return
         self._backoff_s = 1.0
         self.stats.delivered += len(entries)
+        self.replay.poke()  # Cloud Logging answers: deliver what earlier processes spooled
 
     # -- conversion and spooling --------------------------------------------------------------
 
@@ -235,24 +266,14 @@ class Emitter:
         return to_entry(event, self._target, self._settings.max_entry_bytes)
 
     def _resolve_target(self) -> EntryTarget:
-        from observability.emit.entry import EntryTarget
-        from observability.gcp import project_id
+        from observability.emit.entry import entry_target
 
-        try:
-            project = project_id(self._settings, self._endpoint)
-        except Exception as exc:  # noqa: BLE001 - no project yet: spooled entries say so
-            _log.warning("composer-observability: no project id (%s); events will spool", exc)
-            project = "unknown-project"
-        return EntryTarget(
-            project_id=project,
-            log_name=self._settings.log_name,
-            location=self._settings.location,
-            environment_name=self._settings.environment_name,
-        )
+        return entry_target(self._settings, self._endpoint)
 
     def _spool_entries(self, entries: list[dict[str, Any]]) -> None:
-        self.spool.write(entries)
-        self.stats.spooled += len(entries)
+        if entries and self.spool.write(entries) is not None:
+            self.stats.spooled += len(entries)
+            self._spooled_to = self.spool.directory
 
     def _spool_held(self) -> None:
         """Spool the writer's batch, once: converted if it is, else converted here."""
@@ -266,39 +287,68 @@ class Emitter:
     # -- flushing -----------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait up to ``timeout`` for every queued event to be delivered or spooled.
+        """Deliver or spool every queued event within ``timeout`` seconds.
 
-        What is still undelivered at the deadline (queued or in a hanging call) is spooled, so
-        the caller can let the process end. Returns True if nothing had to be spooled here.
+        Delivery is waited for until a share of the time is left (``SPOOL_SHARE``); what is
+        still undelivered then (queued, or in a hanging call) is spooled in the rest, without
+        waiting for the writer, so the caller can let the process end. Returns True if nothing
+        had to be spooled here.
         """
         if timeout is None:
             timeout = self.settings.flush_timeout_s if self.settings else DEFAULT_FLUSH_TIMEOUT_S
-        deadline = time.monotonic() + timeout
+        end = time.monotonic() + timeout
         self._queue.put_nowait(_WAKE)
         with self._queue.all_tasks_done:
             while self._queue.unfinished_tasks:
-                remaining = deadline - time.monotonic()
+                share = SPOOL_SHARE_READY if self._converting.is_set() else SPOOL_SHARE
+                remaining = end - timeout * share - time.monotonic()
                 if remaining <= 0:
                     break
-                self._queue.all_tasks_done.wait(remaining)
+                self._queue.all_tasks_done.wait(min(remaining, 0.1))
             done = not self._queue.unfinished_tasks
         if not done:
-            self._setup()  # normally long done by the writer; at worst, done here
             self._spool_leftovers()
         return done
 
     def _spool_leftovers(self) -> None:
-        leftovers: list[dict[str, Any]] = []
+        """Spool what the deadline found undelivered: the writer's batch and the queue."""
+        leftovers: list[Event | Mapping[str, Any]] = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is not _WAKE:
-                leftovers.append(self._entry(item))
+                leftovers.append(item)
             self._queue.task_done()
-        self._spool_held()
-        self._spool_entries(leftovers)
+        with self._lock:
+            held_entries: list[dict[str, Any]] = []
+            if self._held and not self._held_spooled:
+                self._held_spooled, self._held_taken = True, len(self._held)
+                if self._held_entries is not None:
+                    held_entries = self._held_entries
+                else:
+                    leftovers[:0] = self._held
+        self._spool_entries(held_entries)
+        self._spool_now(leftovers)
+
+    def _spool_now(self, items: list[Event | Mapping[str, Any]]) -> None:
+        """Spool events at once, without waiting for the writer: as entries if it can make
+        them, else as their redacted fields (``observability.emit.raw_event``), which a replay
+        turns into entries. The writer's set-up can take seconds on a busy machine; the end
+        of the process does not wait for it."""
+        if not items:
+            return
+        if self._converting.is_set():
+            self._spool_entries([self._entry(item) for item in items])
+            return
+        from observability.emit.raw_event import fallback_spool_dir, raw_fields
+        from observability.emit.spool import Spool
+
+        spool = self.spool if self._ready.is_set() else Spool(fallback_spool_dir())
+        if spool.write_events([raw_fields(item) for item in items]) is not None:
+            self.stats.spooled += len(items)
+            self._spooled_to = spool.directory
 
     def abandon(self) -> None:
         """Make ``close()`` a no-op: used in a forked child, where the writer thread is gone."""
@@ -310,7 +360,17 @@ class Emitter:
             return
         self._closed = True
         try:
+            if self._ready.is_set():
+                self.replay.stop()
             self.flush()
+            if self.stats.spooled:
+                # The one line the task log gets: these events are not lost, and not silent.
+                print(
+                    f"composer-observability: {self.stats.spooled} events spooled to "
+                    f"{self._spooled_to}; they will be replayed",
+                    file=sys.stderr,
+                    flush=True,
+                )
         except Exception as exc:  # noqa: BLE001 - never raise at interpreter exit
             print(f"composer-observability: final flush failed: {exc}", file=sys.stderr)
 

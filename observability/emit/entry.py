@@ -8,17 +8,24 @@ spool) before both have run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from observability.emit.truncate import MARKER, fit_payload
+from observability.emit.truncate import cap_text, fit_payload
 from observability.events import Event
 from observability.exceptions import exception_info
 from observability.redact import redact_text
+
+if TYPE_CHECKING:
+    from observability.gcp import Endpoint
+    from observability.settings import Settings
+
+_log = logging.getLogger("composer_observability")
 
 _ENVELOPE_BYTES = 16 * 1024
 
@@ -54,20 +61,13 @@ class EntryTarget:
         return {"type": "global", "labels": {"project_id": self.project_id}}
 
 
-def _cap(text: str, limit: int) -> str:
-    """Cut at a space near the limit, so a cut never leaves half a credential behind."""
-    head = text[:limit]
-    space = head.rfind(" ", max(0, limit - 256))
-    return (head[:space] if space > 0 else head) + MARKER
-
-
 def _redacted(node: Any, limit: int, path: str, cut: list[str], chars: list[int]) -> Any:
     """The payload with every string redacted, strings over ``limit`` cut first: they could
     not be sent whole anyway, and redacting a megabyte costs far more than cutting it.
     ``chars`` accumulates the string length seen, to skip the exact size check when small."""
     if isinstance(node, str):
         if len(node) > limit:
-            node = _cap(node, limit)
+            node = cap_text(node, limit)
             cut.append(path)
         chars[0] += len(node)
         return redact_text(node)
@@ -82,6 +82,23 @@ def _redacted(node: Any, limit: int, path: str, cut: list[str], chars: list[int]
             for index, value in enumerate(node)
         ]
     return node
+
+
+def entry_target(settings: Settings, endpoint: Endpoint) -> EntryTarget:
+    """Where the settings send entries; without a project, a placeholder that says so."""
+    from observability.gcp import project_id
+
+    try:
+        project = project_id(settings, endpoint)
+    except Exception as exc:  # noqa: BLE001 - no project yet: spooled entries say so
+        _log.warning("composer-observability: no project id (%s); events will spool", exc)
+        project = "unknown-project"
+    return EntryTarget(
+        project_id=project,
+        log_name=settings.log_name,
+        location=settings.location,
+        environment_name=settings.environment_name,
+    )
 
 
 def as_event(item: Event | Mapping[str, Any]) -> Event:

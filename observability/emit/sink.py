@@ -41,7 +41,10 @@ class LoggingSink:
             return self._client
 
     def warm_up(self) -> None:
-        """Import the client libraries and open the channel before the first batch needs them."""
+        """Import the client libraries and build the client before the first batch needs them.
+
+        The channel is not made to connect ahead: a connectivity subscription runs a gRPC
+        polling thread that aborts the interpreter if the process ends while it waits."""
         self._api()
 
     def write(self, entries: list[dict[str, Any]], timeout: float) -> None:
@@ -60,6 +63,17 @@ class LoggingSink:
             raise DeliveryError(f"{type(exc).__name__}: {exc.message}") from exc
         except Exception as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+    def write_refused(self, entries: list[dict[str, Any]], timeout: float) -> dict[int, str]:
+        """``write``, for replays: entries refused outright are returned by index with the
+        reason (they will never be accepted); any other failure raises DeliveryError."""
+        try:
+            self.write(entries, timeout)
+        except DeliveryError as exc:
+            if exc.rejected:
+                return exc.rejected
+            raise
+        return {}
 
     def close(self) -> None:
         with self._lock:
@@ -85,6 +99,16 @@ def _entry_pb(entry: dict[str, Any]) -> Any:
     message.labels.update(entry.get("labels", {}))
     message.json_payload.update(entry["jsonPayload"])
     return message
+
+
+def entry_problem(entry: dict[str, Any]) -> str | None:
+    """Why an entry (read back from the spool) cannot even be encoded, or None: such an entry
+    would fail its whole batch, so a replay sets it aside instead."""
+    try:
+        _entry_pb(entry)
+    except Exception as exc:  # noqa: BLE001 - any encoding failure is the entry's fault
+        return f"not an entry: {type(exc).__name__}: {exc}"
+    return None
 
 
 def _partial_errors(exc: Exception) -> dict[int, str]:

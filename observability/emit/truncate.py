@@ -14,6 +14,13 @@ from typing import Any
 MARKER = "…[truncated]"
 
 
+def cap_text(text: str, limit: int) -> str:
+    """Cut at a space near the limit, so a cut never leaves half a credential behind."""
+    head = text[:limit]
+    space = head.rfind(" ", max(0, limit - 256))
+    return (head[:space] if space > 0 else head) + MARKER
+
+
 def _size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
