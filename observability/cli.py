@@ -412,7 +412,8 @@ def _spool_depth(settings: Settings, out: Console) -> None:
         if waiting:
             out.print(
                 f"{counted(waiting, 'more event')} wait in the spool at {spool.directory} "
-                "(replayed automatically by the next writer here, or by `composer-obs spool replay`)",
+                "(replayed automatically by the next writer here, or by "
+                "`composer-obs spool replay`)",
                 highlight=False,
                 markup=False,
             )
