@@ -76,7 +76,7 @@ def test_hooks_on_a_user_repository(tmp_path: Path) -> None:
     passed = hooks(policy)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert passed.stdout.count("Passed") == 2, passed.stdout
-    assert "11 policies, 2 dashboards: valid" in passed.stdout  # validate's own report
+    assert "14 policies, 2 dashboards: valid" in passed.stdout  # validate's own report
     assert "3 passed, 0 failed" in passed.stdout  # test-alerts' own report
 
     (repo / "README.md").write_text("not a definition\n")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from observability import __version__
+from observability.wording import counted
 from observability.gcp import Endpoint
 from tests.packaging.conftest import clean_environment, run
 from tests.provision.conftest import ROUTER, default_spec
@@ -65,8 +66,9 @@ def test_quickstart_from_the_wheel(
     obs("provision", "init")
     spec = default_spec()
     counts = (
-        f"{len(spec.metrics)} metrics, {len(spec.channels)} channels, "
-        f"{len(spec.policies)} policies, {len(spec.dashboards)} dashboards: valid"
+        f"{counted(len(spec.metrics), 'metric')}, {counted(len(spec.channels), 'channel')}, "
+        f"{counted(len(spec.policies), 'policy', 'policies')}, "
+        f"{counted(len(spec.dashboards), 'dashboard')}: valid"
     )
     assert counts in obs("provision", "validate")
     applied = json.loads(obs("provision", "apply", "--output", "json"))

@@ -20,7 +20,7 @@ from observability.router.store import Store, alerts, silences
 from observability.router.timestamps import iso
 from observability.standins import StandIn
 from tests.router.harness import FAST_TIMERS, INGEST_TOKEN, RouterProcess, incident
-from tests.router.postgres import postgres_bin_dir, postgres_server
+from tests.support.postgres import postgres_bin_dir, postgres_server
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
