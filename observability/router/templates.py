@@ -149,24 +149,25 @@ def escape_markdown(value: Any) -> Any:
     strike-through and HTML characters backslash-escaped (CommonMark), so alert text cannot
     make a link, an autolink or bold text; in a URL they are percent-encoded instead, so that
     ``[console]({{ url }})`` stays the template's link to that URL."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    text = str(value)
-    if _URL.match(text):
-        return text.translate(_URL_BREAKERS)
-    return text.translate(_MARKDOWN)
+    return _escaped(value, _MARKDOWN)
 
 
 def escape_jira_wiki(value: Any) -> Any:
     """Every value a template prints into Jira wiki text: its link (``[text|url]``), mention
     (``[~user]``), image (``!url!``), macro (``{html}``) and emphasis characters
     backslash-escaped, URLs percent-encoded (see ``escape_markdown``)."""
+    return _escaped(value, _JIRA_WIKI)
+
+
+def _escaped(value: Any, table: dict[int, str]) -> Any:
+    """``value`` as text with ``table`` applied, or its URL link-safe; numbers and None as
+    they are (Jinja prints them itself)."""
     if value is None or isinstance(value, bool | int | float):
         return value
     text = str(value)
     if _URL.match(text):
         return text.translate(_URL_BREAKERS)
-    return text.translate(_JIRA_WIKI)
+    return text.translate(table)
 
 
 class Templates:

@@ -21,7 +21,13 @@ from schemathesis.core.result import Ok
 
 from observability.router.openapi import OPENAPI_PATH
 from observability.standins import WebhookStandIn
-from tests.router.harness import ADMIN_TOKEN, INGEST_TOKEN, RouterProcess, incident
+from tests.router.harness import (
+    ADMIN_TOKEN,
+    INGEST_TOKEN,
+    RouterProcess,
+    fuzzed_router_config,
+    incident,
+)
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,46 +36,13 @@ EXAMPLES = int(os.environ.get("ROUTER_FUZZ_EXAMPLES", "20"))
 INGEST_PATHS = {"/v1/webhooks/cloud-monitoring", "/api/v2/alerts"}
 
 
-def config(url: str) -> str:
-    """Every alert to a webhook consumer, with an inhibit rule and a regex route, so the
-    fuzzed alerts go through matchers, inhibition and templates."""
-    return f"""
-route:
-  receiver: hook
-  group_by: [alertname]
-  group_wait: 200ms
-  group_interval: 1s
-  routes:
-    - matchers: ['dag_id=~"fuzz.*"']
-      receiver: hook
-inhibit_rules:
-  - source_matchers: ['severity=~"crit.*"']
-    target_matchers: ['severity="warning"']
-    equal: [dag_id]
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {url}
-delivery:
-  timeout: 2s
-  initial_backoff: 200ms
-  max_backoff: 1s
-"""
-
-
-@pytest.fixture(scope="module")
-def consumer() -> Iterator[WebhookStandIn]:
-    service = WebhookStandIn(name="webhook")
-    service.start()
-    yield service
-    service.stop()
-
-
 @pytest.fixture(scope="module")
 def router(
-    tmp_path_factory: pytest.TempPathFactory, consumer: WebhookStandIn
+    tmp_path_factory: pytest.TempPathFactory, module_webhook: WebhookStandIn
 ) -> Iterator[RouterProcess]:
-    process = RouterProcess(tmp_path_factory.mktemp("fuzz"), config(consumer.url))
+    process = RouterProcess(
+        tmp_path_factory.mktemp("fuzz"), fuzzed_router_config(module_webhook.url, "fuzz")
+    )
     process.start()
     yield process
     process.close()
@@ -124,12 +97,14 @@ def fuzz(router: RouterProcess, operation: schemathesis.APIOperation, mode: Gene
 
 
 def test_after_the_fuzzing_a_valid_alert_is_still_notified(
-    router: RouterProcess, consumer: WebhookStandIn
+    router: RouterProcess, module_webhook: WebhookStandIn
 ) -> None:
     assert router.ingest.get("/readyz").status_code == 200
     answer = router.post_incident(incident("after-fuzz", dag_id="after_fuzz"))
     assert answer.status_code == 200
-    wait_for(lambda: "after-fuzz" in str(consumer.bodies()), timeout=30, message="the notification")
+    wait_for(
+        lambda: "after-fuzz" in str(module_webhook.bodies()), timeout=30, message="the notification"
+    )
     assert "Traceback" not in router.log()
 
 

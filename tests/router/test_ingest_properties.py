@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from observability.standins import WebhookStandIn
-from tests.router.harness import INGEST_TOKEN, RouterProcess, incident
+from tests.router.harness import INGEST_TOKEN, RouterProcess, fuzzed_router_config, incident
 from tests.router.postgres import postgres_bin_dir, postgres_server
 from tests.support.waiting import wait_for
 
@@ -139,47 +139,16 @@ KNOWN_BREAKS: dict[str, list[tuple[tuple[Any, ...], Any]]] = {
 }
 """Values that broke the router once: always tried, before Hypothesis's own."""
 
-CONFIG = """
-route:
-  receiver: hook
-  group_by: [alertname, dag_id]
-  group_wait: 200ms
-  group_interval: 1s
-  routes:
-    - matchers: ['dag_id=~"prop.*"']
-      receiver: hook
-inhibit_rules:
-  - source_matchers: ['severity=~"crit.*"']
-    target_matchers: ['severity="warning"']
-    equal: [dag_id]
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {url}
-delivery:
-  timeout: 2s
-  initial_backoff: 200ms
-  max_backoff: 1s
-"""
-
-
-@pytest.fixture(scope="module")
-def consumer() -> Iterator[WebhookStandIn]:
-    service = WebhookStandIn(name="webhook")
-    service.start()
-    yield service
-    service.stop()
-
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def router(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    consumer: WebhookStandIn,
+    module_webhook: WebhookStandIn,
 ) -> Iterator[RouterProcess]:
     directory: Path = tmp_path_factory.mktemp(f"props-{request.param}")
     if request.param == "sqlite":
-        process = RouterProcess(directory, CONFIG.format(url=consumer.url))
+        process = RouterProcess(directory, fuzzed_router_config(module_webhook.url, "prop"))
         process.start()
         yield process
         process.close()
@@ -187,7 +156,9 @@ def router(
     if postgres_bin_dir() is None:
         pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
     with postgres_server() as url:
-        process = RouterProcess(directory, CONFIG.format(url=consumer.url), database_url=url)
+        process = RouterProcess(
+            directory, fuzzed_router_config(module_webhook.url, "prop"), database_url=url
+        )
         process.start()
         yield process
         process.close()
@@ -248,11 +219,11 @@ def test_nul_is_refused_naming_the_field(router: RouterProcess) -> None:
 
 
 def test_after_the_fuzz_the_dispatcher_still_notifies(
-    router: RouterProcess, consumer: WebhookStandIn
+    router: RouterProcess, module_webhook: WebhookStandIn
 ) -> None:
     tag = f"after-{router.database_url.split(':')[0]}"
     assert router.post_incident(incident(tag, dag_id="prop_after")).status_code == 200
-    wait_for(lambda: tag in str(consumer.bodies()), timeout=30, message="the notification")
+    wait_for(lambda: tag in str(module_webhook.bodies()), timeout=30, message="the notification")
     assert router.ingest.get("/readyz").status_code == 200
     log = router.log()
     assert "Traceback" not in log and "dispatch:" not in log, log[-3000:]
