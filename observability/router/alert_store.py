@@ -137,16 +137,16 @@ def stored_alert(
 ) -> Alert:
     """An Alert from stored column values. A time that is no number reads as the epoch (an
     unknown ``ends_at`` as unset: the alert shows as firing rather than vanish)."""
-    return Alert(
-        fingerprint=fingerprint,
-        labels=stored_labels(labels),
-        annotations=stored_labels(annotations),
-        starts_at=stored_time(starts_at, EARLIEST) or EARLIEST,
-        ends_at=stored_time(ends_at, None),
-        updated_at=stored_time(updated_at, EARLIEST) or EARLIEST,
-        generator_url=generator_url if isinstance(generator_url, str) else "",
-        incident_id=incident_id,
-        incident_state=incident_state,
+    return Alert(  # by position: this runs for every firing alert at every flush
+        fingerprint,
+        stored_labels(labels),
+        stored_labels(annotations),
+        stored_time(starts_at, EARLIEST) or EARLIEST,
+        None if ends_at is None else stored_time(ends_at, None),
+        stored_time(updated_at, EARLIEST) or EARLIEST,
+        generator_url if type(generator_url) is str else "",
+        incident_id,
+        incident_state,
     )
 
 

@@ -70,8 +70,10 @@ OptionalMoment = Annotated[datetime | None, AfterValidator(optional_moment)]
 def stored_time(value: object, default: float | None) -> float | None:
     """A time read from the database (SQLite keeps whatever a hand edit put in a column):
     Unix seconds, else ``default``. Out-of-range numbers are kept (``iso`` clamps them)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+    if type(value) is float:  # every row ingest wrote: checked first, it is read per alert
+        return value
+    if isinstance(value, bool):
+        return default
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
