@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import threading
 import time
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
@@ -90,6 +91,10 @@ class StandIn:
     def path(self) -> str:
         return "/"
 
+    def retry_after_for(self, status: int) -> str:
+        """The ``Retry-After`` of a 429 or 503 answer."""
+        return self.retry_after
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path()}"
@@ -121,7 +126,7 @@ class StandIn:
                 self.send_response(status)
                 self.send_header("content-length", str(len(data)))
                 if status in (429, 503):
-                    self.send_header("retry-after", service.retry_after)
+                    self.send_header("retry-after", service.retry_after_for(status))
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -237,13 +242,53 @@ def _check_slack_actions(block: dict[str, Any]) -> None:
             raise Invalid(400, "invalid_blocks")
 
 
+@dataclass
 class PagerDutyStandIn(StandIn):
-    """PagerDuty Events API v2 ``/v2/enqueue``."""
+    """PagerDuty Events API v2 ``/v2/enqueue``.
 
-    routing_key: str = "R0123456789abcdef0123456789abcde"
+    With ``rate_limit`` = (events, seconds) it throttles as PagerDuty does per routing key
+    (120 events a minute there): in each window of ``seconds`` from the first event, events
+    past the first ``events`` are answered 429 (``Retry-After``: the rest of the window) and
+    not processed; ``throttled`` counts them.
+    """
+
+    routing_key: ClassVar[str] = "R0123456789abcdef0123456789abcde"
+    rate_limit: tuple[int, float] | None = None
+    throttled: int = 0
+    _window: tuple[float, int] = (0.0, 0)
+    """(when the current window started, events accepted in it)."""
 
     def path(self) -> str:
         return "/v2/enqueue"
+
+    def respond(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: Any,
+    ) -> tuple[int, Any]:
+        if self.rate_limit is not None and method == "POST" and path == self.path():
+            events, seconds = self.rate_limit
+            with self._lock:
+                started, count = self._window
+                now = time.monotonic()
+                if now - started >= seconds:
+                    started, count = now, 0
+                if count >= events:
+                    self.throttled += 1
+                    self._window = (started, count)
+                    return 429, {"status": "throttle event", "message": "Too many requests"}
+                self._window = (started, count + 1)
+        return super().respond(method, path, query, headers, body)
+
+    def retry_after_for(self, status: int) -> str:
+        if status != 429 or self.rate_limit is None:
+            return self.retry_after
+        with self._lock:
+            left = self._window[0] + self.rate_limit[1] - time.monotonic()
+        return str(max(1, math.ceil(left)))
 
     def validate(self, path: str, query: dict[str, list[str]], body: Any) -> None:
         errors = []

@@ -9,6 +9,7 @@ re-sent), unlike Prometheus alerts, which expire after ``resolve_timeout`` unles
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -52,6 +53,28 @@ def _fnv1a(data: bytes, digest: int) -> int:
     for byte in data:
         digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
     return digest
+
+
+_ONLY_STR = frozenset({str})
+
+
+def stored_labels(value: object) -> dict[str, str]:
+    """A label (or annotation) map read from the database: strings, whatever it holds.
+
+    Ingest stores maps of strings only, but a database edited by hand, by another tool or by
+    an older router may hold a number, a list or null there. Read as they were, such values
+    broke every matcher, template and API read meeting them (the whole dispatch pass, once an
+    inhibit rule compared them); read as their JSON text, the alert is routed and shown.
+    """
+    if not isinstance(value, dict):
+        return {}
+    if _ONLY_STR.issuperset(map(type, value.values())):  # every row ingest wrote: fast
+        return value
+    return {
+        str(name): item if isinstance(item, str) else json.dumps(item)
+        for name, item in value.items()
+        if item is not None
+    }
 
 
 def format_labels(labels: Mapping[str, str]) -> str:

@@ -25,13 +25,14 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, Row, select
 
-from observability.router.alert import Alert, PostableAlert
+from observability.router.alert import Alert, PostableAlert, stored_labels
 from observability.router.clock import Clock
 from observability.router.config import RouterConfig
 from observability.router.group import Membership, join_groups, plan_groups
 from observability.router.incident import WebhookPayload, incident_alert
 from observability.router.journal import CLOUD_MONITORING, JournalRecord
 from observability.router.store import Store, alerts, incident_events
+from observability.router.timestamps import EARLIEST, stored_time
 from observability.router.waiters import Waiter, answer, take_waiting
 
 log = logging.getLogger(__name__)
@@ -108,16 +109,44 @@ def json_text(values: dict[str, str]) -> str:
 
 
 def alert_from_row(row: Row[Any]) -> Alert:
-    return Alert(
-        fingerprint=row.fingerprint,
-        labels=row.labels,
-        annotations=row.annotations,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        updated_at=row.updated_at,
-        generator_url=row.generator_url,
-        incident_id=row.incident_id,
-        incident_state=row.incident_state,
+    """The stored alert, well-typed whatever the row holds (see ``stored_labels``): a row no
+    ingest would write must not break the dispatch pass or a read of the API."""
+    return stored_alert(
+        row.fingerprint,
+        row.labels,
+        row.annotations,
+        row.starts_at,
+        row.ends_at,
+        row.updated_at,
+        row.generator_url,
+        row.incident_id,
+        row.incident_state,
+    )
+
+
+def stored_alert(
+    fingerprint: str,
+    labels: object,
+    annotations: object,
+    starts_at: object,
+    ends_at: object,
+    updated_at: object,
+    generator_url: object,
+    incident_id: str | None,
+    incident_state: str | None,
+) -> Alert:
+    """An Alert from stored column values. A time that is no number reads as the epoch (an
+    unknown ``ends_at`` as unset: the alert shows as firing rather than vanish)."""
+    return Alert(  # by position: this runs for every firing alert at every flush
+        fingerprint,
+        stored_labels(labels),
+        stored_labels(annotations),
+        stored_time(starts_at, EARLIEST) or EARLIEST,
+        None if ends_at is None else stored_time(ends_at, None),
+        stored_time(updated_at, EARLIEST) or EARLIEST,
+        generator_url if type(generator_url) is str else "",
+        incident_id,
+        incident_state,
     )
 
 
@@ -430,16 +459,8 @@ class _SqliteOps(_Ops):
     def load(self, fingerprints: list[str]) -> dict[str, Alert]:
         found: dict[str, Alert] = {}
         for row in self.cursor.execute(_SQLITE_LOAD, (json.dumps(fingerprints),)):
-            found[row[0]] = Alert(
-                fingerprint=row[0],
-                labels=json.loads(row[1]),
-                annotations=json.loads(row[2]),
-                starts_at=row[3],
-                ends_at=row[4],
-                updated_at=row[5],
-                generator_url=row[6],
-                incident_id=row[7],
-                incident_state=row[8],
+            found[row[0]] = stored_alert(
+                row[0], *(_json_or_none(text) for text in row[1:3]), *row[3:]
             )
         return found
 
@@ -498,6 +519,14 @@ class _SqliteOps(_Ops):
                 for alert in changed
             ),
         )
+
+
+def _json_or_none(text: str) -> Any:
+    """A JSON column's text decoded; None if it is not JSON (``stored_labels`` makes it {})."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
 
 
 _UPSERTED = (

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from sqlalchemy import Connection, or_, select
 
-from observability.router.alert import Alert
+from observability.router.alert import Alert, stored_labels
 from observability.router.alert_store import alert_from_row
 from observability.router.auth import AuthError
 from observability.router.dispatcher import Muting, current_muting
@@ -185,7 +185,7 @@ async def get_groups(runtime: RouterRuntime = Depends(settled)) -> list[dict[str
                     by_group.setdefault(gid, []).append(every[fingerprint])
         return [
             {
-                "labels": row.labels,
+                "labels": stored_labels(row.labels),
                 "receiver": {"name": row.receiver},
                 "groupKey": row.group_key,
                 "nextFlushAt": iso(row.next_flush_at),

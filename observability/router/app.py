@@ -13,7 +13,7 @@ import signal
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
@@ -21,10 +21,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from observability.router.api import admin, runtime_of
 from observability.router.api import router as api_router
-from observability.router.api import runtime_of
 from observability.router.clock import Clock
 from observability.router.ingest import AlertmanagerAlerts, CloudMonitoringWebhook, IngestEndpoint
+from observability.router.openapi import OPENAPI_PATH, openapi_document
 from observability.router.responses import RequestRefused, error_response, refused_response
 from observability.router.runtime import Role, RouterRuntime
 from observability.router.settings import RouterSettings
@@ -167,6 +168,10 @@ def create_app(
         return error_response(
             exc.status_code, str(exc.detail), dict(exc.headers) if exc.headers else None
         )
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    async def openapi(_: RouterRuntime = Depends(admin)) -> JSONResponse:
+        return JSONResponse(openapi_document(app))
 
     @app.get("/healthz", include_in_schema=False)
     @app.get("/-/healthy", include_in_schema=False)

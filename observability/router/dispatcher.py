@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, or_, select, true, update
 
-from observability.router.alert import Alert
+from observability.router.alert import Alert, stored_labels
 from observability.router.alert_store import alert_from_row
 from observability.router.clock import Clock
 from observability.router.config import RouterConfig
@@ -290,7 +290,7 @@ class Dispatcher:
                         id=str(uuid.uuid4()),
                         receiver=receiver.name,
                         group_key=group.group_key,
-                        group_labels=group.labels,
+                        group_labels=stored_labels(group.labels),
                         alerts=[alert.to_api(now) for alert in told],
                         external_url=self.external_url,
                         created_at=now,

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from observability.router.alert_store import alert_from_row
 from observability.router.notice import Notice
 from observability.router.store import (
     Store,
@@ -103,7 +104,8 @@ def incident_history(connection: Connection, incident_id: str) -> dict[str, Any]
     if not events:
         return None
     fingerprint = events[0].fingerprint
-    alert = connection.execute(select(alerts).where(alerts.c.fingerprint == fingerprint)).first()
+    row = connection.execute(select(alerts).where(alerts.c.fingerprint == fingerprint)).first()
+    alert = None if row is None else alert_from_row(row)
     notice_ids = [
         row.notice_id
         for row in connection.execute(

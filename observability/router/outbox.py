@@ -10,7 +10,11 @@ crash can neither lose it nor decide it twice. Delivery is at least once:
 * **Order**: a row is claimable only when no older row of its *stream* (one group, one
   integration) is waiting, so a page's resolve can never overtake its trigger.
 * **Retry**: 5xx, 429, timeouts and connection errors back off exponentially (with jitter)
-  up to ``max_backoff``; other 4xx, or a notice older than ``max_age``, become dead letters.
+  up to ``max_backoff``, and at least as long as the service's ``Retry-After``; other 4xx,
+  or a notice older than ``max_age``, become dead letters.
+* **Parts**: a notice sent as several requests (PagerDuty's events) records each part its
+  service accepted (``notice_parts``), so a retry or a restarted router sends only the rest;
+  an attempt that got parts through is being paced, not failing: its backoff starts over.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from observability.router.store import (
     dead_letters,
     deliveries,
     notice_alerts,
+    notice_parts,
     outbox,
 )
 
@@ -55,6 +60,8 @@ class Claim:
     integration: str
     attempts: int
     created_at: float
+    accepted_parts: frozenset[str] = frozenset()
+    """The parts of the notice its service accepted in earlier attempts."""
 
     def history_columns(self) -> dict[str, Any]:
         """The columns ``deliveries`` and ``dead_letters`` share, taken from the claim alike,
@@ -129,7 +136,9 @@ class Outbox:
         )
         claims = []
         with self.store.write() as connection:
-            for row in connection.execute(self.store.claim(query, of=outbox)).all():
+            rows = connection.execute(self.store.claim(query, of=outbox)).all()
+            accepted = _accepted_parts(connection, [row.notice_id for row in rows if row.attempts])
+            for row in rows:
                 token = str(uuid.uuid4())
                 connection.execute(
                     update(outbox)
@@ -145,9 +154,24 @@ class Outbox:
                         row.integration,
                         row.attempts + 1,
                         row.created_at,
+                        frozenset(accepted.get(row.notice_id, ())),
                     )
                 )
         return claims
+
+    def record_part(self, claim: Claim, part: str) -> None:
+        """Remember that the service accepted ``part`` of the claim's notice, unless the
+        notice is no longer waiting (then nothing will send it again)."""
+        now = self.clock.now()
+        with self.store.write() as connection:
+            waiting = select(outbox.c.id).where(outbox.c.id == claim.id)
+            if connection.execute(waiting).first() is None:
+                return
+            connection.execute(
+                self.store.insert(notice_parts)
+                .values(notice_id=claim.notice.id, part=part, accepted_at=now)
+                .on_conflict_do_nothing(index_elements=["notice_id", "part"])
+            )
 
     def release_all(self) -> int:
         """Drop every lease: only for a database no other router uses (SQLite at start)."""
@@ -165,10 +189,17 @@ class Outbox:
             if self._finish(connection, claim):
                 self._record(connection, claim, "delivered", now, None)
 
-    def failed(self, claim: Claim, error: DeliveryError, settings: DeliveryConfig) -> str:
-        """Schedule a retry or dead-letter the notice; returns ``retried`` or ``dead``."""
+    def failed(
+        self,
+        claim: Claim,
+        error: DeliveryError,
+        settings: DeliveryConfig,
+        progressed: bool = False,
+    ) -> str:
+        """Schedule a retry or dead-letter the notice; returns ``retried`` or ``dead``.
+        ``progressed``: this attempt got parts of the notice accepted (see the module)."""
         now = self.clock.now()
-        delay = backoff(claim.attempts, settings)
+        delay = backoff(1 if progressed else claim.attempts, settings)
         if error.retry_after is not None:  # the service said when: wait that long (up to the cap)
             delay = max(delay, min(error.retry_after, settings.max_backoff))
         dead = not error.retryable or now + delay - claim.created_at > settings.max_age
@@ -200,11 +231,15 @@ class Outbox:
         return "dead"
 
     def _finish(self, connection: Connection, claim: Claim) -> bool:
-        """Remove the row if this claim still holds it (else another worker took over)."""
+        """Remove the row (and its parts) if this claim still holds it (else another worker
+        took over)."""
         result = connection.execute(
             delete(outbox).where(outbox.c.id == claim.id, outbox.c.claim_token == claim.token)
         )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        connection.execute(delete(notice_parts).where(notice_parts.c.notice_id == claim.notice.id))
+        return True
 
     def _record(
         self,
@@ -236,6 +271,36 @@ class Outbox:
         with self.store.read() as connection:
             value = connection.execute(select(func.min(outbox.c.next_attempt_at))).scalar()
         return None if value is None else float(value)
+
+
+def _accepted_parts(connection: Connection, notice_ids: list[str]) -> dict[str, list[str]]:
+    """notice id -> the parts its service accepted (asked only for notices tried before)."""
+    found: dict[str, list[str]] = {}
+    if notice_ids:
+        query = select(notice_parts.c.notice_id, notice_parts.c.part).where(
+            notice_parts.c.notice_id.in_(notice_ids)
+        )
+        for notice_id, part in connection.execute(query):
+            found.setdefault(notice_id, []).append(part)
+    return found
+
+
+class ClaimProgress:
+    """The ``Progress`` of one claimed notice: what earlier attempts got accepted, and each
+    part this attempt gets accepted, recorded in the database before the next is sent."""
+
+    def __init__(self, outbox: Outbox, claim: Claim) -> None:
+        self.outbox = outbox
+        self.claim = claim
+        self.recorded = 0
+        """Parts this attempt got accepted."""
+
+    def accepted(self, part: str) -> bool:
+        return part in self.claim.accepted_parts
+
+    async def record(self, part: str) -> None:
+        await asyncio.to_thread(self.outbox.record_part, self.claim, part)
+        self.recorded += 1
 
 
 class Courier:
@@ -338,14 +403,17 @@ class Courier:
         settings = self.config.delivery
         started = time.perf_counter()
         labels = (claim.receiver, claim.integration)
+        progress = ClaimProgress(self.outbox, claim)
         try:
             integration = self._integration(claim)
             notice = claim.notice
             if self.enricher is not None:
                 notice = await self.enricher.enrich(notice)
-            await asyncio.wait_for(integration.send(notice, client), settings.timeout * 3)
+            sending = integration.deliver(notice, client, progress)
+            await asyncio.wait_for(sending, settings.timeout * 3)
         except Exception as exc:  # noqa: BLE001 - a bug in one integration must not stop others
-            await self._failed(claim, _delivery_error(exc, claim), settings, labels)
+            error = _delivery_error(exc, claim)
+            await self._failed(claim, error, settings, labels, bool(progress.recorded))
             return
         self.metrics.notification_latency.labels(integration.kind).observe(
             time.perf_counter() - started
@@ -359,8 +427,9 @@ class Courier:
         error: DeliveryError,
         settings: DeliveryConfig,
         labels: tuple[str, str],
+        progressed: bool,
     ) -> None:
-        outcome = await asyncio.to_thread(self.outbox.failed, claim, error, settings)
+        outcome = await asyncio.to_thread(self.outbox.failed, claim, error, settings, progressed)
         self.metrics.notifications.labels(*labels, outcome).inc()
         self.metrics.notification_failures.labels(*labels, error.reason.value).inc()
         log.warning(

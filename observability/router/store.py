@@ -136,6 +136,17 @@ notice_alerts = Table(
     Column("status", String(16), nullable=False),
 )
 
+# The parts of a notice its service has accepted, for an integration that sends one notice as
+# several requests (PagerDuty: an event per alert). Recorded as each is accepted, so a retry,
+# or a router restarted mid-notice, sends only the others; deleted with the outbox row.
+notice_parts = Table(
+    "notice_parts",
+    metadata,
+    Column("notice_id", String(36), primary_key=True),
+    Column("part", String(600), primary_key=True),
+    Column("accepted_at", Float, nullable=False),
+)
+
 deliveries = Table(
     "deliveries",
     metadata,

@@ -154,13 +154,21 @@ DEFAULTS: dict[str, str] = {
 }
 
 
-Markup = Literal["text", "html", "mrkdwn"]
+Markup = Literal["text", "html", "mrkdwn", "markdown", "jira"]
 """How a channel's text is marked up, hence how values are escaped in it: plain text (email
-text, PagerDuty) not at all; HTML (email) by Jinja's autoescape; ``mrkdwn`` (Slack, and Google
-Chat, which reads the same ``<url|text>`` links and entities) by ``escape_mrkdwn``."""
+text, PagerDuty, Opsgenie's description) not at all; HTML (email, Opsgenie's message) by
+Jinja's autoescape; ``mrkdwn`` (Slack, and Google Chat, which reads the same ``<url|text>``
+links and entities) by ``escape_mrkdwn``; ``markdown`` (Microsoft Teams: CommonMark's subset
+in Adaptive Cards, Markdown and some HTML in connector cards) by ``escape_markdown``;
+``jira`` (Jira's wiki markup: REST v2 and Data Center descriptions and comments) by
+``escape_jira_wiki``."""
 
 _MRKDWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _URL = re.compile(r"https?://[^\s|]")
+_MARKDOWN = str.maketrans({char: "\\" + char for char in "\\`*_[]<>~"})
+_JIRA_WIKI = str.maketrans({char: "\\" + char for char in "\\[]{}|!*_^~+"})
+_URL_BREAKERS = str.maketrans({char: f"%{ord(char):02X}" for char in " \t\r\n()[]{}<>|!\\"})
+"""What could end a link or start markup inside a URL, percent-encoded (same URL, inert)."""
 
 
 def escape_mrkdwn(value: Any) -> Any:
@@ -176,6 +184,32 @@ def escape_mrkdwn(value: Any) -> Any:
     return text
 
 
+def escape_markdown(value: Any) -> Any:
+    """Every value a template prints into Teams text: Markdown's link, emphasis, code,
+    strike-through and HTML characters backslash-escaped (CommonMark), so alert text cannot
+    make a link, an autolink or bold text; in a URL they are percent-encoded instead, so that
+    ``[console]({{ url }})`` stays the template's link to that URL."""
+    return _escaped(value, _MARKDOWN)
+
+
+def escape_jira_wiki(value: Any) -> Any:
+    """Every value a template prints into Jira wiki text: its link (``[text|url]``), mention
+    (``[~user]``), image (``!url!``), macro (``{html}``) and emphasis characters
+    backslash-escaped, URLs percent-encoded (see ``escape_markdown``)."""
+    return _escaped(value, _JIRA_WIKI)
+
+
+def _escaped(value: Any, table: dict[int, str]) -> Any:
+    """``value`` as text with ``table`` applied, or its URL link-safe; numbers and None as
+    they are (Jinja prints them itself)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = str(value)
+    if _URL.match(text):
+        return text.translate(_URL_BREAKERS)
+    return text.translate(table)
+
+
 class Templates:
     """Compiles and renders template strings, resolving includes in user files, then defaults."""
 
@@ -186,6 +220,8 @@ class Templates:
             "text": SandboxedEnvironment(autoescape=False, **options),
             "html": SandboxedEnvironment(autoescape=True, **options),
             "mrkdwn": SandboxedEnvironment(autoescape=False, finalize=escape_mrkdwn, **options),
+            "markdown": SandboxedEnvironment(autoescape=False, finalize=escape_markdown, **options),
+            "jira": SandboxedEnvironment(autoescape=False, finalize=escape_jira_wiki, **options),
         }
         self._cache: dict[tuple[str, Markup], Template] = {}
 

@@ -67,14 +67,29 @@ def optional_moment(value: datetime | None) -> datetime | None:
 OptionalMoment = Annotated[datetime | None, AfterValidator(optional_moment)]
 
 
+def stored_time(value: object, default: float | None) -> float | None:
+    """A time read from the database (SQLite keeps whatever a hand edit put in a column):
+    Unix seconds, else ``default``. Out-of-range numbers are kept (``iso`` clamps them)."""
+    if type(value) is float:  # every row ingest wrote: checked first, it is read per alert
+        return value
+    if isinstance(value, bool):
+        return default
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+
+
 def iso(timestamp: float | None) -> str | None:
     """RFC 3339 in UTC with milliseconds, or None: the spelling of every time in the APIs.
 
-    Total: a stored time outside the bounds (or not a number) is shown clamped to them, so
+    Total: a stored time outside the bounds (or not a number at all) is shown clamped to them, so
     that no read of the API and no notice fails on a value a broken sender got stored.
     """
     if timestamp is None:
         return None
+    if not isinstance(timestamp, float):
+        timestamp = stored_time(timestamp, EARLIEST) or EARLIEST
     if math.isnan(timestamp):
         timestamp = EARLIEST
     moment = datetime.fromtimestamp(min(max(timestamp, EARLIEST), LATEST), tz=timezone.utc)

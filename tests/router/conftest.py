@@ -32,6 +32,15 @@ def fakes() -> Iterator[dict[str, StandIn]]:
         service.stop()
 
 
+@pytest.fixture(scope="module")
+def module_webhook() -> Iterator[WebhookStandIn]:
+    """A webhook consumer shared by one module's tests (and its module-scoped routers)."""
+    service = WebhookStandIn(name="webhook")
+    service.start()
+    yield service
+    service.stop()
+
+
 @pytest.fixture
 def router_factory(tmp_path: Path) -> Iterator[Callable[..., RouterProcess]]:
     started: list[RouterProcess] = []

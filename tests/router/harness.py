@@ -45,6 +45,34 @@ receivers:
 """
 
 
+def fuzzed_router_config(url: str, dag_prefix: str) -> str:
+    """Every alert to a webhook consumer at ``url``, through a regex route (on ``dag_id``s
+    starting with ``dag_prefix``) and an inhibit rule: the router the fuzzing tests attack,
+    so that whatever they get stored meets matchers, inhibition and templates."""
+    return f"""
+route:
+  receiver: hook
+  group_by: [alertname, dag_id]
+  group_wait: 200ms
+  group_interval: 1s
+  routes:
+    - matchers: ['dag_id=~"{dag_prefix}.*"']
+      receiver: hook
+inhibit_rules:
+  - source_matchers: ['severity=~"crit.*"']
+    target_matchers: ['severity="warning"']
+    equal: [dag_id]
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {url}
+delivery:
+  timeout: 2s
+  initial_backoff: 200ms
+  max_backoff: 1s
+"""
+
+
 def incident(
     incident_id: str,
     state: str = "open",

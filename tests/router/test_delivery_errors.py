@@ -20,7 +20,7 @@ from tests.router.pipeline import SLACK_ONLY, Pipeline, first_notice
 class Accepting:
     kind = "slack"
 
-    async def send(self, notice: Any, client: httpx.AsyncClient) -> None:
+    async def deliver(self, notice: Any, client: httpx.AsyncClient, progress: Any) -> None:
         return None
 
 

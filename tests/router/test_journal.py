@@ -57,8 +57,9 @@ receivers:
 def webhook(
     incident_id: str, state: str = "open", received_at: float = 1_700_000_000.0, **labels: str
 ) -> JournalRecord:
-    body = json.dumps(incident(incident_id, state=state, **labels)).encode()
-    return JournalRecord(CLOUD_MONITORING, received_at, body)
+    # Every parameter before the labels given by position: none of them can take a label.
+    body = json.dumps(incident(incident_id, state, "Airflow task failed", "ERROR", None, **labels))
+    return JournalRecord(CLOUD_MONITORING, received_at, body.encode())
 
 
 def append_all(writer: JournalWriter, records: list[JournalRecord]) -> None:

@@ -117,7 +117,8 @@ def test_teams_cards_firing_then_resolved(world: dict[str, Any]) -> None:
     waited = workflow.received[0].at - workflow.failed_at[0]
     assert waited >= 0.9, f"retried {waited:.2f}s after a 429 asking for 1s"
     heading, text = cards[0]["attachments"][0]["content"]["body"]
-    assert heading["color"] == "Attention" and "teams_dag" in heading["text"]
+    # Markdown-escaped (Teams shows `teams\_dag` as teams_dag)
+    assert heading["color"] == "Attention" and "teams\\_dag" in heading["text"]
     assert "Alerts firing" in text["text"]
     card = wait_for(lambda: connector.bodies() or None, message="a MessageCard")[0]
     assert card["themeColor"] == "8C1A1A" and card["summary"]

@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -155,6 +155,33 @@ def read_secret(
     raise IntegrationConfigError(field, f"{field} (or {field}_file) is required")
 
 
+class Progress(Protocol):
+    """Which parts of one notice its service has accepted, as recorded in the database.
+
+    A part is one request of a notice sent as several (a PagerDuty event); once ``record``
+    returns, no retry of the notice, in this process or another after a restart, sends it
+    again.
+    """
+
+    def accepted(self, part: str) -> bool:
+        """Whether the service accepted ``part`` in an earlier attempt."""
+        ...
+
+    async def record(self, part: str) -> None:
+        """Remember that the service accepted ``part`` (durably: committed on return)."""
+        ...
+
+
+class Unrecorded:
+    """Progress kept nowhere: every part is sent (a one-off send, such as the alert tests)."""
+
+    def accepted(self, part: str) -> bool:
+        return False
+
+    async def record(self, part: str) -> None:
+        return None
+
+
 class Integration(ABC):
     """One entry of a receiver's ``*_configs`` list, ready to send."""
 
@@ -184,3 +211,12 @@ class Integration(ABC):
     @abstractmethod
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
         """Deliver ``notice`` or raise DeliveryError."""
+
+    async def deliver(self, notice: Notice, client: httpx.AsyncClient, progress: Progress) -> None:
+        """Deliver ``notice`` as the outbox does, or raise DeliveryError.
+
+        An integration that sends a notice as several requests overrides this to skip the
+        parts ``progress`` says were accepted and record each it gets accepted; one request
+        per notice has no parts, so by default this is ``send``.
+        """
+        await self.send(notice, client)

@@ -39,7 +39,7 @@ from observability.router.receivers.base import (
     request_json,
 )
 from observability.router.receivers.http_config import HttpConfig, http_auth
-from observability.router.templates import Templates
+from observability.router.templates import Markup, Templates
 
 SUMMARY_LIMIT = 255
 DESCRIPTION_LIMIT = 32_767
@@ -156,7 +156,8 @@ class Jira(Integration):
         }
         if not existing or config.summary.enable_update:
             fields["summary"] = summary[:SUMMARY_LIMIT]
-        description = self.render(config.description.template, context).strip()
+        description = self.render(config.description.template, context, self.markup_of_text)
+        description = description.strip()
         if description and (not existing or config.description.enable_update):
             description = description[:DESCRIPTION_LIMIT]
             fields["description"] = self._document(description) if self.v3 else description
@@ -165,6 +166,12 @@ class Jira(Integration):
             fields["priority"] = {"name": priority}
         fields.update(self._rendered(config.fields, context))
         return fields
+
+    @property
+    def markup_of_text(self) -> Markup:
+        """How descriptions and comments are marked up: Jira's wiki markup (API v2 and Data
+        Center, so values are escaped for it), or plain text made into an ADF document (v3)."""
+        return "text" if self.v3 else "jira"
 
     def _document(self, text: str) -> Any:
         try:
@@ -196,7 +203,8 @@ class Jira(Integration):
             return
         key = issue["key"]
         await self._call(client, "PUT", f"issue/{key}", {"fields": fields})
-        comment = self.render(self.config.comment, context).strip() if firing else ""
+        comment = self.render(self.config.comment, context, self.markup_of_text) if firing else ""
+        comment = comment.strip()
         if comment:
             body = self._document(comment) if self.v3 else comment
             await self._call(client, "POST", f"issue/{key}/comment", {"body": body})

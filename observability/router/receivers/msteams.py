@@ -4,7 +4,8 @@ and ``msteams_configs`` (the older Office 365 connector, a MessageCard), as Aler
 Both post one message per notice to a secret URL (``webhook_url`` or ``webhook_url_file``, never
 both, as Alertmanager requires) with a title and a Markdown text rendered from templates; the
 colour says firing (red) or resolved (green). Teams rejects a message over 28 KB, so the text is
-cut well below that.
+cut well below that. Teams reads Markdown in titles and texts: alert values are escaped for it
+(``templates.escape_markdown``), so only the templates make links and emphasis.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from observability.router.notice import Notice
 from observability.router.receivers.base import Integration, post_json, read_secret
-from observability.router.templates import Templates
+from observability.router.templates import Markup, Templates
 
 TEXT_LIMIT = 20_000
 ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -47,6 +48,7 @@ class MSTeamsConfig(MSTeamsV2Config):
 class _TeamsWebhook(Integration):
     """What both Teams integrations share: the secret URL, rendering, posting."""
 
+    markup = "markdown"
     config: MSTeamsV2Config
 
     def __init__(
@@ -63,8 +65,8 @@ class _TeamsWebhook(Integration):
             config.webhook_url, config.webhook_url_file, None, "webhook_url", base_dir
         )
 
-    def rendered(self, source: str, context: dict[str, Any]) -> str:
-        text = self.render(source, context).strip()
+    def rendered(self, source: str, context: dict[str, Any], markup: Markup | None = None) -> str:
+        text = self.render(source, context, markup).strip()
         return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
     @abstractmethod
@@ -127,7 +129,8 @@ class MSTeams(_TeamsWebhook):
             "@context": "http://schema.org/extensions",
             "type": "MessageCard",
             "title": title,
-            "summary": self.rendered(self.config.summary, context) or title or "alerts",
+            # The notification preview: plain text, where an escape would show.
+            "summary": self.rendered(self.config.summary, context, "text") or title or "alerts",
             "text": self.rendered(self.config.text, context),
             "themeColor": "8C1A1A" if notice.status == "firing" else "2DC72D",
         }

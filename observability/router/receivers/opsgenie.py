@@ -36,6 +36,8 @@ from observability.router.templates import Templates
 DEFAULT_API_URL = "https://api.opsgenie.com/"
 MESSAGE_LIMIT = 130  # characters, Opsgenie's limit (Alertmanager truncates the same way)
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+_PARTIAL_ENTITY = re.compile(r"&[#A-Za-z0-9]*\Z")
+"""An HTML entity cut by the message's length limit (dropped, not shown half)."""
 _RESPONDER_TYPE = re.compile(r"(team|teams|user|escalation|schedule)\Z")
 
 
@@ -163,9 +165,10 @@ class Opsgenie(Integration):
         self, alias: str, scope: dict[str, Any], source: str, alert: dict[str, Any] | None
     ) -> dict[str, Any]:
         labels = alert["labels"] if alert else scope["common_labels"]
-        message = self.render(self.config.message, scope).strip() or "alert"
+        # Opsgenie formats HTML in the message: values are escaped for it.
+        message = self.render(self.config.message, scope, "html").strip() or "alert"
         if len(message) > MESSAGE_LIMIT:
-            message = message[: MESSAGE_LIMIT - 1] + "…"
+            message = _PARTIAL_ENTITY.sub("", message[: MESSAGE_LIMIT - 1]) + "…"
         details = dict(labels)
         for name, source_text in self.config.details.items():
             details[name] = self.render(source_text, scope)

@@ -12,6 +12,7 @@ Two ways to map alerts to pages (``dedup``):
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -19,13 +20,22 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from observability.router.notice import Notice
-from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.base import (
+    DeliveryError,
+    FailureReason,
+    Integration,
+    Progress,
+    Unrecorded,
+    post_json,
+    read_secret,
+)
 from observability.router.templates import Templates
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 SEVERITIES = ("critical", "error", "warning", "info")
 SUMMARY_LIMIT = 1024
 MAX_LINKS = 8
+DEDUP_KEY_LIMIT = 255
 
 
 class PagerDutyConfig(BaseModel):
@@ -58,6 +68,14 @@ class PagerDutyConfig(BaseModel):
     )
     client: str = "composer-observability"
     client_url: str = "{{ external_url }}"
+
+
+def bounded_dedup_key(identity: str) -> str:
+    """``identity`` as a ``dedup_key``: PagerDuty refuses keys over 255 characters (an
+    Alertmanager label ``incident_id`` may be longer), so those are hashed instead."""
+    if len(identity) <= DEDUP_KEY_LIMIT:
+        return identity
+    return hashlib.sha256(identity.encode()).hexdigest()
 
 
 def severity_of(text: str) -> str:
@@ -93,7 +111,7 @@ class PagerDuty(Integration):
             return [self._event(key, notice.status, context, None)]
         return [
             self._event(
-                alert["labels"].get("incident_id") or alert["fingerprint"],
+                bounded_dedup_key(alert["labels"].get("incident_id") or alert["fingerprint"]),
                 alert["status"],
                 context,
                 alert,
@@ -157,5 +175,43 @@ class PagerDuty(Integration):
         return event
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
-        for event in self.events(notice):
-            await post_json(client, self.url, event, "pagerduty")
+        await self.deliver(notice, client, Unrecorded())
+
+    async def deliver(self, notice: Notice, client: httpx.AsyncClient, progress: Progress) -> None:
+        """Post the events one after another, each recorded once PagerDuty accepted it.
+
+        PagerDuty limits events per routing key (120 a minute) and answers the rest 429: the
+        retry then starts after the last accepted event, not at the first, so a notice with
+        more alerts than the limit allows still gets every event through, each once.
+        An event PagerDuty refuses for good (400) does not keep the others from being sent;
+        the notice then fails with its error once they were.
+        """
+        refused: DeliveryError | None = None
+        for part, event in event_parts(self.events(notice)):
+            if progress.accepted(part):
+                continue
+            try:
+                await post_json(client, self.url, event, "pagerduty")
+            except DeliveryError as exc:
+                if exc.retryable or exc.reason == FailureReason.AUTH:
+                    raise  # later events would meet the same answer
+                refused = refused or exc
+                continue
+            await progress.record(part)
+        if refused is not None:
+            raise refused
+
+
+def event_parts(events: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Each event with the name of its part: ``action:dedup_key``, numbered from the second
+    event of the same action and key (two alerts of one group may share an incident id).
+    Names, not positions, so that a notice rebuilt under a changed configuration still
+    skips exactly the events PagerDuty has."""
+    seen: Counter[tuple[str, str]] = Counter()
+    parts = []
+    for event in events:
+        key = (event["event_action"], event["dedup_key"])
+        seen[key] += 1
+        suffix = f"#{seen[key]}" if seen[key] > 1 else ""
+        parts.append((f"{key[0]}:{key[1]}{suffix}", event))
+    return parts
