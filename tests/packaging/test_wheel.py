@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from observability import __version__
-from observability.wording import counted
 from observability.gcp import Endpoint
+from observability.wording import counted
 from tests.packaging.conftest import clean_environment, run
 from tests.provision.conftest import ROUTER, default_spec
 
