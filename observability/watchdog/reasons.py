@@ -31,7 +31,10 @@ _HEARTBEAT = re.compile(
 )
 _TIMEOUT = re.compile(r"AirflowTaskTimeout|Timeout, PID|execution_timeout|[Tt]imed out after")
 _STATE_EVENTS = re.compile(
-    r"patch_task_instance|patch_dag_run|set_task_instance_state|set_dag_run_state|"
+    # Airflow 3: patch_task_instance, patch_dag_run; Airflow 2.10: api.patch_task_instance,
+    # api.update_dag_run_state, api.post_set_task_instances_state, and the UI's actions.
+    r"patch_task_instance|patch_dag_run|update_dag_run_state|set_task_instances?_state|"
+    r"set_dag_run_state|"
     r"mark(?:ed)?_?(?:task|dag|run)?.*fail|failed_?dag_?run|dagrun_failed|"
     r"ti_state_change|action_set_failed|confirm",
     re.IGNORECASE,

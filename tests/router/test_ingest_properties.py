@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from observability.standins import WebhookStandIn
 from tests.router.harness import INGEST_TOKEN, RouterProcess, fuzzed_router_config, incident
-from tests.router.postgres import postgres_bin_dir, postgres_server
+from tests.support.postgres import postgres_bin_dir, postgres_server
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration

@@ -27,7 +27,7 @@ from observability.router.receivers.pagerduty import PagerDuty, PagerDutyConfig
 from observability.router.templates import Templates
 from observability.standins import PagerDutyStandIn
 from tests.router.harness import INGEST_TOKEN, RouterProcess
-from tests.router.postgres import postgres_bin_dir, postgres_server
+from tests.support.postgres import postgres_bin_dir, postgres_server
 from tests.support.waiting import wait_for
 
 ALERTS = 30

@@ -87,3 +87,23 @@ def test_any_text_is_a_config_or_one_line_error(text: str) -> None:
             load_config(path)
         except WatchdogConfigError as exc:
             assert "\n" not in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("event", "owner", "task_id"),
+    [
+        ("patch_task_instance", "Anonymous", "work"),  # Airflow 3, a task marked failed
+        ("patch_dag_run", "Anonymous", None),  # Airflow 3, a run marked failed
+        ("api.patch_task_instance", "admin", "work"),  # Airflow 2.10
+        ("api.update_dag_run_state", "admin", None),  # Airflow 2.10, as recorded by its API
+    ],
+)
+def test_a_state_set_by_hand_is_marked_failed(event: str, owner: str, task_id: str | None) -> None:
+    from observability.watchdog.reasons import MARKED_FAILED, task_reason
+
+    record = {"event": event, "owner": owner, "task_id": task_id}
+    assert task_reason("Terminating process", [record], "work") == MARKED_FAILED
+    assert (
+        task_reason("Terminating process", [{"event": "failed", "owner": "wd-test"}], "work")
+        != MARKED_FAILED
+    )
