@@ -399,7 +399,9 @@ def late_runs(
                     continue
                 deadline = run.start_date + timedelta(seconds=rule.factor * mean + rule.interval)
             else:
-                base = run.logical_date if rule.reference == "logical_date" else run.queued_at
+                # Airflow 2.10's API has no queued_at: the run's start is the nearest it gives.
+                queued = run.queued_at or run.start_date
+                base = run.logical_date if rule.reference == "logical_date" else queued
                 if base is None:
                     continue
                 deadline = base + timedelta(seconds=rule.interval)
