@@ -181,6 +181,7 @@ class AirflowAPI:
         self._google_token = google_token
         self._bearer: str | None = None
         self._major: int | None = None
+        self._audit: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
         self.version: str | None = None
         basic = (auth.username or "", auth.secret()) if auth.kind == "basic" else None
         self._http = httpx.Client(timeout=timeout_s, auth=basic, follow_redirects=True)
@@ -400,12 +401,21 @@ class AirflowAPI:
         )
 
     def event_logs(self, dag_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
-        """Airflow's audit log of one DAG (and run): who changed what, e.g. a state by hand."""
-        params: dict[str, Any] = {"dag_id": dag_id, "limit": 100, "order_by": "-when"}
-        if run_id is not None:
-            params["run_id"] = run_id
-        page = self._request("GET", f"{self._prefix}/eventLogs", params=params)
-        return list(page.get("event_logs") or [])
+        """Airflow's audit log of one DAG (and run): who changed what, e.g. a state by hand.
+
+        Kept until ``forget``: a failed try and its failed run read the same log in one pass."""
+        key = (dag_id, run_id)
+        if key not in self._audit:
+            params: dict[str, Any] = {"dag_id": dag_id, "limit": 100, "order_by": "-when"}
+            if run_id is not None:
+                params["run_id"] = run_id
+            page = self._request("GET", f"{self._prefix}/eventLogs", params=params)
+            self._audit[key] = list(page.get("event_logs") or [])
+        return self._audit[key]
+
+    def forget(self) -> None:
+        """Drop what one pass read (the audit logs): the next pass reads them afresh."""
+        self._audit.clear()
 
     def log_tail(self, ti: TaskInstance, lines: int = 40) -> str:
         """The last lines of a try's task log, as text (empty when there is none).

@@ -128,6 +128,7 @@ class Watcher:
         report = PassReport(self.environment.name)
         started = time.monotonic()
         calls_before = self.api.calls, self.reporter.calls
+        self.api.forget()
         try:
             first = self._since is None
             window_start = now - timedelta(
