@@ -217,7 +217,9 @@ def test_a_secret_in_any_text_never_comes_through(shape: str, data: st.DataObjec
     assert secret not in redacted, redacted
 
 
-# Linear cost: ten times the text costs about ten times the time, never a hundred.
+# Linear cost: ten times the text costs about ten times the time, never a hundred. The
+# bound is 30 times: a loaded two-core machine measured 18 times for linear code, and
+# quadratic code costs 100 times.
 
 
 def _cpu_seconds(function: Callable[[str], object], text: str) -> float:
@@ -251,11 +253,11 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
 @pytest.mark.parametrize("build", list(ADVERSARIAL.values()), ids=list(ADVERSARIAL))
 def test_redaction_time_is_linear_in_the_length(build: Callable[[int], str]) -> None:
     small, large = (
-        _cpu_seconds(redact_patterns, build(10_000)),
-        _cpu_seconds(redact_patterns, build(100_000)),
+        _cpu_seconds(redact_patterns, build(20_000)),
+        _cpu_seconds(redact_patterns, build(200_000)),
     )
-    assert large < 0.5, f"{large:.3f} s for 100,000 characters"
-    assert large <= 15 * max(small, 0.001), (small, large)
+    assert large < 1.0, f"{large:.3f} s for 200,000 characters"
+    assert large <= 30 * max(small, 0.001), (small, large)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
