@@ -1,0 +1,178 @@
+"""Regenerate ``catalogue.json`` from the published lists it is built from.
+
+Google's own metric and monitored-resource lists (cloud.google.com/monitoring/api/metrics_gcp_*,
+.../monitoring/api/resources) could not be read from this workplace (only their first
+paragraphs are indexed), so the catalogue is built from the public, machine-readable copy of
+Google's metric descriptors kept by ``dynatrace-oss/dynatrace-gcp-monitor``: one YAML file per
+monitored resource type under ``src/config/``, each metric with the ``metricKind``,
+``valueType`` and ``unit`` of Google's ``MetricDescriptor`` and the ``metric.labels.*`` and
+``resource.labels.*`` keys it is read by. What that list does not say (descriptions, launch
+stages, display names) stays empty: nothing is invented here.
+
+Usage (the source is a git directory of that repository, e.g. what ``fetch`` brings)::
+
+    python -m observability.emulator.descriptors.regenerate /path/to/repo.git [--commit SHA]
+
+The source files are read straight from the commit (``git show``) and are not copied into this
+repository; the commit and its date are written into the catalogue's header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from observability.emulator.descriptors.catalogue import CATALOGUE_PATH
+
+SOURCE_REPOSITORY: Final = "https://github.com/dynatrace-oss/dynatrace-gcp-monitor"
+SOURCE_COMMIT: Final = "bf090ebf1b5c80a441f5790798c16535193aa852"
+"""The last commit holding ``src/config/`` (2021-10-20); later ones moved the lists away."""
+
+RESOURCE_TYPES: Final = frozenset(
+    {
+        "bigquery_project",
+        "cloud_composer_environment",
+        "cloud_run_revision",
+        "cloudsql_database",
+        "gce_instance",
+        "gcs_bucket",
+        "k8s_container",
+        "k8s_node",
+        "k8s_pod",
+        "logging_sink",
+        "pubsub_subscription",
+        "pubsub_topic",
+    }
+)
+"""The monitored resources catalogued, with every metric the source lists on them."""
+
+METRIC_DOMAINS: Final = ("composer.googleapis.com/", "logging.googleapis.com/")
+"""Metric domains catalogued whatever resource the source lists them on."""
+
+KEPT_RESOURCES: Final = (
+    {"type": "global", "displayName": "Global", "labels": [{"key": "project_id"}]},
+    {
+        "type": "cloud_composer_workflow",
+        "displayName": "Cloud Composer Workflow",
+        "labels": [
+            {"key": "project_id"},
+            {"key": "location"},
+            {"key": "environment_name"},
+            {"key": "workflow_name"},
+        ],
+    },
+)
+"""Resource types the emulator served before the catalogue (its hard-coded list, written from
+Google's resource list by hand) that the source does not carry; kept so that nothing the
+emulator answered before disappears, and named in the catalogue's header."""
+
+_RESOURCE_LABEL: Final = "label:resource.labels."
+_METRIC_LABEL: Final = "label:metric.labels."
+
+
+def _git(source: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(source), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _labels(dimensions: Iterable[dict[str, Any]] | None, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for dimension in dimensions or ():
+        value = str(dimension.get("value", ""))
+        if value.startswith(prefix) and value[len(prefix) :] not in keys:
+            keys.append(value[len(prefix) :])
+    return keys
+
+
+def build(documents: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Metric and monitored-resource descriptors (as ``google.api`` JSON) from the source's
+    per-resource documents; a metric listed on several resources is one descriptor naming
+    them all."""
+    metrics: dict[str, dict[str, Any]] = {}
+    resources: dict[str, dict[str, Any]] = {}
+    for document in documents:
+        for service in document.get("gcp") or ():
+            resource_type = str(service["service"])
+            wanted_resource = resource_type in RESOURCE_TYPES
+            if wanted_resource:
+                entry = resources.setdefault(resource_type, {"type": resource_type, "labels": []})
+                for key in _labels(service.get("dimensions"), _RESOURCE_LABEL):
+                    if key not in [label["key"] for label in entry["labels"]]:
+                        entry["labels"].append({"key": key})
+            for metric in service.get("metrics") or ():
+                metric_type = str(metric["value"]).removeprefix("metric:")
+                if not (wanted_resource or metric_type.startswith(METRIC_DOMAINS)):
+                    continue
+                options = metric["gcpOptions"]
+                descriptor = metrics.setdefault(
+                    metric_type,
+                    {
+                        "type": metric_type,
+                        "metricKind": options["metricKind"],
+                        "valueType": options["valueType"],
+                        "unit": str(options.get("unit") or ""),
+                        "labels": [
+                            {"key": key} for key in _labels(metric.get("dimensions"), _METRIC_LABEL)
+                        ],
+                        "monitoredResourceTypes": [],
+                    },
+                )
+                if resource_type not in descriptor["monitoredResourceTypes"]:
+                    descriptor["monitoredResourceTypes"].append(resource_type)
+    return (
+        sorted(metrics.values(), key=lambda d: d["type"]),
+        sorted(resources.values(), key=lambda d: d["type"]),
+    )
+
+
+def regenerate(source: Path, commit: str, output: Path) -> tuple[int, int]:
+    """Write the catalogue from ``source`` at ``commit``; the counts of metric and resource
+    descriptors written."""
+    names = _git(source, "ls-tree", "--name-only", commit, "src/config/").split()
+    documents = [
+        yaml.safe_load(_git(source, "show", f"{commit}:{name}"))
+        for name in names
+        if name.endswith((".yml", ".yaml"))
+    ]
+    metrics, resources = build(documents)
+    resources = sorted([*resources, *KEPT_RESOURCES], key=lambda d: str(d["type"]))
+    date = _git(source, "show", "-s", "--format=%cI", commit).strip()
+    catalogue = {
+        "source": {
+            "repository": SOURCE_REPOSITORY,
+            "commit": commit,
+            "commitDate": date,
+            "files": "src/config/*.yml (gcpOptions: metricKind, valueType, unit; "
+            "dimensions: metric.labels.*, resource.labels.*)",
+            "note": "Google's metric and resource lists as published in machine-readable form "
+            "by that repository; fields it does not carry (description, launchStage, "
+            "displayName) are left empty rather than guessed. Regenerate with "
+            "python -m observability.emulator.descriptors.regenerate GIT_DIR.",
+            "keptFromEmulator": [str(r["type"]) for r in KEPT_RESOURCES],
+        },
+        "metricDescriptors": metrics,
+        "monitoredResourceDescriptors": resources,
+    }
+    output.write_text(json.dumps(catalogue, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    return len(metrics), len(resources)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, help="git directory of dynatrace-gcp-monitor")
+    parser.add_argument("--commit", default=SOURCE_COMMIT)
+    parser.add_argument("--output", type=Path, default=CATALOGUE_PATH)
+    args = parser.parse_args(argv)
+    metrics, resources = regenerate(args.source, args.commit, args.output)
+    print(f"{args.output}: {metrics} metric descriptors, {resources} monitored resources")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Google's rules for metric descriptors: what CreateMetricDescriptor accepts, and which
+aligner fits which metric kind and value type.
+
+Every refusal is INVALID_ARGUMENT in Google's wording (``Field metric_descriptor.labels[2].key
+had an invalid value of "...": ...``), naming the field as the gRPC API spells it. Sources:
+
+- ``LabelDescriptor.key``: at most 100 characters, ``[a-zA-Z][a-zA-Z0-9_]*``
+  (monitoring/api/ref_v3/rest/v3/LabelDescriptor).
+- Kinds and value types: the "supported combinations" table of
+  monitoring/api/v3/kinds-and-types: BOOL and STRING only as GAUGE, and for user-defined
+  (``custom.googleapis.com``) metrics neither DELTA nor GAUGE STRING.
+- User-defined metric types live under ``custom.googleapis.com/`` or
+  ``external.googleapis.com/`` (MetricDescriptor.type) and ``workload.googleapis.com/``
+  (what the Ops Agent and OpenTelemetry write).
+- 30 labels per user-defined descriptor and 200 characters per metric type: the
+  "user-defined metrics" limits of monitoring/quotas, which could not be re-read here (only
+  the page's opening is indexed); they are the emulator's bounds until checked.
+- Aligners: ALIGN_DELTA and ALIGN_RATE need a DELTA or CUMULATIVE metric; the other numeric
+  aligners a GAUGE or DELTA one; ALIGN_COUNT_TRUE/FALSE and ALIGN_FRACTION_TRUE a GAUGE BOOL,
+  which takes no other aligner but ALIGN_COUNT and ALIGN_NONE (the Aligner enum's
+  documentation in google/monitoring/v3/common.proto).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from google.api import label_pb2, metric_pb2
+
+from observability.emulator.errors import ApiError
+
+USER_DEFINED_PREFIXES: Final = (
+    "custom.googleapis.com/",
+    "external.googleapis.com/",
+    "workload.googleapis.com/",
+)
+MAX_LABELS: Final = 30
+MAX_LABEL_KEY_CHARS: Final = 100
+MAX_TYPE_CHARS: Final = 200
+MAX_TEXT_CHARS: Final = 10_000
+"""Bound on ``description``, ``display_name`` and label descriptions: Google documents none; a
+bound keeps one request from filling the store."""
+
+_LABEL_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
+_TYPE_PATH = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
+_Kind = metric_pb2.MetricDescriptor.MetricKind
+_Value = metric_pb2.MetricDescriptor.ValueType
+_LabelValue = label_pb2.LabelDescriptor.ValueType
+
+_KINDS_BY_VALUE: Final = {
+    "BOOL": frozenset({"GAUGE"}),
+    "STRING": frozenset({"GAUGE"}),
+    "INT64": frozenset({"GAUGE", "DELTA", "CUMULATIVE"}),
+    "DOUBLE": frozenset({"GAUGE", "DELTA", "CUMULATIVE"}),
+    "DISTRIBUTION": frozenset({"GAUGE", "DELTA", "CUMULATIVE"}),
+}
+_USER_DEFINED_REFUSED: Final = frozenset(
+    {("DELTA", "INT64"), ("DELTA", "DOUBLE"), ("DELTA", "DISTRIBUTION"), ("GAUGE", "STRING")}
+)
+_CHANGE_ALIGNERS: Final = frozenset({"ALIGN_DELTA", "ALIGN_RATE"})
+_BOOL_ALIGNERS: Final = frozenset({"ALIGN_COUNT_TRUE", "ALIGN_COUNT_FALSE", "ALIGN_FRACTION_TRUE"})
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+
+
+def invalid(field: str, value: object, reason: str) -> ApiError:
+    """Google's wording for a field holding a value it refuses (control characters shown
+    escaped, long values cut)."""
+    return ApiError.invalid(f"Field {field} had an invalid value of {_quote(value)}: {reason}")
+
+
+def is_user_defined(metric_type: str) -> bool:
+    return metric_type.startswith(USER_DEFINED_PREFIXES)
+
+
+def aligner_fits(aligner: str, metric_kind: str, value_type: str) -> bool:
+    """Whether ``aligner`` can align a metric of this kind and value type."""
+    if aligner == "ALIGN_NONE":
+        return True
+    if aligner in _BOOL_ALIGNERS:
+        return metric_kind == "GAUGE" and value_type == "BOOL"
+    kinds = ("DELTA", "CUMULATIVE") if aligner in _CHANGE_ALIGNERS else ("GAUGE", "DELTA")
+    if value_type == "BOOL" and aligner != "ALIGN_COUNT":
+        return False
+    return metric_kind in kinds
+
+
+def aligner_refusal(field: str, aligner: str, metric_kind: str, value_type: str) -> ApiError:
+    """The refusal of an aligner that does not fit (see ``aligner_fits``)."""
+    return invalid(
+        field,
+        aligner,
+        f"The aligner cannot be applied to metrics with kind {metric_kind} "
+        f"and value type {value_type}.",
+    )
+
+
+def _check_text(value: str, field: str) -> None:
+    if len(value) > MAX_TEXT_CHARS:
+        raise invalid(field, value, f"must not exceed {MAX_TEXT_CHARS} characters")
+
+
+def check_type(metric_type: str, field: str) -> None:
+    """A user-defined metric type: a known prefix, a path of ``/``-separated names."""
+    if not metric_type:
+        raise ApiError.invalid(f"Field {field} is required.")
+    if len(metric_type) > MAX_TYPE_CHARS:
+        raise invalid(field, metric_type, f"must not exceed {MAX_TYPE_CHARS} characters")
+    if not is_user_defined(metric_type):
+        raise invalid(
+            field,
+            metric_type,
+            "only user-defined metric types can be created; they begin with "
+            + ", ".join(USER_DEFINED_PREFIXES),
+        )
+    path = metric_type.split("/", 1)[1]
+    if not _TYPE_PATH.fullmatch(path):
+        raise invalid(
+            field,
+            metric_type,
+            "the path after the domain must be names of letters, digits, '_', '.' and '-' "
+            "separated by single '/'",
+        )
+
+
+def check_labels(labels: Any, field: str) -> None:
+    if len(labels) > MAX_LABELS:
+        raise invalid(field, f"{len(labels)} labels", f"at most {MAX_LABELS} are allowed")
+    seen: set[str] = set()
+    for index, label in enumerate(labels):
+        where = f"{field}[{index}]"
+        key = label.key
+        if not key:
+            raise ApiError.invalid(f"Field {where}.key is required.")
+        if len(key) > MAX_LABEL_KEY_CHARS:
+            raise invalid(f"{where}.key", key, f"must not exceed {MAX_LABEL_KEY_CHARS} characters")
+        if not _LABEL_KEY.fullmatch(key):
+            raise invalid(
+                f"{where}.key",
+                key,
+                "a label key begins with a letter and holds only letters, digits and '_'",
+            )
+        if key in seen:
+            raise invalid(f"{where}.key", key, "label keys must be unique")
+        seen.add(key)
+        if label.value_type not in _LabelValue.values():
+            raise invalid(f"{where}.value_type", label.value_type, "unknown label value type")
+        _check_text(label.description, f"{where}.description")
+
+
+def check_user_defined(descriptor: metric_pb2.MetricDescriptor, field: str) -> None:
+    """CreateMetricDescriptor's rules for ``descriptor`` (raises INVALID_ARGUMENT)."""
+    check_type(descriptor.type, f"{field}.type")
+    kind, value = descriptor.metric_kind, descriptor.value_type
+    if kind not in _Kind.values():
+        raise invalid(f"{field}.metric_kind", kind, "unknown metric kind")
+    if value not in _Value.values():
+        raise invalid(f"{field}.value_type", value, "unknown value type")
+    if kind == _Kind.METRIC_KIND_UNSPECIFIED:
+        raise ApiError.invalid(f"Field {field}.metric_kind is required.")
+    if value == _Value.VALUE_TYPE_UNSPECIFIED:
+        raise ApiError.invalid(f"Field {field}.value_type is required.")
+    kind_name, value_name = _Kind.Name(kind), _Value.Name(value)
+    if value_name not in _KINDS_BY_VALUE:
+        raise invalid(f"{field}.value_type", value_name, "is not supported for metrics")
+    if kind_name not in _KINDS_BY_VALUE[value_name] or (
+        (kind_name, value_name) in _USER_DEFINED_REFUSED
+    ):
+        raise invalid(
+            f"{field}.metric_kind",
+            kind_name,
+            f"a user-defined metric of value type {value_name} cannot be {kind_name}",
+        )
+    check_labels(descriptor.labels, f"{field}.labels")
+    _check_text(descriptor.description, f"{field}.description")
+    _check_text(descriptor.display_name, f"{field}.display_name")
+    _check_text(descriptor.unit, f"{field}.unit")
