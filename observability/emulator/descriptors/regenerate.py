@@ -50,10 +50,12 @@ RESOURCE_TYPES: Final = frozenset(
         "pubsub_topic",
     }
 )
-"""The monitored resources catalogued, with every metric the source lists on them."""
+"""The monitored resources catalogued, with every metric the source lists on them.
 
-METRIC_DOMAINS: Final = ("composer.googleapis.com/", "logging.googleapis.com/")
-"""Metric domains catalogued whatever resource the source lists them on."""
+A metric is catalogued only with the catalogued resources the source lists it on, so every
+``monitoredResourceTypes`` entry names a resource ListMonitoredResourceDescriptors knows. (This
+leaves out ``logging.googleapis.com/log_entry_count``, which the source lists only on
+``k8s_cluster``, and as a GAUGE where Google's list has it DELTA, as far as can be recalled.)"""
 
 KEPT_RESOURCES: Final = (
     {"type": "global", "displayName": "Global", "labels": [{"key": "project_id"}]},
@@ -93,23 +95,21 @@ def _labels(dimensions: Iterable[dict[str, Any]] | None, prefix: str) -> list[st
 
 def build(documents: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Metric and monitored-resource descriptors (as ``google.api`` JSON) from the source's
-    per-resource documents; a metric listed on several resources is one descriptor naming
-    them all."""
+    per-resource documents, for the resources in ``RESOURCE_TYPES``; a metric listed on several
+    of them is one descriptor naming them all."""
     metrics: dict[str, dict[str, Any]] = {}
     resources: dict[str, dict[str, Any]] = {}
     for document in documents:
         for service in document.get("gcp") or ():
             resource_type = str(service["service"])
-            wanted_resource = resource_type in RESOURCE_TYPES
-            if wanted_resource:
-                entry = resources.setdefault(resource_type, {"type": resource_type, "labels": []})
-                for key in _labels(service.get("dimensions"), _RESOURCE_LABEL):
-                    if key not in [label["key"] for label in entry["labels"]]:
-                        entry["labels"].append({"key": key})
+            if resource_type not in RESOURCE_TYPES:
+                continue
+            entry = resources.setdefault(resource_type, {"type": resource_type, "labels": []})
+            for key in _labels(service.get("dimensions"), _RESOURCE_LABEL):
+                if key not in [label["key"] for label in entry["labels"]]:
+                    entry["labels"].append({"key": key})
             for metric in service.get("metrics") or ():
                 metric_type = str(metric["value"]).removeprefix("metric:")
-                if not (wanted_resource or metric_type.startswith(METRIC_DOMAINS)):
-                    continue
                 options = metric["gcpOptions"]
                 descriptor = metrics.setdefault(
                     metric_type,

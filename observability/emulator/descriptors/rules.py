@@ -24,10 +24,12 @@ had an invalid value of "...": ...``), naming the field as the gRPC API spells i
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, Final
 
 from google.api import label_pb2, metric_pb2
 
+from observability.emulator.descriptors.catalogue import builtins
 from observability.emulator.errors import ApiError
 
 USER_DEFINED_PREFIXES: Final = (
@@ -181,3 +183,30 @@ def check_user_defined(descriptor: metric_pb2.MetricDescriptor, field: str) -> N
     _check_text(descriptor.description, f"{field}.description")
     _check_text(descriptor.display_name, f"{field}.display_name")
     _check_text(descriptor.unit, f"{field}.unit")
+
+
+def builtin_misfit(
+    metric_types: Iterable[str] | None, aligner: str
+) -> metric_pb2.MetricDescriptor | None:
+    """The built-in descriptor, among ``metric_types`` (what a filter pins ``metric.type`` to),
+    that ``aligner`` does not fit; None when all fit or none is a built-in (log-based and
+    user-defined metrics are per project, and a condition on one not yet created is allowed)."""
+    known = builtins().metrics
+    for metric_type in sorted(metric_types or ()):
+        descriptor = known.get(metric_type)
+        if descriptor is None:
+            continue
+        kind = _Kind.Name(descriptor.metric_kind)
+        value = _Value.Name(descriptor.value_type)
+        if not aligner_fits(aligner, kind, value):
+            return descriptor
+    return None
+
+
+def check_builtin_aligner(metric_types: Iterable[str] | None, aligner: str, field: str) -> None:
+    """Refuse, naming ``field``, an aligner that does not fit a built-in metric's kind."""
+    misfit = builtin_misfit(metric_types, aligner)
+    if misfit is not None:
+        raise aligner_refusal(
+            field, aligner, _Kind.Name(misfit.metric_kind), _Value.Name(misfit.value_type)
+        )

@@ -37,7 +37,7 @@ def test_the_catalogue_holds_the_resources_and_domains_asked_for() -> None:
     ]
     composer = [t for t in catalogue.metrics if t.startswith("composer.googleapis.com/")]
     logging = [t for t in catalogue.metrics if t.startswith("logging.googleapis.com/")]
-    assert len(composer) >= 17 and len(logging) >= 4
+    assert len(composer) >= 17 and len(logging) >= 3
     healthy = catalogue.metrics["composer.googleapis.com/environment/healthy"]
     assert (healthy.metric_kind, healthy.value_type) == (Kind.GAUGE, Value.BOOL)
     assert list(healthy.monitored_resource_types) == ["cloud_composer_environment"]
@@ -52,6 +52,7 @@ def test_every_builtin_is_a_combination_google_supports() -> None:
         if descriptor.value_type in (Value.BOOL, Value.STRING):
             assert descriptor.metric_kind == Kind.GAUGE, descriptor.type
         assert descriptor.monitored_resource_types, descriptor.type
+        assert set(descriptor.monitored_resource_types) <= set(builtins().resources)
 
 
 def test_the_header_names_the_source_and_its_date() -> None:
@@ -77,12 +78,17 @@ def test_build_merges_a_metric_listed_on_several_resources() -> None:
                 ],
             },
             {
-                "service": "unlisted_resource",
+                "service": "k8s_pod",
                 "metrics": [
                     {
                         "value": "metric:logging.googleapis.com/log_entry_count",
                         "gcpOptions": {"metricKind": "DELTA", "valueType": "INT64"},
                     },
+                ],
+            },
+            {
+                "service": "uncatalogued_resource",
+                "metrics": [
                     {
                         "value": "metric:other.googleapis.com/x",
                         "gcpOptions": {"metricKind": "GAUGE", "valueType": "INT64"},
@@ -93,9 +99,12 @@ def test_build_merges_a_metric_listed_on_several_resources() -> None:
     }
     metrics, resources = regenerate.build([document])
     assert [m["type"] for m in metrics] == ["logging.googleapis.com/log_entry_count"]
-    assert metrics[0]["monitoredResourceTypes"] == ["gce_instance", "unlisted_resource"]
+    assert metrics[0]["monitoredResourceTypes"] == ["gce_instance", "k8s_pod"]
     assert metrics[0]["labels"] == [{"key": "severity"}]
-    assert resources == [{"type": "gce_instance", "labels": [{"key": "zone"}]}]
+    assert resources == [
+        {"type": "gce_instance", "labels": [{"key": "zone"}]},
+        {"type": "k8s_pod", "labels": []},
+    ]
 
 
 def test_aligners_fit_kinds_as_google_documents() -> None:

@@ -23,7 +23,7 @@ def descriptor(**fields: object) -> metric_pb2.MetricDescriptor:
         "value_type": Value.INT64,
     }
     base.update(fields)
-    return metric_pb2.MetricDescriptor(**base)  # type: ignore[arg-type]
+    return metric_pb2.MetricDescriptor(**base)
 
 
 def refusal(value: metric_pb2.MetricDescriptor) -> str:
