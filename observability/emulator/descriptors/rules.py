@@ -15,10 +15,8 @@ had an invalid value of "...": ...``), naming the field as the gRPC API spells i
 - 30 labels per user-defined descriptor and 200 characters per metric type: the
   "user-defined metrics" limits of monitoring/quotas, which could not be re-read here (only
   the page's opening is indexed); they are the emulator's bounds until checked.
-- Aligners: ALIGN_DELTA and ALIGN_RATE need a DELTA or CUMULATIVE metric; the other numeric
-  aligners a GAUGE or DELTA one; ALIGN_COUNT_TRUE/FALSE and ALIGN_FRACTION_TRUE a GAUGE BOOL,
-  which takes no other aligner but ALIGN_COUNT and ALIGN_NONE (the Aligner enum's
-  documentation in google/monitoring/v3/common.proto).
+- Aligners: "This aligner is valid for ..." in the ``Aligner`` enum's documentation in
+  google/monitoring/v3/common.proto (``_ALIGNER_FIT``).
 """
 
 from __future__ import annotations
@@ -60,8 +58,37 @@ _KINDS_BY_VALUE: Final = {
 _USER_DEFINED_REFUSED: Final = frozenset(
     {("DELTA", "INT64"), ("DELTA", "DOUBLE"), ("DELTA", "DISTRIBUTION"), ("GAUGE", "STRING")}
 )
-_CHANGE_ALIGNERS: Final = frozenset({"ALIGN_DELTA", "ALIGN_RATE"})
-_BOOL_ALIGNERS: Final = frozenset({"ALIGN_COUNT_TRUE", "ALIGN_COUNT_FALSE", "ALIGN_FRACTION_TRUE"})
+_ANY_KIND: Final = frozenset({"GAUGE", "DELTA", "CUMULATIVE"})
+_GAUGE_DELTA: Final = frozenset({"GAUGE", "DELTA"})
+_CHANGES: Final = frozenset({"DELTA", "CUMULATIVE"})
+_NUMERIC: Final = frozenset({"INT64", "DOUBLE", "MONEY", "DISTRIBUTION"})
+"""Numeric values, and distributions: the documentation says "numeric values" for most
+aligners and "distribution values" for the percentiles, but the emulator let ALIGN_MEAN and
+the percentiles through for both before the catalogue, and a valid chart must never be
+refused; so only BOOL and STRING metrics are held to the value-type rules."""
+_ALIGNER_FIT: Final[dict[str, tuple[frozenset[str], frozenset[str] | None]]] = {
+    "ALIGN_NONE": (_ANY_KIND, None),
+    "ALIGN_DELTA": (_CHANGES, None),
+    "ALIGN_RATE": (_CHANGES, _NUMERIC),
+    "ALIGN_INTERPOLATE": (frozenset({"GAUGE"}), _NUMERIC),
+    "ALIGN_NEXT_OLDER": (frozenset({"GAUGE"}), None),
+    "ALIGN_MIN": (_GAUGE_DELTA, _NUMERIC),
+    "ALIGN_MAX": (_GAUGE_DELTA, _NUMERIC),
+    "ALIGN_MEAN": (_GAUGE_DELTA, _NUMERIC),
+    "ALIGN_COUNT": (_GAUGE_DELTA, _NUMERIC | {"BOOL"}),
+    "ALIGN_SUM": (_GAUGE_DELTA, _NUMERIC),
+    "ALIGN_STDDEV": (_GAUGE_DELTA, _NUMERIC),
+    "ALIGN_COUNT_TRUE": (frozenset({"GAUGE"}), frozenset({"BOOL"})),
+    "ALIGN_COUNT_FALSE": (frozenset({"GAUGE"}), frozenset({"BOOL"})),
+    "ALIGN_FRACTION_TRUE": (frozenset({"GAUGE"}), frozenset({"BOOL"})),
+    "ALIGN_PERCENTILE_99": (_GAUGE_DELTA, _NUMERIC),
+    "ALIGN_PERCENTILE_95": (_GAUGE_DELTA, _NUMERIC),
+    "ALIGN_PERCENTILE_50": (_GAUGE_DELTA, _NUMERIC),
+    "ALIGN_PERCENTILE_05": (_GAUGE_DELTA, _NUMERIC),
+    "ALIGN_PERCENT_CHANGE": (_GAUGE_DELTA, _NUMERIC),
+}
+"""Kinds and value types (None: any) each aligner is valid for, from the ``Aligner`` enum's
+documentation in google/monitoring/v3/common.proto ("This aligner is valid for ...")."""
 
 
 def _quote(value: object) -> str:
@@ -82,15 +109,12 @@ def is_user_defined(metric_type: str) -> bool:
 
 
 def aligner_fits(aligner: str, metric_kind: str, value_type: str) -> bool:
-    """Whether ``aligner`` can align a metric of this kind and value type."""
-    if aligner == "ALIGN_NONE":
+    """Whether ``aligner`` can align a metric of this kind and value type (an aligner the
+    table does not name is left to whoever knows it, so it fits)."""
+    if aligner not in _ALIGNER_FIT:
         return True
-    if aligner in _BOOL_ALIGNERS:
-        return metric_kind == "GAUGE" and value_type == "BOOL"
-    kinds = ("DELTA", "CUMULATIVE") if aligner in _CHANGE_ALIGNERS else ("GAUGE", "DELTA")
-    if value_type == "BOOL" and aligner != "ALIGN_COUNT":
-        return False
-    return metric_kind in kinds
+    kinds, values = _ALIGNER_FIT[aligner]
+    return metric_kind in kinds and (values is None or value_type in values)
 
 
 def aligner_refusal(field: str, aligner: str, metric_kind: str, value_type: str) -> ApiError:
