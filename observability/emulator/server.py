@@ -36,6 +36,10 @@ from observability.emulator.dashboards import grpc as dashboards_grpc
 from observability.emulator.dashboards import rest as dashboards_rest
 from observability.emulator.dashboards.service import DashboardsService
 from observability.emulator.dashboards.store import DashboardsStore
+from observability.emulator.descriptors import grpc as descriptors_grpc
+from observability.emulator.descriptors.catalogue import builtins
+from observability.emulator.descriptors.service import DescriptorService
+from observability.emulator.descriptors.store import DescriptorStore
 from observability.emulator.log_entries import grpc as log_entries_grpc
 from observability.emulator.log_entries import rest as log_entries_rest
 from observability.emulator.log_entries.service import LoggingService
@@ -76,6 +80,7 @@ class EmulatorServer:
             | ResourceTable
             | WrittenSeriesStore
             | composer_environments.EnvironmentsStore
+            | DescriptorStore
         ] = []
         self.clock = clock.Clock()
         self.calls = CallCounter()
@@ -104,6 +109,12 @@ class EmulatorServer:
         self._stores += [policy_store, channel_store]
         environments = composer_environments.EnvironmentsStore(self.data_dir / "composer.db")
         self._stores.append(environments)
+        descriptor_store = DescriptorStore(self.data_dir / "descriptors.db")
+        self._stores.append(descriptor_store)
+        series_engine = TimeSeriesEngine(metrics_service, written_service)
+        descriptor_service = DescriptorService(
+            builtins(), descriptor_store, time_series_grpc.implied_descriptors(series_engine)
+        )
         # the evaluator gets an engine of its own: an engine's series cache is not shared
         self.alerting = build_alerting(
             self.data_dir,
@@ -118,7 +129,8 @@ class EmulatorServer:
                 log_entries_grpc.handler(logging_service),
                 dashboards_grpc.handler(dashboards_service),
                 log_metrics_grpc.handler(metrics_service),
-                time_series_grpc.handler(TimeSeriesEngine(metrics_service, written_service)),
+                descriptors_grpc.handler(descriptor_service),
+                time_series_grpc.handler(series_engine),
                 alert_policies_grpc.handler(AlertPolicyService(policy_store, channel_store)),
                 channels_grpc.handler(NotificationChannelService(channel_store, policy_store)),
             ],

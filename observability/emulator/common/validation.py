@@ -25,6 +25,7 @@ from observability.emulator.common.monitoring_filter import (
     MonitoringFilterError,
     compile_monitoring_filter,
 )
+from observability.emulator.descriptors.rules import check_builtin_aligner
 from observability.emulator.log_metrics.model import parse_extractor
 from observability.logfilter import FilterError, compile_filter
 
@@ -139,11 +140,14 @@ def _check_duration(
         )
 
 
-def _check_metric_filter(text: str, field: str, *, required_text: bool = True) -> None:
+def _check_metric_filter(
+    text: str, field: str, *, required_text: bool = True
+) -> frozenset[str] | None:
+    """Check a condition's Monitoring filter; the metric types it pins down, if it does."""
     if not text.strip():
         if required_text:
             raise required(field, "a Monitoring filter naming a metric.type")
-        return
+        return None
     if len(text) > MAX_FILTER_CHARS:
         raise invalid(field, text, f"must not exceed {MAX_FILTER_CHARS} characters")
     try:
@@ -152,15 +156,22 @@ def _check_metric_filter(text: str, field: str, *, required_text: bool = True) -
         raise invalid(field, text, str(error)) from error
     if not compiled.mentions_metric_type:
         raise invalid(field, text, "the filter must specify a metric type (metric.type = ...)")
+    return compiled.metric_types
 
 
-def _check_aggregations(aggregations: Any, field: str) -> None:
+def _check_aggregations(aggregations: Any, field: str, metric_types: frozenset[str] | None) -> None:
+    """Each aggregation's own rules; the first one's aligner must also fit the kind and value
+    type of the built-in metric the filter names (later ones align what it answered)."""
     for i, agg in enumerate(aggregations):
         where = f"{field}[{i}]"
         aligner = agg.per_series_aligner
         reducer = agg.cross_series_reducer
         if aligner not in _Aligner.values():
             raise invalid(f"{where}.per_series_aligner", aligner, "unknown aligner")
+        if i == 0:
+            check_builtin_aligner(
+                metric_types, _Aligner.Name(aligner), f"{where}.per_series_aligner"
+            )
         if reducer not in _Reducer.values():
             raise invalid(f"{where}.cross_series_reducer", reducer, "unknown reducer")
         has_period = agg.HasField("alignment_period")
@@ -200,11 +211,15 @@ def _check_trigger(condition: Any, field: str) -> None:
 
 
 def _check_threshold(cond: Any, field: str) -> None:
-    _check_metric_filter(cond.filter, f"{field}.filter")
-    _check_aggregations(cond.aggregations, f"{field}.aggregations")
+    metric_types = _check_metric_filter(cond.filter, f"{field}.filter")
+    _check_aggregations(cond.aggregations, f"{field}.aggregations", metric_types)
     if cond.denominator_filter:
-        _check_metric_filter(cond.denominator_filter, f"{field}.denominator_filter")
-        _check_aggregations(cond.denominator_aggregations, f"{field}.denominator_aggregations")
+        denominator_types = _check_metric_filter(
+            cond.denominator_filter, f"{field}.denominator_filter"
+        )
+        _check_aggregations(
+            cond.denominator_aggregations, f"{field}.denominator_aggregations", denominator_types
+        )
     elif cond.denominator_aggregations:
         raise required(f"{field}.denominator_filter", "denominator_aggregations were given")
     if cond.comparison == _Comparison.COMPARISON_UNSPECIFIED:
@@ -220,8 +235,8 @@ def _check_threshold(cond: Any, field: str) -> None:
 
 
 def _check_absent(cond: Any, field: str) -> None:
-    _check_metric_filter(cond.filter, f"{field}.filter")
-    _check_aggregations(cond.aggregations, f"{field}.aggregations")
+    metric_types = _check_metric_filter(cond.filter, f"{field}.filter")
+    _check_aggregations(cond.aggregations, f"{field}.aggregations", metric_types)
     if not cond.HasField("duration"):
         raise required(f"{field}.duration", f"at least {MIN_ABSENT_SECONDS}s")
     _check_duration(cond.duration, f"{field}.duration", minimum=MIN_ABSENT_SECONDS)

@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from google.api.metric_pb2 import MetricDescriptor
+
 from observability.emulator.common.errors import ApiError, json_type_name
+from observability.emulator.common.monitoring_filter import (
+    MonitoringFilterError,
+    compile_monitoring_filter,
+)
+from observability.emulator.descriptors.rules import builtin_misfit
 
 DEFAULT_MOSAIC_COLUMNS: Final = 12
 MAX_MOSAIC_COLUMNS: Final = 48
@@ -137,6 +144,31 @@ def _monitoring_filter(parent: Mapping[str, Any], path: str) -> None:
     numerator and denominator of a ratio)."""
     text = _string(parent, "filter", path, required=True)
     check_filter(text, _join(path, "filter"))
+    _check_aligner(text, parent.get("aggregation"), _join(path, "aggregation"))
+
+
+def _check_aligner(text: str, aggregation: Any, path: str) -> None:
+    """The aligner must fit the kind and value type of the built-in metric the filter names
+    (a filter that does not parse as Monitoring's, e.g. holding a dashboard variable, is left
+    to the API that evaluates it)."""
+    if not isinstance(aggregation, Mapping):
+        return
+    aligner = aggregation.get("perSeriesAligner")
+    if not isinstance(aligner, str):
+        return
+    try:
+        metric_types = compile_monitoring_filter(text).metric_types
+    except MonitoringFilterError:
+        return
+    misfit = builtin_misfit(metric_types, aligner)
+    if misfit is not None:
+        kind = MetricDescriptor.MetricKind.Name(misfit.metric_kind)
+        value = MetricDescriptor.ValueType.Name(misfit.value_type)
+        raise _invalid(
+            _join(path, "perSeriesAligner"),
+            f"The aligner {aligner} cannot be applied to metrics with kind {kind} and value "
+            f"type {value} ({misfit.type}).",
+        )
 
 
 def _time_series_query(value: Any, path: str) -> None:

@@ -25,10 +25,10 @@ from google.cloud.monitoring_v3.types import (
 )
 from google.protobuf import empty_pb2
 
-from observability.emulator import page_tokens
+from observability.emulator.common import page_tokens
+from observability.emulator.common.errors import ApiError
+from observability.emulator.common.grpc_common import unary
 from observability.emulator.descriptors.service import DescriptorService, project_of
-from observability.emulator.errors import ApiError
-from observability.emulator.grpc_common import unary
 
 SERVICE_NAME: Final = "google.monitoring.v3.MetricService"
 DEFAULT_PAGE_SIZE: Final = 1_000

@@ -27,8 +27,8 @@ from typing import Any, Final
 
 from google.api import label_pb2, metric_pb2
 
+from observability.emulator.common.errors import ApiError
 from observability.emulator.descriptors.catalogue import builtins
-from observability.emulator.errors import ApiError
 
 USER_DEFINED_PREFIXES: Final = (
     "custom.googleapis.com/",

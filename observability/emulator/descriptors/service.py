@@ -17,14 +17,14 @@ from typing import Final
 import grpc
 from google.api import metric_pb2, monitored_resource_pb2
 
-from observability.emulator.descriptors import rules
-from observability.emulator.descriptors.catalogue import Catalogue
-from observability.emulator.descriptors.store import DescriptorStore
-from observability.emulator.errors import ApiError
-from observability.emulator.monitoring_filter import (
+from observability.emulator.common.errors import ApiError
+from observability.emulator.common.monitoring_filter import (
     MonitoringFilterError,
     compile_monitoring_filter,
 )
+from observability.emulator.descriptors import rules
+from observability.emulator.descriptors.catalogue import Catalogue
+from observability.emulator.descriptors.store import DescriptorStore
 
 Implied = Callable[[str], list[metric_pb2.MetricDescriptor]]
 """``project -> descriptors`` other services imply (``project`` is ``P``, not ``projects/P``)."""

@@ -12,7 +12,7 @@ from typing import Final
 
 from google.api import metric_pb2
 
-from observability.emulator.sqlite_db import SQLiteDatabase
+from observability.emulator.common.sqlite_db import SQLiteDatabase
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS metric_descriptors (

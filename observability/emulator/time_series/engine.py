@@ -66,6 +66,7 @@ from observability.emulator.common.monitoring_filter import (
     MonitoringFilterError,
     compile_monitoring_filter,
 )
+from observability.emulator.descriptors.rules import aligner_fits, aligner_refusal
 from observability.emulator.log_metrics.model import CompiledMetric
 from observability.emulator.log_metrics.service import LogMetricsService
 from observability.emulator.log_metrics.store import MinutePoint, StoredSeries
@@ -477,20 +478,12 @@ class TimeSeriesEngine:
 def _check_aligner(field_name: str, aligner: str, series: TimeSeries) -> None:
     """Refuse an aligner the series' kind and value type do not take, as Google does; for a
     secondary aggregation, the series is what the first aggregation answered."""
-    if aligner == "ALIGN_NONE":
-        return
-    if aligner in _BOOL_ALIGNERS:
-        fits = series.metric_kind == "GAUGE" and series.value_type == "BOOL"
-    else:
-        kinds = ("DELTA", "CUMULATIVE") if aligner in _CHANGE_ALIGNERS else ("GAUGE", "DELTA")
-        fits = series.metric_kind in kinds
-        if series.value_type == "BOOL":
-            fits = fits and aligner == "ALIGN_COUNT"
-    if not fits:
-        raise ApiError.invalid(
-            f"Field {_json_name(field_name)}.perSeriesAligner had an invalid value of "
-            f'"{aligner}": The aligner cannot be applied to metrics with kind '
-            f"{series.metric_kind} and value type {series.value_type}."
+    if not aligner_fits(aligner, series.metric_kind, series.value_type):
+        raise aligner_refusal(
+            f"{_json_name(field_name)}.perSeriesAligner",
+            aligner,
+            series.metric_kind,
+            series.value_type,
         )
 
 

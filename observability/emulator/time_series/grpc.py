@@ -2,30 +2,25 @@
 
 ListTimeSeries (filter, interval, aggregation, secondary aggregation, view, page tokens)
 answers from ``TimeSeriesEngine``; CreateTimeSeries writes through the engine's
-``WrittenSeriesService``; ListMetricDescriptors and GetMetricDescriptor describe the metrics
-of type ``logging.googleapis.com/user/NAME`` and the descriptors auto-created by written
-series; ListMonitoredResourceDescriptors lists the few resource types this project writes.
-Other methods answer UNIMPLEMENTED. Only conversions happen here.
+``WrittenSeriesService``; ``implied_descriptors`` tells the descriptors package (which
+serves the descriptor methods) the descriptors of log-based metrics and those auto-created by
+written series. Only conversions happen here.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Final
 
 import grpc
-from google.api import distribution_pb2, label_pb2, metric_pb2, monitored_resource_pb2
+from google.api import distribution_pb2, label_pb2, metric_pb2
 from google.cloud.monitoring_v3.types import (
     Aggregation as AggregationProto,
 )
 from google.cloud.monitoring_v3.types import (
     CreateTimeSeriesRequest,
-    GetMetricDescriptorRequest,
-    ListMetricDescriptorsRequest,
-    ListMetricDescriptorsResponse,
-    ListMonitoredResourceDescriptorsRequest,
-    ListMonitoredResourceDescriptorsResponse,
     ListTimeSeriesRequest,
     ListTimeSeriesResponse,
 )
@@ -34,10 +29,6 @@ from google.protobuf import empty_pb2
 from observability.emulator.common import page_tokens
 from observability.emulator.common.errors import ApiError
 from observability.emulator.common.grpc_common import unary
-from observability.emulator.common.monitoring_filter import (
-    MonitoringFilterError,
-    compile_monitoring_filter,
-)
 from observability.emulator.time_series.engine import Aggregation, TimeSeriesEngine
 from observability.emulator.time_series.model import Distribution, TimeSeries
 
@@ -49,25 +40,8 @@ _AggregationPb = AggregationProto.pb()
 _ListRequest = ListTimeSeriesRequest.pb()
 _ListResponse = ListTimeSeriesResponse.pb()
 _TimeSeriesPb = _ListResponse().time_series.add().__class__
-_DescriptorsRequest = ListMetricDescriptorsRequest.pb()
-_DescriptorsResponse = ListMetricDescriptorsResponse.pb()
-_GetDescriptorRequest = GetMetricDescriptorRequest.pb()
-_ResourcesRequest = ListMonitoredResourceDescriptorsRequest.pb()
-_ResourcesResponse = ListMonitoredResourceDescriptorsResponse.pb()
 _CreateRequest = CreateTimeSeriesRequest.pb()
 _HEADERS_VIEW = 1
-
-_RESOURCE_TYPES = {
-    "global": ("Global", ["project_id"]),
-    "cloud_composer_environment": (
-        "Cloud Composer Environment",
-        ["project_id", "location", "environment_name"],
-    ),
-    "cloud_composer_workflow": (
-        "Cloud Composer Workflow",
-        ["project_id", "location", "environment_name", "workflow_name"],
-    ),
-}
 
 
 def _project(name: str) -> str:
@@ -159,6 +133,35 @@ def _page_size(requested: int) -> int:
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
+def implied_descriptors(engine: TimeSeriesEngine) -> Callable[[str], list[Any]]:
+    """``project -> descriptors`` the engine's series imply: those of the project's
+    log-based metrics (``logging.googleapis.com/user/NAME``) and those CreateTimeSeries
+    auto-created; the descriptors package merges them with Google's built-ins."""
+
+    def descriptors(project: str) -> list[Any]:
+        result = []
+        for metric in engine.metrics.metrics_of(f"projects/{project}"):
+            descriptor = metric_pb2.MetricDescriptor()
+            descriptor.CopyFrom(metric.metric.metric_descriptor)
+            descriptor.ClearField("name")
+            descriptor.monitored_resource_types[:] = []
+            result.append(descriptor)
+        if engine.written is not None:
+            for written in engine.written.descriptors(project):
+                result.append(
+                    metric_pb2.MetricDescriptor(
+                        type=written.metric_type,
+                        metric_kind=written.metric_kind,
+                        value_type=written.value_type,
+                        unit=written.unit,
+                        labels=[label_pb2.LabelDescriptor(key=k) for k in written.label_keys],
+                    )
+                )
+        return result
+
+    return descriptors
+
+
 def handler(engine: TimeSeriesEngine) -> grpc.GenericRpcHandler:
     """The generic handler to add to a ``grpc.Server``."""
 
@@ -198,83 +201,10 @@ def handler(engine: TimeSeriesEngine) -> grpc.GenericRpcHandler:
         engine.written.create(parent.removeprefix("projects/"), request.time_series)
         return empty_pb2.Empty()
 
-    def descriptors(parent: str) -> list[Any]:
-        result = []
-        for metric in engine.metrics.metrics_of(parent):
-            descriptor = metric_pb2.MetricDescriptor()
-            descriptor.CopyFrom(metric.metric.metric_descriptor)
-            descriptor.monitored_resource_types[:] = []
-            result.append(descriptor)
-        if engine.written is not None:
-            for written in engine.written.descriptors(parent.removeprefix("projects/")):
-                result.append(
-                    metric_pb2.MetricDescriptor(
-                        name=f"{parent}/metricDescriptors/{written.metric_type}",
-                        type=written.metric_type,
-                        metric_kind=written.metric_kind,
-                        value_type=written.value_type,
-                        unit=written.unit,
-                        labels=[label_pb2.LabelDescriptor(key=k) for k in written.label_keys],
-                    )
-                )
-        return result
-
-    def list_descriptors(request: Any) -> Any:
-        parent = _project(request.name)
-        try:
-            compiled = compile_monitoring_filter(request.filter)
-        except MonitoringFilterError as error:
-            raise ApiError.invalid(f"filter: {error}") from error
-        project = parent.removeprefix("projects/")
-        found = [
-            d
-            for d in descriptors(parent)
-            if compiled.matches({"project": project, "metric.type": d.type})
-        ]
-        digest = hashlib.sha256(f"{parent}\0{request.filter}".encode()).hexdigest()[:16]
-        page, token = _page(found, digest, _page_size(request.page_size), request.page_token)
-        return _DescriptorsResponse(metric_descriptors=page, next_page_token=token)
-
-    def get_descriptor(request: Any) -> Any:
-        head, sep, metric_type = request.name.partition("/metricDescriptors/")
-        if not sep or not metric_type:
-            raise ApiError.invalid(
-                "name: must be projects/[PROJECT_ID]/metricDescriptors/[METRIC_TYPE]"
-            )
-        parent = _project(head)
-        for descriptor in descriptors(parent):
-            if descriptor.type == metric_type:
-                return descriptor
-        raise ApiError(
-            grpc.StatusCode.NOT_FOUND, f"metric descriptor {request.name!r} does not exist"
-        )
-
-    def list_resources(request: Any) -> Any:
-        _project(request.name)
-        response = _ResourcesResponse()
-        for resource_type, (display, labels) in _RESOURCE_TYPES.items():
-            descriptor = monitored_resource_pb2.MonitoredResourceDescriptor(
-                name=f"{request.name}/monitoredResourceDescriptors/{resource_type}",
-                type=resource_type,
-                display_name=display,
-                labels=[label_pb2.LabelDescriptor(key=key) for key in labels],
-            )
-            response.resource_descriptors.append(descriptor)
-        return response
-
     return grpc.method_handlers_generic_handler(
         SERVICE_NAME,
         {
             "ListTimeSeries": unary(list_time_series, _ListRequest, _ListResponse),
             "CreateTimeSeries": unary(create_time_series, _CreateRequest, empty_pb2.Empty),
-            "ListMetricDescriptors": unary(
-                list_descriptors, _DescriptorsRequest, _DescriptorsResponse
-            ),
-            "GetMetricDescriptor": unary(
-                get_descriptor, _GetDescriptorRequest, metric_pb2.MetricDescriptor
-            ),
-            "ListMonitoredResourceDescriptors": unary(
-                list_resources, _ResourcesRequest, _ResourcesResponse
-            ),
         },
     )

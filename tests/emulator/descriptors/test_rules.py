@@ -9,8 +9,8 @@ from google.api import label_pb2, metric_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from observability.emulator.common.errors import ApiError
 from observability.emulator.descriptors import rules
-from observability.emulator.errors import ApiError
 
 Kind = metric_pb2.MetricDescriptor.MetricKind
 Value = metric_pb2.MetricDescriptor.ValueType
