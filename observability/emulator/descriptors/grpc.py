@@ -8,7 +8,7 @@ name without knowing of each other.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
 import grpc
@@ -44,11 +44,11 @@ Described = TypeVar(
 )
 
 
-def page(
-    items: Sequence[Described], query: str, size: int, token: str
-) -> tuple[list[Described], str]:
+def page(items: Sequence[Described], request: Any) -> tuple[list[Described], str]:
     """One page of ``items`` (sorted by type) after the type the token names; the token also
     holds a digest of the query, so it is refused for another one, as Google does."""
+    size, token = request.page_size, request.page_token
+    query = f"{request.name}\0{request.filter}"
     if size < 0:
         raise ApiError.invalid("Field page_size had an invalid value: must not be negative")
     size = min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
@@ -64,19 +64,20 @@ def page(
     return chosen, following
 
 
+def _lister(
+    listing: Callable[[str, str], Sequence[Described]], response: Any, field: str
+) -> Callable[[Any], Any]:
+    """A List method: ``listing(project, filter)`` paged into ``response(field=...)``."""
+
+    def list_method(request: Any) -> Any:
+        chosen, token = page(listing(project_of(request.name), request.filter), request)
+        return response(**{field: chosen}, next_page_token=token)
+
+    return list_method
+
+
 def handler(service: DescriptorService) -> grpc.GenericRpcHandler:
     """The generic handler to add to a ``grpc.Server``."""
-
-    def list_descriptors(request: Any) -> Any:
-        project = project_of(request.name)
-        found = service.metric_descriptors(project, request.filter)
-        chosen, token = page(
-            found, f"{project}\0{request.filter}", request.page_size, request.page_token
-        )
-        return _ListResponse(metric_descriptors=chosen, next_page_token=token)
-
-    def get_descriptor(request: Any) -> Any:
-        return service.get(request.name)
 
     def create_descriptor(request: Any) -> Any:
         if not request.HasField("metric_descriptor"):
@@ -87,23 +88,18 @@ def handler(service: DescriptorService) -> grpc.GenericRpcHandler:
         service.delete(request.name)
         return empty_pb2.Empty()
 
-    def list_resources(request: Any) -> Any:
-        project = project_of(request.name)
-        found = service.resource_descriptors(project, request.filter)
-        chosen, token = page(
-            found, f"{project}\0{request.filter}", request.page_size, request.page_token
-        )
-        return _ResourcesResponse(resource_descriptors=chosen, next_page_token=token)
-
-    def get_resource(request: Any) -> Any:
-        return service.resource(request.name)
-
     return grpc.method_handlers_generic_handler(
         SERVICE_NAME,
         {
-            "ListMetricDescriptors": unary(list_descriptors, _ListRequest, _ListResponse),
+            "ListMetricDescriptors": unary(
+                _lister(service.metric_descriptors, _ListResponse, "metric_descriptors"),
+                _ListRequest,
+                _ListResponse,
+            ),
             "GetMetricDescriptor": unary(
-                get_descriptor, GetMetricDescriptorRequest.pb(), metric_pb2.MetricDescriptor
+                lambda request: service.get(request.name),
+                GetMetricDescriptorRequest.pb(),
+                metric_pb2.MetricDescriptor,
             ),
             "CreateMetricDescriptor": unary(
                 create_descriptor, CreateMetricDescriptorRequest.pb(), metric_pb2.MetricDescriptor
@@ -112,10 +108,12 @@ def handler(service: DescriptorService) -> grpc.GenericRpcHandler:
                 delete_descriptor, DeleteMetricDescriptorRequest.pb(), empty_pb2.Empty
             ),
             "ListMonitoredResourceDescriptors": unary(
-                list_resources, _ResourcesRequest, _ResourcesResponse
+                _lister(service.resource_descriptors, _ResourcesResponse, "resource_descriptors"),
+                _ResourcesRequest,
+                _ResourcesResponse,
             ),
             "GetMonitoredResourceDescriptor": unary(
-                get_resource,
+                lambda request: service.resource(request.name),
                 GetMonitoredResourceDescriptorRequest.pb(),
                 monitored_resource_pb2.MonitoredResourceDescriptor,
             ),

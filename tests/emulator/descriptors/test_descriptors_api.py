@@ -212,3 +212,8 @@ def test_monitored_resource_descriptors(client: MetricServiceClient, project: st
                 request={"name": parent, "filter": "resource.type = ("}
             )
         )
+
+
+def test_methods_not_served_answer_unimplemented(client: MetricServiceClient, project: str) -> None:
+    with pytest.raises(exceptions.MethodNotImplemented):
+        client.create_service_time_series(name=f"projects/{project}", time_series=[])
