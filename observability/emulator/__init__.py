@@ -14,6 +14,8 @@ package per API resource, each holding its transports, its rules and its store::
     alert_policies/  alert policies                       (AlertPolicyService)
     channels/        notification channels                (NotificationChannelService)
     time_series/     ListTimeSeries, CreateTimeSeries     (MetricService)
+    descriptors/     metric and monitored-resource descriptors: Google's built-ins
+                     (catalogue.json) and user-defined ones   (MetricService)
     alerting/        policy evaluation, incidents, notifications (the emulator runs them)
     dashboards/      dashboards                           (DashboardsService)
     composer/        Composer environments (read by the router and the watchdog)

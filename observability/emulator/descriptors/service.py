@@ -38,19 +38,15 @@ def project_of(name: str, field: str = "name") -> str:
     """``P`` from ``projects/P``; INVALID_ARGUMENT naming ``field`` otherwise."""
     kind, _, ident = name.partition("/")
     if kind != "projects" or not ident or "/" in ident:
-        raise ApiError.invalid(
-            f"Field {field} had an invalid value of {name!r}: must be "
-            "projects/[PROJECT_ID_OR_NUMBER]"
-        )
+        raise rules.invalid(field, name, "must be projects/[PROJECT_ID_OR_NUMBER]")
     return ident
 
 
 def _split_name(name: str, collection: str) -> tuple[str, str]:
     head, sep, ident = name.partition(f"/{collection}/")
     if not sep or not ident:
-        raise ApiError.invalid(
-            f"Field name had an invalid value of {name!r}: must be "
-            f"projects/[PROJECT_ID_OR_NUMBER]/{collection}/[ID]"
+        raise rules.invalid(
+            "name", name, f"must be projects/[PROJECT_ID_OR_NUMBER]/{collection}/[ID]"
         )
     return project_of(head), ident
 
@@ -138,15 +134,24 @@ class DescriptorService:
         return self._named(project, self.store.put(project, clean))
 
     def delete(self, name: str) -> None:
-        """DeleteMetricDescriptor: only user-defined descriptors can be deleted."""
+        """DeleteMetricDescriptor: only user-defined descriptors can be deleted (and, in the
+        emulator, only those CreateMetricDescriptor made)."""
         project, metric_type = _split_name(name, "metricDescriptors")
         if not rules.is_user_defined(metric_type):
             raise rules.invalid("name", name, "only user-defined metric descriptors can be deleted")
-        if not self.store.delete(project, metric_type):
+        if self.store.delete(project, metric_type):
+            return
+        if self.find(project, metric_type) is not None:
             raise ApiError(
-                grpc.StatusCode.NOT_FOUND,
-                f"Could not find descriptor for metric '{metric_type}'.",
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"The emulator cannot delete '{metric_type}': its descriptor was created by "
+                "CreateTimeSeries, and the emulator deletes only descriptors created by "
+                "CreateMetricDescriptor.",
             )
+        raise ApiError(
+            grpc.StatusCode.NOT_FOUND,
+            f"Could not find descriptor for metric '{metric_type}'.",
+        )
 
     def resource_descriptors(
         self, project: str, filter_text: str = ""

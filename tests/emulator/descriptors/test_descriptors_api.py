@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from google.api import label_pb2, metric_pb2
 from google.api_core import exceptions
+from google.cloud import monitoring_v3
 from google.cloud.monitoring_v3 import MetricServiceClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from observability import gcp
 from observability.emulator.descriptors.catalogue import builtins
 from observability.gcp import Endpoint
+from tests.emulator.helpers import emulator_now
 
 pytestmark = pytest.mark.integration
 
@@ -150,6 +152,14 @@ def test_builtins_cannot_be_created_or_deleted(client: MetricServiceClient, proj
             "metric_descriptor.labels",
         ),
         (custom("custom.googleapis.com/bad\npath"), "metric_descriptor.type"),
+        (
+            custom(labels=[label_pb2.LabelDescriptor(key=f"k{i}") for i in range(5_000)]),
+            "metric_descriptor.labels",
+        ),
+        (
+            custom(labels=[label_pb2.LabelDescriptor(key="a\x00b")]),
+            "metric_descriptor.labels[0].key",
+        ),
         (custom("custom.googleapis.com/" + "x" * 10_000), "metric_descriptor.type"),
     ],
 )
@@ -217,3 +227,21 @@ def test_monitored_resource_descriptors(client: MetricServiceClient, project: st
 def test_methods_not_served_answer_unimplemented(client: MetricServiceClient, project: str) -> None:
     with pytest.raises(exceptions.MethodNotImplemented):
         client.create_service_time_series(name=f"projects/{project}", time_series=[])
+
+
+def test_a_descriptor_created_by_a_write_is_listed_but_not_deletable(
+    client: MetricServiceClient, project: str, emulator: Endpoint
+) -> None:
+    metric_type = "custom.googleapis.com/composer_obs/written"
+    now = emulator_now(emulator)
+    series = monitoring_v3.TimeSeries(
+        metric={"type": metric_type},
+        resource={"type": "global", "labels": {"project_id": project}},
+        points=[{"interval": {"end_time": now}, "value": {"double_value": 1.5}}],
+    )
+    client.create_time_series(name=f"projects/{project}", time_series=[series])
+    name = f"projects/{project}/metricDescriptors/{metric_type}"
+    written = client.get_metric_descriptor(name=name)
+    assert (written.metric_kind, written.value_type) == (Kind.GAUGE, Value.DOUBLE)
+    with pytest.raises(exceptions.MethodNotImplemented, match="CreateTimeSeries"):
+        client.delete_metric_descriptor(name=name)
