@@ -251,7 +251,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table} (project, id);
         self, project: str, id_: str, etag: str, body: dict[str, Any], if_etag: str | None
     ) -> bool:
         """Overwrite a resource and its etag (only if its etag is still ``if_etag``, when
-        given). False if nothing was written: it is gone or its etag changed meanwhile."""
+        given; a table without etags ignores both). False if nothing was written: it is gone
+        or its etag changed meanwhile."""
         columns, params = self._written(etag, body)
         assignments = ", ".join(f"{column} = ?" for column in columns)
         sql = f"UPDATE {self._table} SET {assignments} WHERE project = ? AND id = ?"
