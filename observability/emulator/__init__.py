@@ -8,7 +8,9 @@ package per API resource, each holding its transports, its rules and its store::
     server.py        builds every store and service, adds each gRPC handler and REST router
     common/          shared plumbing: SQLite (sqlite_db), errors and their gRPC/REST mapping
                      (errors, grpc_common, rest_common), clock, call_counter, page_tokens,
-                     the Monitoring filter (boolean_filter, monitoring_filter), validation
+                     the Monitoring filter and list languages (boolean_filter,
+                     monitoring_filter, listing), Logging's extractors, validation, and crud:
+                     the store and servicer shape of every CRUD resource
     log_entries/     Cloud Logging entries and logs      (LoggingServiceV2)
     log_metrics/     log-based metrics                    (MetricsServiceV2)
     alert_policies/  alert policies                       (AlertPolicyService)
@@ -24,7 +26,10 @@ Inside a package the modules have one job each: ``grpc`` decodes a protobuf requ
 the service and encodes its answer; ``rest`` does the same for Google's REST/JSON mapping;
 ``service`` holds the API's rules and raises ``common.errors.ApiError``; ``store`` keeps rows
 in the package's own SQLite file. Transports know services, services know stores, and no
-package reaches into another's private names.
+package reaches into another's private names. The CRUD resources (alert policies, channels,
+dashboards; log-based metrics for the servicer) are built on ``common.crud``: a
+``ResourceName``, a ``ResourceStore`` of JSON rows and ``crud_handler`` for the five gRPC
+methods, so a new one is its messages and its rules.
 
 One request through it, over gRPC: a client's ``WriteLogEntries`` reaches the handler that
 ``log_entries.grpc.handler`` registered for ``google.logging.v2.LoggingServiceV2``;

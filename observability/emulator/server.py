@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 import grpc
 import uvicorn
@@ -22,7 +23,7 @@ from fastapi import APIRouter, FastAPI
 
 from observability.emulator.alert_policies import grpc as alert_policies_grpc
 from observability.emulator.alert_policies.service import AlertPolicyService
-from observability.emulator.alert_policies.store import AlertPolicyStore, ResourceTable
+from observability.emulator.alert_policies.store import AlertPolicyStore
 from observability.emulator.alerting import rest as alerting_rest
 from observability.emulator.alerting.evaluator import AlertEvaluator, build_alerting
 from observability.emulator.channels import grpc as channels_grpc
@@ -30,6 +31,7 @@ from observability.emulator.channels.service import NotificationChannelService
 from observability.emulator.channels.store import NotificationChannelStore
 from observability.emulator.common import clock
 from observability.emulator.common.call_counter import CallCounter
+from observability.emulator.common.crud import ResourceStore
 from observability.emulator.common.rest_common import build_app
 from observability.emulator.composer import environments as composer_environments
 from observability.emulator.dashboards import grpc as dashboards_grpc
@@ -75,9 +77,8 @@ class EmulatorServer:
         self._http_port = http_port
         self._stores: list[
             LoggingStore
-            | DashboardsStore
             | LogMetricsStore
-            | ResourceTable
+            | ResourceStore[Any]
             | WrittenSeriesStore
             | composer_environments.EnvironmentsStore
             | DescriptorStore

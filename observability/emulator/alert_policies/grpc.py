@@ -6,23 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from google.cloud.monitoring_v3.types import (
-    AlertPolicy,
-    CreateAlertPolicyRequest,
-    DeleteAlertPolicyRequest,
-    GetAlertPolicyRequest,
-    ListAlertPoliciesRequest,
-    ListAlertPoliciesResponse,
-    UpdateAlertPolicyRequest,
-)
-from google.protobuf import empty_pb2
+from google.cloud.monitoring_v3 import types
+from google.cloud.monitoring_v3.types import ListAlertPoliciesResponse
 
 from observability.emulator.alert_policies.service import AlertPolicyService
-from observability.emulator.common.grpc_common import unary
+from observability.emulator.common.crud import crud_handler
 
 SERVICE_NAME = "google.monitoring.v3.AlertPolicyService"
 
-_Policy = AlertPolicy.pb()
 _ListResponse = ListAlertPoliciesResponse.pb()
 
 
@@ -33,17 +24,4 @@ def handler(service: AlertPolicyService) -> grpc.GenericRpcHandler:
         policies, token, total = service.list_policies(request)
         return _ListResponse(alert_policies=policies, next_page_token=token, total_size=total)
 
-    def delete(request: Any) -> Any:
-        service.delete(request)
-        return empty_pb2.Empty()
-
-    return grpc.method_handlers_generic_handler(
-        SERVICE_NAME,
-        {
-            "CreateAlertPolicy": unary(service.create, CreateAlertPolicyRequest.pb(), _Policy),
-            "GetAlertPolicy": unary(service.get, GetAlertPolicyRequest.pb(), _Policy),
-            "ListAlertPolicies": unary(list_policies, ListAlertPoliciesRequest.pb(), _ListResponse),
-            "UpdateAlertPolicy": unary(service.update, UpdateAlertPolicyRequest.pb(), _Policy),
-            "DeleteAlertPolicy": unary(delete, DeleteAlertPolicyRequest.pb(), empty_pb2.Empty),
-        },
-    )
+    return crud_handler(SERVICE_NAME, types, "AlertPolicy", "AlertPolicies", service, list_policies)

@@ -12,35 +12,28 @@ the project (NOT_FOUND otherwise, as Google answers).
 
 from __future__ import annotations
 
-import secrets
-import time
 from typing import Any, Final
 
 import grpc
 from google.cloud.monitoring_v3.types import AlertPolicy
-from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf import field_mask_pb2
 
-from observability.emulator.alert_policies.listing import (
-    Schema,
-    compile_list_filter,
-    page,
-    sort_views,
-)
 from observability.emulator.alert_policies.store import (
+    POLICIES,
     AlertPolicyStore,
-    StoredPolicy,
-    policy_from_body,
-    policy_to_body,
 )
-from observability.emulator.channels.store import (
-    NotificationChannelStore,
-    split_channel_name,
+from observability.emulator.channels.store import CHANNELS, NotificationChannelStore
+from observability.emulator.common.crud import (
+    MUTATED_BY,
+    list_page,
+    mask_label,
+    new_id,
+    now_pb,
+    parse_project,
 )
 from observability.emulator.common.errors import ApiError
+from observability.emulator.common.listing import Schema
 from observability.emulator.common.validation import invalid, validate_policy
-
-MUTATED_BY: Final = "composer-obs-emulator"
-"""Who ``creationRecord``/``mutationRecord`` say made a change (Google puts the caller)."""
 
 _PolicyPb = AlertPolicy.pb()
 _READ_ONLY = frozenset({"name", "creation_record", "mutation_record", "validity"})
@@ -66,36 +59,8 @@ POLICY_SCHEMA: Final = Schema(
 )
 
 
-def new_id() -> str:
-    """A fresh resource id, shaped like Google's (a 19-digit decimal number)."""
-    return str(10**18 + secrets.randbelow(9 * 10**18))
-
-
-def now_pb() -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(time.time_ns())
-    return stamp
-
-
-def parse_project(name: str, field: str = "name") -> str:
-    """The PROJECT of ``projects/PROJECT``; INVALID_ARGUMENT otherwise."""
-    kind, _, project = name.partition("/")
-    if kind != "projects" or not project or "/" in project:
-        raise invalid(field, name, "must be projects/[PROJECT_ID_OR_NUMBER]")
-    return project
-
-
-def parse_policy_name(name: str, field: str = "name") -> tuple[str, str]:
-    parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "projects" or parts[2] != "alertPolicies":
-        raise invalid(field, name, "must be projects/[PROJECT_ID]/alertPolicies/[ALERT_POLICY_ID]")
-    if not parts[1] or not parts[3]:
-        raise invalid(field, name, "must be projects/[PROJECT_ID]/alertPolicies/[ALERT_POLICY_ID]")
-    return parts[1], parts[3]
-
-
 def policy_view(body: dict[str, Any]) -> dict[str, Any]:
-    """The flat view list filters and ordering read (see ``listing``)."""
+    """The flat view list filters and ordering read (see ``common.listing``)."""
     documentation = body.get("documentation", {})
     conditions = body.get("conditions", [])
     return {
@@ -149,7 +114,7 @@ class AlertPolicyService:
 
     def _check_channels(self, project: str, policy: Any) -> None:
         for i, name in enumerate(policy.notification_channels):
-            parts = split_channel_name(name)
+            parts = CHANNELS.split(name)
             if parts is not None and parts[0] != project:
                 raise invalid(
                     f"alert_policy.notification_channels[{i}]",
@@ -158,13 +123,6 @@ class AlertPolicyService:
                 )
             if self.channels.get_channel(name) is None:
                 raise ApiError(grpc.StatusCode.NOT_FOUND, f"Notification channel not found: {name}")
-
-    def _stored(self, name: str, field: str = "name") -> StoredPolicy:
-        project, policy_id = parse_policy_name(name, field)
-        found = self.policies.get_policy(project, policy_id)
-        if found is None:
-            raise ApiError(grpc.StatusCode.NOT_FOUND, f"Alert policy not found: {name}")
-        return found
 
     def create(self, request: Any) -> Any:
         project = parse_project(request.name)
@@ -177,7 +135,7 @@ class AlertPolicyService:
         validate_policy(policy)
         self._check_channels(project, policy)
         policy_id = new_id()
-        policy.name = f"projects/{project}/alertPolicies/{policy_id}"
+        policy.name = POLICIES.of(project, policy_id)
         for condition in policy.conditions:
             condition.name = f"{policy.name}/conditions/{new_id()}"
         if not policy.HasField("enabled"):
@@ -187,30 +145,26 @@ class AlertPolicyService:
         policy.creation_record.mutated_by = MUTATED_BY
         policy.mutation_record.CopyFrom(policy.creation_record)
         with self.policies.transaction() as conn:
-            self.policies.put(conn, project, policy_id, policy_to_body(policy))
+            self.policies.put_message(conn, project, policy_id, policy)
         return policy
 
     def get(self, request: Any) -> Any:
-        return self._stored(request.name).proto()
+        return self.policies.find(POLICIES, request.name).proto()
 
     def list_policies(self, request: Any) -> tuple[list[Any], str, int]:
         """``(policies, next page token, total size)``."""
         project = parse_project(request.name)
-        test = compile_list_filter(request.filter, POLICY_SCHEMA)
-        views = [
-            (stored, view)
-            for stored in self.policies.list_policies(project)
-            if test(view := policy_view(stored.body))
-        ]
-        sort_views(views, request.order_by, POLICY_SCHEMA, lambda item: item[1])
-        chunk, token = page(views, request.page_size, request.page_token)
-        return [stored.proto() for stored, _ in chunk], token, len(views)
+        stored = self.policies.list_policies(project)
+        chunk, token, total = list_page(
+            stored, request, POLICY_SCHEMA, lambda policy: policy_view(policy.body)
+        )
+        return [policy.proto() for policy in chunk], token, total
 
     def update(self, request: Any) -> Any:
         supplied = request.alert_policy
         if not supplied.name:
             raise invalid("alert_policy.name", "", "the policy to update must be named")
-        stored = self._stored(supplied.name, "alert_policy.name")
+        stored = self.policies.find(POLICIES, supplied.name, "alert_policy.name")
         existing = stored.proto()
         paths = list(request.update_mask.paths) if request.HasField("update_mask") else []
         if not paths:
@@ -234,8 +188,8 @@ class AlertPolicyService:
         policy.mutation_record.mutated_by = MUTATED_BY
         with self.policies.transaction() as conn:
             if self.policies.get(stored.project, stored.id) is None:
-                raise ApiError(grpc.StatusCode.NOT_FOUND, f"Alert policy not found: {policy.name}")
-            self.policies.put(conn, stored.project, stored.id, policy_to_body(policy))
+                raise POLICIES.not_found(policy.name)
+            self.policies.put_message(conn, stored.project, stored.id, policy)
         return policy
 
     @staticmethod
@@ -251,11 +205,7 @@ class AlertPolicyService:
                     merge_conditions(existing.name, existing.conditions, supplied.conditions)
                 )
             elif head in ("user_label", "user_labels") and key:
-                key = key.strip('"')
-                if key in supplied.user_labels:
-                    policy.user_labels[key] = supplied.user_labels[key]
-                else:
-                    policy.user_labels.pop(key, None)
+                mask_label(policy.user_labels, supplied.user_labels, key)
             elif head in _READ_ONLY:
                 continue
             else:
@@ -272,10 +222,7 @@ class AlertPolicyService:
         return policy
 
     def delete(self, request: Any) -> None:
-        stored = self._stored(request.name)
+        stored = self.policies.find(POLICIES, request.name)
         with self.policies.transaction() as conn:
             if not self.policies.remove(conn, stored.project, stored.id):
-                raise ApiError(grpc.StatusCode.NOT_FOUND, f"Alert policy not found: {request.name}")
-
-
-__all__ = ["AlertPolicyService", "policy_from_body"]
+                raise POLICIES.not_found(request.name)

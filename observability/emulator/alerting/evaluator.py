@@ -54,10 +54,10 @@ from observability.emulator.alerting.payload import incident_payload
 from observability.emulator.channels.store import NotificationChannelStore
 from observability.emulator.common.clock import Clock
 from observability.emulator.common.errors import ApiError
+from observability.emulator.common.extractors import parse_extractor
 from observability.emulator.log_entries.convert import LogEntryPb, entry_to_dict, format_timestamp
 from observability.emulator.log_entries.service import LoggingService
 from observability.emulator.log_entries.store import PreparedEntry
-from observability.emulator.log_metrics.model import parse_extractor
 from observability.emulator.time_series.engine import TimeSeriesEngine
 from observability.logfilter import FilterError, compile_filter
 

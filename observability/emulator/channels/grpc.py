@@ -6,35 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from google.cloud.monitoring_v3.types import (
-    CreateNotificationChannelRequest,
-    DeleteNotificationChannelRequest,
-    GetNotificationChannelDescriptorRequest,
-    GetNotificationChannelRequest,
-    GetNotificationChannelVerificationCodeRequest,
-    GetNotificationChannelVerificationCodeResponse,
-    ListNotificationChannelDescriptorsRequest,
-    ListNotificationChannelDescriptorsResponse,
-    ListNotificationChannelsRequest,
-    ListNotificationChannelsResponse,
-    NotificationChannel,
-    NotificationChannelDescriptor,
-    SendNotificationChannelVerificationCodeRequest,
-    UpdateNotificationChannelRequest,
-    VerifyNotificationChannelRequest,
-)
+from google.cloud.monitoring_v3 import types
 from google.protobuf import empty_pb2
 
 from observability.emulator.channels.service import NotificationChannelService
+from observability.emulator.common.crud import crud_handler
 from observability.emulator.common.grpc_common import unary
 
 SERVICE_NAME = "google.monitoring.v3.NotificationChannelService"
 
-_Channel = NotificationChannel.pb()
-_Descriptor = NotificationChannelDescriptor.pb()
-_ListResponse = ListNotificationChannelsResponse.pb()
-_DescriptorsResponse = ListNotificationChannelDescriptorsResponse.pb()
-_CodeResponse = GetNotificationChannelVerificationCodeResponse.pb()
+_Channel = types.NotificationChannel.pb()
+_Descriptor = types.NotificationChannelDescriptor.pb()
+_ListResponse = types.ListNotificationChannelsResponse.pb()
+_DescriptorsResponse = types.ListNotificationChannelDescriptorsResponse.pb()
+_CodeResponse = types.GetNotificationChannelVerificationCodeResponse.pb()
 
 
 def handler(service: NotificationChannelService) -> grpc.GenericRpcHandler:
@@ -50,10 +35,6 @@ def handler(service: NotificationChannelService) -> grpc.GenericRpcHandler:
             notification_channels=channels, next_page_token=token, total_size=total
         )
 
-    def delete(request: Any) -> Any:
-        service.delete(request)
-        return empty_pb2.Empty()
-
     def send_code(request: Any) -> Any:
         service.send_verification_code(request)
         return empty_pb2.Empty()
@@ -62,34 +43,31 @@ def handler(service: NotificationChannelService) -> grpc.GenericRpcHandler:
         code, expire = service.get_verification_code(request)
         return _CodeResponse(code=code, expire_time=expire)
 
-    methods = {
+    other_methods = {
         "ListNotificationChannelDescriptors": unary(
-            list_descriptors, ListNotificationChannelDescriptorsRequest.pb(), _DescriptorsResponse
+            list_descriptors,
+            types.ListNotificationChannelDescriptorsRequest.pb(),
+            _DescriptorsResponse,
         ),
         "GetNotificationChannelDescriptor": unary(
-            service.get_descriptor, GetNotificationChannelDescriptorRequest.pb(), _Descriptor
-        ),
-        "CreateNotificationChannel": unary(
-            service.create, CreateNotificationChannelRequest.pb(), _Channel
-        ),
-        "GetNotificationChannel": unary(service.get, GetNotificationChannelRequest.pb(), _Channel),
-        "ListNotificationChannels": unary(
-            list_channels, ListNotificationChannelsRequest.pb(), _ListResponse
-        ),
-        "UpdateNotificationChannel": unary(
-            service.update, UpdateNotificationChannelRequest.pb(), _Channel
-        ),
-        "DeleteNotificationChannel": unary(
-            delete, DeleteNotificationChannelRequest.pb(), empty_pb2.Empty
+            service.get_descriptor, types.GetNotificationChannelDescriptorRequest.pb(), _Descriptor
         ),
         "SendNotificationChannelVerificationCode": unary(
-            send_code, SendNotificationChannelVerificationCodeRequest.pb(), empty_pb2.Empty
+            send_code, types.SendNotificationChannelVerificationCodeRequest.pb(), empty_pb2.Empty
         ),
         "GetNotificationChannelVerificationCode": unary(
-            get_code, GetNotificationChannelVerificationCodeRequest.pb(), _CodeResponse
+            get_code, types.GetNotificationChannelVerificationCodeRequest.pb(), _CodeResponse
         ),
         "VerifyNotificationChannel": unary(
-            service.verify, VerifyNotificationChannelRequest.pb(), _Channel
+            service.verify, types.VerifyNotificationChannelRequest.pb(), _Channel
         ),
     }
-    return grpc.method_handlers_generic_handler(SERVICE_NAME, methods)
+    return crud_handler(
+        SERVICE_NAME,
+        types,
+        "NotificationChannel",
+        "NotificationChannels",
+        service,
+        list_channels,
+        other_methods,
+    )

@@ -11,26 +11,16 @@ code is whatever GetNotificationChannelVerificationCode returns).
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import grpc
 from google.cloud.monitoring_v3.types import NotificationChannel
 from google.protobuf import field_mask_pb2
 
-from observability.emulator.alert_policies.listing import (
-    Schema,
-    compile_list_filter,
-    page,
-    sort_views,
-)
-from observability.emulator.alert_policies.service import (
-    MUTATED_BY,
-    new_id,
-    now_pb,
-    parse_project,
-)
-from observability.emulator.alert_policies.store import AlertPolicyStore, policy_to_body
 from observability.emulator.channels.model import (
     CHANNEL_TYPES,
     descriptor,
@@ -39,12 +29,13 @@ from observability.emulator.channels.model import (
     validate_channel,
 )
 from observability.emulator.channels.store import (
+    CHANNELS,
     NotificationChannelStore,
     StoredChannel,
-    channel_to_body,
-    split_channel_name,
 )
+from observability.emulator.common import crud
 from observability.emulator.common.errors import ApiError
+from observability.emulator.common.listing import Schema, page
 from observability.emulator.common.validation import invalid
 
 _ChannelPb = NotificationChannel.pb()
@@ -94,17 +85,31 @@ def verification_code(channel_name: str) -> str:
     return f"G-{int(digest[:8], 16) % 1_000_000:06d}"
 
 
+class ChannelUsers(Protocol):
+    """What deleting a channel needs of the alert policies that name it: read a project's
+    policies and rewrite them in one transaction. ``AlertPolicyStore`` is one; the channels
+    package names only this shape, so policies may depend on channels and not the reverse."""
+
+    def list_policies(self, project: str) -> Sequence[crud.StoredMessage]: ...
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def put_message(
+        self, conn: sqlite3.Connection, project: str, id_: str, message: Any
+    ) -> None: ...
+
+
 class NotificationChannelService:
     """Descriptors and channel CRUD over the stores (raw protobuf requests and responses)."""
 
-    def __init__(self, channels: NotificationChannelStore, policies: AlertPolicyStore) -> None:
+    def __init__(self, channels: NotificationChannelStore, policies: ChannelUsers) -> None:
         self.channels = channels
         self.policies = policies
 
     # -- descriptors -----------------------------------------------------------------
 
     def list_descriptors(self, request: Any) -> tuple[list[Any], str]:
-        project = parse_project(request.name)
+        project = crud.parse_project(request.name)
         all_descriptors = [descriptor(project, t) for t in CHANNEL_TYPES.values()]
         return page(all_descriptors, request.page_size, request.page_token)
 
@@ -130,53 +135,37 @@ class NotificationChannelService:
 
     # -- channels --------------------------------------------------------------------
 
-    def _stored(self, name: str, field: str = "name") -> StoredChannel:
-        if split_channel_name(name) is None:
-            raise invalid(
-                field, name, "must be projects/[PROJECT_ID]/notificationChannels/[CHANNEL_ID]"
-            )
-        found = self.channels.get_channel(name)
-        if found is None:
-            raise ApiError(grpc.StatusCode.NOT_FOUND, f"Notification channel not found: {name}")
-        return found
-
     def create(self, request: Any) -> Any:
-        project = parse_project(request.name)
+        project = crud.parse_project(request.name)
         channel = _ChannelPb()
         channel.CopyFrom(request.notification_channel)
         for field in ("name", "creation_record", "mutation_records"):
             channel.ClearField(field)
         channel_type = validate_channel(channel, creating=True)
-        channel_id = new_id()
-        channel.name = f"projects/{project}/notificationChannels/{channel_id}"
+        channel_id = crud.new_id()
+        channel.name = CHANNELS.of(project, channel_id)
         if channel_type.needs_verification:
             channel.verification_status = _Verification.UNVERIFIED
         if not channel.HasField("enabled"):
             channel.enabled.value = True
-        channel.creation_record.mutate_time.CopyFrom(now_pb())
-        channel.creation_record.mutated_by = MUTATED_BY
+        channel.creation_record.mutate_time.CopyFrom(crud.now_pb())
+        channel.creation_record.mutated_by = crud.MUTATED_BY
         with self.channels.transaction() as conn:
-            self.channels.put(conn, project, channel_id, channel_to_body(channel))
+            self.channels.put_message(conn, project, channel_id, channel)
         return public(channel)
 
     def get(self, request: Any) -> Any:
-        return public(self._stored(request.name).proto())
+        return public(self.channels.find(CHANNELS, request.name).proto())
 
     def list_channels(self, request: Any) -> tuple[list[Any], str, int]:
-        project = parse_project(request.name)
-        test = compile_list_filter(request.filter, CHANNEL_SCHEMA)
-        views = [
-            (stored, view)
-            for stored in self.channels.list_channels(project)
-            if test(view := channel_view(stored))
-        ]
-        sort_views(views, request.order_by, CHANNEL_SCHEMA, lambda item: item[1])
-        chunk, token = page(views, request.page_size, request.page_token)
-        return [public(stored.proto()) for stored, _ in chunk], token, len(views)
+        project = crud.parse_project(request.name)
+        stored = self.channels.list_channels(project)
+        chunk, token, total = crud.list_page(stored, request, CHANNEL_SCHEMA, channel_view)
+        return [public(channel.proto()) for channel in chunk], token, total
 
     def update(self, request: Any) -> Any:
         supplied = request.notification_channel
-        stored = self._stored(supplied.name, "notification_channel.name")
+        stored = self.channels.find(CHANNELS, supplied.name, "notification_channel.name")
         existing = stored.proto()
         channel = _ChannelPb()
         channel.CopyFrom(existing)
@@ -200,13 +189,7 @@ class NotificationChannelService:
                         "the type of a channel cannot change",
                     )
             elif head in ("labels", "user_labels") and key:
-                target = getattr(channel, head)
-                source = getattr(supplied, head)
-                key = key.strip('"')
-                if key in source:
-                    target[key] = source[key]
-                else:
-                    target.pop(key, None)
+                crud.mask_label(getattr(channel, head), getattr(supplied, head), key)
             elif path in _MASKABLE:
                 plain.append(path)
             elif path in _READ_ONLY:
@@ -229,14 +212,14 @@ class NotificationChannelService:
             channel.enabled.value = True
         validate_channel(channel, creating=False)
         record = channel.mutation_records.add()
-        record.mutate_time.CopyFrom(now_pb())
-        record.mutated_by = MUTATED_BY
+        record.mutate_time.CopyFrom(crud.now_pb())
+        record.mutated_by = crud.MUTATED_BY
         with self.channels.transaction() as conn:
-            self.channels.put(conn, stored.project, stored.id, channel_to_body(channel))
+            self.channels.put_message(conn, stored.project, stored.id, channel)
         return public(channel)
 
     def delete(self, request: Any) -> None:
-        stored = self._stored(request.name)
+        stored = self.channels.find(CHANNELS, request.name)
         users = [
             policy
             for policy in self.policies.list_policies(stored.project)
@@ -259,27 +242,27 @@ class NotificationChannelService:
                     names = [n for n in per_channel.notification_channel_names if n != stored.name]
                     del per_channel.notification_channel_names[:]
                     per_channel.notification_channel_names.extend(names)
-                self.policies.put(conn, user.project, user.id, policy_to_body(policy))
+                self.policies.put_message(conn, user.project, user.id, policy)
         with self.channels.transaction() as conn:
             self.channels.remove(conn, stored.project, stored.id)
 
     # -- verification ----------------------------------------------------------------
 
     def send_verification_code(self, request: Any) -> None:
-        self._stored(request.name)
+        self.channels.find(CHANNELS, request.name)
 
     def get_verification_code(self, request: Any) -> tuple[str, Any]:
-        stored = self._stored(request.name)
-        expire = now_pb()
+        stored = self.channels.find(CHANNELS, request.name)
+        expire = crud.now_pb()
         expire.FromDatetime(datetime.now(timezone.utc) + timedelta(hours=1))
         return verification_code(stored.name), expire
 
     def verify(self, request: Any) -> Any:
-        stored = self._stored(request.name)
+        stored = self.channels.find(CHANNELS, request.name)
         if request.code != verification_code(stored.name):
             raise invalid("code", request.code, "wrong verification code")
         channel = stored.proto()
         channel.verification_status = _Verification.VERIFIED
         with self.channels.transaction() as conn:
-            self.channels.put(conn, stored.project, stored.id, channel_to_body(channel))
+            self.channels.put_message(conn, stored.project, stored.id, channel)
         return public(channel)

@@ -12,50 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar, Final
 
 from google.cloud.monitoring_v3.types import NotificationChannel
-from google.protobuf import json_format
 
-from observability.emulator.alert_policies.store import ResourceTable
+from observability.emulator.common.crud import ResourceName, ResourceStore, StoredMessage
 
-_ChannelPb = NotificationChannel.pb()
-
-
-def channel_to_body(channel: Any) -> dict[str, Any]:
-    body: dict[str, Any] = json_format.MessageToDict(channel)
-    return body
-
-
-def channel_from_body(body: dict[str, Any]) -> Any:
-    return json_format.ParseDict(body, _ChannelPb())
-
-
-def split_channel_name(name: str) -> tuple[str, str] | None:
-    """``(project, channel id)`` of ``projects/P/notificationChannels/ID``, else None."""
-    parts = name.split("/")
-    if (
-        len(parts) == 4
-        and parts[0] == "projects"
-        and parts[2] == "notificationChannels"
-        and parts[1]
-        and parts[3]
-    ):
-        return parts[1], parts[3]
-    return None
+CHANNELS: Final = ResourceName(
+    "notificationChannels", "CHANNEL_ID", "Notification channel not found"
+)
 
 
 @dataclass(frozen=True, slots=True)
-class StoredChannel:
-    """A notification channel with its real (unobfuscated) labels."""
+class StoredChannel(StoredMessage):
+    """A notification channel with its real (unobfuscated) labels; ``proto()`` is the raw
+    ``NotificationChannel``, secrets in clear."""
 
-    project: str
-    id: str
-    body: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return f"projects/{self.project}/notificationChannels/{self.id}"
+    kind: ClassVar[ResourceName] = CHANNELS
+    message: ClassVar[Any] = NotificationChannel.pb()
 
     @property
     def type(self) -> str:
@@ -74,28 +49,20 @@ class StoredChannel:
     def user_labels(self) -> dict[str, str]:
         return dict(self.body.get("userLabels", {}))
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.body.get("enabled", True))
 
-    def proto(self) -> Any:
-        """The raw ``NotificationChannel`` protobuf, secrets in clear."""
-        return channel_from_body(self.body)
-
-
-class NotificationChannelStore(ResourceTable):
+class NotificationChannelStore(ResourceStore[StoredChannel]):
     """Notification channels per project."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, StoredChannel)
 
     def get_channel(self, name: str) -> StoredChannel | None:
         """The channel of a full resource name, or None."""
-        parts = split_channel_name(name)
-        if parts is None:
-            return None
-        found = self.get(*parts)
-        return None if found is None else StoredChannel(found.project, found.id, found.body)
+        parts = CHANNELS.split(name)
+        return None if parts is None else self.get(*parts)
 
     def list_channels(self, project: str) -> list[StoredChannel]:
-        return [StoredChannel(r.project, r.id, r.body) for r in self.rows(project)]
+        return self.rows(project)
 
     def channels(self, names: Iterable[str]) -> list[StoredChannel]:
         """The channels of a policy's ``notificationChannels`` that exist, in that order."""

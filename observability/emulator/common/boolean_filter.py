@@ -2,7 +2,7 @@
 
 The emulator speaks two of them: the metric filter of time series and alert conditions
 (``monitoring_filter``) and the list filter of alert policies and channels
-(``alert_policies.listing``). Their terms differ (selectors and functions against field paths,
+(``listing``). Their terms differ (selectors and functions against field paths,
 label maps and ``.size``), but everything around the terms is the same language: quoted
 strings with backslash escapes, ``NOT`` (or ``-``) binding tightest, then ``AND`` (juxtaposition
 is ``AND`` too), then ``OR``, parentheses grouping, and errors that name the 0-based character

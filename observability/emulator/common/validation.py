@@ -21,12 +21,12 @@ from google.cloud.monitoring_v3.types import Aggregation, AlertPolicy, Compariso
 from google.protobuf import duration_pb2
 
 from observability.emulator.common.errors import ApiError
+from observability.emulator.common.extractors import parse_extractor
 from observability.emulator.common.monitoring_filter import (
     MonitoringFilterError,
     compile_monitoring_filter,
 )
 from observability.emulator.descriptors.rules import check_builtin_aligner
-from observability.emulator.log_metrics.model import parse_extractor
 from observability.logfilter import FilterError, compile_filter
 
 MAX_DISPLAY_NAME_CHARS: Final = 512

@@ -12,31 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from google.cloud.monitoring_dashboard_v1.types import (
-    CreateDashboardRequest,
-    Dashboard,
-    DeleteDashboardRequest,
-    GetDashboardRequest,
-    ListDashboardsRequest,
-    ListDashboardsResponse,
-    UpdateDashboardRequest,
-)
-from google.protobuf import empty_pb2, json_format
+from google.cloud.monitoring_dashboard_v1 import types
+from google.cloud.monitoring_dashboard_v1.types import Dashboard, ListDashboardsResponse
+from google.protobuf import json_format
 
+from observability.emulator.common.crud import crud_handler
 from observability.emulator.common.errors import ApiError
-from observability.emulator.common.grpc_common import unary
 from observability.emulator.dashboards.service import DashboardsService
 
 SERVICE_NAME = "google.monitoring.dashboard.v1.DashboardsService"
 
 _Dashboard = Dashboard.pb()
-_CreateRequest = CreateDashboardRequest.pb()
-_GetRequest = GetDashboardRequest.pb()
-_ListRequest = ListDashboardsRequest.pb()
 _ListResponse = ListDashboardsResponse.pb()
-_UpdateRequest = UpdateDashboardRequest.pb()
-_DeleteRequest = DeleteDashboardRequest.pb()
-_Empty = empty_pb2.Empty
 
 
 def to_json(dashboard: Any) -> dict[str, Any]:
@@ -58,40 +45,38 @@ def from_json(data: dict[str, Any], into: Any = None) -> Any:
     return message
 
 
-def handler(service: DashboardsService) -> grpc.GenericRpcHandler:
-    """The generic handler to add to a ``grpc.Server``."""
+class _OverGrpc:
+    """The Dashboards service as the CRUD servicer calls it: protobuf in, protobuf out."""
 
-    def create(request: Any) -> Any:
-        created = service.create(
-            request.parent, to_json(request.dashboard), validate_only=request.validate_only
+    def __init__(self, service: DashboardsService) -> None:
+        self.service = service
+
+    def create(self, request: Any) -> Any:
+        dashboard = to_json(request.dashboard)
+        created = self.service.create(
+            request.parent, dashboard, validate_only=request.validate_only
         )
         return from_json(created)
 
-    def get(request: Any) -> Any:
-        return from_json(service.get(request.name))
+    def get(self, request: Any) -> Any:
+        return from_json(self.service.get(request.name))
 
-    def list_dashboards(request: Any) -> Any:
-        page = service.list(request.parent, request.page_size, request.page_token)
+    def list(self, request: Any) -> Any:
+        page = self.service.list(request.parent, request.page_size, request.page_token)
         response = _ListResponse(next_page_token=page.next_page_token)
         for dashboard in page.dashboards:
             from_json(dashboard, response.dashboards.add())
         return response
 
-    def update(request: Any) -> Any:
-        updated = service.update(to_json(request.dashboard), validate_only=request.validate_only)
-        return from_json(updated)
+    def update(self, request: Any) -> Any:
+        dashboard = to_json(request.dashboard)
+        return from_json(self.service.update(dashboard, validate_only=request.validate_only))
 
-    def delete(request: Any) -> Any:
-        service.delete(request.name)
-        return _Empty()
+    def delete(self, request: Any) -> None:
+        self.service.delete(request.name)
 
-    return grpc.method_handlers_generic_handler(
-        SERVICE_NAME,
-        {
-            "CreateDashboard": unary(create, _CreateRequest, _Dashboard),
-            "GetDashboard": unary(get, _GetRequest, _Dashboard),
-            "ListDashboards": unary(list_dashboards, _ListRequest, _ListResponse),
-            "UpdateDashboard": unary(update, _UpdateRequest, _Dashboard),
-            "DeleteDashboard": unary(delete, _DeleteRequest, _Empty),
-        },
-    )
+
+def handler(service: DashboardsService) -> grpc.GenericRpcHandler:
+    """The generic handler to add to a ``grpc.Server``."""
+    over_grpc = _OverGrpc(service)
+    return crud_handler(SERVICE_NAME, types, "Dashboard", "Dashboards", over_grpc, over_grpc.list)

@@ -22,7 +22,7 @@ import grpc
 from observability.emulator.common import page_tokens
 from observability.emulator.common.errors import ApiError, json_type_name
 from observability.emulator.dashboards.enums import enum_names
-from observability.emulator.dashboards.store import DashboardsStore, StoredDashboard
+from observability.emulator.dashboards.store import DASHBOARDS, DashboardsStore, StoredDashboard
 from observability.emulator.dashboards.validate import validate_dashboard
 
 DEFAULT_PAGE_SIZE: Final = 1000
@@ -63,10 +63,6 @@ def _text_field(body: dict[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise ApiError.invalid(f"{key}: must be a string, got {json_type_name(value)}")
     return value
-
-
-def _not_found(name: str) -> ApiError:
-    return ApiError(grpc.StatusCode.NOT_FOUND, f"Requested entity was not found: {name}")
 
 
 def render(project: str, ident: str, etag: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +131,7 @@ class DashboardsService:
         project, ident = _split_name(name)
         stored = self.store.get(project, ident)
         if stored is None:
-            raise _not_found(name)
+            raise DASHBOARDS.not_found(name)
         return _rendered(stored)
 
     def list(self, parent: str, page_size: int = 0, page_token: str = "") -> DashboardsPage:
@@ -144,7 +140,7 @@ class DashboardsService:
             raise ApiError.invalid(f"pageSize: must not be negative, got {page_size}")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = self._decode_token(project, page_token)
-        rows = self.store.list(project, after, size + 1)
+        rows = self.store.after(project, after, size + 1)
         more = len(rows) > size
         rows = rows[:size]
         token = page_tokens.encode(project, rows[-1].seq) if more else ""
@@ -167,7 +163,7 @@ class DashboardsService:
         enum_names(body)
         current = self.store.get(project, ident)
         if current is None:
-            raise _not_found(name)
+            raise DASHBOARDS.not_found(name)
         if etag and etag != current.etag:
             raise self._stale(name)
         if validate_only:
@@ -175,14 +171,14 @@ class DashboardsService:
         new_etag = _new_etag()
         if not self.store.replace(project, ident, new_etag, body, etag or None):
             if self.store.get(project, ident) is None:
-                raise _not_found(name)
+                raise DASHBOARDS.not_found(name)
             raise self._stale(name)
         return render(project, ident, new_etag, body)
 
     def delete(self, name: str) -> None:
         project, ident = _split_name(name)
         if not self.store.delete(project, ident):
-            raise _not_found(name)
+            raise DASHBOARDS.not_found(name)
 
     @staticmethod
     def _stale(name: str) -> ApiError:

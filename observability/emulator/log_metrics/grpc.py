@@ -8,23 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from google.cloud.logging_v2.types import (
-    CreateLogMetricRequest,
-    DeleteLogMetricRequest,
-    GetLogMetricRequest,
-    ListLogMetricsRequest,
-    ListLogMetricsResponse,
-    LogMetric,
-    UpdateLogMetricRequest,
-)
-from google.protobuf import empty_pb2
+from google.cloud.logging_v2 import types
+from google.cloud.logging_v2.types import ListLogMetricsResponse
 
-from observability.emulator.common.grpc_common import unary
+from observability.emulator.common.crud import crud_handler
 from observability.emulator.log_metrics.service import LogMetricsService
 
 SERVICE_NAME = "google.logging.v2.MetricsServiceV2"
 
-_LogMetric = LogMetric.pb()
 _ListResponse = ListLogMetricsResponse.pb()
 
 
@@ -35,17 +26,4 @@ def handler(service: LogMetricsService) -> grpc.GenericRpcHandler:
         page = service.list_metrics(request)
         return _ListResponse(metrics=page.metrics, next_page_token=page.next_page_token)
 
-    def delete(request: Any) -> Any:
-        service.delete(request)
-        return empty_pb2.Empty()
-
-    return grpc.method_handlers_generic_handler(
-        SERVICE_NAME,
-        {
-            "CreateLogMetric": unary(service.create, CreateLogMetricRequest.pb(), _LogMetric),
-            "GetLogMetric": unary(service.get, GetLogMetricRequest.pb(), _LogMetric),
-            "ListLogMetrics": unary(list_metrics, ListLogMetricsRequest.pb(), _ListResponse),
-            "UpdateLogMetric": unary(service.update, UpdateLogMetricRequest.pb(), _LogMetric),
-            "DeleteLogMetric": unary(delete, DeleteLogMetricRequest.pb(), empty_pb2.Empty),
-        },
-    )
+    return crud_handler(SERVICE_NAME, types, "LogMetric", "LogMetrics", service, list_metrics)

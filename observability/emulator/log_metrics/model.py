@@ -11,7 +11,6 @@ label values are cut at 1,024 characters.
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,12 @@ from typing import Any, Final
 from google.api import label_pb2, metric_pb2
 
 from observability.emulator.common.errors import ApiError
+from observability.emulator.common.extractors import (
+    Extractor,
+    entry_text,
+    extractor_key,
+    parse_extractor,
+)
 from observability.logfilter import (
     And,
     Comparison,
@@ -32,9 +37,7 @@ from observability.logfilter import (
     compile_filter,
     parse_filter,
 )
-from observability.logfilter.access import make_getter
-from observability.logfilter.re2 import RegexError, compile_re2
-from observability.logfilter.schema import MISSING, resolve
+from observability.logfilter.schema import resolve
 
 MAX_NAME_CHARS: Final = 100
 MAX_FILTER_CHARS: Final = 20_000
@@ -49,24 +52,10 @@ _NAME_ALLOWED = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,+!*'()%/"
 )
 _LABEL_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
-_EXTRACT = re.compile(r"\s*EXTRACT\s*\(\s*(?P<field>.*?)\s*\)\s*", re.DOTALL)
-_REGEXP_EXTRACT = re.compile(
-    r"\s*REGEXP_EXTRACT\s*\(\s*(?P<field>[^,]*?)\s*,\s*"
-    r"(?P<re>\"(?:[^\"\\]|\\.)*\")\s*\)\s*",
-    re.DOTALL,
-)
 
 Kind = metric_pb2.MetricDescriptor.MetricKind
 ValueType = metric_pb2.MetricDescriptor.ValueType
 LabelType = label_pb2.LabelDescriptor.ValueType
-
-_EXTRACTOR_KEYS: dict[str, str] = {}
-"""Field path text of an extractor -> the top-level LogEntry key it reads."""
-
-_FIELD_IN_EXTRACTOR = re.compile(r"\s*(?:REGEXP_)?EXTRACT\s*\(\s*(?P<field>[^,)]*?)\s*[,)]")
-
-Extractor = Callable[[dict[str, Any]], Any]
-"""Reads a value out of an entry (REST JSON dict); returns None when extraction fails."""
 
 
 def metric_type(name: str) -> str:
@@ -120,78 +109,6 @@ def _top_keys(node: Node, text: str) -> set[str] | None:
     if isinstance(node, FunctionCall) and node.name == "log_id":
         return {"logName"}
     return None  # global restrictions, SEARCH(), sample(), cast()...
-
-
-def _field_getter(text: str, where: str) -> Callable[[dict[str, Any]], Any]:
-    """A getter for a Logging field path such as ``jsonPayload.dag_id`` or ``labels."a-b"``."""
-    try:
-        node = parse_filter(f"{text}:*")
-        if not isinstance(node, Comparison) or not text:
-            raise FilterError("expected a field path", 0, text)
-        if not isinstance(node.lhs, FieldPath):
-            raise FilterError("expected a field path", 0, text)
-        field = resolve(node.lhs, text)
-    except FilterError as error:
-        raise ApiError.invalid(
-            f"{where}: {text!r} is not a log entry field: {error.message}"
-        ) from error
-    getter = make_getter(field)
-    default = field.default
-    _EXTRACTOR_KEYS[text] = field.keys[0]
-
-    def get(entry: dict[str, Any]) -> Any:
-        value = getter(entry)
-        if value is MISSING:
-            return None if default is MISSING else default
-        return value
-
-    return get
-
-
-def parse_extractor(text: str, where: str) -> Extractor:
-    """``EXTRACT(field)`` or ``REGEXP_EXTRACT(field, "re with one group")`` as a closure."""
-    match = _REGEXP_EXTRACT.fullmatch(text)
-    if match:
-        get = _field_getter(match["field"], where)
-        source = match["re"][1:-1]
-        pattern_text = re.sub(r"\\([\"\\])", r"\1", source)
-        try:
-            pattern = compile_re2(pattern_text)
-        except RegexError as error:
-            raise ApiError.invalid(f"{where}: {error}") from error
-        if pattern.groups != 1:
-            raise ApiError.invalid(
-                f"{where}: the regular expression must have exactly one capture group, "
-                f"it has {pattern.groups}"
-            )
-
-        def regexp_extract(entry: dict[str, Any]) -> Any:
-            value = get(entry)
-            if value is None:
-                return None
-            return pattern.extract(_as_text(value))
-
-        return regexp_extract
-    match = _EXTRACT.fullmatch(text)
-    if match and not match["field"].upper().startswith("REGEXP_EXTRACT"):
-        return _field_getter(match["field"], where)
-    raise ApiError.invalid(
-        f'{where}: must be EXTRACT(field) or REGEXP_EXTRACT(field, "regex"), got {text!r}'
-    )
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, list) and value:
-        return _as_text(value[0])
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def bucket_bounds(options: Any, where: str = "bucket_options") -> list[float]:
@@ -373,7 +290,7 @@ def _label_reader(spec: LabelSpec) -> Callable[[dict[str, Any]], LabelValue]:
             if raw is None:
                 return 0
             try:
-                return int(float(_as_text(raw)))
+                return int(float(entry_text(raw)))
             except (ValueError, OverflowError):
                 return 0
 
@@ -384,7 +301,7 @@ def _label_reader(spec: LabelSpec) -> Callable[[dict[str, Any]], LabelValue]:
             raw = extract(entry)
             if raw.__class__ is bool:
                 return bool(raw)
-            return raw is not None and _as_text(raw).lower() == "true"
+            return raw is not None and entry_text(raw).lower() == "true"
 
         return read_bool
 
@@ -394,7 +311,7 @@ def _label_reader(spec: LabelSpec) -> Callable[[dict[str, Any]], LabelValue]:
             return raw[:MAX_LABEL_VALUE_CHARS]
         if raw is None:
             return ""
-        return _as_text(raw)[:MAX_LABEL_VALUE_CHARS]
+        return entry_text(raw)[:MAX_LABEL_VALUE_CHARS]
 
     return read_string
 
@@ -437,7 +354,7 @@ class CompiledMetric:
         if isinstance(raw, (int, float)):
             return float(raw)
         try:
-            return float(_as_text(raw))
+            return float(entry_text(raw))
         except ValueError:
             return None
 
@@ -480,8 +397,7 @@ def _reads(metric: Any) -> frozenset[str] | None:
     for text in [*metric.label_extractors.values(), metric.value_extractor]:
         if not text:
             continue
-        match = _FIELD_IN_EXTRACTOR.match(text)
-        key = _EXTRACTOR_KEYS.get(match["field"]) if match else None
+        key = extractor_key(text)
         if key is None:
             return None
         keys.add(key)

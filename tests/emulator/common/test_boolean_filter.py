@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import pytest
 
-from observability.emulator.alert_policies.listing import Schema, compile_list_filter
 from observability.emulator.common.boolean_filter import (
     AllOf,
     AnyOf,
@@ -22,6 +21,7 @@ from observability.emulator.common.boolean_filter import (
     unquote,
 )
 from observability.emulator.common.errors import ApiError
+from observability.emulator.common.listing import Schema, compile_list_filter
 from observability.emulator.common.monitoring_filter import (
     MonitoringFilterError,
     compile_monitoring_filter,
