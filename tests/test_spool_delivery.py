@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from observability.emit import handoff
 from observability.emit.emitter import Emitter
 from observability.emit.entry import EntryTarget, to_entry
-from observability.emit.handoff import ENV_LIFETIME
+from observability.emit.handoff import ENV_LIFETIME, start_replayer
 from observability.emit.spool import EVENTS_SUFFIX, Spool
 from observability.gcp import Endpoint, logging_client
 from observability.settings import Settings
@@ -154,6 +155,24 @@ def _spooled(project: str, folder: Path, events: int, per_file: int = 500) -> Sp
         batch = range(start, min(events, start + per_file))
         spool.write([to_entry(_event(n), target, 250_000) for n in batch])
     return spool
+
+
+def test_a_replayer_delivers_the_spool_exits_and_is_never_doubled(
+    emulator: Endpoint, project: str, emulator_env: dict[str, str]
+) -> None:
+    spool = _spooled(project, Path(emulator_env["COMPOSER_OBS_SPOOL_DIR"]), 30, per_file=10)
+    assert start_replayer(spool.directory, lifetime=0) is None  # switched off
+    with handoff._replayer_lock(spool.directory) as held:
+        assert held is not None
+        assert start_replayer(spool.directory, lifetime=60) is None  # one runs: it will look
+    pid = start_replayer(spool.directory, lifetime=60)
+    assert pid is not None
+    started = time.monotonic()
+    _, status = os.waitpid(pid, 0)  # our child here; an ending task process's, in Airflow
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert time.monotonic() - started < 60, "an empty spool ends the replayer"
+    assert len(_stored(emulator, project)) == 30
+    assert spool.files() == []
 
 
 def test_a_replayer_killed_mid_replay_loses_and_duplicates_nothing(

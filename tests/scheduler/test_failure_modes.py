@@ -177,6 +177,19 @@ def _what_needs_an_outside_observer_reports_no_failure(played: dict[str, Played]
             assert {event["event_type"] for event in events} <= {"task_started"}, (column, mode)
 
 
+def _task_events_link_their_log(played: dict[str, Played]) -> None:
+    """``log_url`` is on task events also where the listener runs in the scheduler or the API
+    server (computed from the hook's task instance and Airflow's ``base_url``, no query)."""
+    unlinked = [
+        (column, mode, event["event_type"], event.get("reason"))
+        for column, mode, events in _events(played)
+        for event in events
+        if event["event_type"].startswith("task_") and not event.get("log_url")
+    ]
+    print(f"task events without log_url: {unlinked}")
+    assert unlinked == []
+
+
 def _nothing_is_left_in_a_spool(played: dict[str, Played]) -> None:
     """Issue 12, point 2: what a short task spooled arrives without anyone running a command."""
     assert {name: one.left_in_spool for name, one in played.items()} == dict.fromkeys(played, 0)
@@ -220,3 +233,4 @@ def test_failure_modes_under_a_real_scheduler(played: dict[str, Played]) -> None
     _what_needs_an_outside_observer_reports_no_failure(played)
     _nothing_is_left_in_a_spool(played)
     _each_mode_produces_what_was_recorded(played)
+    _task_events_link_their_log(played)
