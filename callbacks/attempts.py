@@ -15,6 +15,7 @@ empty file per outcome (``first_outcome(..., shared=True)``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -54,27 +55,55 @@ def start_of(key: TryKey) -> datetime | None:
 
 
 SHARED_FOLDER = Path(tempfile.gettempdir()) / "composer-obs-outcomes"
-_SHARED_KEPT_S = 86_400
-_pruned = False
+SHARED_KEPT_S = 86_400
+"""How long a marker is kept: Airflow's repeats of one outcome come within minutes."""
+SHARED_MAX_MARKERS = 20_000
+"""Markers kept at most: the oldest beyond are removed (a few MB of inodes, at worst)."""
+PRUNE_EVERY_S = 3_600
+_pruned_at: float | None = None
 
 
-def _first_on_this_machine(key: TryKey) -> bool:
-    """Create the outcome's marker file; False if another process already did. Markers older
-    than a day are removed once per process."""
-    global _pruned
-    SHARED_FOLDER.mkdir(parents=True, exist_ok=True)
-    if not _pruned:
-        _pruned = True
-        cutoff = time.time() - _SHARED_KEPT_S
-        for marker in SHARED_FOLDER.iterdir():
-            try:
-                if marker.stat().st_mtime < cutoff:
-                    marker.unlink()
-            except OSError:
-                continue
-    name = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+def _prune(now: float) -> None:
+    """Remove markers older than ``SHARED_KEPT_S``, and the oldest beyond
+    ``SHARED_MAX_MARKERS``; at most once an hour per process (a scheduler lives for weeks)."""
+    global _pruned_at
+    if _pruned_at is not None and now - _pruned_at < PRUNE_EVERY_S:
+        return
+    _pruned_at = now
+    markers: list[tuple[float, Path]] = []
+    for marker in SHARED_FOLDER.iterdir():
+        try:
+            markers.append((marker.stat().st_mtime, marker))
+        except OSError:
+            continue
+    markers.sort()
+    cutoff = now - SHARED_KEPT_S
+    excess = len(markers) - SHARED_MAX_MARKERS
+    for index, (modified, marker) in enumerate(markers):
+        if modified >= cutoff and index >= excess:
+            break
+        with contextlib.suppress(OSError):
+            marker.unlink()
+
+
+def marker_name(key: TryKey, began: datetime | None) -> str:
+    """The marker file of one outcome: its ids and when the try or run began. Ids alone repeat
+    (a re-created Airflow database starts ``manual__...`` runs and try numbers afresh, and
+    scheduled runs' ids are their dates); a genuinely new try or run has a new start."""
+    when = began.isoformat() if began is not None else ""
+    return hashlib.sha256(repr((key, when)).encode()).hexdigest()[:32]
+
+
+def _first_on_this_machine(key: TryKey, began: datetime | None) -> bool:
+    """Create the outcome's marker file; False if another process already did."""
     try:
-        os.close(os.open(SHARED_FOLDER / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        SHARED_FOLDER.mkdir(parents=True, exist_ok=True)
+        _prune(time.time())
+        os.close(
+            os.open(
+                SHARED_FOLDER / marker_name(key, began), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600
+            )
+        )
     except FileExistsError:
         return False
     except OSError:
@@ -82,11 +111,15 @@ def _first_on_this_machine(key: TryKey) -> bool:
     return True
 
 
-def first_outcome(key: TryKey, event_type: str, shared: bool = False) -> bool:
+def first_outcome(
+    key: TryKey, event_type: str, shared: bool = False, began: datetime | None = None
+) -> bool:
     """Record the outcome; False if it was already recorded (a repeated callback) in this
-    process or, when ``shared``, by any process of this machine."""
+    process or, when ``shared``, by any process of this machine for the try or run that
+    began at ``began`` (its start date, the same in every report Airflow makes of it)."""
+    memo = key if began is None else (*key, began)
     with _lock:
-        if key in _outcomes:
+        if memo in _outcomes:
             return False
-        _remember(_outcomes, key, event_type)
-    return not shared or _first_on_this_machine(key)
+        _remember(_outcomes, memo, event_type)
+    return not shared or _first_on_this_machine(key, began)

@@ -280,7 +280,7 @@ def task_event(event_type: str, context: Mapping[str, Any]) -> EventFields | Non
     if event_type in ("task_failed", "task_up_for_retry", "task_skipped"):
         reason, exception = _why(event_type, context, duration, reschedules)
         if reason in failures.FROM_OUTSIDE and not attempts.first_outcome(
-            (*key, "outside"), event_type, shared=True
+            (*key, "outside"), event_type, shared=True, began=_aware(_get(ti, "start_date"))
         ):
             return None  # Airflow reported this kill twice: once is the truth
         fields["reason"] = reason
@@ -348,4 +348,5 @@ def first_run_outcome(fields: EventFields) -> bool:
     """False when this machine already sent this run's outcome: Airflow 2.10 can end a run
     twice, and the DAG callback (DAG processor) and the listener (scheduler) both see it."""
     key = (fields["dag_id"], fields["run_id"], fields["event_type"])
-    return attempts.first_outcome(key, fields["event_type"], shared=True)
+    began = fields["start_date"]
+    return attempts.first_outcome(key, fields["event_type"], shared=True, began=began)

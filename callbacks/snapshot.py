@@ -26,10 +26,39 @@ def loaded(obj: Any) -> Any:
         return obj
     if "_sa_instance_state" not in attributes:
         return obj
-    return SimpleNamespace(
+    copy = SimpleNamespace(
         **{
             name: loaded(value) if name in RELATED else value
             for name, value in attributes.items()
             if not name.startswith("_sa_")
         }
     )
+    log_url = _computed(type(obj), "log_url", copy)
+    if log_url is not None:
+        copy.log_url = log_url
+    return copy
+
+
+def _computed(cls: type, name: str, copy: SimpleNamespace) -> Any:
+    """Airflow's own property ``name`` of ``cls``, computed on the copy: a task instance's
+    ``log_url`` needs only its ids and Airflow's configuration (3.x: ``[api] base_url``; 2.10:
+    ``[webserver] base_url`` and the run's logical date, read from the run when it is loaded),
+    so the copy gives it without touching the session. None when the copy lacks what it needs."""
+    prop = getattr(cls, name, None)
+    if not isinstance(prop, property) or prop.fget is None:
+        return None
+    run = getattr(copy, "dag_run", None)
+    borrowed = [
+        attribute
+        for attribute in ("execution_date", "logical_date")
+        if not hasattr(copy, attribute) and hasattr(run, attribute)
+    ]
+    for attribute in borrowed:
+        setattr(copy, attribute, getattr(run, attribute))
+    try:
+        return prop.fget(copy)
+    except Exception:  # noqa: BLE001 - an attribute not loaded, or config missing: no URL
+        return None
+    finally:
+        for attribute in borrowed:
+            delattr(copy, attribute)

@@ -84,6 +84,14 @@ class Settings(BaseModel):
     flush_timeout_s: float = Field(
         default=2.0, gt=0, description="Longest the end of a task process waits for delivery."
     )
+    replay_after_exit_s: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "How long a process that ends with events in the spool leaves a replayer process "
+            "trying to deliver them (0: none; the next writer on the machine replays them)."
+        ),
+    )
     max_entry_bytes: int = Field(
         default=250_000,
         ge=4_096,

@@ -4,14 +4,22 @@ and a PostgreSQL cluster with migrated Airflow databases for real-scheduler test
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from observability.emit.handoff import ENV_LIFETIME
 from observability.emulator.process import emulator_process
 from observability.gcp import Endpoint
+
+# A process that ends with events in the spool leaves a replayer behind for up to five minutes
+# (observability.emit.handoff). The many tests that point writers at dead or hanging endpoints
+# must not leave such processes running: the tests of the replayer, and the Airflow processes
+# (which do not inherit COMPOSER_ variables), set it themselves.
+os.environ.setdefault(ENV_LIFETIME, "0")
 
 
 @pytest.fixture(scope="session")

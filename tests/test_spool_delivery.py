@@ -15,19 +15,24 @@ from pathlib import Path
 
 import pytest
 
+from observability.emit import handoff
 from observability.emit.emitter import Emitter
 from observability.emit.entry import EntryTarget, to_entry
+from observability.emit.handoff import ENV_LIFETIME, start_replayer
 from observability.emit.spool import EVENTS_SUFFIX, Spool
 from observability.gcp import Endpoint, logging_client
 from observability.settings import Settings
-from tests.support.processes import late_endpoint
+from tests.support.processes import black_hole, late_endpoint
 from tests.support.waiting import wait_for
 from tests.test_emitter import _event, _stored
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTICE = re.compile(r"composer-observability: (\d+) events spooled to (\S+); they will be replayed")
+NOTICE = re.compile(
+    r"composer-observability: (\d+) events spooled to (\S+); they will be replayed "
+    r"(?:by replayer process (\d+)|by the next writer on this machine)"
+)
 
 
 def _environment(target: str, project: str, spool: Path) -> dict[str, str]:
@@ -93,40 +98,53 @@ def test_a_burst_of_failing_tasks_against_a_late_endpoint_loses_nothing_and_says
 ) -> None:
     """30 task processes start at once and fail within a second, while the Logging endpoint
     takes no connection for 4 s; half end through atexit, half through logging.shutdown() and
-    os._exit. Then the next task runs (until the burst's events are in, or 90 s: on a loaded
-    2-core machine its writer alone takes seconds to start). Every event arrives, once, and
-    every process that spooled said so in its output."""
+    os._exit. No other process runs after them, and nobody runs a command: the replayer the
+    spooling processes leave behind delivers every event, once, and then exits; every process
+    that spooled said so in its output."""
     assert emulator.grpc_target is not None
     spool = tmp_path / "spool"
     watch = SpoolWatch(spool)
     with late_endpoint(emulator.grpc_target, ready_after_s=4.0) as target:
-        env = _environment(target, project, spool)
+        env = {**_environment(target, project, spool), ENV_LIFETIME: "120"}
         burst = [_task(env, f"t{n:02}", "exit" if n % 2 else "os_exit") for n in range(30)]
         outputs = {process.pid: process.communicate(timeout=120) for process in burst}
         assert {process.returncode for process in burst} == {1}  # the task's own exit status
-        burst_in = tmp_path / "burst-delivered"
-        after = _task(env, "next", "exit", "--work-s", "90", "--until", str(burst_in))
         wait_for(lambda: len(_stored(emulator, project)) >= 60, timeout=120, interval=0.5)
-        burst_in.touch()
-        outputs[after.pid] = after.communicate(timeout=120)
-        wait_for(lambda: len(_stored(emulator, project)) >= 62, timeout=60, interval=0.5)
+        said = {pid: NOTICE.findall(err) for pid, (_, err) in outputs.items()}
+        replayers = {int(pid) for notices in said.values() for _, _, pid in notices if pid}
+        wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in replayers), 60, 0.5)
         time.sleep(1.0)  # a duplicate would show up now
     watch.stop()
 
     stored = _stored(emulator, project)
-    assert len(stored) == 62, "every task_started and task_failed of 31 tasks, once"
-    assert len({entry.insert_id for entry in stored}) == 62
+    assert len(stored) == 60, "every task_started and task_failed of 30 tasks, once"
+    assert len({entry.insert_id for entry in stored}) == 60
     assert Spool(spool).files() == []
-    said = {}
-    for pid, (_, err) in outputs.items():
-        notices = NOTICE.findall(err)
-        assert len(notices) <= 1, err
-        if notices:
-            said[pid] = int(notices[0][0])
-            assert notices[0][1] == str(spool)
     assert watch.writers, "with the endpoint late, the burst must have spooled"
-    assert watch.writers <= set(said), "a process spooled without saying so"
-    assert all(1 <= count <= 2 for count in said.values())
+    assert watch.writers <= {pid for pid, notices in said.items() if notices}, (
+        "a process spooled without saying so"
+    )
+    for notices in said.values():
+        assert len(notices) <= 1, notices
+        assert all(folder == str(spool) and 1 <= int(count) <= 2 for count, folder, _ in notices)
+    assert replayers, "the first process that spooled left a replayer"
+
+
+def test_sigterm_during_the_final_flush_waits_for_the_flush(
+    emulator: Endpoint, project: str, tmp_path: Path
+) -> None:
+    """Airflow 2.10 sends SIGTERM to a task process still running two heartbeats after its
+    task failed, and the task's handler raises: before, that ended the final flush with
+    nothing delivered or spooled. The signal now waits for the flush (here, 2 s against a
+    hanging endpoint: everything spooled), then reaches the task's handler."""
+    spool = tmp_path / "spool"
+    with black_hole() as hanging:
+        task = _task(_environment(hanging, project, spool), "t", "terminated")
+        out, err = task.communicate(timeout=60)
+    assert "task received SIGTERM" in out, out + err
+    assert "final flush failed" not in err
+    assert [int(count) for count, _, _ in NOTICE.findall(err)] == [2], err
+    assert Spool(spool).pending_entries() == 2
 
 
 def _spooled(project: str, folder: Path, events: int, per_file: int = 500) -> Spool:
@@ -137,6 +155,24 @@ def _spooled(project: str, folder: Path, events: int, per_file: int = 500) -> Sp
         batch = range(start, min(events, start + per_file))
         spool.write([to_entry(_event(n), target, 250_000) for n in batch])
     return spool
+
+
+def test_a_replayer_delivers_the_spool_exits_and_is_never_doubled(
+    emulator: Endpoint, project: str, emulator_env: dict[str, str]
+) -> None:
+    spool = _spooled(project, Path(emulator_env["COMPOSER_OBS_SPOOL_DIR"]), 30, per_file=10)
+    assert start_replayer(spool.directory, lifetime=0) is None  # switched off
+    with handoff._replayer_lock(spool.directory) as held:
+        assert held is not None
+        assert start_replayer(spool.directory, lifetime=60) is None  # one runs: it will look
+    pid = start_replayer(spool.directory, lifetime=60)
+    assert pid is not None
+    started = time.monotonic()
+    _, status = os.waitpid(pid, 0)  # our child here; an ending task process's, in Airflow
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert time.monotonic() - started < 60, "an empty spool ends the replayer"
+    assert len(_stored(emulator, project)) == 30
+    assert spool.files() == []
 
 
 def test_a_replayer_killed_mid_replay_loses_and_duplicates_nothing(

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from observability.emit.held_termination import termination_held
+
 if TYPE_CHECKING:  # loaded by the writer thread, off the callback's path
     from observability.emit.entry import EntryTarget
     from observability.emit.replay import BackgroundReplay
@@ -362,17 +364,29 @@ class Emitter:
         try:
             if self._ready.is_set():
                 self.replay.stop()
-            self.flush()
+            with termination_held():
+                self.flush()
             if self.stats.spooled:
-                # The one line the task log gets: these events are not lost, and not silent.
-                print(
-                    f"composer-observability: {self.stats.spooled} events spooled to "
-                    f"{self._spooled_to}; they will be replayed",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                self._hand_off()
         except Exception as exc:  # noqa: BLE001 - never raise at interpreter exit
             print(f"composer-observability: final flush failed: {exc}", file=sys.stderr)
+
+    def _hand_off(self) -> None:
+        """Leave a replayer for what this process spooled, and say so: the one line the task
+        log gets (these events are not lost, and not silent)."""
+        from observability.emit.handoff import lifetime_s, start_replayer
+        from observability.emit.raw_event import fallback_spool_dir
+
+        settings = self.settings
+        folder = settings.spool_dir if settings else fallback_spool_dir()
+        pid = start_replayer(folder, lifetime_s(settings.replay_after_exit_s if settings else None))
+        by = f"by replayer process {pid}" if pid else "by the next writer on this machine"
+        print(
+            f"composer-observability: {self.stats.spooled} events spooled to "
+            f"{self._spooled_to}; they will be replayed {by}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 class _FlushOnLoggingShutdown(logging.Handler):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from examples.airflow_runner import venv_version
+from observability.emit.handoff import ENV_LIFETIME
 from observability.gcp import Endpoint
 from tests.airflow.conftest import (
     airflow_params,
@@ -69,6 +70,7 @@ def outage(
     with black_hole() as hanging:
         env = composer_env(Endpoint(grpc_target=hanging), project, home / "spool")
         env["OBS_TEST_TIMINGS"] = str(timings)
+        env[ENV_LIFETIME] = "0"  # the spool is left for the operator's replay below
         airflow = make_airflow(venv, home, env)
         result = airflow.dags_test("obs_test_limits")
     calls = [json.loads(line) for line in timings.read_text().splitlines()]

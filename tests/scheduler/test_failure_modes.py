@@ -78,7 +78,8 @@ def played(
             }
             results = {name: future.result() for name, future in futures.items()}
         timings = {"ready_s": round(ready_s), **{n: round(r.seconds) for n, r in results.items()}}
-        print(f"\nAirflow {version}: {timings}, spooled: {[r.spooled for r in results.values()]}")
+        left = {name: result.left_in_spool for name, result in results.items()}
+        print(f"\nAirflow {version}: {timings}, left in the spool: {left}")
         yield results
 
 
@@ -176,17 +177,47 @@ def _what_needs_an_outside_observer_reports_no_failure(played: dict[str, Played]
             assert {event["event_type"] for event in events} <= {"task_started"}, (column, mode)
 
 
-def _observations_are_recorded_for_the_readme(played: dict[str, Played]) -> None:
-    """``COMPOSER_OBS_UPDATE_OBSERVED=1`` records this run's observations as the README
-    table's source (``python -m tests.scheduler.failure_table`` renders them)."""
+def _task_events_link_their_log(played: dict[str, Played]) -> None:
+    """``log_url`` is on task events also where the listener runs in the scheduler or the API
+    server (computed from the hook's task instance and Airflow's ``base_url``, no query)."""
+    unlinked = [
+        (column, mode, event["event_type"], event.get("reason"))
+        for column, mode, events in _events(played)
+        for event in events
+        if event["event_type"].startswith("task_") and not event.get("log_url")
+    ]
+    print(f"task events without log_url: {unlinked}")
+    assert unlinked == []
+
+
+def _nothing_is_left_in_a_spool(played: dict[str, Played]) -> None:
+    """Issue 12, point 2: what a short task spooled arrives without anyone running a command."""
+    assert {name: one.left_in_spool for name, one in played.items()} == dict.fromkeys(played, 0)
+
+
+def _each_mode_produces_what_was_recorded(played: dict[str, Played]) -> None:
+    """Each mode's events (type, count, reason, exception type, failed tasks) are exactly
+    those of ``observed/<version>.json``, the README table's source: any change fails here
+    with its diff. ``COMPOSER_OBS_UPDATE_OBSERVED=1`` records this run's instead (then render
+    the table: ``python -m tests.scheduler.failure_table``)."""
     version = next(iter(played.values())).cluster.version
     seen = observations(played)
     assert set(seen) == set(COLUMNS)
+    recorded = OBSERVED / f"{version}.json"
     if UPDATE:
         OBSERVED.mkdir(exist_ok=True)
-        (OBSERVED / f"{version}.json").write_text(
-            json.dumps(seen, indent=2, ensure_ascii=False) + "\n"
-        )
+        recorded.write_text(json.dumps(seen, indent=2, ensure_ascii=False) + "\n")
+        return
+    expected = json.loads(recorded.read_text())
+    differences = [
+        f"{column} / {mode}:\n  recorded: {expected.get(column, {}).get(mode)}\n  now:      {now}"
+        for column, modes in seen.items()
+        for mode, now in modes.items()
+        if expected.get(column, {}).get(mode) != now
+    ]
+    assert not differences, f"Airflow {version} differs from {recorded.name}:\n" + "\n".join(
+        differences
+    )
 
 
 def test_failure_modes_under_a_real_scheduler(played: dict[str, Played]) -> None:
@@ -200,4 +231,6 @@ def test_failure_modes_under_a_real_scheduler(played: dict[str, Played]) -> None
     _a_rescheduled_sensor_starts_once_per_try(played)
     _a_failed_run_names_its_failed_tasks(played)
     _what_needs_an_outside_observer_reports_no_failure(played)
-    _observations_are_recorded_for_the_readme(played)
+    _nothing_is_left_in_a_spool(played)
+    _each_mode_produces_what_was_recorded(played)
+    _task_events_link_their_log(played)

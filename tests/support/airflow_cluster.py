@@ -56,6 +56,12 @@ PLUGIN_FILE = "from callbacks.plugin import ComposerObservabilityPlugin  # noqa:
 HEARTBEAT_TIMEOUT_S = 60
 """Seconds without a heartbeat before the scheduler fails a task (Airflow's default: 300)."""
 
+DAG_FILE_PROCESSOR_TIMEOUT_S = 300
+"""Seconds before Airflow kills a DAG file processor (its default: 50). On the loaded 2-core
+test machine, a processor running a DAG's failure callback was seen stalled 30 s and killed
+at 50 s, losing the callback's event with the process: that is Airflow killing the process
+running our code (a SIGKILL nothing survives), not the failure a test plays."""
+
 ADMIN = ("admin", "admin")
 """Airflow 2.10's REST user (basic auth)."""
 
@@ -132,6 +138,7 @@ def _config(major: int, database_url: str, api_port: int, plugins: Path) -> dict
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": str(DAG_FILE_PROCESSOR_TIMEOUT_S),
         }
     return {
         **common,
@@ -144,6 +151,7 @@ def _config(major: int, database_url: str, api_port: int, plugins: Path) -> dict
         "AIRFLOW__SCHEDULER__ZOMBIE_DETECTION_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
+        "AIRFLOW__CORE__DAG_FILE_PROCESSOR_TIMEOUT": str(DAG_FILE_PROCESSOR_TIMEOUT_S),
     }
 
 

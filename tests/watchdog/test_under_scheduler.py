@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from examples.airflow_runner import venv_version
+from observability.emit.spool import Spool
 from observability.gcp import Endpoint
 from tests.airflow.conftest import airflow_params, composer_env, read_events, unique_project
 from tests.support.airflow_cluster import ADMIN, AirflowCluster
@@ -120,7 +121,7 @@ def watched(
         af.wait_for_dags(["wd_sigkill", "wd_stuck", "wd_autopause", "wd_reported"])
         runs = _play(af)
         # The precondition of "left alone": our callbacks' reports are in Cloud Logging.
-        wait_for(lambda: _heard(emulator, project, env), 180, 5.0, "wd_reported's events")
+        wait_for(lambda: _heard(emulator, project), 180, 5.0, "wd_reported's events")
         time.sleep(20)  # past stuck_after, the wd_long limit and the grace
         watchdog_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("COMPOSER_OBS_")},
@@ -131,20 +132,13 @@ def watched(
         config = _config(work / "watchdog.yaml", af, work / "airflow-password")
         yield Watched(af, project, config, watchdog_env, runs)
         assert not af.exited(), f"an Airflow component exited: {af.exited()}"
+        spool = Spool(work / "spool")
+        wait_for(lambda: spool.pending_entries() == 0, 120, 2.0, "the callbacks' spool to empty")
 
 
-def _heard(emulator: Endpoint, project: str, env: dict[str, str]) -> bool:
-    """Whether our callbacks' events of wd_reported are in Cloud Logging. On a loaded machine a
-    short task's events may wait in the spool until a writer lives long enough to replay them
-    (issue 12); here they are replayed as an operator would."""
-    spool = env["COMPOSER_OBS_SPOOL_DIR"]
-    subprocess.run(
-        [str(COMPOSER_OBS), "spool", "replay", "--spool-dir", spool],
-        env={**os.environ, **env, "COMPOSER_OBS_PROJECT": project},
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+def _heard(emulator: Endpoint, project: str) -> bool:
+    """Whether our callbacks' events of wd_reported are in Cloud Logging (a short task's events
+    may come through the spool and its replayer: nobody runs a command)."""
     events = read_events(emulator, project)
     kinds = {e["event_type"] for e in events if e.get("dag_id") == "wd_reported"}
     return {"task_failed", "dag_run_failed"} <= kinds

@@ -183,9 +183,6 @@ def test_failing_dags_page_once_each_then_recover(
         "COMPOSER_OBS_EMULATOR_HTTP": str(endpoint.http_url).removeprefix("http://"),
         "COMPOSER_OBS_PROJECT": PROJECT,
         "COMPOSER_OBS_SPOOL_DIR": str(tmp_path / "spool"),
-        # Outcomes are told once per machine (callbacks.attempts); this test's fixed run ids
-        # must not count as told by an earlier run of it.
-        "TMPDIR": str(tmp_path),
     }
     script = textwrap.dedent(CALLBACKS).replace("{failing}", repr(FAILING))
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
