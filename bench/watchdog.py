@@ -45,13 +45,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from examples.airflow_runner import Airflow  # noqa: E402
-from observability.child_process import child_process  # noqa: E402
+from observability.child_process import child_process, wait_until_answering  # noqa: E402
 from observability.emit.emitter import Emitter  # noqa: E402
 from observability.emulator.process import emulator_process, free_port  # noqa: E402
 from observability.events import EventType  # noqa: E402
@@ -147,20 +145,6 @@ class ApiServer:
     process: subprocess.Popen[bytes]
 
 
-def _wait_until_serving(server: ApiServer, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"api-server (limit {server.page_limit}) exited")
-        try:
-            if httpx.get(f"{server.url}/api/v2/version", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1.0)
-    raise TimeoutError(f"api-server (limit {server.page_limit}) not serving after {timeout} s")
-
-
 @contextmanager
 def api_servers(venv: Path, home: Path, database: str) -> Iterator[list[ApiServer]]:
     """One ``airflow api-server`` (one worker) per page limit, started side by side."""
@@ -186,7 +170,8 @@ def api_servers(venv: Path, home: Path, database: str) -> Iterator[list[ApiServe
             )
             servers.append(ApiServer(limit, f"http://127.0.0.1:{port}", process))
         for server in servers:
-            _wait_until_serving(server)
+            name = f"api-server (limit {server.page_limit})"
+            wait_until_answering(server.process, f"{server.url}/api/v2/version", name, 240, 1.0)
         yield servers
 
 
