@@ -127,9 +127,9 @@ def test_apply_is_idempotent_minimal_and_destroy_spares_what_is_not_ours(
         assert api.counter.total_writes == 2
 
         destroy = destroy_plan(read_live(_fresh(api)))
-        assert len(destroy.changes) == 26
+        assert len(destroy.changes) == 27
         assert apply_plan(destroy, api).ok
-        assert api.counter.total_writes == 26
+        assert api.counter.total_writes == 27
         after = read_live(api)
         assert [p["name"] for p in after.by_kind["policy"]] == [hand_policy.name]
         assert [d["name"] for d in after.by_kind["dashboard"]] == [hand_dash["name"]]

@@ -23,7 +23,7 @@ def _vars(tmp_path: Path, **extra: str) -> list[str]:
 def test_validate_offline(tmp_path: Path) -> None:
     result = runner.invoke(provision_app, ["validate", *_vars(tmp_path), "--project", "p"])
     assert result.exit_code == 0, result.output
-    assert "11 metrics, 1 channel, 14 policies, 2 dashboards: valid" in result.output
+    assert "12 metrics, 1 channel, 14 policies, 2 dashboards: valid" in result.output
 
 
 def test_validate_reports_file_line_key(tmp_path: Path) -> None:
