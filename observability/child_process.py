@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,3 +41,22 @@ def child_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_until_answering(
+    process: subprocess.Popen[bytes], url: str, name: str, timeout: float, every: float = 0.1
+) -> None:
+    """Block until ``url`` answers 200; raise if ``process`` exits first or time runs out."""
+    import httpx  # only the services that answer HTTP need it
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited at start")
+        try:
+            if httpx.get(url, timeout=min(5.0, timeout)).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(every)
+    raise TimeoutError(f"{name} was not ready after {timeout:.0f} s")

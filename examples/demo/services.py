@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import yaml
 
 from examples.demo.routing import demo_routing
 from examples.payments_service import PaymentsService
-from observability.child_process import child_process
+from observability.child_process import child_process, wait_until_answering
 from observability.emulator.process import emulator_process, free_port, free_port_pair
 from observability.gcp import Endpoint
 from observability.standins import PagerDutyStandIn, SlackStandIn, SmtpStandIn, smtp_server
@@ -59,17 +58,8 @@ class Router:
 
 def _ready(router: Router) -> Callable[[subprocess.Popen[bytes]], None]:
     def wait(process: subprocess.Popen[bytes]) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the router exited at start (its log: {router.log_path})")
-            try:
-                if httpx.get(f"{router.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"the router was not ready after 60 s (its log: {router.log_path})")
+        name = f"the router (its log: {router.log_path})"
+        wait_until_answering(process, f"{router.url}/readyz", name, 60)
 
     return wait
 

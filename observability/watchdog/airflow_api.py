@@ -22,6 +22,23 @@ import httpx
 
 from observability.watchdog.config import AirflowAuth
 
+_LIFECYCLE_EVENTS = (
+    # What Airflow writes for every try (3: the execution API; 2.10: the task runner and CLI).
+    "running",
+    "success",
+    "failed",
+    "skipped",
+    "upstream_failed",
+    "up_for_retry",
+    "up_for_reschedule",
+    "queued",
+    "scheduled",
+    "deferred",
+    "restarting",
+    "removed",
+    "cli_task_run",
+)
+
 
 class AirflowAPIError(RuntimeError):
     """The API answered with an error or could not be reached; the message is one line."""
@@ -35,6 +52,10 @@ def _time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _end_key(ti: TaskInstance) -> datetime:
+    return ti.end_date or datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _iso(value: datetime) -> str:
@@ -182,6 +203,8 @@ class AirflowAPI:
         self._bearer: str | None = None
         self._major: int | None = None
         self._audit: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+        self._audit_read: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+        self._audit_since: datetime | None = None
         self.version: str | None = None
         basic = (auth.username or "", auth.secret()) if auth.kind == "basic" else None
         self._http = httpx.Client(timeout=timeout_s, auth=basic, follow_redirects=True)
@@ -314,6 +337,7 @@ class AirflowAPI:
         states: list[str],
         *,
         updated_since: datetime | None = None,
+        started_before: datetime | None = None,
         dag_id: str = "~",
         run_id: str = "~",
     ) -> list[TaskInstance]:
@@ -321,11 +345,77 @@ class AirflowAPI:
         params: list[tuple[str, Any]] = [("state", state) for state in states]
         if updated_since is not None:
             params.append(("updated_at_gte", _iso(updated_since)))
+        if started_before is not None:
+            params.append(("start_date_lte", _iso(started_before)))
         path = f"{self._prefix}/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
         return [TaskInstance.from_api(item) for item in self._pages(path, "task_instances", params)]
 
-    def recent_successes(self, dag_id: str, task_id: str, count: int) -> list[TaskInstance]:
-        """The last ``count`` successful tries of one task, newest first (a duration baseline)."""
+    def task_instance_batch(
+        self,
+        *,
+        dag_ids: list[str],
+        states: list[str],
+        task_ids: list[str] | None = None,
+        run_ids: list[str] | None = None,
+        newest_first: bool = False,
+        max_pages: int | None = None,
+    ) -> tuple[list[TaskInstance], bool]:
+        """The tries of many DAGs (and tasks, runs) in one list request (``.../list``), paged.
+
+        The filters combine as a cross product (any of the DAGs, any of the tasks): callers keep
+        the pairs they asked for. Returns the tries and whether ``max_pages`` cut the read short.
+        Airflow 3 sorts by ``order_by``; Airflow 2.10's body has no sort."""
+        body: dict[str, Any] = {"dag_ids": dag_ids, "state": states}
+        if task_ids is not None:
+            body["task_ids"] = task_ids
+        if run_ids is not None:
+            body["dag_run_ids"] = run_ids
+        if newest_first and self.major >= 3:
+            body["order_by"] = "-end_date"
+        path = f"{self._prefix}/dags/~/dagRuns/~/taskInstances/list"
+        found: list[TaskInstance] = []
+        offset, pages = 0, 0
+        while True:
+            page = self._request(
+                "POST", path, json={**body, "page_limit": self.page_size, "page_offset": offset}
+            )
+            items = page.get("task_instances") or []
+            found.extend(TaskInstance.from_api(item) for item in items)
+            offset, pages = offset + len(items), pages + 1
+            if not items or offset >= int(page.get("total_entries") or 0):
+                return found, False
+            if max_pages is not None and pages >= max_pages:
+                return found, True
+
+    def recent_successes(
+        self, tasks: set[tuple[str, str]], count: int, *, max_pages: int = 5
+    ) -> dict[tuple[str, str], list[TaskInstance]]:
+        """The last ``count`` successful tries of each ``(dag_id, task_id)``, newest first.
+
+        One list request for all of them (a duration baseline per task would otherwise cost a
+        request per task); a task left with fewer than 3 tries by a read cut short at
+        ``max_pages`` is asked for alone, so no baseline is missed for the sake of the cap."""
+        if not tasks:
+            return {}
+        tries, cut = self.task_instance_batch(
+            dag_ids=sorted({dag for dag, _ in tasks}),
+            task_ids=sorted({task for _, task in tasks}),
+            states=["success"],
+            newest_first=True,
+            max_pages=max_pages,
+        )
+        by_task: dict[tuple[str, str], list[TaskInstance]] = {task: [] for task in tasks}
+        for ti in tries:
+            if (ti.dag_id, ti.task_id) in by_task:
+                by_task[ti.dag_id, ti.task_id].append(ti)
+        for task, found in by_task.items():
+            if cut and len(found) < 3:
+                found[:] = self._task_successes(*task, count)
+            found.sort(key=_end_key, reverse=True)
+            del found[count:]
+        return by_task
+
+    def _task_successes(self, dag_id: str, task_id: str, count: int) -> list[TaskInstance]:
         if self.major >= 3:
             params: list[tuple[str, Any]] = [
                 ("state", "success"),
@@ -336,20 +426,11 @@ class AirflowAPI:
             page = self._request(
                 "GET", f"{self._prefix}/dags/{dag_id}/dagRuns/~/taskInstances", params=params
             )
-        else:
-            page = self._request(
-                "POST",
-                f"{self._prefix}/dags/~/dagRuns/~/taskInstances/list",
-                json={
-                    "dag_ids": [dag_id],
-                    "task_ids": [task_id],
-                    "state": ["success"],
-                    "page_limit": 1000,
-                },
-            )
-        items = [TaskInstance.from_api(item) for item in page.get("task_instances") or []]
-        items.sort(key=lambda ti: ti.end_date or datetime.min.replace(tzinfo=timezone.utc))
-        return items[-count:][::-1]
+            return [TaskInstance.from_api(item) for item in page.get("task_instances") or []]
+        tries, _ = self.task_instance_batch(
+            dag_ids=[dag_id], task_ids=[task_id], states=["success"]
+        )
+        return tries
 
     def dag_runs(
         self, states: list[str], *, updated_since: datetime | None = None, dag_id: str = "~"
@@ -369,11 +450,51 @@ class AirflowAPI:
         )
         return [DagRun.from_api(item) for item in page.get("dag_runs") or []]
 
-    def dags(self, *, paused: bool | None = None) -> list[Dag]:
-        params: list[tuple[str, Any]] = []
+    def dags(
+        self,
+        *,
+        paused: bool | None = None,
+        tags: list[str] | None = None,
+        last_run_failed: bool = False,
+        has_import_errors: bool = False,
+    ) -> list[Dag]:
+        """DAGs, filtered; the last two filters exist on Airflow 3 only (callers check)."""
+        params: list[tuple[str, Any]] = [("tags", tag) for tag in tags or []]
+        if tags:
+            params.append(("tags_match_mode", "any"))
         if paused is not None:
             params.append(("paused", str(paused).lower()))
+        if last_run_failed:
+            params.append(("last_dag_run_state", "failed"))
+        if has_import_errors:
+            params.append(("has_import_errors", "true"))
         return [Dag.from_api(item) for item in self._pages(f"{self._prefix}/dags", "dags", params)]
+
+    def dag_page(self, offset: int) -> tuple[list[Dag], int]:
+        """One page of every DAG, in ``dag_id`` order from ``offset``, and how many there are."""
+        page = self._request(
+            "GET",
+            f"{self._prefix}/dags",
+            params={"order_by": "dag_id", "limit": self.page_size, "offset": offset},
+        )
+        dags = [Dag.from_api(item) for item in page.get("dags") or []]
+        return dags, int(page.get("total_entries") or 0)
+
+    def dag(self, dag_id: str) -> Dag | None:
+        """One DAG as it is now (None when Airflow no longer has it)."""
+        try:
+            return Dag.from_api(self._request("GET", f"{self._prefix}/dags/{dag_id}"))
+        except AirflowAPIError as exc:
+            if " answered 404" in str(exc):
+                return None
+            raise
+
+    def tag_names(self, prefix: str) -> list[str] | None:
+        """Every DAG tag starting with ``prefix`` (Airflow 3's ``/dagTags``; None on 2.10)."""
+        if self.major < 3:
+            return None
+        names = self._pages(f"{self._prefix}/dagTags", "tags", [("tag_name_pattern", prefix)])
+        return sorted(str(name) for name in names if str(name).startswith(prefix))
 
     def dag_run_timeout_s(self, dag_id: str) -> float | None:
         """The DAG's ``dagrun_timeout`` in seconds, if it has one."""
@@ -400,22 +521,58 @@ class AirflowAPI:
             open_slots=int(item.get("open_slots") or 0),
         )
 
-    def event_logs(self, dag_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
-        """Airflow's audit log of one DAG (and run): who changed what, e.g. a state by hand.
+    def read_audit_since(self, since: datetime, *, max_pages: int = 3) -> None:
+        """Airflow's audit log since ``since`` in a few requests, for ``event_logs`` to serve.
 
-        Kept until ``forget``: a failed try and its failed run read the same log in one pass."""
+        The task lifecycle records (``running``, ``success``... one per try and state) are left
+        out; what remains is rare (states set by hand, heartbeat timeouts, pauses). When more
+        than ``max_pages`` remain, nothing is kept and ``event_logs`` reads run by run."""
+        params: list[tuple[str, Any]] = [("after", _iso(since)), ("order_by", "-when")]
+        params += [("excluded_events", event) for event in _LIFECYCLE_EVENTS]
+        records: list[dict[str, Any]] = []
+        offset = 0
+        for _ in range(max_pages):
+            page = self._request(
+                "GET",
+                f"{self._prefix}/eventLogs",
+                params=[*params, ("limit", self.page_size), ("offset", offset)],
+            )
+            items = list(page.get("event_logs") or [])
+            records.extend(items)
+            offset += len(items)
+            if not items or offset >= int(page.get("total_entries") or 0):
+                break
+        else:
+            return
+        self._audit_since = since
+        for record in records:
+            key = (str(record.get("dag_id")), record.get("run_id"))
+            self._audit.setdefault(key, []).append(record)
+
+    def event_logs(
+        self, dag_id: str, run_id: str | None = None, *, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Airflow's audit log of one DAG run: who changed what, e.g. a state by hand.
+
+        Served from ``read_audit_since`` when it covers ``since``, else read (once a pass: a
+        failed try and its failed run read the same log)."""
         key = (dag_id, run_id)
-        if key not in self._audit:
+        covered = self._audit_since is not None and since is not None and since >= self._audit_since
+        if covered:
+            return self._audit.get(key, [])
+        if key not in self._audit_read:
             params: dict[str, Any] = {"dag_id": dag_id, "limit": 100, "order_by": "-when"}
             if run_id is not None:
                 params["run_id"] = run_id
             page = self._request("GET", f"{self._prefix}/eventLogs", params=params)
-            self._audit[key] = list(page.get("event_logs") or [])
-        return self._audit[key]
+            self._audit_read[key] = list(page.get("event_logs") or [])
+        return self._audit_read[key]
 
     def forget(self) -> None:
         """Drop what one pass read (the audit logs): the next pass reads them afresh."""
         self._audit.clear()
+        self._audit_read.clear()
+        self._audit_since = None
 
     def log_tail(self, ti: TaskInstance, lines: int = 40) -> str:
         """The last lines of a try's task log, as text (empty when there is none).

@@ -157,6 +157,15 @@ class WatchdogConfig(_Strict):
         le=10_000,
         description="Asked per page; Airflow caps it at [api] maximum_page_limit (default 100).",
     )
+    dag_pages_per_pass: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Pages of the DAG list read a pass: the list is read a slice at a time.",
+    )
+    dag_list_refresh: Duration = Field(
+        default=600, gt=0, description="A new round of the DAG list no sooner than this."
+    )
     limits: Limits = Limits()
     deadlines: list[Deadline] = Field(default_factory=list)
     critical_dags: list[str] = Field(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,25 +21,26 @@ from observability.fingerprint import fingerprint
 from observability.router.duration import parse_duration
 from observability.watchdog import reasons
 from observability.watchdog.airflow_api import AirflowAPI, Dag, DagRun, ImportError_, TaskInstance
+from observability.watchdog.catalog import MAX_DURATION_TAG, DagCatalog
 from observability.watchdog.config import WatchdogConfig
 from observability.watchdog.facts import Fact, try_identity
 
 WAITING_STATES = ("scheduled", "queued")
 ACTIVE_RUN_STATES = ("queued", "running")
-MAX_DURATION_TAG = "max_task_duration:"
-"""A DAG tag ``max_task_duration:30m`` sets the running limit of every task of the DAG."""
-
 _BASELINE_TTL_S = 3600.0
-_DAG_LIST_TTL_S = 600.0
 
 
 @dataclass
 class Memory:
-    """What one watcher remembers between passes: baselines and the DAG list, with their age."""
+    """What one watcher remembers between passes: baselines and run timeouts, with their age."""
 
     baselines: dict[tuple[str, str], tuple[float, float | None]] = field(default_factory=dict)
-    dags: tuple[float, dict[str, Dag]] | None = None
+    run_timeouts: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     paused_seen: set[str] = field(default_factory=set)
+
+    def fresh(self, cache: dict[Any, tuple[float, Any]], key: Any) -> bool:
+        kept = cache.get(key)
+        return kept is not None and time.monotonic() - kept[0] < _BASELINE_TTL_S
 
 
 def _seconds(start: datetime | None, end: datetime) -> float | None:
@@ -105,8 +106,9 @@ def failed_tries(api: AirflowAPI, since: datetime) -> list[TaskInstance]:
 
 def explain_failed_try(api: AirflowAPI, ti: TaskInstance) -> Fact:
     """The ``task_failed`` fact of a try that no callback reported, with its reason."""
-    log_tail = api.log_tail(ti)
-    event_logs = api.event_logs(ti.dag_id, ti.run_id)
+    event_logs = api.event_logs(ti.dag_id, ti.run_id, since=ti.end_date or ti.start_date)
+    # A state set by hand is the cause whatever the log says: its log is not read.
+    log_tail = "" if reasons.marked_by_hand(event_logs, ti.task_id) else api.log_tail(ti)
     reason = reasons.task_reason(log_tail, event_logs, ti.task_id)
     when = ti.end_date or datetime.now(timezone.utc)
     last = reasons.last_error_line(log_tail)
@@ -138,17 +140,38 @@ def failed_runs(api: AirflowAPI, since: datetime) -> list[DagRun]:
     return api.dag_runs(["failed"], updated_since=since)
 
 
-def explain_failed_run(api: AirflowAPI, run: DagRun) -> Fact:
-    """The ``dag_run_failed`` fact of a run no callback reported: why, and which tasks."""
-    tries = api.task_instances(
-        ["failed", "upstream_failed", "skipped"], dag_id=run.dag_id, run_id=run.run_id
+def explain_failed_runs(api: AirflowAPI, memory: Memory, runs: list[DagRun]) -> list[Fact]:
+    """The ``dag_run_failed`` facts of runs no callback reported: why, and which tasks.
+
+    The runs' ended tries come in one list request; a DAG's ``dagrun_timeout`` is read (and
+    kept an hour) only for a run it may explain: one with no failed task, or with tasks the
+    timeout skipped."""
+    if not runs:
+        return []
+    tries, _ = api.task_instance_batch(
+        dag_ids=sorted({run.dag_id for run in runs}),
+        run_ids=sorted({run.run_id for run in runs}),
+        states=["failed", "upstream_failed", "skipped"],
     )
+    by_run: dict[tuple[str, str], list[TaskInstance]] = {}
+    for ti in tries:
+        by_run.setdefault((ti.dag_id, ti.run_id), []).append(ti)
+    return [
+        _explain_failed_run(api, memory, run, by_run.get((run.dag_id, run.run_id), []))
+        for run in runs
+    ]
+
+
+def _explain_failed_run(
+    api: AirflowAPI, memory: Memory, run: DagRun, tries: list[TaskInstance]
+) -> Fact:
     failed = sorted({ti.task_id for ti in tries if ti.state == "failed"})
     reason = "task_failure" if failed else "failed"
-    if reasons.marked_by_hand(api.event_logs(run.dag_id, run.run_id), None):
+    since = run.end_date or run.start_date
+    if reasons.marked_by_hand(api.event_logs(run.dag_id, run.run_id, since=since), None):
         reason = reasons.MARKED_FAILED
-    else:
-        timeout = api.dag_run_timeout_s(run.dag_id)
+    elif not failed or any(ti.state == "skipped" for ti in tries):
+        timeout = _run_timeout_s(api, memory, run.dag_id)
         took = _seconds(run.start_date, run.end_date or datetime.now(timezone.utc))
         if timeout and took is not None and took >= timeout:
             reason = reasons.RUN_TIMED_OUT
@@ -176,6 +199,12 @@ def explain_failed_run(api: AirflowAPI, run: DagRun) -> Fact:
             "failed_task_ids": failed,
         },
     )
+
+
+def _run_timeout_s(api: AirflowAPI, memory: Memory, dag_id: str) -> float | None:
+    if not memory.fresh(memory.run_timeouts, dag_id):
+        memory.run_timeouts[dag_id] = (time.monotonic(), api.dag_run_timeout_s(dag_id))
+    return memory.run_timeouts[dag_id][1]
 
 
 # -- import errors ---------------------------------------------------------------------------------
@@ -234,14 +263,24 @@ def import_error_facts(
 
 
 def stuck_tries(
-    api: AirflowAPI, config: WatchdogConfig, runs: dict[tuple[str, str], DagRun], now: datetime
+    api: AirflowAPI,
+    config: WatchdogConfig,
+    active_runs: Callable[[], dict[tuple[str, str], DagRun]],
+    now: datetime,
 ) -> list[Fact]:
-    """Tries scheduled or queued for longer than ``limits.stuck_after``, with their pool."""
+    """Tries scheduled or queued for longer than ``limits.stuck_after``, with their pool.
+
+    A try's own times say how long it waits; the active runs (``active_runs``, read on
+    demand) stand in when it has none (Airflow 2.10 keeps no time for ``scheduled``)."""
     limit = config.limits.stuck_after
     pools: dict[str, Any] = {}
     facts = []
     for ti in api.task_instances(list(WAITING_STATES)):
-        run = runs.get((ti.dag_id, ti.run_id))
+        run = (
+            active_runs().get((ti.dag_id, ti.run_id))
+            if ti.queued_when is None and ti.scheduled_when is None
+            else None
+        )
         since = (
             (ti.queued_when if ti.state == "queued" else ti.scheduled_when)
             or ti.scheduled_when
@@ -288,43 +327,64 @@ def _tag_limit(dag: Dag | None) -> float | None:
     return None
 
 
-def _baseline(
-    api: AirflowAPI, config: WatchdogConfig, memory: Memory, ti: TaskInstance
-) -> float | None:
-    key = (ti.dag_id, ti.task_id)
-    cached = memory.baselines.get(key)
-    if cached is not None and time.monotonic() - cached[0] < _BASELINE_TTL_S:
-        return cached[1]
-    history = api.recent_successes(ti.dag_id, ti.task_id, config.limits.history)
-    value = p95(ti.duration_s for ti in history if ti.duration_s is not None)
-    memory.baselines[key] = (time.monotonic(), value)
-    return value
+def _baselines(
+    api: AirflowAPI, config: WatchdogConfig, memory: Memory, tis: list[TaskInstance]
+) -> dict[tuple[str, str], float | None]:
+    """Each task's p95 of its last successful tries, kept an hour; the missing in one read."""
+    wanted = {(ti.dag_id, ti.task_id) for ti in tis}
+    missing = {key for key in wanted if not memory.fresh(memory.baselines, key)}
+    for key, history in api.recent_successes(missing, config.limits.history).items():
+        value = p95(ti.duration_s for ti in history if ti.duration_s is not None)
+        memory.baselines[key] = (time.monotonic(), value)
+    return {key: memory.baselines[key][1] for key in wanted}
+
+
+def _shortest_limit(config: WatchdogConfig, tagged: dict[str, Dag]) -> float:
+    """No try running for less than this can be past its limit, whatever its limit is."""
+    limits = [config.limits.anomaly_floor]
+    limits += [rule.limit for rule in config.limits.running]
+    limits += [limit for dag in tagged.values() if (limit := _tag_limit(dag)) is not None]
+    return min(limits)
 
 
 def running_long(
     api: AirflowAPI,
     config: WatchdogConfig,
     memory: Memory,
-    dags: dict[str, Dag],
+    catalog: DagCatalog,
     now: datetime,
 ) -> list[Fact]:
-    """Running tries past their limit: configured (file, then DAG tag), else from history."""
+    """Running tries past their limit: configured (file, then DAG tag), else from history.
+
+    Only the tries running longer than the shortest limit in force are read (for most
+    environments: the anomaly floor), and their baselines in one request."""
+    tagged = catalog.tagged()
+    running = api.task_instances(
+        ["running"], started_before=now - timedelta(seconds=_shortest_limit(config, tagged))
+    )
+    limits: dict[TaskInstance, float | None] = {}
+    for ti in running:
+        if ti.start_date is not None:
+            limits[ti] = config.limits.running_limit(ti.dag_id, ti.task_id) or _tag_limit(
+                tagged.get(ti.dag_id)
+            )
+    floor = config.limits.anomaly_floor
+    unlimited = [
+        ti
+        for ti, limit in limits.items()
+        if limit is None and (_seconds(ti.start_date, now) or 0.0) >= floor
+    ]
+    baselines = _baselines(api, config, memory, unlimited)
     facts = []
-    for ti in api.task_instances(["running"]):
-        elapsed = _seconds(ti.start_date, now)
-        if ti.start_date is None or elapsed is None:
-            continue
-        limit = config.limits.running_limit(ti.dag_id, ti.task_id) or _tag_limit(
-            dags.get(ti.dag_id)
-        )
-        source, baseline = "configured", None
+    for ti, configured in limits.items():
+        assert ti.start_date is not None
+        elapsed = _seconds(ti.start_date, now) or 0.0
+        limit, source, baseline = configured, "configured", None
         if limit is None:
-            if elapsed < config.limits.anomaly_floor:
+            baseline = baselines.get((ti.dag_id, ti.task_id))
+            if elapsed < floor or baseline is None:
                 continue  # under the floor nothing is long, whatever the history says
-            baseline = _baseline(api, config, memory, ti)
-            if baseline is None:
-                continue
-            limit = max(config.limits.anomaly_factor * baseline, config.limits.anomaly_floor)
+            limit = max(config.limits.anomaly_factor * baseline, floor)
             source = "history"
         if elapsed < limit:
             continue
@@ -412,9 +472,8 @@ def late_runs(
 
 def _average_runtime(api: AirflowAPI, memory: Memory, dag_id: str) -> float | None:
     key = (dag_id, "")
-    cached = memory.baselines.get(key)
-    if cached is not None and time.monotonic() - cached[0] < _BASELINE_TTL_S:
-        return cached[1]
+    if memory.fresh(memory.baselines, key):
+        return memory.baselines[key][1]
     runs = [run for run in api.latest_runs(dag_id, 20) if run.state == "success"]
     durations = [
         (run.end_date - run.start_date).total_seconds()
@@ -461,32 +520,53 @@ def _time_of_day(api: AirflowAPI, rule: Any, active: list[DagRun], now: datetime
     return facts
 
 
-def dag_list(api: AirflowAPI, memory: Memory) -> dict[str, Dag]:
-    """Every DAG, re-read every 10 minutes (the list is the costliest read of a pass)."""
-    if memory.dags is None or time.monotonic() - memory.dags[0] > _DAG_LIST_TTL_S:
-        memory.dags = (time.monotonic(), {dag.dag_id: dag for dag in api.dags()})
-    return memory.dags[1]
-
-
-def overdue_dags(config: WatchdogConfig, dags: dict[str, Dag], now: datetime) -> list[Fact]:
-    """Scheduled, unpaused DAGs whose next run should have been created long ago."""
-    facts = []
+def _overdue(dag: Dag, config: WatchdogConfig, now: datetime) -> Fact | None:
     grace = timedelta(seconds=config.limits.overdue_grace)
-    for dag in dags.values():
-        if dag.is_paused or dag.next_run_after is None or now < dag.next_run_after + grace:
+    if dag.is_paused or dag.next_run_after is None or now < dag.next_run_after + grace:
+        return None
+    return Fact(
+        event_type=EventType.DAG_RUN_LATE,
+        identity=(dag.dag_id, dag.next_run_after.isoformat(), "next_run"),
+        timestamp=dag.next_run_after + grace,
+        dag_id=dag.dag_id,
+        reason="the next scheduled run was never created "
+        "(scheduler stopped, max_active_runs reached, or no free slot)",
+        finding=Finding(deadline=dag.next_run_after + grace, deadline_reference="next_run"),
+    )
+
+
+def overdue_dags(
+    config: WatchdogConfig,
+    catalog: DagCatalog,
+    said: Callable[[Fact], bool],
+    now: datetime,
+) -> list[Fact]:
+    """Scheduled, unpaused DAGs whose next run should have been created long ago.
+
+    The catalogue's copy of a DAG may be old (the scheduler moved its next run since), so a
+    DAG overdue by that copy is read again before it is reported, unless that very fact was
+    already said."""
+    facts = []
+    for known in catalog.known():
+        candidate = _overdue(known, config, now)
+        if candidate is None or said(candidate):
             continue
-        facts.append(
-            Fact(
-                event_type=EventType.DAG_RUN_LATE,
-                identity=(dag.dag_id, dag.next_run_after.isoformat(), "next_run"),
-                timestamp=dag.next_run_after + grace,
-                dag_id=dag.dag_id,
-                reason="the next scheduled run was never created "
-                "(scheduler stopped, max_active_runs reached, or no free slot)",
-                finding=Finding(deadline=dag.next_run_after + grace, deadline_reference="next_run"),
-            )
-        )
+        dag = catalog.fresh(known.dag_id)
+        fact = _overdue(dag, config, now) if dag is not None else None
+        if fact is not None:
+            facts.append(fact)
     return facts
+
+
+def _paused(api: AirflowAPI, config: WatchdogConfig) -> list[Dag]:
+    """The paused DAGs that may matter: on Airflow 3, those whose last run failed (every
+    automatic pause) and those tagged ``critical``, unless critical patterns are configured;
+    else all of them."""
+    if api.major < 3 or config.critical_dags:
+        return api.dags(paused=True)
+    found = {dag.dag_id: dag for dag in api.dags(paused=True, last_run_failed=True)}
+    found.update((dag.dag_id, dag) for dag in api.dags(paused=True, tags=["critical"]))
+    return list(found.values())
 
 
 def paused_dags(
@@ -494,7 +574,7 @@ def paused_dags(
 ) -> list[Fact]:
     """DAGs Airflow paused after consecutive failed runs, and any pause of a critical DAG."""
     facts = []
-    paused = api.dags(paused=True)
+    paused = _paused(api, config)
     for dag in paused:
         critical = config.is_critical(dag.dag_id, list(dag.tags))
         if not critical and dag.max_consecutive_failed_runs <= 0:
@@ -539,24 +619,17 @@ def _team(dag: Dag) -> str | None:
     return dag.owners[0] if dag.owners else None
 
 
-def with_owners(facts: list[Fact], dags: dict[str, Dag], config: WatchdogConfig) -> list[Fact]:
+def with_owners(facts: list[Fact], catalog: DagCatalog, config: WatchdogConfig) -> list[Fact]:
     """Each fact with its DAG's owner, team and criticality, so routes can use them.
 
     An import error has no DAG (the file did not parse), but Airflow still lists the DAGs the
     file held before it broke: their team is the file's."""
-    by_file: dict[str, Dag] = {}
-    for listed in dags.values():
-        if listed.fileloc:
-            by_file.setdefault(listed.fileloc, listed)
+    dags = catalog.with_owners({fact.dag_id for fact in facts if fact.dag_id})
     enriched = []
     for fact in facts:
         dag: Dag | None = dags.get(fact.dag_id or "")
         if dag is None and fact.finding is not None and fact.finding.file:
-            file = fact.finding.file
-            dag = next(
-                (held for loc, held in by_file.items() if loc == file or loc.endswith("/" + file)),
-                None,
-            )
+            dag = catalog.in_file(fact.finding.file)
         if dag is None:
             enriched.append(fact)
             continue

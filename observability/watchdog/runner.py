@@ -21,7 +21,8 @@ from typing import Any
 from observability.events import EventType
 from observability.gcp import Endpoint, logging_client, project_id
 from observability.watchdog import detect
-from observability.watchdog.airflow_api import AirflowAPI
+from observability.watchdog.airflow_api import AirflowAPI, DagRun
+from observability.watchdog.catalog import DagCatalog
 from observability.watchdog.composer import ComposerAPI, to_environment
 from observability.watchdog.config import AirflowAuth, WatchdogConfig
 from observability.watchdog.facts import Environment, Fact, event_id, try_identity
@@ -66,6 +67,7 @@ class Watcher:
         self.api = AirflowAPI(environment.airflow_url, auth, page_size=config.page_size)
         self.reporter = Reporter(environment, logging_reader, project)
         self.memory = detect.Memory()
+        self.catalog = DagCatalog(self.api, config.dag_pages_per_pass, config.dag_list_refresh)
         self._since: datetime | None = None
 
     def close(self) -> None:
@@ -80,21 +82,36 @@ class Watcher:
             since = now - lookback
         else:  # overlap by the grace and a pass, so a deferred fact is read again
             since = self._since - timedelta(seconds=config.limits.report_grace + config.interval)
-        facts = [detect.explain_failed_try(api, ti) for ti in self._unsaid_failures(since, now)]
-        facts += [detect.explain_failed_run(api, run) for run in self._unsaid_runs(since, now)]
-        active = api.dag_runs(list(detect.ACTIVE_RUN_STATES))
-        runs = {(run.dag_id, run.run_id): run for run in active}
-        dags = detect.dag_list(api, self.memory)
-        facts += detect.stuck_tries(api, config, runs, now)
-        facts += detect.running_long(api, config, self.memory, dags, now)
-        facts += detect.late_runs(api, config, self.memory, active, now)
-        facts += detect.overdue_dags(config, dags, now)
+        unsaid_tries = self._unsaid_failures(since, now)
+        unsaid_runs = self._unsaid_runs(since, now)
+        if unsaid_tries or unsaid_runs:  # their reasons are in the audit log: read it at once
+            api.read_audit_since(since - timedelta(seconds=config.interval))
+        facts = [detect.explain_failed_try(api, ti) for ti in unsaid_tries]
+        facts += detect.explain_failed_runs(api, self.memory, unsaid_runs)
+        active: list[DagRun] | None = None
+
+        def active_runs() -> list[DagRun]:
+            nonlocal active
+            if active is None:
+                active = api.dag_runs(list(detect.ACTIVE_RUN_STATES))
+            return active
+
+        self.catalog.advance()
+        facts += detect.stuck_tries(
+            api, config, lambda: {(run.dag_id, run.run_id): run for run in active_runs()}, now
+        )
+        facts += detect.running_long(api, config, self.memory, self.catalog, now)
+        if config.deadlines:
+            facts += detect.late_runs(api, config, self.memory, active_runs(), now)
+        facts += detect.overdue_dags(
+            config, self.catalog, lambda fact: self._said.covers(fact, self.environment), now
+        )
         facts += detect.paused_dags(api, config, self.memory, now)
         facts += detect.import_error_facts(
             api.import_errors(), self._said.open_import_errors, self._said.import_generations, now
         )
         self._since = now
-        return detect.with_owners(facts, dags, config)
+        return detect.with_owners(facts, self.catalog, config)
 
     def _unsaid_failures(self, since: datetime, now: datetime) -> list[Any]:
         """Failed tries old enough that their callbacks had their chance, and not reported."""

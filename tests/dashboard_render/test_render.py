@@ -33,7 +33,7 @@ def test_every_data_tile_has_points(rendered: Rendered, name: str) -> None:
     result: RenderResult = getattr(rendered, name)
     assert result.html_path.is_file() and result.png_path.is_file()
     kinds = Counter(t.kind for t in result.tiles)
-    assert kinds["xyChart"] == 9 and kinds["scorecard"] == 3 and kinds["logsPanel"] == 1
+    assert kinds["xyChart"] == 10 and kinds["scorecard"] == 3 and kinds["logsPanel"] == 2
     data = [t for t in result.tiles if t.kind in DATA_KINDS]
     assert [(t.title, t.problems) for t in data if t.status != "ok" or t.problems] == []
     assert all(t.points > 0 for t in data)
@@ -52,6 +52,24 @@ def test_scorecards_and_logs_count_the_events(rendered: Rendered, workload: Work
         assert re.search(rf">{counts[event_type]}<", tile_html), (title, counts[event_type])
     failures = counts["task_failed"] + counts["dag_run_failed"]
     assert _tile(rendered.overview, "Recent failures").points == failures
+
+
+def test_the_watchdog_tiles_show_each_kind_of_finding(
+    rendered: Rendered, workload: Workload
+) -> None:
+    """Killed, stuck, running long, late, import error: each in the chart and the log panel."""
+    found = [e for e in events(workload.end) if e.detected_by == "watchdog"]
+    html = rendered.overview.html_path.read_text(encoding="utf-8")
+    chart = html.split('title="Watchdog: killed, stuck', 1)[1].split("</svg>", 1)[0]
+    for legend in ("killed (likely out of memory)", "task_stuck", "task_running_long"):
+        assert legend in chart
+    assert "dag_run_late" in chart and "import error: dags/etl_daily.py" in chart
+    assert _tile(rendered.overview, "Watchdog findings (what no callback reported)").points == len(
+        found
+    )
+    assert _tile(rendered.team, "Watchdog findings (what no callback reported)").points == len(
+        [e for e in found if e.team == TEAM]
+    )
 
 
 def test_the_team_dashboard_logs_only_its_team(rendered: Rendered, workload: Workload) -> None:

@@ -98,7 +98,55 @@ def events(end: datetime, seed: int = 7) -> list[Event]:
                         },
                     }
                 )
+    found += _watchdog_findings(end)
     return [Event.model_validate(fields) for fields in found]
+
+
+def _watchdog_findings(end: datetime) -> list[dict[str, Any]]:
+    """What the watchdog reports (no callback can): one of each kind its tile draws."""
+    at = end - timedelta(minutes=25)
+    common = {"detected_by": "watchdog", "dag_id": "etl_daily", "team": "data", "run_id": "r25"}
+    return [
+        {
+            **common,
+            "timestamp": at,
+            "event_type": "task_failed",
+            "task_id": "load",
+            "try_number": 1,
+            "state": "failed",
+            "reason": "killed (likely out of memory)",
+        },
+        {
+            **common,
+            "timestamp": at + timedelta(minutes=2),
+            "event_type": "task_stuck",
+            "task_id": "extract",
+            "try_number": 1,
+            "finding": {"waiting_state": "queued", "elapsed_s": 960.0, "limit_s": 900.0},
+        },
+        {
+            **common,
+            "timestamp": at + timedelta(minutes=4),
+            "event_type": "task_running_long",
+            "task_id": "publish",
+            "try_number": 1,
+            "finding": {"elapsed_s": 1900.0, "limit_s": 1800.0, "limit_source": "history"},
+        },
+        {
+            **common,
+            "timestamp": at + timedelta(minutes=6),
+            "event_type": "dag_run_late",
+            "finding": {"deadline_reference": "queued_at", "elapsed_s": 4000.0},
+        },
+        {
+            "detected_by": "watchdog",
+            "team": "data",
+            "timestamp": at + timedelta(minutes=8),
+            "event_type": "dag_import_error",
+            "reason": "ModuleNotFoundError: No module named 'pandsa'",
+            "finding": {"file": "dags/etl_daily.py"},
+        },
+    ]
 
 
 def write_events(endpoint: Endpoint, project: str, end: datetime) -> int:

@@ -126,7 +126,7 @@ def test_dir_defaults_to_the_initialised_folder(in_tmp: Path) -> None:
         "provision", "validate", "--var", "ROUTER_WEBHOOK_URL=https://r.example/w"
     )
     assert code == 0, output
-    assert "11 metrics, 1 channel, 14 policies, 2 dashboards: valid" in output
+    assert "12 metrics, 1 channel, 14 policies, 2 dashboards: valid" in output
 
 
 def test_test_alerts_with_no_files_says_so(in_tmp: Path) -> None:

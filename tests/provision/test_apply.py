@@ -59,16 +59,16 @@ def test_apply_is_idempotent_minimal_and_destroy_spares_what_is_not_ours(
 ) -> None:
     spec = default_spec(project)
     first = plan_from_api(spec, api)
-    assert first.counts()["create"] == len(spec) == 28
+    assert first.counts()["create"] == len(spec) == 29
     result = apply_plan(first, api)
     assert result.ok, result.failed
-    assert api.counter.total_writes == 28
+    assert api.counter.total_writes == 29
 
     # A second apply makes no writing call at all: counted here and at the emulator, which
     # sees every call whoever makes it.
     before = _emulator_writes(emulator)
     second = plan_from_api(spec, _fresh(api))
-    assert second.counts()["unchanged"] == 28 and not second.has_changes
+    assert second.counts()["unchanged"] == 29 and not second.has_changes
     assert apply_plan(second, api).ok
     assert api.counter.total_writes == 0
     assert api.counter.total_reads == 4  # one list per kind
@@ -127,9 +127,9 @@ def test_apply_is_idempotent_minimal_and_destroy_spares_what_is_not_ours(
         assert api.counter.total_writes == 2
 
         destroy = destroy_plan(read_live(_fresh(api)))
-        assert len(destroy.changes) == 26
+        assert len(destroy.changes) == 27
         assert apply_plan(destroy, api).ok
-        assert api.counter.total_writes == 26
+        assert api.counter.total_writes == 27
         after = read_live(api)
         assert [p["name"] for p in after.by_kind["policy"]] == [hand_policy.name]
         assert [d["name"] for d in after.by_kind["dashboard"]] == [hand_dash["name"]]

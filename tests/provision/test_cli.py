@@ -23,7 +23,7 @@ def _vars(tmp_path: Path, **extra: str) -> list[str]:
 def test_validate_offline(tmp_path: Path) -> None:
     result = runner.invoke(provision_app, ["validate", *_vars(tmp_path), "--project", "p"])
     assert result.exit_code == 0, result.output
-    assert "11 metrics, 1 channel, 14 policies, 2 dashboards: valid" in result.output
+    assert "12 metrics, 1 channel, 14 policies, 2 dashboards: valid" in result.output
 
 
 def test_validate_reports_file_line_key(tmp_path: Path) -> None:
@@ -45,10 +45,10 @@ def test_plan_apply_drift_destroy(tmp_path: Path, emulator_env: dict[str, str]) 
     assert drift.exit_code == 2, drift.output
     plan = runner.invoke(provision_app, ["plan", *args, "--output", "json"])
     assert plan.exit_code == 0, plan.output
-    assert json.loads(plan.stdout)["counts"]["create"] == 28
+    assert json.loads(plan.stdout)["counts"]["create"] == 29
     apply = runner.invoke(provision_app, ["apply", *args, "--output", "json"])
     assert apply.exit_code == 0, apply.output
-    assert json.loads(apply.stdout)["calls"]["total_writes"] == 28
+    assert json.loads(apply.stdout)["calls"]["total_writes"] == 29
     again = runner.invoke(provision_app, ["apply", *args, "--output", "json"])
     assert json.loads(again.stdout)["calls"]["total_writes"] == 0
     assert runner.invoke(provision_app, ["drift", *args]).exit_code == 0
@@ -62,7 +62,7 @@ def test_plan_apply_drift_destroy(tmp_path: Path, emulator_env: dict[str, str]) 
     assert "thresholdValue" in table.output
     destroy = runner.invoke(provision_app, ["destroy", "--yes", "--output", "json"])
     assert destroy.exit_code == 0, destroy.output
-    assert len(json.loads(destroy.stdout)["done"]) == 28
+    assert len(json.loads(destroy.stdout)["done"]) == 29
     assert runner.invoke(provision_app, ["drift", *args]).exit_code == 2
 
 

@@ -1,0 +1,457 @@
+"""The watchdog's cost: one pass against a real Airflow 3 API server on a real PostgreSQL.
+
+In one run: a private PostgreSQL (``initdb`` in a temporary directory, loopback only), Airflow
+3.3.2's schema (``airflow db migrate``), the emulator (Cloud Logging), and an ``airflow
+api-server`` on that database (one worker, ``[api] maximum_page_limit`` at its default: 100;
+raised to 1,000, Airflow 3.3.2's server crashed at 10,000 DAGs, see bench/README.md).
+``bench/seed_airflow.py`` (run by the Airflow venv's python) grows the database through
+Airflow's own models to 100, 1,000 and 10,000 DAGs, each with one run of 5 task instances in
+the last 5.5 hours (500, 5,000 and 50,000 in the watchdog's 6-hour window: 2% failed, 98% of
+those already reported by callbacks, a few running and queued). For each size:
+
+* **first pass** (3 times, each a new ``Watcher`` on a new Cloud Logging project holding the
+  callbacks' events for the reported failures): everything in the lookback, the first slice
+  of the DAG list, the baselines of long-running tasks, and the reason of each unreported
+  failure;
+* **steady state** (2 passes after each first pass): what changed since the previous pass,
+  plus what runs and waits;
+
+and for each pass: its wall time, its Airflow API calls and Cloud Logging reads (the
+watchdog's own counters), and the CPU seconds of the API server and of PostgreSQL during the
+pass (``/proc``, every process of each). Medians are printed; the target is a pass over
+50,000 task instances under 10 s and under 100 API calls. It ends with one line
+``RESULT key=value ...``.
+
+    .venv/bin/python bench/watchdog.py [--sizes 100,1000,10000] [--firsts 3] [--steady 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from examples.airflow_runner import Airflow  # noqa: E402
+from observability.child_process import child_process, wait_until_answering  # noqa: E402
+from observability.emit.emitter import Emitter  # noqa: E402
+from observability.emulator.process import emulator_process, free_port  # noqa: E402
+from observability.events import EventType  # noqa: E402
+from observability.fingerprint import fingerprint  # noqa: E402
+from observability.gcp import Endpoint, logging_client  # noqa: E402
+from observability.settings import load_settings  # noqa: E402
+from observability.watchdog.config import AirflowAuth, WatchdogConfig  # noqa: E402
+from observability.watchdog.facts import Environment  # noqa: E402
+from observability.watchdog.runner import Watcher  # noqa: E402
+
+PAGE_LIMIT = 100
+ENVIRONMENT = "bench"
+LOCATION = "europe-west1"
+TARGET_S, TARGET_CALLS = 10.0, 100
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# -- the processes -------------------------------------------------------------------------------
+
+
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU of ``root`` and every process below it, from ``/proc``."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += times.get(pid, 0.0)
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+@dataclass
+class Postgres:
+    url: str
+    pid: int
+
+
+@contextmanager
+def postgres(work: Path) -> Iterator[Postgres]:
+    """A PostgreSQL of its own on 127.0.0.1 (as the ``postgres`` user when run as root)."""
+    bin_dir = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    user = "postgres" if os.geteuid() == 0 else None
+    root = work / "pg"
+    root.mkdir()
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+    data, port = root / "data", free_port()
+
+    def run(*args: str) -> None:
+        subprocess.run(
+            [str(bin_dir / args[0]), *args[1:]], check=True, user=user, capture_output=True
+        )
+
+    run("initdb", "-D", str(data), "-U", "airflow", "--auth=trust", "--no-sync")
+    options = f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c max_connections=200"
+    run("pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    try:
+        pid = int((data / "postmaster.pid").read_text().split()[0])
+        yield Postgres(f"postgresql+psycopg2://airflow@127.0.0.1:{port}/postgres", pid)
+    finally:
+        run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
+
+
+def airflow_env(home: Path, database: str) -> dict[str, str]:
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+        "AIRFLOW__API__SECRET_KEY": uuid.uuid4().hex,
+    }
+
+
+@dataclass
+class ApiServer:
+    page_limit: int
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def api_server(venv: Path, home: Path, database: str) -> Iterator[ApiServer]:
+    """One ``airflow api-server`` (one worker), as a small Composer environment runs it."""
+    port = free_port()
+    env = {
+        **airflow_env(home, database),
+        "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__MAXIMUM_PAGE_LIMIT": str(PAGE_LIMIT),
+    }
+    with child_process(
+        [str(venv / "bin" / "airflow"), "api-server"],
+        lambda _: None,
+        env=env,
+        log=home / "api-server.log",
+    ) as process:
+        server = ApiServer(PAGE_LIMIT, f"http://127.0.0.1:{port}", process)
+        wait_until_answering(process, f"{server.url}/api/v2/version", "api-server", 240, 1.0)
+        yield server
+
+
+@contextmanager
+def seeder(venv: Path, home: Path, database: str, sizes: list[int]) -> Iterator[Any]:
+    """``seed_airflow.py``, one step per size; ``next_step(size)`` waits for a step's summary."""
+    out = home / "seeded"
+    out.mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV"))},
+        **airflow_env(home, database),
+    }
+    command = [str(venv / "bin" / "python"), str(ROOT / "bench" / "seed_airflow.py")]
+    with (home / "seed.log").open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--sizes", ",".join(map(str, sizes)), "--out", str(out)],
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    assert process.stdin is not None
+    stdin = process.stdin
+
+    def next_step(size: int) -> dict[str, Any]:
+        if size != sizes[0]:
+            stdin.write(b"\n")
+            stdin.flush()
+        path = out / f"{size}.json"
+        while not path.exists():
+            if process.poll() is not None:
+                tail = (home / "seed.log").read_text()[-3000:]
+                raise RuntimeError(f"seed_airflow.py exited {process.returncode}:\n{tail}")
+            time.sleep(0.5)
+        return dict(json.loads(path.read_text()))
+
+    try:
+        yield next_step
+    finally:
+        stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- what callbacks already said -----------------------------------------------------------------
+
+
+def write_callback_events(project: str, seeded: list[dict[str, Any]]) -> int:
+    """The events our callbacks wrote for the failures they saw: ``task_failed`` for the try
+    and ``dag_run_failed`` for its run, through the callbacks' own writer."""
+    emitter = Emitter(
+        lambda: load_settings(project=project, location=LOCATION, environment_name=ENVIRONMENT)
+    )
+    count = 0
+    for step in seeded:
+        for failed in step["failed_tries"]:
+            if not failed["reported"]:
+                continue
+            end = datetime.fromisoformat(failed["end_date"])
+            common = {
+                "timestamp": end,
+                "project_id": project,
+                "location": LOCATION,
+                "environment_name": ENVIRONMENT,
+                "dag_id": failed["dag_id"],
+                "run_id": failed["run_id"],
+                "detected_by": "listener",
+            }
+            message = "Bash command failed. The command returned a non-zero exit code 1."
+            emitter.emit(
+                {
+                    **common,
+                    "event_type": EventType.TASK_FAILED.value,
+                    "task_id": failed["task_id"],
+                    "map_index": failed["map_index"],
+                    "try_number": failed["try_number"],
+                    "state": "failed",
+                    "exception": {
+                        "type": "airflow.exceptions.AirflowException",
+                        "message": message,
+                        "fingerprint": fingerprint("AirflowException", message),
+                    },
+                }
+            )
+            emitter.emit(
+                {
+                    **common,
+                    "event_type": EventType.DAG_RUN_FAILED.value,
+                    "state": "failed",
+                    "reason": "task_failure",
+                    "failed_task_ids": [failed["task_id"]],
+                }
+            )
+            count += 2
+    if not emitter.flush(120):
+        raise RuntimeError("the callbacks' events were not all delivered")
+    emitter.close()
+    return count
+
+
+# -- passes --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Pass:
+    seconds: float
+    airflow_calls: int
+    logging_calls: int
+    api_cpu_s: float
+    db_cpu_s: float
+    written: int
+
+
+@dataclass
+class Measured:
+    first: list[Pass] = field(default_factory=list)
+    steady: list[Pass] = field(default_factory=list)
+    failure: str | None = None
+    """Why the passes stopped (the API server died), if they did."""
+
+
+class ServerDied(RuntimeError):
+    pass
+
+
+def measure_pass(watcher: Watcher, server: ApiServer, database: Postgres) -> Pass:
+    api_before, db_before = _cpu_seconds(server.process.pid), _cpu_seconds(database.pid)
+    report = watcher.run_pass()
+    if report.error:
+        code = server.process.poll()
+        if code is not None:
+            name = signal.Signals(-code).name if code < 0 else f"exit code {code}"
+            raise ServerDied(f"api-server died ({name}): {report.error}")
+        raise RuntimeError(f"the pass failed: {report.error}")
+    return Pass(
+        seconds=report.seconds,
+        airflow_calls=report.airflow_calls,
+        logging_calls=report.logging_calls,
+        api_cpu_s=_cpu_seconds(server.process.pid) - api_before,
+        db_cpu_s=_cpu_seconds(database.pid) - db_before,
+        written=sum(report.written.values()),
+    )
+
+
+def measure(
+    endpoint: Endpoint,
+    server: ApiServer,
+    database: Postgres,
+    seeded: list[dict[str, Any]],
+    firsts: int,
+    steady: int,
+) -> Measured:
+    measured = Measured()
+    if server.process.poll() is not None:
+        measured.failure = "api-server died earlier"
+        return measured
+    config = WatchdogConfig.model_validate(
+        {"airflow": [{"name": ENVIRONMENT, "url": server.url, "location": LOCATION}]}
+    )
+    for _ in range(firsts):
+        project = f"bench-{uuid.uuid4().hex[:10]}"
+        write_callback_events(project, seeded)
+        environment = Environment(ENVIRONMENT, server.url, project, LOCATION)
+        reader = logging_client(project, endpoint)
+        watcher = Watcher(environment, config, AirflowAuth(kind="none"), reader, project)
+        try:
+            measured.first.append(measure_pass(watcher, server, database))
+            for _ in range(steady):
+                measured.steady.append(measure_pass(watcher, server, database))
+        except ServerDied as exc:
+            measured.failure = str(exc)
+            return measured
+        finally:
+            watcher.close()
+    return measured
+
+
+def _median(passes: list[Pass], name: str) -> float:
+    return float(statistics.median(getattr(one, name) for one in passes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,1000,10000", help="DAGs (5 task instances each)")
+    parser.add_argument("--firsts", type=int, default=3, help="first passes per size and server")
+    parser.add_argument("--steady", type=int, default=2, help="steady passes after each first")
+    parser.add_argument(
+        "--airflow-venv", type=Path, default=ROOT / ".venvs" / "airflow-3.3.2", help="Airflow 3"
+    )
+    args = parser.parse_args()
+    # Stopped from outside (a timeout, Ctrl-C): still stop every process it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sizes = [int(size) for size in args.sizes.split(",")]
+    venv = args.airflow_venv.resolve()
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="bench-watchdog-"))
+    os.chmod(work, 0o755)  # PostgreSQL's user must reach its directory
+    results: dict[int, Measured] = {}
+    seeded_counts: dict[int, dict[str, Any]] = {}
+    try:
+        with postgres(work) as database:
+            home = work / "airflow"
+            (home / "dags").mkdir(parents=True)
+            url = database.url
+            Airflow(venv, home, home / "dags", airflow_env(home, url)).migrate()
+            os.environ["COMPOSER_OBS_SPOOL_DIR"] = str(work / "spool")
+            with (
+                emulator_process(work / "emulator") as endpoint,
+                seeder(venv, home, url, sizes) as next_step,
+                api_server(venv, home, url) as server,
+            ):
+                os.environ["COMPOSER_OBS_EMULATOR"] = str(endpoint.grpc_target)
+                print(f"set up in {time.monotonic() - started:.0f} s", flush=True)
+                seeded: list[dict[str, Any]] = []
+                for size in sizes:
+                    seeded.append(next_step(size))
+                    tries = sum(step["task_instances"] for step in seeded)
+                    states: dict[str, int] = {}
+                    for step in seeded:
+                        for state, count in step["states"].items():
+                            states[state] = states.get(state, 0) + count
+                    seeded_counts[size] = {"task_instances": tries, "states": states}
+                    print(
+                        f"{size} DAGs seeded ({time.monotonic() - started:.0f} s): "
+                        f"{tries} task instances {states}",
+                        flush=True,
+                    )
+                    results[size] = measure(
+                        endpoint, server, database, seeded, args.firsts, args.steady
+                    )
+                    print(_row(size, results[size]), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _summary(sizes, results, seeded_counts, time.monotonic() - started)
+
+
+def _row(size: int, measured: Measured) -> str:
+    if not measured.first or not measured.steady:
+        return f"{size:>6} DAGs | {measured.failure}"
+    cells = []
+    for passes in (measured.first, measured.steady):
+        cells.append(
+            f"{_median(passes, 'seconds'):6.2f} s {_median(passes, 'airflow_calls'):5.0f} calls "
+            f"{_median(passes, 'logging_calls'):2.0f} reads "
+            f"api {_median(passes, 'api_cpu_s'):5.2f} s db {_median(passes, 'db_cpu_s'):5.2f} s"
+        )
+    return f"{size:>6} DAGs | first: {cells[0]} | steady: {cells[1]}"
+
+
+def _summary(
+    sizes: list[int],
+    results: dict[int, Measured],
+    seeded: dict[int, dict[str, Any]],
+    elapsed: float,
+) -> None:
+    print()
+    print("medians; first pass: the lookback, a slice of the DAG list, baselines and reasons;")
+    print("steady: the next passes (what changed, what runs and waits)")
+    for size in sizes:
+        print(_row(size, results[size]))
+    largest = sizes[-1]
+    measured = results[largest]
+    fields = [f"tis={seeded[largest]['task_instances']}"]
+    if not measured.first or not measured.steady:
+        print(f"target: not measured ({measured.failure})")
+        fields.append("failed=api_server_died")
+    else:
+        for label, passes in (("first", measured.first), ("steady", measured.steady)):
+            seconds, calls = _median(passes, "seconds"), _median(passes, "airflow_calls")
+            met = seconds < TARGET_S and calls < TARGET_CALLS
+            print(
+                f"target at {seeded[largest]['task_instances']} task instances, {label} pass "
+                f"(< {TARGET_S:.0f} s and < {TARGET_CALLS} calls): {'met' if met else 'not met'}"
+            )
+            fields += [
+                f"{label}_s={seconds:.2f}",
+                f"{label}_calls={calls:.0f}",
+                f"{label}_api_cpu_s={_median(passes, 'api_cpu_s'):.2f}",
+                f"{label}_met={'yes' if met else 'no'}",
+            ]
+    fields.append(f"elapsed_s={elapsed:.0f}")
+    print("RESULT " + " ".join(fields))
+
+
+if __name__ == "__main__":
+    main()

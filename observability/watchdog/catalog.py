@@ -1,0 +1,133 @@
+"""The DAGs of one Airflow, known without listing them all on every pass.
+
+Listing every DAG is the costliest read the watchdog has: Airflow serves 100 DAGs a page, and
+each list request first gathers every DAG id the caller may read, so at 10,000 DAGs one page
+costs the API server about half a second (bench/README.md). Yet most of a pass needs a few
+DAGs only: the owners of the handful of facts found, the DAGs that carry a duration tag. So
+the catalogue reads the full list a slice at a time (``dag_pages_per_pass`` pages a pass, a new
+round no sooner than ``dag_list_refresh`` after the last one began), fetches a DAG it lacks
+by itself when a fact needs it, and finds the tagged DAGs through Airflow 3's tag index. What
+it holds may be old; whoever acts on a DAG's schedule or pause confirms it with ``fresh``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from observability.watchdog.airflow_api import AirflowAPI, Dag
+
+MAX_DURATION_TAG = "max_task_duration:"
+"""A DAG tag ``max_task_duration:30m`` sets the running limit of every task of the DAG."""
+
+
+class DagCatalog:
+    """What one watcher knows of an Airflow's DAGs, and when it read each."""
+
+    def __init__(self, api: AirflowAPI, pages_per_pass: int, refresh_s: float) -> None:
+        self._api = api
+        self._pages_per_pass = pages_per_pass
+        self._refresh_s = refresh_s
+        self._dags: dict[str, tuple[float, Dag]] = {}
+        self._offset = 0
+        self._round_began: float | None = None
+        self.complete = False
+        """A whole round of the list has been read: every DAG that existed then is known."""
+        self._tagged: tuple[float, dict[str, Dag]] | None = None
+
+    def known(self) -> list[Dag]:
+        return [dag for _, dag in self._dags.values()]
+
+    def advance(self) -> None:
+        """Read the next slice of the DAG list (nothing while a round is recent enough)."""
+        now = time.monotonic()
+        if self._offset == 0:
+            if self._round_began is not None and now - self._round_began < self._refresh_s:
+                return
+            self._round_began = now
+        for _ in range(self._pages_per_pass):
+            self._read_page()
+            if self._offset == 0:
+                return
+
+    def finish_round(self) -> None:
+        """Read the rest of the current round now (when a fact cannot wait for it)."""
+        if self.complete and self._offset == 0:
+            return
+        if self._offset == 0:
+            self._round_began = time.monotonic()
+        self._read_page()
+        while self._offset:
+            self._read_page()
+
+    def _read_page(self) -> None:
+        page, total = self._api.dag_page(self._offset)
+        now = time.monotonic()
+        for dag in page:
+            self._dags[dag.dag_id] = (now, dag)
+        self._offset += len(page)
+        if not page or self._offset >= total:
+            # The round is over: what it did not see (and nobody fetched since) is gone.
+            began = self._round_began or now
+            self._dags = {key: seen for key, seen in self._dags.items() if seen[0] >= began}
+            self._offset = 0
+            self.complete = True
+
+    def get(self, dag_id: str) -> Dag | None:
+        """The DAG as last read; read now if never."""
+        if dag_id not in self._dags:
+            return self.fresh(dag_id)
+        return self._dags[dag_id][1]
+
+    def fresh(self, dag_id: str) -> Dag | None:
+        """The DAG as it is now (None when Airflow no longer has it)."""
+        dag = self._api.dag(dag_id)
+        if dag is None:
+            self._dags.pop(dag_id, None)
+        else:
+            self._dags[dag_id] = (time.monotonic(), dag)
+        return dag
+
+    def with_owners(self, dag_ids: set[str]) -> dict[str, Dag]:
+        """The DAGs of ``dag_ids`` that exist (one request for each one never read)."""
+        found = {dag_id: self.get(dag_id) for dag_id in sorted(dag_ids)}
+        return {dag_id: dag for dag_id, dag in found.items() if dag is not None}
+
+    def in_file(self, filename: str) -> Dag | None:
+        """A DAG the file held: Airflow keeps listing them after the file stops importing."""
+        found = self._in_file(filename)
+        if found is not None or (self.complete and self._offset == 0):
+            return found
+        if self._api.major >= 3:
+            for dag in self._api.dags(has_import_errors=True):
+                self._dags[dag.dag_id] = (time.monotonic(), dag)
+        else:
+            self.finish_round()
+        return self._in_file(filename)
+
+    def _in_file(self, filename: str) -> Dag | None:
+        for _, dag in self._dags.values():
+            loc = dag.fileloc or ""
+            if loc and (loc == filename or loc.endswith("/" + filename)):
+                return dag
+        return None
+
+    def tagged(self) -> dict[str, Dag]:
+        """The DAGs with a ``max_task_duration:`` tag: on Airflow 3 two requests (the tag
+        index, then the DAGs with those tags) every ``refresh``; on 2.10, from the list."""
+        now = time.monotonic()
+        if self._tagged is None or now - self._tagged[0] >= self._refresh_s:
+            names = self._api.tag_names(MAX_DURATION_TAG)
+            if names is None:
+                self.finish_round()
+                dags = self.known()
+            else:
+                dags = self._api.dags(tags=names) if names else []
+            self._tagged = (
+                now,
+                {dag.dag_id: dag for dag in dags if any(_is_limit(tag) for tag in dag.tags)},
+            )
+        return self._tagged[1]
+
+
+def _is_limit(tag: str) -> bool:
+    return tag.startswith(MAX_DURATION_TAG)
