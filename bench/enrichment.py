@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -61,7 +59,7 @@ from observability.provision.apply import apply_plan  # noqa: E402
 from observability.provision.plan import plan_from_api  # noqa: E402
 from observability.provision.source import Variables  # noqa: E402
 from observability.provision.spec import Spec, load_metrics  # noqa: E402
-from observability.standins import WebhookStandIn  # noqa: E402
+from observability.standins import HangingPeer, WebhookStandIn  # noqa: E402
 
 PROJECT = "bench-enrichment"
 LOCATION, ENVIRONMENT = "europe-west1", "prod"
@@ -73,31 +71,6 @@ CONNECTIONS = 16
 TOKEN = "bench-ingest-token-0123456789"
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 RUN_ID = "scheduled__2026-01-05T09:00:00+00:00"
-
-
-class Hanging:
-    """A TCP peer that accepts and never answers: a Cloud Logging that hangs."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 def seed(emulator: Endpoint, dags: list[str]) -> None:
@@ -310,12 +283,12 @@ def main() -> None:
         emulator = stack.enter_context(emulator_process(directory / "emulator"))
         assert emulator.grpc_target and emulator.http_url
         seed(emulator, dags)
-        hanging = Hanging()
+        hanging = HangingPeer()
         stack.callback(hanging.close)
         sources: dict[str, tuple[str, str] | None] = {
             "off": None,
             "on": (emulator.grpc_target, emulator.http_url.removeprefix("http://")),
-            "slow": (f"127.0.0.1:{hanging.port}", f"127.0.0.1:{hanging.port}"),
+            "slow": (hanging.target, hanging.target),
         }
         with ExitStack() as timing:
             routers: dict[str, tuple[str, WebhookStandIn]] = {}

@@ -7,8 +7,6 @@ webhook's annotations) and what Cloud Logging was asked (the emulator counts its
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +28,7 @@ from observability.provision.plan import plan_from_api
 from observability.provision.source import Variables
 from observability.provision.spec import Spec, load_metrics, load_policies
 from observability.router.enrichment.query import rfc3339
-from observability.standins import PagerDutyStandIn, StandIn
+from observability.standins import HangingPeer, PagerDutyStandIn, StandIn
 from tests.router.harness import INGEST_TOKEN, RouterProcess, incident
 from tests.support.waiting import wait_for
 
@@ -204,6 +202,23 @@ def test_each_default_policy_gives_its_cause(
     exception = {"type": "ValueError", "message": "bad row 7 password=***", "fingerprint": "f" * 16}
     call = {"service": "stripe", "operation": "charge", "latency_ms": 95.0}
     watchdog = {"detected_by": "watchdog"}
+    # the watchdog's findings: (policy, (event type, DAG, task), reason, critical)
+    findings = [
+        (
+            "airflow-task-stuck-or-late",
+            ("task_stuck", "orders_hourly", "load"),
+            "queued for 16 min; pool default_pool has 0 open slots",
+            False,
+        ),
+        (
+            "critical-dag-stuck-or-late",
+            ("task_running_long", "payments_daily", "charge_cards"),
+            "running 25 min, limit 10 min",
+            True,
+        ),
+    ]
+    fields = ("event_type", "dag_id", "task_id")
+    series = {key: dict(zip(fields, what, strict=True)) for key, what, *_ in findings}
     seeded(
         [
             _failure(project, "orders", "load", now, exception=exception),
@@ -258,30 +273,19 @@ def test_each_default_policy_gives_its_cause(
                 finding={"file": "dags/payments_daily.py"},
                 **watchdog,
             ),
-            _event(
-                project,
-                now,
-                event_type="task_stuck",
-                dag_id="orders_hourly",
-                task_id="load",
-                reason="queued for 16 min; pool default_pool has 0 open slots",
-                finding={"critical": False},
-                **watchdog,
-            ),
-            _event(
-                project,
-                now,
-                event_type="task_running_long",
-                dag_id="payments_daily",
-                task_id="charge_cards",
-                reason="running 25 min, limit 10 min",
-                finding={"critical": True},
-                **watchdog,
-            ),
+            *[
+                _event(
+                    project,
+                    now,
+                    **series[key],
+                    reason=reason,
+                    finding={"critical": critical},
+                    **watchdog,
+                )
+                for key, _, reason, critical in findings
+            ],
         ]
     )
-    stuck = {"event_type": "task_stuck", "dag_id": "orders_hourly", "task_id": "load"}
-    long = {"event_type": "task_running_long", "dag_id": "payments_daily"}
     bodies = _policy_incidents(
         project,
         {
@@ -290,8 +294,7 @@ def test_each_default_policy_gives_its_cause(
             "third_party_latency": {"service": "partner-sftp"},
             "critical_dag_stale": {"dag_id": "critical_settlements", "team": "data"},
             "dag-import-error": {"file": "dags/payments_daily.py", "team": "data"},
-            "airflow-task-stuck-or-late": {**stuck, "team": "data"},
-            "critical-dag-stuck-or-late": {**long, "task_id": "charge_cards", "team": "data"},
+            **{key: {**labels, "team": "data"} for key, labels in series.items()},
         },
     )
     last_success = rfc3339(now - timedelta(hours=5))
@@ -344,31 +347,6 @@ def test_each_default_policy_gives_its_cause(
     assert slack and "```ValueError: bad row 7 password=***```" in slack[0]
 
 
-class _Hanging:
-    """A TCP peer that accepts and never answers (a Cloud Logging that hangs)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
-
-
 def _denying() -> tuple[grpc.Server, int]:
     """A gRPC server that refuses every call as Google does without the role."""
 
@@ -393,8 +371,8 @@ def broken_logging(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     if request.param == "down":
         yield f"127.0.0.1:{free_port()}", "Cloud Logging is unreachable"
     elif request.param == "slow":
-        peer = _Hanging()
-        yield f"127.0.0.1:{peer.port}", "did not answer"
+        peer = HangingPeer()
+        yield peer.target, "did not answer"
         peer.close()
     else:
         server, port = _denying()
