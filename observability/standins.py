@@ -15,6 +15,7 @@ import base64
 import json
 import math
 import re
+import socket
 import threading
 import time
 import uuid
@@ -785,3 +786,33 @@ def smtp_server(port: int) -> Iterator[SmtpStandIn]:
         yield SmtpStandIn(mailbox, "127.0.0.1", port)
     finally:
         controller.stop()
+
+
+class HangingPeer:
+    """A TCP server that accepts connections and never answers: a Google API (Cloud
+    Logging) that hangs, for what the router does when its calls run into their deadlines."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(256)
+        self.port: int = self._socket.getsockname()[1]
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="hanging-peer", daemon=True).start()
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            self._held.append(connection)
+
+    def close(self) -> None:
+        self._socket.close()
+        for connection in self._held:
+            connection.close()

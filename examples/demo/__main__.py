@@ -31,6 +31,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from examples.airflow_runner import EXAMPLE_DAGS, ROOT, Airflow, airflow_venvs
 from examples.demo import story
 from examples.demo.emulator_admin import EmulatorAdmin
+from examples.demo.notifications import collect
 from examples.demo.report import render_dashboards, write_output
 from examples.demo.services import Services, demo_services
 from observability.dashboard_render.errors import RenderError
@@ -38,6 +39,9 @@ from observability.dashboard_render.errors import RenderError
 DAGS = {"obs_example_success": True, "obs_example_failure": False}
 """Each example DAG and whether its run should succeed."""
 FAILING_DAG = "obs_example_failure"
+FAILING_TASK, FAILING_ERROR = "transform", "ValueError"
+"""What the page for the failing DAG must name: the router reads it back from Cloud Logging."""
+THIRD_PARTY_POLICY = "Third-party error ratio"
 OUTPUT = Path(os.environ.get("COMPOSER_OBS_DEMO_OUTPUT") or ROOT / "demo-output").resolve()
 MARKER = "report.html"
 """A folder holding this file is a demo's output, which the next run may replace."""
@@ -56,6 +60,10 @@ OPEN_MINUTES = 5
 """Long enough for every default policy the example DAGs trip (the longest window is 5 min)."""
 CLOSE_MINUTES = 35
 """Past the 30-minute auto-close of those policies, once their metrics have gone quiet."""
+LOCATION, ENVIRONMENT = "europe-west1", "demo"
+"""The Composer environment the example DAGs report as theirs."""
+AIRFLOW_URI = "http://localhost:8080"
+"""The local Airflow's UI (its default base URL), as Composer's ``config.airflowUri``."""
 DELIVERY_TIMEOUT = 30.0
 """Real seconds to wait for the router to deliver an incident's notification."""
 
@@ -78,7 +86,7 @@ def _provision(services: Services, project: str) -> dict[str, Any]:
         "COMPOSER_OBS_EMULATOR": services.endpoint.grpc_target,
         "COMPOSER_OBS_ROUTER_WEBHOOK_URL": services.router.webhook_url,
         "COMPOSER_OBS_ROUTER_TOKEN": services.router.ingest_token,
-        "COMPOSER_OBS_ENVIRONMENT_NAME": "demo",
+        "COMPOSER_OBS_ENVIRONMENT_NAME": ENVIRONMENT,
         "COMPOSER_OBS_TEAM": "analytics",
     }
     command = [sys.executable, "-m", "observability.provision", "apply", "--project", project]
@@ -106,8 +114,8 @@ def _run_dags(
         env={
             "COMPOSER_OBS_EMULATOR": services.endpoint.grpc_target,
             "GCP_PROJECT": project,
-            "COMPOSER_LOCATION": "europe-west1",
-            "COMPOSER_ENVIRONMENT": "demo",
+            "COMPOSER_LOCATION": LOCATION,
+            "COMPOSER_ENVIRONMENT": ENVIRONMENT,
             "COMPOSER_OBS_SPOOL_DIR": str(home / "spool"),
             "OBS_EXAMPLE_SERVICE_URL": services.payments.url,
         },
@@ -204,6 +212,40 @@ def _check_pages(services: Services, problems: list[str]) -> None:
         problems.append(f"PagerDuty got no page for {FAILING_DAG}")
 
 
+def _check_causes(services: Services, problems: list[str]) -> None:
+    """The promise of enrichment: the first page says what broke and where to look. The
+    failing DAG's PagerDuty trigger and Slack message name the failed task and its error,
+    with the password masked, and link the Airflow log and Logs Explorer; the third-party
+    incident's name the 503 and the timeout, with the host called."""
+    host = services.payments.url.removeprefix("http://").rstrip("/")
+    wanted = {
+        FAILING_DAG: (
+            f"{FAILING_TASK} failed",
+            f"{FAILING_ERROR}: could not load batch",
+            "etl:***@",
+            f"[Task log] {AIRFLOW_URI}/",
+            "[Logs Explorer] https://console.cloud.google.com/logs/query;query=",
+        ),
+        THIRD_PARTY_POLICY: (f"error 503 HTTPError to {host}", f"timeout TimeoutError to {host}"),
+    }
+    firing = [
+        note
+        for note in collect(services)
+        if note.title.startswith("trigger (") or note.text.startswith("[FIRING")
+    ]
+    for about, parts in wanted.items():
+        for service in ("pagerduty", "slack"):
+            found = [n for n in firing if n.service == service and about in json.dumps(n.raw)]
+            if not found:
+                problems.append(f"{service} got no firing message about {about}")
+                continue
+            missing = [part for part in parts if part not in found[0].text]
+            if missing:
+                problems.append(f"the {service} message about {about} lacks {missing}")
+            if story.SECRET in json.dumps(found[0].raw):
+                problems.append(f"the {service} message about {about} holds the password")
+
+
 def run_demo(home: Path, output: Path) -> list[str]:
     """Run every step; returns the problems found (none when the story held)."""
     project = f"demo-{uuid.uuid4().hex[:6]}"
@@ -229,6 +271,7 @@ def run_demo(home: Path, output: Path) -> list[str]:
             assert services.endpoint.http_url is not None
             admin = EmulatorAdmin(services.endpoint.http_url, project)
             try:
+                admin.declare_environment(LOCATION, ENVIRONMENT, AIRFLOW_URI)
                 step(1)
                 story.provisioned(console, _provision(services, project), project)
                 step(2)
@@ -248,6 +291,7 @@ def run_demo(home: Path, output: Path) -> list[str]:
                 story.incidents(console, incidents, "after the auto-close")
                 story.notifications(console, services)
                 _check_pages(services, problems)
+                _check_causes(services, problems)
                 step(6)
                 dashboards = render_dashboards(output, services.endpoint, project)
                 story.dashboards(console, dashboards, output, OUTPUT)

@@ -1,4 +1,5 @@
-"""The emulator's own admin endpoints, as the demo drives them: its clock and its incidents.
+"""The emulator's own admin endpoints, as the demo drives them: its clock, its incidents and
+the Composer environment the example DAGs run "in".
 
 These are not Google APIs; they are what lets a laptop live through half an hour of alerting
 in a few seconds (see README, "The emulator").
@@ -34,6 +35,12 @@ class EmulatorAdmin:
             "/v1/emulator/clock:advance", json={"seconds": seconds}
         ).raise_for_status()
         self._client.post("/v1/emulator/alerting:evaluate").raise_for_status()
+
+    def declare_environment(self, location: str, name: str, airflow_uri: str) -> None:
+        """Put a Composer environment in place, so that the router's enrichment finds its
+        Airflow UI (``config.airflowUri``) and links a failure to its DAG run."""
+        path = f"/v1/emulator/projects/{self.project}/locations/{location}/environments/{name}"
+        self._client.put(path, json={"config": {"airflowUri": airflow_uri}}).raise_for_status()
 
     def incidents(self) -> list[dict[str, Any]]:
         """Every incident of the project, newest first."""

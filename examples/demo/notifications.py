@@ -23,13 +23,25 @@ class Notification:
 
 
 def _page(body: dict[str, Any]) -> tuple[str, str]:
+    """The summary, then the links the page carries (the router's cause adds the task log,
+    the DAG run and Logs Explorer), as PagerDuty shows them under the incident."""
     title = f"{body['event_action']} (dedup_key {body['dedup_key']})"
-    return title, body.get("payload", {}).get("summary", "the incident closed")
+    texts = [body.get("payload", {}).get("summary", "the incident closed")]
+    texts += [f"[{link['text']}] {link['href']}" for link in body.get("links", [])]
+    return title, "\n".join(texts)
 
 
 def _slack(body: dict[str, Any]) -> tuple[str, str]:
+    """Every text Slack shows: sections, their fields, and the link buttons."""
     texts = [body.get("text", "")]
-    texts += [block.get("text", {}).get("text", "") for block in body.get("blocks", [])]
+    for block in body.get("blocks", []):
+        texts.append(block.get("text", {}).get("text", ""))
+        texts += [field.get("text", "") for field in block.get("fields", [])]
+        texts += [
+            f"[{element['text']['text']}] {element['url']}"
+            for element in block.get("elements", [])
+            if element.get("type") == "button" and element.get("url")
+        ]
     return str(body.get("channel") or "Slack"), "\n".join(text for text in texts if text)
 
 

@@ -65,8 +65,14 @@ def _ready(router: Router) -> Callable[[subprocess.Popen[bytes]], None]:
 
 
 @contextmanager
-def router_process(directory: Path, config: dict[str, object]) -> Iterator[Router]:
-    """Start the router on a free port with fresh secrets and a SQLite database; stop it."""
+def router_process(
+    directory: Path, config: dict[str, object], logging_endpoint: Endpoint
+) -> Iterator[Router]:
+    """Start the router on a free port with fresh secrets and a SQLite database; stop it.
+
+    The router reads the causes of incidents (its enrichment) from ``logging_endpoint``, the
+    emulator's Cloud Logging and Composer API, as a deployed router reads Google's."""
+    assert logging_endpoint.grpc_target and logging_endpoint.http_url
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "router.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -83,6 +89,8 @@ def router_process(directory: Path, config: dict[str, object]) -> Iterator[Route
         "COMPOSER_OBS_ROUTER_ADMIN_TOKEN": router.admin_token,
         "COMPOSER_OBS_ROUTER_POLL_INTERVAL": "0.2",
         "COMPOSER_OBS_ROUTER_EXTERNAL_URL": router.url,
+        "COMPOSER_OBS_EMULATOR": logging_endpoint.grpc_target,
+        "COMPOSER_OBS_EMULATOR_HTTP": logging_endpoint.http_url.removeprefix("http://"),
     }
     command = [sys.executable, "-m", "observability.router", "serve"]
     command += ["--config", str(config_path), "--port", str(port)]
@@ -116,6 +124,6 @@ def demo_services(home: Path) -> Iterator[Services]:
         payments = stack.enter_context(PaymentsService())
         endpoint = stack.enter_context(emulator_process(home / "emulator"))
         router = stack.enter_context(
-            router_process(home / "router", demo_routing(slack, pagerduty, mail))
+            router_process(home / "router", demo_routing(slack, pagerduty, mail), endpoint)
         )
         yield Services(endpoint, router, slack, pagerduty, mail, payments)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -110,6 +112,46 @@ def test_the_story_and_the_report(demo: tuple[str, Path]) -> None:
     history = json.loads((output / "router-history.json").read_text())
     assert len(history) == len(incidents)
     assert all(any(n["outcome"] == "delivered" for n in item["notifications"]) for item in history)
+
+
+def test_the_first_page_says_what_broke_and_where_to_look(demo: tuple[str, Path]) -> None:
+    """The router's enrichment, read back from Cloud Logging: the failed task, its error with
+    the password masked, the Airflow log and Logs Explorer; the failing calls with the host."""
+    _, output = demo
+    bodies = [_json(path) for path in sorted((output / "notifications").glob("*.json"))]
+    page = next(
+        body
+        for body in bodies
+        if body.get("event_action") == "trigger" and "obs_example_failure" in str(body)
+    )
+    summary = str(page["payload"]["summary"])  # type: ignore[index]
+    assert summary.startswith("transform failed (try 1"), summary
+    assert "ValueError: could not load batch 20261123 from postgres://etl:***@db." in summary
+    links = {link["text"]: link["href"] for link in page["links"]}  # type: ignore[attr-defined]
+    assert "/dags/obs_example_failure/" in links["Task log"]
+    assert links["Logs Explorer"].startswith("https://console.cloud.google.com/logs/query;query=")
+    cause = page["payload"]["custom_details"]["cause"]  # type: ignore[index]
+    assert cause["error"]["recurrence_text"] == "new: first seen now"
+    slack = next(
+        json.dumps(body)
+        for body in bodies
+        if str(body.get("text", "")).startswith("[FIRING") and "obs_example_failure" in str(body)
+    )
+    assert "```ValueError: could not load batch" in slack and "etl:***@" in slack
+    assert '"Task log"' in slack and '"Logs Explorer"' in slack
+    calls = next(
+        body
+        for body in bodies
+        if body.get("event_action") == "trigger" and "Third-party error ratio" in str(body)
+    )
+    summary = str(calls["payload"]["summary"])  # type: ignore[index]
+    assert re.search(r"1x payments-api error 503 HTTPError to 127\.0\.0\.1:\d+", summary), summary
+    assert re.search(r"1x payments-api timeout TimeoutError to 127\.0\.0\.1:\d+", summary)
+    report = (output / "report.html").read_text()
+    for shown in ("transform failed (try 1", "etl:***@", "[Task log] http", "error 503 HTTPError"):
+        assert html.escape(shown) in report, shown
+    assert "[Logs Explorer] https://console.cloud.google.com/logs/query" in report
+    assert "s3cr3t" not in report and all("s3cr3t" not in json.dumps(b) for b in bodies)
 
 
 def _processes_under(folder_prefix: str) -> list[str]:

@@ -29,6 +29,27 @@ def test_every_default_policy_is_expected_to_fire_somewhere() -> None:
     assert names - expected == set()
 
 
+def test_every_policy_on_logs_has_its_cause_asserted() -> None:
+    """The page says what broke (issue 15): each policy on a log-based metric is expected, in
+    some shipped test, to notify with a cause. Composer's own metrics have no entries behind
+    them, so no cause."""
+    policies = load_policies(REPO / "alert_policies", Variables(environ={}), {"router"}, set())
+    on_logs = {
+        str(policy.body["displayName"])
+        for policy in policies
+        if "logging.googleapis.com/user/" in str(policy.body["conditions"])
+    }
+    with_cause = {
+        incident.policy
+        for path in SHIPPED
+        for case in load_test_file(path).model.tests
+        if any(note.cause_contains for note in case.expect.notifications)
+        for incident in case.expect.incidents
+    }
+    assert len(on_logs) == 9
+    assert on_logs - with_cause == set()
+
+
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_file_passes(path: Path) -> None:
     result = run_test_alerts(path)

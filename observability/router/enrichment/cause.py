@@ -100,6 +100,8 @@ class CallGroup(BaseModel):
     error_type: str | None = None
     count: int = 0
     hosts: list[str] = Field(default_factory=list)
+    slowest_ms: float | None = None
+    """The longest call of the group: what a latency alert is about."""
 
     @property
     def text(self) -> str:
@@ -109,7 +111,8 @@ class CallGroup(BaseModel):
         if self.error_type:
             what.append(self.error_type)
         hosts = f" to {', '.join(self.hosts)}" if self.hosts else ""
-        return f"{self.count}x {self.service} {' '.join(what)}{hosts}"
+        slowest = f", slowest {self.slowest_ms:,.0f} ms" if self.slowest_ms is not None else ""
+        return f"{self.count}x {self.service} {' '.join(what)}{hosts}{slowest}"
 
 
 class LogTail(BaseModel):
@@ -135,6 +138,17 @@ class Cause(BaseModel):
     calls: list[CallGroup] = Field(default_factory=list)
     log_tail: LogTail | None = None
     latest_entry: str | None = Field(default=None, description="For entries not ours.")
+    reason: str | None = Field(
+        default=None,
+        description="What the latest event says happened, for events that are neither task "
+        "failures nor calls (the watchdog's findings, import errors).",
+    )
+    absent: bool = Field(
+        default=False, description="The condition is on the absence of these entries."
+    )
+    last_seen: str | None = Field(
+        default=None, description="For an absence: when the newest matching entry was written."
+    )
     links: list[Link] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list, description="Parts left out, and why.")
 
@@ -147,7 +161,13 @@ class Cause(BaseModel):
 
     @property
     def headline(self) -> str:
-        """One line naming what failed: the task and the error type, or the failing calls."""
+        """One line naming what failed: the task and the error type, the failing calls, the
+        finding's reason, or for an absence when the entries stopped."""
+        if self.absent:
+            what = self.event_type or "matching entry"
+            if self.last_seen:
+                return f"no {what} since {self.last_seen}"
+            return f"no {what} between {self.start} and {self.end}"
         if self.tasks:
             task = self.tasks[0]
             details = ", ".join(part for part in (task.tries, task.duration) if part)
@@ -157,9 +177,12 @@ class Cause(BaseModel):
             if task.error is not None:
                 line += f": {task.error.text}"
             return clean_line(line, 300)
-        failing = [group for group in self.calls if group.outcome != "success"]
+        # the failing calls; when none failed (a latency alert), the slow ones
+        failing = [group for group in self.calls if group.outcome != "success"] or self.calls
         if failing:
             return clean_line("; ".join(group.text for group in failing[:3]), 300)
+        if self.reason:
+            return clean_line(f"{self.event_type}: {self.reason}", 300)
         if self.latest_entry:
             return clean_line(self.latest_entry, 300)
         return f"{self.matched} matching log {'entry' if self.matched == 1 else 'entries'}"

@@ -104,8 +104,18 @@ class IncidentFacts:
     def enrichable(self) -> bool:
         return self.log_metric is not None or self.matched_log is not None
 
+    @property
+    def absence(self) -> bool:
+        """The condition fires when entries stop (``conditionAbsent``)."""
+        return isinstance(self.condition.get("conditionAbsent"), dict)
+
     def window(self, now: float) -> query.Window:
-        threshold = self.condition.get("conditionThreshold") or {}
+        """The incident's span, reaching back over the condition's alignment period and
+        duration (for an absence, the duration is how long the entries have been missing,
+        so the last of them falls in the window)."""
+        threshold = (
+            self.condition.get("conditionThreshold") or self.condition.get("conditionAbsent") or {}
+        )
         periods = [
             _seconds(a.get("alignmentPeriod"))
             for a in threshold.get("aggregations") or []
@@ -219,6 +229,13 @@ class Lookup:
         window: query.Window,
     ) -> None:
         events = [e for e in entries if isinstance(e.get("jsonPayload", {}).get("event_type"), str)]
+        if facts.absence:
+            cause.absent = True
+            if entries:
+                cause.last_seen = str(entries[0].get("timestamp") or "") or None
+            if events:
+                cause.event_type = str(events[0]["jsonPayload"]["event_type"])
+            return
         if not events:
             if entries:
                 cause.latest_entry = _entry_text(entries[0])
@@ -250,6 +267,8 @@ class Lookup:
         if cause.tasks:
             cause.dag_id = cause.dag_id or cause.tasks[0].dag_id
             cause.run_id = cause.run_id or cause.tasks[0].run_id
+        elif not cause.calls:
+            cause.reason = first_line(str(latest.get("reason") or "")) or None
         await self._details(cause, facts, log_name, latest, window)
 
     async def _run_failures(
@@ -398,6 +417,7 @@ def _failed_task(entry: dict[str, Any]) -> FailedTask:
 def _call_groups(calls: list[dict[str, Any]]) -> list[CallGroup]:
     counts: Counter[tuple[str, str, int | None, str | None]] = Counter()
     hosts: dict[tuple[str, str, int | None, str | None], list[str]] = {}
+    slowest: dict[tuple[str, str, int | None, str | None], float] = {}
     for event in calls:
         call = event["third_party"]
         if not isinstance(call, dict):
@@ -409,6 +429,9 @@ def _call_groups(calls: list[dict[str, Any]]) -> list[CallGroup]:
             call.get("error_type"),
         )
         counts[key] += 1
+        latency = _float(call.get("latency_ms"))
+        if latency is not None and latency >= 0:
+            slowest[key] = max(slowest.get(key, 0.0), latency)
         host = call.get("target_host")
         if host and host not in hosts.setdefault(key, []):
             hosts[key].append(str(host))
@@ -421,6 +444,7 @@ def _call_groups(calls: list[dict[str, Any]]) -> list[CallGroup]:
             error_type=error,
             count=count,
             hosts=hosts.get((service, outcome, status, error), [])[:3],
+            slowest_ms=slowest.get((service, outcome, status, error)),
         )
         for (service, outcome, status, error), count in ordered[:8]
     ]
