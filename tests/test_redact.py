@@ -98,6 +98,21 @@ def test_redaction_keeps_the_surrounding_text() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("(token=abc123def456)", "(token=***)"),
+        ("failed (password=hunter2) again", "failed (password=***) again"),
+        ("password=f(x) next", "password=*** next"),
+        ("password=ab)cd", "password=***"),
+    ],
+)
+def test_a_closing_bracket_after_a_bare_value_stays(text: str, expected: str) -> None:
+    """The demo's page read ``(token=***`` with the bracket eaten; a value that opens its
+    own bracket is masked whole."""
+    assert redact_patterns(text) == expected
+
+
+@pytest.mark.parametrize(
     ("url", "target", "host"),
     [
         (

@@ -100,7 +100,9 @@ class _Scan:
             value_start += 1
             value_end = _match_end(_QUOTED_VALUE[quote], lower, value_start)
         else:
-            value_end = _match_end(_BARE_VALUE, lower, value_start)
+            value_end = _closing_bracket_kept(
+                lower, value_start, _match_end(_BARE_VALUE, lower, value_start)
+            )
             if lower[value_start:value_end] in _AUTH_SCHEMES:  # Authorization: Bearer <token>
                 credential = _SPACE_THEN_TOKEN.match(lower, value_end)
                 if credential is not None:
@@ -235,3 +237,15 @@ def masked(text: str, spans: list[Span]) -> str:
         last = end
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+def _closing_bracket_kept(lower: str, value_start: int, value_end: int) -> int:
+    """A bare value's trailing ``)`` closes the text around it, as in ``(token=abc)``: leave
+    it in place unless the value opened a ``(`` of its own. A password ending in ``)``
+    shows only that last character."""
+    closing = value_end
+    while closing > value_start and lower[closing - 1] == ")":
+        closing -= 1
+    if closing == value_end or "(" in lower[value_start:closing]:
+        return value_end
+    return closing
