@@ -208,6 +208,8 @@ def _print_plan(plan: Any, console: Console, show_unchanged: bool = False) -> No
             )
             if len(change.diffs) > 8:
                 detail += f"\n… {len(change.diffs) - 8} more"
+            if change.note:
+                detail = f"{change.note}\n{detail}"
         else:
             detail = change.note
         style = _STYLE[change.action]
