@@ -96,6 +96,8 @@ class Regex:
 
     def search(self, text: str) -> bool:
         """Whether the pattern matches anywhere in ``text`` (how Logging's ``=~`` tests)."""
+        # The lookup is written out here and in fullmatch: a shared helper would add a
+        # Python call to every repeated value, the case the memo is for.
         memo = self._found
         if memo is not None:
             known = memo.get((text, False))
