@@ -22,6 +22,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from observability import __version__
+from observability.command_line import name_placeholders, one_line_usage_errors
 from observability.settings import Settings, SettingsError, load_settings
 from observability.wording import counted
 
@@ -102,11 +103,24 @@ class _SubCommandsOnDemand(TyperGroup):
     preview matplotlib): imported up front, they made every command take about 3 s to start,
     ``composer-obs silence list`` and ``router serve`` included. Each lives behind an optional
     extra (the router needs FastAPI and SQLAlchemy, provisioning the Monitoring clients,
-    rendering matplotlib); without it the command says which extra to install.
+    rendering matplotlib); without it the command says which extra to install. Every command
+    it reaches shows its help and usage errors as ``observability.command_line`` says.
 
     The context and command types are ``Any``: recent typer versions vendor click, so their
     classes differ between the typer versions this package allows.
     """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with one_line_usage_errors():
+            return super().invoke(ctx)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        name_placeholders(self, ctx)
+        return list(super().get_params(ctx))
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         """A name that is no command: load them all first, so that typer's "Did you mean"
@@ -138,6 +152,7 @@ class _SubCommandsOnDemand(TyperGroup):
             single.command(cmd_name)(target)
             command = typer.main.get_command(single)
         command.name = cmd_name
+        name_placeholders(command, ctx)
         self.add_command(command)
         return command
 
@@ -242,7 +257,8 @@ def spool_replay(
     spool_dir: Annotated[Path | None, typer.Option(help="Spool folder.")] = None,
     output: Annotated[str, typer.Option(help="text or json.")] = "text",
     wait: Annotated[
-        float, typer.Option(help="Seconds to wait for a replay already running here.")
+        float,
+        typer.Option(metavar="SECONDS", help="How long to wait for a replay already running here."),
     ] = 60.0,
 ) -> None:
     """Deliver spooled events. Safe to repeat: each event is stored once, by its insertId."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import version
@@ -67,7 +69,64 @@ def test_events_list_shows_the_newest_and_says_more_exist(
 def test_events_list_refuses_a_bad_option(arguments: tuple[str, ...], named: str) -> None:
     run = composer_obs("events", "list", *arguments, env={"COMPOSER_OBS_EMULATOR": closed_port()})
     assert run.code == 2
-    assert named in run.err and "Traceback" not in run.err
+    assert run.err.count("\n") == 1, run.err  # one line: no usage line, hint or box
+    assert named in run.one_error_line()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (("events", "list", "--lmit", "3"), "No such option: --lmit (Possible options: --limit)"),
+        (("evnts", "list"), "No such command 'evnts'. Did you mean 'events'?"),
+        (("silence", "add", "dag_id=x"), "Missing option '--comment' / '-m'."),
+        (("events", "list", "--output", "yaml"), "'yaml' is not one of 'table', 'json'"),
+    ],
+    ids=["misspelt option", "misspelt command", "missing option", "bad choice"],
+)
+def test_a_usage_error_is_one_plain_line_with_the_closest_name(
+    arguments: tuple[str, ...], said: str
+) -> None:
+    """What a CI log shows: the message, click's suggestion, the help to read; no box."""
+    run = composer_obs(*arguments)
+    assert run.code == 2
+    assert run.err.count("\n") == 1, run.err
+    line = run.one_error_line()
+    assert said in line and "--help)" in line and "Value error" not in line
+
+
+_EVERY_HELP = """
+import re, sys
+from typer.testing import CliRunner
+from observability.cli import app
+
+placeholder = re.compile(r"<(bool|str|int|float|path|list\\[|[a-z ]+ range)")
+pending, seen = [[]], 0
+while pending:
+    path = pending.pop()
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    assert result.exit_code == 0, (path, result.output)
+    found = placeholder.search(result.output)
+    assert found is None, (path, found.group(0), result.output)
+    seen += 1
+    if "Commands " in result.output:
+        listed = result.output.split("Commands ")[1]
+        pending += [[*path, name] for name in re.findall(r"^│ ([a-z][a-z-]+) ", listed, re.M)]
+print(seen)
+"""
+
+
+def test_help_names_values_and_shows_nothing_after_a_flag() -> None:
+    """Every command's ``--help``, in one fresh process: no ``<bool>``, ``<str>``... (typer's
+    Python types); a value reads as what it is (``--port PORT``, ``--var NAME=VALUE``)."""
+    run = subprocess.run(
+        [sys.executable, "-c", _EVERY_HELP], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert int(run.stdout) >= 25  # every group and command
+    serve = composer_obs("router", "serve", "--help").out
+    assert re.search(r"--port +PORT ", serve) and re.search(r"--help +Show this", serve)
+    plan = composer_obs("provision", "plan", "--help").out
+    assert re.search(r"--var +NAME=VALUE ", plan) and re.search(r"--prune +Also delete", plan)
 
 
 @pytest.mark.integration

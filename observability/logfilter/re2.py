@@ -19,7 +19,9 @@ Even so, one call into the binding costs about twenty dictionary lookups, severa
 Python's ``re`` on a short text. The fields filters test by regex repeat across entries
 (log names, resource types, event kinds, DAG ids), so each ``Regex`` remembers its yes/no
 for the last few hundred short texts it saw: repeated values cost a lookup, and the memory
-stays bounded (``_MEMO_ENTRIES`` texts of at most ``_MEMO_TEXT_CHARS`` characters).
+stays bounded (``_MEMO_ENTRIES`` texts of at most ``_MEMO_TEXT_CHARS`` characters). A pattern
+whose texts do not repeat (under a quarter of a full memo's answers reused) stops
+remembering: there the memo cost as much again as the match.
 """
 
 from __future__ import annotations
@@ -71,14 +73,15 @@ class Regex:
     no submatch pass); ``extract`` uses a second, capturing one, built on first use.
     """
 
-    __slots__ = ("_capture", "_encoded", "_found", "_test", "pattern")
+    __slots__ = ("_capture", "_encoded", "_found", "_reused", "_test", "pattern")
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
         self._encoded = _encode(pattern)
         self._test = _compiled(self._encoded, _TEST_OPTIONS)
         self._capture: Any = None
-        self._found: dict[tuple[str, bool], bool] = {}  # (text, whole) -> answer
+        self._found: dict[tuple[str, bool], bool] | None = {}  # (text, whole) -> answer
+        self._reused = 0  # answers the memo gave since it was last emptied
 
     @property
     def groups(self) -> int:
@@ -93,22 +96,41 @@ class Regex:
 
     def search(self, text: str) -> bool:
         """Whether the pattern matches anywhere in ``text`` (how Logging's ``=~`` tests)."""
-        known = self._found.get((text, False))
-        return self._test_text(text, False) if known is None else known
+        # The lookup is written out here and in fullmatch: a shared helper would add a
+        # Python call to every repeated value, the case the memo is for.
+        memo = self._found
+        if memo is not None:
+            known = memo.get((text, False))
+            if known is not None:
+                self._reused += 1
+                return known
+        return self._test_text(text, False)
 
     def fullmatch(self, text: str) -> bool:
         """Whether the pattern matches all of ``text`` (how Monitoring's ``=~`` tests)."""
-        known = self._found.get((text, True))
-        return self._test_text(text, True) if known is None else known
+        memo = self._found
+        if memo is not None:
+            known = memo.get((text, True))
+            if known is not None:
+                self._reused += 1
+                return known
+        return self._test_text(text, True)
 
     def _test_text(self, text: str, whole: bool) -> bool:
+        memo = self._found
         data = _encode(text)
         anchor = _ANCHOR_BOTH if whole else _UNANCHORED
         found: bool = self._test.Match(anchor, data, 0, len(data))[0] != _NO_MATCH
-        if len(text) <= _MEMO_TEXT_CHARS:
-            if len(self._found) >= _MEMO_ENTRIES:
-                self._found.clear()  # start over rather than track recency per call
-            self._found[text, whole] = found
+        if memo is not None and len(text) <= _MEMO_TEXT_CHARS:
+            if len(memo) >= _MEMO_ENTRIES:
+                if self._reused < _MEMO_ENTRIES // 4:
+                    # Texts that do not repeat (a message, an id): the memo would only add
+                    # its cost to every call (measured: about as much as the match itself).
+                    self._found = None
+                    return found
+                memo.clear()  # start over rather than track recency per call
+                self._reused = 0
+            memo[text, whole] = found
         return found
 
     def extract(self, text: str) -> str | None:

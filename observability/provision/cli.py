@@ -41,7 +41,9 @@ DirOpt = typer.Option(
     show_default=False,
 )
 VarsOpt = typer.Option(None, "--vars", help="YAML file of NAME: value for ${NAME}")
-VarOpt = typer.Option(None, "--var", help="NAME=VALUE (repeatable), overrides everything")
+VarOpt = typer.Option(
+    None, "--var", metavar="NAME=VALUE", help="Repeatable; overrides every other value"
+)
 DashOpt = typer.Option(None, "--dashboards", help="Dashboards file or directory instead")
 ProjectOpt = typer.Option(None, "--project", help="Project (default: the environment's)")
 OutputOpt = typer.Option("table", "--output", "-o", help="table or json")
@@ -206,6 +208,8 @@ def _print_plan(plan: Any, console: Console, show_unchanged: bool = False) -> No
             )
             if len(change.diffs) > 8:
                 detail += f"\n… {len(change.diffs) - 8} more"
+            if change.note:
+                detail = f"{change.note}\n{detail}"
         else:
             detail = change.note
         style = _STYLE[change.action]

@@ -27,6 +27,19 @@ _URL_TOKEN = re.compile(r"([?&]auth_token=)([^&#]+)")
 _VARIABLE = "\x00{}\x00"
 """Where a variable goes in a string: a mark that ``hcl_string`` escapes predictably."""
 ROUTER_TOKEN_VARIABLE = "router_token"
+RESPELLED_DEFAULT_POLICIES = (
+    "composer_environment_unhealthy",
+    "composer_scheduler_heartbeat_missing",
+    "composer_killed_tasks",
+    "composer_dag_parse_errors",
+    "composer_worker_pod_evictions",
+    "dag_import_error",
+    "airflow_task_stuck_or_late",
+    "critical_dag_stuck_or_late",
+)
+"""Default policies whose keys (and so Terraform names) were spelled with dashes until
+2026-12: an export says Terraform ``moved`` them, so a state made from an older export keeps
+each policy (and its incidents) instead of destroying it and creating a new one."""
 
 
 def _snake(name: str) -> str:
@@ -174,4 +187,9 @@ def _policy(policy: Resource, project: str, channel_ids: dict[str, str]) -> str:
         ]
         lines.append(f"  notification_channels = [{', '.join(names)}]")
     ident = _ident(body.get("userLabels", {}).get(KEY_LABEL, policy.key))
-    return _resource("google_monitoring_alert_policy", ident, lines + _body(body, 1))
+    block = _resource("google_monitoring_alert_policy", ident, lines + _body(body, 1))
+    if ident not in RESPELLED_DEFAULT_POLICIES:
+        return block
+    kind = "google_monitoring_alert_policy"
+    former = ident.replace("_", "-")
+    return block + f"moved {{\n  from = {kind}.{former}\n  to = {kind}.{ident}\n}}\n"

@@ -262,6 +262,13 @@ def make_plan(spec: Spec, live: LiveState, prune: bool = False) -> Plan:
         wanted = {r.key for r in spec.of(kind)}
         for resource in spec.of(kind):
             matches = owned.get(resource.key, [])
+            former = None
+            if not matches and kind != "metric":
+                former = _former_spelling(resource.key, owned, wanted)
+            if former is not None:
+                matches = owned.pop(former)
+                if kind == "channel":
+                    channel_names[resource.key] = matches[0]["name"]
             if not matches:
                 other = everything.get(resource.key) if kind == "metric" else None
                 if other is not None:
@@ -299,6 +306,10 @@ def make_plan(spec: Spec, live: LiveState, prune: bool = False) -> Plan:
                     diffs,
                     resource,
                     current,
+                    note=""
+                    if former is None
+                    else f"renamed from {former}: the same {kind}, updated in place (its id "
+                    "and history are kept)",
                 )
             )
             for extra in matches[1:]:
@@ -309,6 +320,23 @@ def make_plan(spec: Spec, live: LiveState, prune: bool = False) -> Plan:
             for item in items:
                 plan.changes.append(_leftover(kind, key, live, item, prune, "not in the files"))
     return plan
+
+
+def _former_spelling(key: str, owned: Mapping[str, Any], wanted: set[str]) -> str | None:
+    """The key a managed live resource carries for ``key`` under its other spelling (dashes
+    for underscores or back), if no definition claims that spelling for itself.
+
+    The default policies' keys were once spelled with dashes in some files
+    (``composer-environment-unhealthy``) and underscores in others (``dag_run_failed``); they
+    are all underscores now, as metric names, file names and Terraform names are. A policy's,
+    channel's or dashboard's key is only a label on it, so the one already created is
+    relabelled in place rather than created again beside the old one (which would page twice)
+    or deleted (which would lose its incidents)."""
+    spelling = key.replace("-", "_")
+    for other in owned:
+        if other not in wanted and other.replace("-", "_") == spelling:
+            return str(other)
+    return None
 
 
 def _leftover(

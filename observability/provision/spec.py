@@ -87,13 +87,19 @@ class Spec:
 
 
 def sanitize_key(text: str) -> str:
-    """A label-safe key from a path: lower case, ``[a-z0-9_-]``, at most 63 characters."""
-    key = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_") or "x"
+    """A label-safe key from a path: lower case, ``[a-z0-9_]``, at most 63 characters.
+
+    Keys are spelled as metric names, event types and file names are, with underscores (a
+    log-based metric's name is its id and cannot change, so the rest follows it); Terraform
+    names, made from keys, are then in Terraform's own style. A key written in a file may
+    still have dashes. Keys once derived with dashes are relabelled in place by the plan
+    (``observability.provision.plan``)."""
+    key = re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "x"
     if not key[0].isalpha():
-        key = "d-" + key
+        key = "d_" + key
     if len(key) > 63:
         digest = hashlib.sha1(key.encode()).hexdigest()[:8]
-        key = key[:54].rstrip("-_") + "-" + digest
+        key = key[:54].rstrip("_") + "_" + digest
     return key
 
 
@@ -257,7 +263,7 @@ def load_dashboards(directory: Path, variables: Variables) -> list[Resource]:
         body.pop("name", None)
         body.pop("etag", None)
         rel = file.relative_to(directory) if file != directory else Path(file.name)
-        key = sanitize_key(str(rel.with_suffix("")).replace("/", "--"))
+        key = sanitize_key(str(rel.with_suffix("")).replace("/", "__"))
         if key in seen:
             raise located.error((), f"dashboard key {key!r} is also that of {seen[key]}")
         seen[key] = file

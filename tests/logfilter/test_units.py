@@ -209,3 +209,14 @@ def test_format_timestamp() -> None:
 )
 def test_parse_duration(text: str, nanos: int | None) -> None:
     assert parse_duration(text) == nanos
+
+
+def test_a_regex_stops_remembering_texts_that_do_not_repeat() -> None:
+    """Answers stay right either way; only repeated texts keep the memo (its cost on texts
+    seen once was about that of the match itself)."""
+    repeated, distinct = compile_re2(r"^dag_4\d$"), compile_re2(r"entry \d+$")
+    for i in range(2_000):
+        assert repeated.search(f"dag_{i % 50}") is (40 <= i % 50 <= 49)
+        assert distinct.search(f"task_failed, entry {i}") is True
+        assert distinct.fullmatch(f"entry {i}") is True
+    assert repeated._found is not None and distinct._found is None

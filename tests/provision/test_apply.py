@@ -21,7 +21,7 @@ from observability.provision.api import Api, CallCounter
 from observability.provision.apply import apply_plan, destroy_plan
 from observability.provision.plan import plan_from_api, read_live
 from observability.provision.source import Variables
-from observability.provision.spec import Layout, load_spec
+from observability.provision.spec import KEY_LABEL, Kind, Layout, load_spec
 from tests.provision.conftest import CONFORMANCE, default_spec
 
 pytestmark = pytest.mark.integration
@@ -211,3 +211,42 @@ def test_an_apply_interrupted_half_way_converges_when_run_again(api: Api) -> Non
     assert apply_plan(rest, api).ok
     assert api.counter.total_writes == len(spec) - 10
     assert not plan_from_api(spec, api).has_changes
+
+
+def test_keys_once_spelled_with_dashes_are_relabelled_in_place(api: Api) -> None:
+    """What an older version created (the backstop and watchdog policies' keys had dashes, a
+    dashboard's key came from its file name the same way) is the same resource under the
+    underscored key: the plan says so and apply relabels it, keeping its id and history,
+    instead of creating a second policy beside it (and paging twice)."""
+    spec = default_spec(api.project)
+    assert apply_plan(plan_from_api(spec, api), api).ok
+    live = read_live(api)
+    former: dict[str, str] = {}  # resource name -> key with dashes
+    kinds: tuple[tuple[Kind, str], ...] = (("policy", "userLabels"), ("dashboard", "labels"))
+    for kind, labels in kinds:
+        for item in live.by_kind[kind]:
+            key = item[labels][KEY_LABEL]
+            if "_" in key and (kind == "dashboard" or key.startswith(("composer_", "dag_i"))):
+                item[labels][KEY_LABEL] = key.replace("_", "-")
+                former[item["name"]] = item[labels][KEY_LABEL]
+                api.update(kind, item["name"], item, str(item.get("etag", "")))
+    assert len(former) >= 8
+
+    plan = plan_from_api(spec, _fresh(api), prune=True)
+    renamed = [c for c in plan.changes if c.name in former]
+    assert len(renamed) == len(former)
+    for change in renamed:
+        assert change.action == "update" and change.key == former[str(change.name)].replace(
+            "-", "_"
+        )
+        assert change.note.startswith(f"renamed from {former[str(change.name)]}: the same ")
+        assert [(d.before, d.after) for d in change.diffs if d.path.endswith(KEY_LABEL)] == [
+            (former[str(change.name)], change.key)
+        ]
+    assert plan.counts()["create"] == plan.counts()["delete"] == 0
+
+    assert apply_plan(plan, api).ok
+    after = read_live(api)
+    names = {item["name"] for kind in ("policy", "dashboard") for item in after.by_kind[kind]}
+    assert set(former) <= names  # the same resources, not new ones
+    assert not plan_from_api(spec, api, prune=True).drifted

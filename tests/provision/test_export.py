@@ -54,3 +54,18 @@ def test_export_parses_as_hcl_with_every_resource(spec: Spec) -> None:
 
 def test_hcl_strings_escape_templates() -> None:
     assert hcl_string('a "${x}" %{y}\n') == '"a \\"$${x}\\" %%{y}\\n"'
+
+
+def test_policies_once_named_with_dashes_are_moved_not_replaced(spec: Spec) -> None:
+    """A Terraform state made from an older export names eight default policies with dashes:
+    ``moved`` blocks keep those policies (and their incidents) under the new names."""
+    parsed = hcl2.loads(export_hcl(spec, "test-project"))
+    moves = {block["from"].strip("${}"): block["to"].strip("${}") for block in parsed["moved"]}
+    kind = "google_monitoring_alert_policy"
+    assert len(moves) == 8
+    assert moves[f"{kind}.composer-environment-unhealthy"] == (
+        f"{kind}.composer_environment_unhealthy"
+    )
+    policies = {key for key in _resources(export_hcl(spec, "p")) if key.startswith(kind)}
+    assert set(moves.values()) <= policies
+    assert not any("-" in key for key in policies)

@@ -169,4 +169,4 @@ def test_an_event_refused_for_good_does_not_keep_the_others_from_being_sent() ->
         service.stop()
     assert refused.value.reason == FailureReason.CLIENT and not refused.value.retryable
     keys = [body["dedup_key"] for body in service.bodies()]
-    assert keys[0] == "second" and len(keys) == 2 and len(keys[1]) == 64
+    assert len(keys) == 2 and keys[0] == "second" and len(keys[1]) == 64, keys

@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from observability.router.incident import WebhookPayload
 from observability.router.store import Store, alerts, silences
 from observability.router.timestamps import iso
 from observability.standins import StandIn
@@ -196,3 +198,11 @@ def test_iso_of_any_float_is_a_time_within_the_bounds() -> None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         assert datetime(1970, 1, 1, tzinfo=timezone.utc) <= moment
         assert moment <= datetime(2262, 4, 11, 23, 47, 16, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("state", ["   ", "", "\t\n"])
+def test_a_blank_state_is_refused_naming_the_field(state: str) -> None:
+    """Issue 13, item 14: ``state: "   "`` was accepted as an empty state."""
+    with pytest.raises(ValidationError) as refused:
+        WebhookPayload.model_validate(incident("blank", state=state))
+    assert [error["loc"] for error in refused.value.errors()] == [("incident", "state")]

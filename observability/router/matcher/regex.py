@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import re2
+from re2 import _re2
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # errors are raised to the caller, not printed to stderr
+_UNANCHORED = _re2.RE2.Anchor.UNANCHORED  # the pattern carries its own anchors
+_NO_MATCH = (-1, -1)
 
 
 class RegexError(ValueError):
@@ -47,7 +50,12 @@ class Regex:
         self._compiled = _compile(anchored(source), source)
 
     def matches(self, value: str) -> bool:
-        return self._compiled.search(go_string(value)) is not None
+        """Whether the whole of ``value`` matches. The compiled RE2 object is called directly:
+        the binding's ``re``-like ``search`` builds a match object and maps byte offsets back
+        to characters, which made a routing decision over regex routes 3 to 5 times slower
+        than with Python's ``re`` (measured on bench/router.py's 10,000-route tree)."""
+        data = go_string(value).encode("utf-8")
+        return bool(self._compiled._regexp.Match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH)
 
 
 def union(regexes: Sequence[Regex]) -> Regex:
