@@ -43,19 +43,19 @@ from google.cloud.logging_v2.types import (  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 
 from observability import gcp  # noqa: E402
-from observability.emulator.alert_policies_store import AlertPolicyStore  # noqa: E402
-from observability.emulator.alerting_evaluator import AlertEvaluator  # noqa: E402
-from observability.emulator.clock import Clock  # noqa: E402
-from observability.emulator.incidents_store import IncidentStore  # noqa: E402
-from observability.emulator.log_metrics_service import LogMetricsService  # noqa: E402
-from observability.emulator.log_metrics_store import LogMetricsStore  # noqa: E402
-from observability.emulator.logging_service import LoggingService  # noqa: E402
-from observability.emulator.logging_store import LoggingStore  # noqa: E402
-from observability.emulator.notification_channels_store import (  # noqa: E402
+from observability.emulator.alert_policies.store import AlertPolicyStore  # noqa: E402
+from observability.emulator.alerting.evaluator import AlertEvaluator  # noqa: E402
+from observability.emulator.alerting.incidents import IncidentStore  # noqa: E402
+from observability.emulator.channels.store import (  # noqa: E402
     NotificationChannelStore,
 )
+from observability.emulator.common.clock import Clock  # noqa: E402
+from observability.emulator.log_entries.service import LoggingService  # noqa: E402
+from observability.emulator.log_entries.store import LoggingStore  # noqa: E402
+from observability.emulator.log_metrics.service import LogMetricsService  # noqa: E402
+from observability.emulator.log_metrics.store import LogMetricsStore  # noqa: E402
 from observability.emulator.process import emulator_process  # noqa: E402
-from observability.emulator.timeseries import TimeSeriesEngine  # noqa: E402
+from observability.emulator.time_series.engine import TimeSeriesEngine  # noqa: E402
 from observability.logfilter import compile_filter  # noqa: E402
 
 ENTRIES = 100_000

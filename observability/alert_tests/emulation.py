@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from observability.alert_tests.spec import TestCase, TestFile
 from observability.alert_tests.timeline import Write
-from observability.emulator.incidents_store import Incident
+from observability.emulator.alerting.incidents import Incident
 from observability.emulator.server import EmulatorServer
 from observability.provision.api import Api
 from observability.provision.apply import apply_plan

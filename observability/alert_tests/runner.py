@@ -25,7 +25,7 @@ from observability.alert_tests.emulation import Emulation, definitions
 from observability.alert_tests.routing import Delivery, RouterUnderTest
 from observability.alert_tests.spec import TestCase, TestFile, load_test_file
 from observability.alert_tests.timeline import writes
-from observability.emulator.incidents_store import Incident
+from observability.emulator.alerting.incidents import Incident
 from observability.provision.source import Path_
 from observability.router.config import RouterConfig, load_config, parse_config
 

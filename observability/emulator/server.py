@@ -20,36 +20,34 @@ import grpc
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
-from observability.emulator import (
-    alert_policies_grpc,
-    alerting_rest,
-    clock,
-    composer_environments,
-    dashboards_grpc,
-    dashboards_rest,
-    log_metrics_grpc,
-    logging_grpc,
-    logging_rest,
-    notification_channels_grpc,
-    timeseries_grpc,
-    written_series_rest,
-)
-from observability.emulator.alert_policies_service import AlertPolicyService
-from observability.emulator.alert_policies_store import AlertPolicyStore, ResourceTable
-from observability.emulator.alerting_evaluator import AlertEvaluator, build_alerting
-from observability.emulator.call_counter import CallCounter
-from observability.emulator.dashboards_service import DashboardsService
-from observability.emulator.dashboards_store import DashboardsStore
-from observability.emulator.log_metrics_service import LogMetricsService
-from observability.emulator.log_metrics_store import LogMetricsStore
-from observability.emulator.logging_service import LoggingService
-from observability.emulator.logging_store import LoggingStore
-from observability.emulator.notification_channels_service import NotificationChannelService
-from observability.emulator.notification_channels_store import NotificationChannelStore
-from observability.emulator.rest_common import build_app
-from observability.emulator.timeseries import TimeSeriesEngine
-from observability.emulator.written_series_service import WrittenSeriesService
-from observability.emulator.written_series_store import WrittenSeriesStore
+from observability.emulator.alert_policies import grpc as alert_policies_grpc
+from observability.emulator.alert_policies.service import AlertPolicyService
+from observability.emulator.alert_policies.store import AlertPolicyStore, ResourceTable
+from observability.emulator.alerting import rest as alerting_rest
+from observability.emulator.alerting.evaluator import AlertEvaluator, build_alerting
+from observability.emulator.channels import grpc as channels_grpc
+from observability.emulator.channels.service import NotificationChannelService
+from observability.emulator.channels.store import NotificationChannelStore
+from observability.emulator.common import clock
+from observability.emulator.common.call_counter import CallCounter
+from observability.emulator.common.rest_common import build_app
+from observability.emulator.composer import environments as composer_environments
+from observability.emulator.dashboards import grpc as dashboards_grpc
+from observability.emulator.dashboards import rest as dashboards_rest
+from observability.emulator.dashboards.service import DashboardsService
+from observability.emulator.dashboards.store import DashboardsStore
+from observability.emulator.log_entries import grpc as log_entries_grpc
+from observability.emulator.log_entries import rest as log_entries_rest
+from observability.emulator.log_entries.service import LoggingService
+from observability.emulator.log_entries.store import LoggingStore
+from observability.emulator.log_metrics import grpc as log_metrics_grpc
+from observability.emulator.log_metrics.service import LogMetricsService
+from observability.emulator.log_metrics.store import LogMetricsStore
+from observability.emulator.time_series import grpc as time_series_grpc
+from observability.emulator.time_series import rest as time_series_rest
+from observability.emulator.time_series.engine import TimeSeriesEngine
+from observability.emulator.time_series.service import WrittenSeriesService
+from observability.emulator.time_series.store import WrittenSeriesStore
 from observability.gcp import Endpoint
 
 _GRPC_WORKERS = 16
@@ -117,22 +115,20 @@ class EmulatorServer:
         )
         return (
             [
-                logging_grpc.handler(logging_service),
+                log_entries_grpc.handler(logging_service),
                 dashboards_grpc.handler(dashboards_service),
                 log_metrics_grpc.handler(metrics_service),
-                timeseries_grpc.handler(TimeSeriesEngine(metrics_service, written_service)),
+                time_series_grpc.handler(TimeSeriesEngine(metrics_service, written_service)),
                 alert_policies_grpc.handler(AlertPolicyService(policy_store, channel_store)),
-                notification_channels_grpc.handler(
-                    NotificationChannelService(channel_store, policy_store)
-                ),
+                channels_grpc.handler(NotificationChannelService(channel_store, policy_store)),
             ],
             [
-                logging_rest.router(logging_service),
+                log_entries_rest.router(logging_service),
                 dashboards_rest.router(dashboards_service),
                 clock.router(self.clock),
                 self.calls.router(),
                 alerting_rest.router(self.alerting),
-                written_series_rest.router(written_service),
+                time_series_rest.router(written_service),
                 composer_environments.router(environments),
             ],
         )

@@ -115,8 +115,8 @@ def _find_key(value: Any, name: str, path: Path_ = ()) -> Path_ | None:
 def _check_metric(resource: Resource) -> None:
     from google.cloud.logging_v2.types import LogMetric
 
-    from observability.emulator.errors import ApiError
-    from observability.emulator.log_metrics_model import validate
+    from observability.emulator.common.errors import ApiError
+    from observability.emulator.log_metrics.model import validate
 
     pb = _parse(resource, LogMetric, resource.body)
     try:
@@ -138,8 +138,8 @@ def _policy_body(resource: Resource) -> dict[str, Any]:
 def _check_policy(resource: Resource) -> None:
     from google.cloud.monitoring_v3.types import AlertPolicy
 
-    from observability.emulator.errors import ApiError
-    from observability.emulator.monitoring_validation import validate_policy
+    from observability.emulator.common.errors import ApiError
+    from observability.emulator.common.validation import validate_policy
 
     pb = _parse(resource, AlertPolicy, _policy_body(resource))
     try:
@@ -151,8 +151,8 @@ def _check_policy(resource: Resource) -> None:
 def _check_channel(resource: Resource) -> None:
     from google.cloud.monitoring_v3.types import NotificationChannel
 
-    from observability.emulator.errors import ApiError
-    from observability.emulator.monitoring_validation import check_user_labels
+    from observability.emulator.common.errors import ApiError
+    from observability.emulator.common.validation import check_user_labels
 
     pb = _parse(resource, NotificationChannel, resource.body)
     assert pb is not None
@@ -163,8 +163,8 @@ def _check_channel(resource: Resource) -> None:
 
 
 def _check_dashboard(resource: Resource) -> None:
-    from observability.emulator.dashboards_validate import validate_dashboard
-    from observability.emulator.errors import ApiError
+    from observability.emulator.common.errors import ApiError
+    from observability.emulator.dashboards.validate import validate_dashboard
 
     try:
         validate_dashboard(resource.body)

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from observability.emulator.common.rest_common import OPENAPI_PATH
 from observability.emulator.process import emulator_process
-from observability.emulator.rest_common import OPENAPI_PATH
 from observability.gcp import Endpoint
 
 pytestmark = pytest.mark.integration
