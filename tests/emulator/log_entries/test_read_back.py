@@ -91,7 +91,7 @@ def test_project_id_only_where_the_resource_type_has_it(
     )
 
     (mine,) = all_entries(api, project)
-    (theirs,) = all_entries(api, org)
+    (theirs,) = api.list_log_entries(request={"resource_names": [org]})
     assert dict(mine.resource.labels) == {}
     assert dict(theirs.resource.labels) == {}
 
@@ -146,10 +146,11 @@ def test_entries_stored_deeper_than_the_write_limit_are_read_back_truncated(
             api.transport.close()
     # What the older emulator stored: the same entry, with the deep payload.
     with closing(sqlite3.connect(data / "logging.db")) as db, db:
-        (row_id, blob) = db.execute(
-            "SELECT id, entry FROM entries WHERE entry LIKE ?", (b"%deep%",)
-        ).fetchone()
-        entry = LogEntry.pb().FromString(blob)
+        stored = [
+            (i, LogEntry.pb().FromString(blob))
+            for i, blob in db.execute("SELECT id, entry FROM entries")
+        ]
+        ((row_id, entry),) = [(i, e) for i, e in stored if e.HasField("json_payload")]
         entry.json_payload.update(deep)
         db.execute("UPDATE entries SET entry = ? WHERE id = ?", (entry.SerializeToString(), row_id))
 
