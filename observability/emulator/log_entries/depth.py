@@ -7,8 +7,9 @@ limit), and their data directories still hold them: the decoders refuse the stor
 every list of the project failed. Such an entry is now read back with the deep part of its
 payload cut: a ``jsonPayload`` keeps its first ``KEPT_LEVELS`` levels and each value below is
 replaced by ``TRUNCATED``; a ``protoPayload`` (whose schema this module does not walk) is left
-out. Either way the label ``emulator.truncated`` names the payload that was cut, so a reader
-can tell a cut entry from a written one.
+out, whether the entry itself or only its payload (packed in an ``Any``) fails to decode.
+Either way the label ``emulator.truncated`` names the payload that was cut, so a reader can
+tell a cut entry from a written one.
 
 The stored bytes are walked with a small decoder of the protobuf wire format that knows only
 the shapes involved (``LogEntry``'s top level, ``google.protobuf.Struct``/``Value``/
@@ -21,6 +22,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any, Final
 
+from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from observability.emulator.log_entries.convert import LogEntryPb
@@ -40,9 +42,32 @@ _WIRE_VARINT, _WIRE_FIXED64, _WIRE_BYTES, _WIRE_FIXED32 = 0, 1, 2, 5
 def decode_entry(blob: bytes) -> Any:
     """The stored ``LogEntry`` protobuf; one too deep to decode comes back cut (see above)."""
     try:
-        return LogEntryPb.FromString(blob)
+        entry = LogEntryPb.FromString(blob)
     except DecodeError:
         return _cut(blob)
+    drop_undecodable_proto_payload(entry)
+    return entry
+
+
+def drop_undecodable_proto_payload(entry: Any) -> None:
+    """Leave out (and label) a ``protoPayload`` too deep to decode.
+
+    A ``protoPayload`` is a ``google.protobuf.Any``: its message travels as bytes, so the
+    entry decodes, and only unpacking it (to render JSON, in the server or in a client)
+    fails. Only entries with a ``protoPayload`` pay for this extra decode.
+    """
+    if not entry.HasField("proto_payload"):
+        return
+    payload = entry.proto_payload
+    try:
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(payload.TypeName())
+    except KeyError:
+        return  # refused at write (unknown type): never stored
+    try:
+        message_factory.GetMessageClass(descriptor).FromString(payload.value)
+    except DecodeError:
+        entry.ClearField("proto_payload")
+        entry.labels[TRUNCATED_LABEL] = "protoPayload"
 
 
 def _cut(blob: bytes) -> Any:

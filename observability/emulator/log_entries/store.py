@@ -33,7 +33,10 @@ from observability.emulator.log_entries.convert import (
     check_timestamp,
     entry_to_dict,
 )
-from observability.emulator.log_entries.depth import decode_entry
+from observability.emulator.log_entries.depth import (
+    decode_entry,
+    drop_undecodable_proto_payload,
+)
 
 MAX_ENTRY_BYTES: Final = 256 * 1024
 MAX_LABELS: Final = 64
@@ -146,6 +149,8 @@ class StoredEntry:
         except DecodeError:
             target.Clear()
             target.CopyFrom(decode_entry(self.blob))
+        else:
+            drop_undecodable_proto_payload(target)
 
 
 @dataclass(slots=True)
