@@ -29,7 +29,7 @@ scalars = (
 @st.composite
 def chains(draw: st.DrawFn) -> Any:
     """A JSON value nested up to 60 levels (a chain of objects and arrays with scalars)."""
-    value = draw(scalars)
+    value: Any = draw(scalars)
     for _ in range(draw(st.integers(0, 60))):
         if draw(st.booleans()):
             value = {draw(st.text(max_size=3)): value, "n": draw(scalars)}

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 TRANSPORTS = ("grpc", "http")
 STRUCT = {"message": "System test", "weather": {"clouds": "partly", "temperature": 70}}
 REQUEST = {"requestMethod": "POST", "requestUrl": "https://api.example.com/x", "status": 500}
-PROTO_PAYLOADS = {
+PROTO_PAYLOADS: dict[str, dict[str, Any]] = {
     "google.cloud.audit.AuditLog": {
         "methodName": "test",
         "resourceName": "test",
@@ -70,8 +70,8 @@ def test_log_text(logger: Any) -> None:
     logger.log_text("System test: test_log_text")
 
     entry = only_entry(logger)
-    assert isinstance(entry, entry_types.TextEntry)
     assert entry.payload == "System test: test_log_text"
+    assert isinstance(entry, entry_types.TextEntry)
 
 
 def test_log_text_with_timestamp(logger: Any) -> None:
