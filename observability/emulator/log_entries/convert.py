@@ -164,6 +164,9 @@ def entry_to_dict(entry: Any) -> dict[str, Any]:
         out["jsonPayload"] = struct_to_dict(entry.json_payload)
     if entry.HasField("timestamp"):
         out["timestamp"] = format_timestamp(entry.timestamp.seconds, entry.timestamp.nanos)
+    if entry.HasField("receive_timestamp"):
+        received = entry.receive_timestamp
+        out["receiveTimestamp"] = format_timestamp(received.seconds, received.nanos)
     if entry.severity:
         out["severity"] = severity_name(entry.severity)
     if entry.insert_id:

@@ -1,7 +1,8 @@
-"""``google.logging.v2.LoggingServiceV2`` over gRPC: WriteLogEntries, ListLogEntries, ListLogs.
+"""``google.logging.v2.LoggingServiceV2`` over gRPC: WriteLogEntries, ListLogEntries, ListLogs,
+DeleteLog.
 
 Only decoding and encoding happen here; the behaviour is ``LoggingService``'s. Methods not
-listed (DeleteLog, TailLogEntries, ListMonitoredResourceDescriptors) answer UNIMPLEMENTED.
+listed (TailLogEntries, ListMonitoredResourceDescriptors) answer UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 import grpc
 from google.cloud.logging_v2.types import (
+    DeleteLogRequest,
     ListLogEntriesRequest,
     ListLogEntriesResponse,
     ListLogsRequest,
@@ -17,6 +19,7 @@ from google.cloud.logging_v2.types import (
     WriteLogEntriesRequest,
     WriteLogEntriesResponse,
 )
+from google.protobuf import empty_pb2
 
 from observability.emulator.common.errors import ApiError
 from observability.emulator.common.grpc_common import unary
@@ -30,6 +33,8 @@ _ListRequest = ListLogEntriesRequest.pb()
 _ListResponse = ListLogEntriesResponse.pb()
 _LogsRequest = ListLogsRequest.pb()
 _LogsResponse = ListLogsResponse.pb()
+_DeleteRequest = DeleteLogRequest.pb()
+_Empty = empty_pb2.Empty
 
 
 def handler(service: LoggingService) -> grpc.GenericRpcHandler:
@@ -48,12 +53,16 @@ def handler(service: LoggingService) -> grpc.GenericRpcHandler:
         page = service.list_entries(request)
         response = _ListResponse(next_page_token=page.next_page_token)
         for entry in page.entries:
-            response.entries.add().MergeFromString(entry.blob)
+            entry.add_to(response.entries)
         return response
 
     def list_logs(request: Any) -> Any:
         page = service.list_logs(request)
         return _LogsResponse(log_names=page.log_names, next_page_token=page.next_page_token)
+
+    def delete_log(request: Any) -> Any:
+        service.delete_log(request.log_name)
+        return _Empty()
 
     return grpc.method_handlers_generic_handler(
         SERVICE_NAME,
@@ -61,5 +70,6 @@ def handler(service: LoggingService) -> grpc.GenericRpcHandler:
             "WriteLogEntries": unary(write, _WriteRequest, _WriteResponse),
             "ListLogEntries": unary(list_entries, _ListRequest, _ListResponse),
             "ListLogs": unary(list_logs, _LogsRequest, _LogsResponse),
+            "DeleteLog": unary(delete_log, _DeleteRequest, _Empty),
         },
     )

@@ -1,4 +1,5 @@
-"""Cloud Logging's REST API (``/v2/entries:write``, ``/v2/entries:list``, ``GET .../logs``).
+"""Cloud Logging's REST API (``/v2/entries:write``, ``/v2/entries:list``, ``GET .../logs``,
+``DELETE .../logs/LOG_ID``).
 
 This is the path the hand-written ``google.cloud.logging.Client(_use_grpc=False)`` takes.
 Bodies are checked against the protobuf schema the way Google's JSON front end checks them
@@ -38,7 +39,8 @@ _LogsRequest = ListLogsRequest.pb()
 
 def _write_request(body: dict[str, Any]) -> Any:
     """The WriteLogEntriesRequest protobuf of a JSON body; a malformed one is refused whole."""
-    entries = body.pop("entries", None)
+    # proto3 JSON leaves an empty repeated field out, so no "entries" is an empty write.
+    entries = body.pop("entries", [])
     if not isinstance(entries, list):
         raise ApiError.invalid("entries: required, a JSON array of LogEntry objects")
     request = parse_message(body, _WriteRequest)
@@ -95,4 +97,19 @@ def router(service: LoggingService) -> APIRouter:
             out["nextPageToken"] = page.next_page_token
         return JSONResponse(out)
 
+    @routes.delete("/v2/{kind}/{parent_id}/logs/{log_id:path}")
+    async def logs_delete(kind: str, parent_id: str, log_id: str, request: Request) -> JSONResponse:
+        log_name = _log_name(request, f"{kind}/{parent_id}/logs/{log_id}")
+        await run_in_threadpool(service.delete_log, log_name)
+        return JSONResponse({})
+
     return routes
+
+
+def _log_name(request: Request, decoded: str) -> str:
+    """The log name as the client wrote it: the URL path still encoded (Starlette routes on
+    the decoded path, where ``a%2Fb`` and ``a/b`` look alike), without ``/v2/``."""
+    raw = request.scope.get("raw_path")
+    if not isinstance(raw, bytes):
+        return decoded
+    return raw.decode("latin-1").removeprefix("/v2/")

@@ -24,14 +24,18 @@ from typing import Any, Final, NamedTuple
 from urllib.parse import quote, unquote
 
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import DecodeError
 
 from observability.emulator.common.sqlite_db import SQLiteDatabase
 from observability.emulator.log_entries.convert import (
     EntryInvalid,
-    LogEntryPb,
     check_renderable,
     check_timestamp,
     entry_to_dict,
+)
+from observability.emulator.log_entries.depth import (
+    decode_entry,
+    drop_undecodable_proto_payload,
 )
 
 MAX_ENTRY_BYTES: Final = 256 * 1024
@@ -66,6 +70,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS entries_key ON entries (parent, ts, insert_id)
 CREATE TABLE IF NOT EXISTS logs (
     log_name TEXT PRIMARY KEY,
     parent   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deleted_logs (
+    parent     TEXT NOT NULL,
+    log_id     TEXT NOT NULL,
+    deleted_ns INTEGER NOT NULL,
+    PRIMARY KEY (parent, log_id)
 ) WITHOUT ROWID;
 """
 
@@ -124,8 +134,23 @@ class StoredEntry:
     def as_dict(self) -> dict[str, Any]:
         """The entry as ``entries.list`` returns it over REST (what filters evaluate)."""
         if self._dict is None:
-            self._dict = entry_to_dict(LogEntryPb.FromString(self.blob))
+            self._dict = entry_to_dict(decode_entry(self.blob))
         return self._dict
+
+    def add_to(self, entries: Any) -> None:
+        """Append the entry to a repeated ``LogEntry`` field (a gRPC ListLogEntriesResponse).
+
+        Decoding straight into the response is the fast path; an entry an older emulator
+        stored too deep to decode is appended cut instead (``depth``).
+        """
+        target = entries.add()
+        try:
+            target.MergeFromString(self.blob)
+        except DecodeError:
+            target.Clear()
+            target.CopyFrom(decode_entry(self.blob))
+        else:
+            drop_undecodable_proto_payload(target)
 
 
 @dataclass(slots=True)
@@ -145,6 +170,22 @@ class LogName:
     parent: str
     log_id: str
     name: str
+
+
+_WITHOUT_PROJECT_LABEL: Final = frozenset({"organization", "folder", "billing_account"})
+
+
+def has_project_label(resource_type: str) -> bool:
+    """Whether the monitored resource type has a ``project_id`` label Cloud Logging fills in.
+
+    Cloud Logging sets ``resource.labels.project_id`` to the project an entry is written to
+    when the writer left it out (Google's system test test_log_text_with_resource writes a
+    ``gae_app`` without it and reads it back with it). In Google's monitored resource list
+    every plain type has that label except the three above, which name their own parent
+    (``organization_id``, ``folder_id``, ``account_id``); service-qualified types
+    (``datastream.googleapis.com/Stream``) name theirs in ``resource_container`` instead.
+    """
+    return "/" not in resource_type and resource_type not in _WITHOUT_PROJECT_LABEL
 
 
 def parse_parent(text: str) -> str | None:
@@ -224,6 +265,11 @@ class LoggingStore:
         self._db = SQLiteDatabase(path, _SCHEMA)
         self._id_lock = threading.Lock()
         self._last_generated = 0
+        rows = self._db.connection().execute("SELECT parent, log_id, deleted_ns FROM deleted_logs")
+        self._deleted: dict[tuple[str, str], int] = {
+            (parent, log_id): deleted_ns for parent, log_id, deleted_ns in rows
+        }
+        """When each deleted log was deleted: entries older than that are not stored."""
 
     def close(self) -> None:
         """Close every thread's connection (call once no request is running)."""
@@ -268,6 +314,11 @@ class LoggingStore:
             raise EntryInvalid(
                 "resource.type: required (give the entry or the request a monitored resource)"
             )
+        labels = entry.resource.labels
+        if "project_id" not in labels and has_project_label(entry.resource.type):
+            project = log_name.parent.partition("projects/")[2]
+            if project:  # about 2 µs an entry, with the check
+                labels["project_id"] = project
         if entry.HasField("timestamp"):
             check_timestamp(entry.timestamp, "timestamp")
             ts = entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos
@@ -310,15 +361,56 @@ class LoggingStore:
         if not prepared.entries:
             return
         with self._db.transaction() as conn:
+            entries, logs = prepared.entries, prepared.logs
+            if self._deleted:
+                entries, logs = self._after_deletes(entries, logs)
             conn.executemany(
                 "INSERT OR IGNORE INTO entries"
                 " (parent, log_id, ts, insert_id, severity, resource_type, entry)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                prepared.entries,
+                entries,
             )
-            conn.executemany(
-                "INSERT OR IGNORE INTO logs (log_name, parent) VALUES (?, ?)", prepared.logs
+            conn.executemany("INSERT OR IGNORE INTO logs (log_name, parent) VALUES (?, ?)", logs)
+
+    def _after_deletes(
+        self, entries: list[PreparedEntry], logs: set[tuple[str, str]]
+    ) -> tuple[list[PreparedEntry], set[tuple[str, str]]]:
+        """The entries (and their logs) a DeleteLog has not already deleted.
+
+        The API reference for DeleteLog: "Entries received after the delete operation with
+        a timestamp before the operation will be deleted." They were received (log-based
+        metrics counted them, as they count at ingestion), so they are dropped here, at
+        storage, and newer entries make the log reappear.
+        """
+        deleted = self._deleted
+        kept = [e for e in entries if e.ts >= deleted.get((e.parent, e.log_id), e.ts)]
+        if len(kept) == len(entries):
+            return entries, logs
+        live = {(e.parent, e.log_id) for e in kept}
+        return kept, {
+            (name, parent) for name, parent in logs if (parent, parse_log_name(name).log_id) in live
+        }
+
+    def delete_log(self, log: LogName, now_ns: int) -> bool:
+        """DeleteLog: remove every entry of ``log``; False if it had none (NOT_FOUND).
+
+        Log ids compare exactly here (the listing column's NOCASE is for filters), and the
+        deletion time is remembered for ``_after_deletes``.
+        """
+        with self._db.transaction() as conn:
+            removed = conn.execute(
+                "DELETE FROM entries WHERE parent = ? AND log_id = ? COLLATE BINARY",
+                (log.parent, log.log_id),
+            ).rowcount
+            removed += conn.execute("DELETE FROM logs WHERE log_name = ?", (log.name,)).rowcount
+            if not removed:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO deleted_logs (parent, log_id, deleted_ns) VALUES (?, ?, ?)",
+                (log.parent, log.log_id, now_ns),
             )
+            self._deleted[(log.parent, log.log_id)] = now_ns
+        return True
 
     # -- reading -------------------------------------------------------------------
 

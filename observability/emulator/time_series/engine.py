@@ -56,6 +56,7 @@ Errors are ``ApiError`` (INVALID_ARGUMENT naming the field), as the gRPC layer a
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -595,20 +596,35 @@ def _reduce_values(what: str, reducer: str, values: list[Value]) -> Value:
     return _percentile_of(numbers, _percentile_rank(reducer))
 
 
+_GROUP_PREFIXES: Final = (
+    ("metric.label.", "metric.labels"),
+    ("metric.labels.", "metric.labels"),
+    ("resource.label.", "resource.labels"),
+    ("resource.labels.", "resource.labels"),
+)
+_SHORT_GROUP_FIELD: Final = re.compile(r"(metric|resource)\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def _split_group_field(field_name: str, name: str) -> tuple[str, str | None]:
-    for prefix, kind in (
-        ("metric.label.", "metric.labels"),
-        ("metric.labels.", "metric.labels"),
-        ("resource.label.", "resource.labels"),
-        ("resource.labels.", "resource.labels"),
-    ):
-        if name.startswith(prefix) and len(name) > len(prefix):
-            return kind, name[len(prefix) :]
+    """``(what, label key)`` of a ``groupByFields`` entry.
+
+    Besides ``metric.label.KEY`` and ``resource.label.KEY`` (and ``labels``), Google takes
+    the short ``resource.KEY`` and ``metric.KEY``: its samples group by ``resource.zone``
+    and the client's ``Query.reduce`` documents that form (python-monitoring
+    ``monitoring_v3/query.py``; the samples' system tests run it against Google).
+    """
     if name in ("metric.type", "resource.type"):
         return name, None
+    for prefix, kind in _GROUP_PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return kind, name[len(prefix) :]
+    short = _SHORT_GROUP_FIELD.fullmatch(name)
+    if short and short[2] not in ("label", "labels"):
+        return f"{short[1]}.labels", short[2]
     raise ApiError.invalid(
         f"{field_name}.group_by_fields: {name!r} is not metric.label.KEY, "
-        "resource.label.KEY, metric.type or resource.type"
+        "resource.label.KEY (or the short metric.KEY, resource.KEY), metric.type or "
+        "resource.type"
     )
 
 

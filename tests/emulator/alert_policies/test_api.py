@@ -325,6 +325,36 @@ def test_update_missing_policy_is_not_found(
     body["name"] = f"projects/{project}/alertPolicies/42"
     with pytest.raises(exceptions.NotFound):
         policies.update_alert_policy(alert_policy=from_dict(body))
+    with pytest.raises(exceptions.NotFound):
+        policies.update_alert_policy(
+            request={
+                "alert_policy": {"name": body["name"]},
+                "update_mask": {"paths": ["display_name"]},
+            }
+        )
+
+
+def test_missing_policy_as_googles_system_test_pins_it(
+    policies: AlertPolicyServiceClient, project: str
+) -> None:
+    """The "inside" cases of python-monitoring tests/system/test_vpcsc_v3.py: updating a
+    missing policy with a body holding only its name is INVALID_ARGUMENT (the body is
+    checked first); get and delete are NOT_FOUND; creating an empty policy is invalid."""
+    name = policies.alert_policy_path(project, "mock_alert_policy")
+
+    with pytest.raises(exceptions.InvalidArgument):
+        policies.update_alert_policy(request={"alert_policy": {"name": name}})
+    with pytest.raises(exceptions.NotFound):
+        policies.get_alert_policy(request={"name": name})
+    with pytest.raises(exceptions.NotFound):
+        policies.delete_alert_policy(request={"name": name})
+    with pytest.raises(exceptions.InvalidArgument):
+        policies.create_alert_policy(request={"name": f"projects/{project}", "alert_policy": {}})
+    created = policies.create_alert_policy(
+        name=f"projects/{project}", alert_policy=from_dict(threshold_policy())
+    )
+    with pytest.raises(exceptions.InvalidArgument):  # an existing one: the same answer
+        policies.update_alert_policy(request={"alert_policy": {"name": created.name}})
 
 
 def test_restart_keeps_policies_and_channels(tmp_path: Path) -> None:

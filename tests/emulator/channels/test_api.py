@@ -256,3 +256,37 @@ def test_in_process_accessor_gives_real_secrets(tmp_path: Path) -> None:
     assert store.list_channels("p")[0].labels["password"] == "new-secret-1234"
     store.close()
     policy_store.close()
+
+
+@pytest.mark.integration
+def test_missing_channel_as_googles_system_test_pins_it(
+    channels: NotificationChannelServiceClient, project: str
+) -> None:
+    """The "inside" cases of python-monitoring tests/system/test_vpcsc_v3.py: updating a
+    missing channel with a body holding only its name is INVALID_ARGUMENT (the body is
+    checked first); with a valid body or a mask, and every call by name, NOT_FOUND."""
+    name = channels.notification_channel_path(project, "mock_notification_channel")
+    valid = {"name": name, "type_": "webhook_basicauth", "labels": BASIC}
+
+    with pytest.raises(exceptions.InvalidArgument):
+        channels.update_notification_channel(request={"notification_channel": {"name": name}})
+    with pytest.raises(exceptions.NotFound):
+        channels.update_notification_channel(request={"notification_channel": valid})
+    with pytest.raises(exceptions.NotFound):
+        channels.update_notification_channel(
+            request={"notification_channel": {"name": name}, "update_mask": {"paths": ["labels"]}}
+        )
+    for call in (
+        channels.get_notification_channel,
+        channels.delete_notification_channel,
+        channels.get_notification_channel_verification_code,
+        channels.send_notification_channel_verification_code,
+    ):
+        with pytest.raises(exceptions.NotFound):
+            call(request={"name": name})
+    with pytest.raises(exceptions.NotFound):
+        channels.verify_notification_channel(request={"name": name, "code": ""})
+    with pytest.raises(exceptions.InvalidArgument):
+        channels.create_notification_channel(
+            request={"name": f"projects/{project}", "notification_channel": {}}
+        )

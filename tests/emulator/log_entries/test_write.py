@@ -60,7 +60,7 @@ def test_entries_come_back_with_every_field_and_the_server_fields(
     server_set = {key: first.pop(key) for key in ("insertId", "receiveTimestamp")}
     assert first == {
         "logName": f"projects/{project}/logs/test",
-        "resource": {"type": "global"},
+        "resource": {"type": "global", "labels": {"project_id": project}},  # filled in
         "jsonPayload": {"event": "task_failed", "try_number": 2.0, "nested": {"ok": False}},
         "severity": "ERROR",
         "labels": {"dag_id": "etl"},
