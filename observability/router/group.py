@@ -135,12 +135,15 @@ def join_groups(
         )
 
 
-def log_entries(connection: Connection, gid: str) -> dict[str, LogEntry]:
-    rows = connection.execute(select(notification_log).where(notification_log.c.group_id == gid))
-    return {
-        row.integration: LogEntry(frozenset(row.firing), frozenset(row.resolved), row.sent_at)
-        for row in rows
-    }
+def log_entries(connection: Connection, gids: list[str]) -> dict[str, dict[str, LogEntry]]:
+    """The notification log of these groups, by group and integration (one read per batch)."""
+    rows = connection.execute(select(notification_log).where(notification_log.c.group_id.in_(gids)))
+    entries: dict[str, dict[str, LogEntry]] = {}
+    for row in rows:
+        entries.setdefault(row.group_id, {})[row.integration] = LogEntry(
+            frozenset(row.firing), frozenset(row.resolved), row.sent_at
+        )
+    return entries
 
 
 def write_log_entry(
