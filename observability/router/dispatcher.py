@@ -41,8 +41,8 @@ from observability.router.group import (
     join_groups,
     log_entries,
     needs_update,
+    rearm,
     remove_members,
-    schedule,
     write_log_entry,
 )
 from observability.router.history import record_dispatch_failure
@@ -264,10 +264,11 @@ class Dispatcher:
             gids = [group.id for group in due]
             members = _members(connection, gids)
             entries = log_entries(connection, gids)
+            timers: list[tuple[str, float]] = []
             for group in due:
                 try:
                     with connection.begin_nested():
-                        flushed = self._flush(
+                        flushed, next_flush_at = self._flush(
                             connection,
                             config,
                             group,
@@ -280,6 +281,10 @@ class Dispatcher:
                     self._flush_failed(connection, group, exc, now)
                     continue
                 notices.extend(flushed)
+                if next_flush_at is not None:
+                    timers.append((group.id, next_flush_at))
+            # the groups kept are re-armed together, in the transaction of their notices
+            rearm(connection, timers, now)
         for notice in notices:
             self.metrics.notices_enqueued.labels(notice.receiver).inc()
         return len(due), notices
@@ -293,14 +298,15 @@ class Dispatcher:
         entries: dict[str, LogEntry],
         muting: Muting,
         now: float,
-    ) -> list[Notice]:
+    ) -> tuple[list[Notice], float | None]:
+        """The group's notices, and when it flushes next (None: it was deleted)."""
         route = config.routes_by_id.get(group.route_id)
         receiver = config.receivers.get(group.receiver)
         if route is None or receiver is None or route.receiver != group.receiver:
             # The configuration changed under this group: its alerts go where it now says.
             self._reroute(connection, members, now)
             delete_group(connection, group.id)
-            return []
+            return [], None
         resolved_members = [alert.fingerprint for alert in members if not alert.firing(now)]
         notices: list[Notice] = []
         visible = (
@@ -344,9 +350,8 @@ class Dispatcher:
         remove_members(connection, group.id, resolved_members)
         if len(resolved_members) == len(members):
             delete_group(connection, group.id)
-        else:
-            schedule(connection, group.id, now + route.group_interval, now)
-        return notices
+            return notices, None
+        return notices, now + route.group_interval
 
     def _set_aside(
         self,
