@@ -36,6 +36,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from process_cpu import cpu_seconds  # noqa: E402
+
 from observability.child_process import child_process  # noqa: E402
 from observability.emulator.process import free_port_pair  # noqa: E402
 
@@ -44,7 +46,6 @@ WAVES = (range(3), range(3, 5))
 STORMS = 2
 TOKEN = "bench-ingest-token-0123456789"
 WAIT_S = 120.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class Receiver(ThreadingHTTPServer):
@@ -79,32 +80,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *_: object) -> None:
         pass
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its live descendants."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    wanted, total = {pid}, 0.0
-    changed = True
-    while changed:
-        changed = False
-        for child, parent in parents.items():
-            if parent in wanted and child not in wanted:
-                wanted.add(child)
-                changed = True
-    for member in wanted:
-        total += times.get(member, 0.0)
-    return total
 
 
 def incident(incident_id: str, dag_id: str) -> dict[str, object]:
