@@ -49,6 +49,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from process_cpu import cpu_seconds  # noqa: E402
+
 from examples.airflow_runner import Airflow  # noqa: E402
 from observability.child_process import child_process, wait_until_answering  # noqa: E402
 from observability.emit.emitter import Emitter  # noqa: E402
@@ -65,32 +67,9 @@ PAGE_LIMIT = 100
 ENVIRONMENT = "bench"
 LOCATION = "europe-west1"
 TARGET_S, TARGET_CALLS = 10.0, 100
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # -- the processes -------------------------------------------------------------------------------
-
-
-def _cpu_seconds(root: int) -> float:
-    """User + system CPU of ``root`` and every process below it, from ``/proc``."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        times[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
-    total, stack = 0.0, [root]
-    while stack:
-        pid = stack.pop()
-        total += times.get(pid, 0.0)
-        stack.extend(child for child, parent in parents.items() if parent == pid)
-    return total
 
 
 @dataclass
@@ -295,7 +274,7 @@ class ServerDied(RuntimeError):
 
 
 def measure_pass(watcher: Watcher, server: ApiServer, database: Postgres) -> Pass:
-    api_before, db_before = _cpu_seconds(server.process.pid), _cpu_seconds(database.pid)
+    api_before, db_before = cpu_seconds(server.process.pid), cpu_seconds(database.pid)
     report = watcher.run_pass()
     if report.error:
         code = server.process.poll()
@@ -307,8 +286,8 @@ def measure_pass(watcher: Watcher, server: ApiServer, database: Postgres) -> Pas
         seconds=report.seconds,
         airflow_calls=report.airflow_calls,
         logging_calls=report.logging_calls,
-        api_cpu_s=_cpu_seconds(server.process.pid) - api_before,
-        db_cpu_s=_cpu_seconds(database.pid) - db_before,
+        api_cpu_s=cpu_seconds(server.process.pid) - api_before,
+        db_cpu_s=cpu_seconds(database.pid) - db_before,
         written=sum(report.written.values()),
     )
 

@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from observability.router.route import Route
 from observability.router.store import Store, group_alerts, groups, notification_log
@@ -135,12 +135,15 @@ def join_groups(
         )
 
 
-def log_entries(connection: Connection, gid: str) -> dict[str, LogEntry]:
-    rows = connection.execute(select(notification_log).where(notification_log.c.group_id == gid))
-    return {
-        row.integration: LogEntry(frozenset(row.firing), frozenset(row.resolved), row.sent_at)
-        for row in rows
-    }
+def log_entries(connection: Connection, gids: list[str]) -> dict[str, dict[str, LogEntry]]:
+    """The notification log of these groups, by group and integration (one read per batch)."""
+    rows = connection.execute(select(notification_log).where(notification_log.c.group_id.in_(gids)))
+    entries: dict[str, dict[str, LogEntry]] = {}
+    for row in rows:
+        entries.setdefault(row.group_id, {})[row.integration] = LogEntry(
+            frozenset(row.firing), frozenset(row.resolved), row.sent_at
+        )
+    return entries
 
 
 def write_log_entry(
@@ -174,9 +177,12 @@ def delete_group(connection: Connection, gid: str) -> None:
     connection.execute(delete(groups).where(groups.c.id == gid))
 
 
-def schedule(connection: Connection, gid: str, next_flush_at: float, flushed_at: float) -> None:
-    connection.execute(
-        update(groups)
-        .where(groups.c.id == gid)
-        .values(next_flush_at=next_flush_at, flushed_at=flushed_at)
-    )
+def rearm(connection: Connection, timers: list[tuple[str, float]], flushed_at: float) -> None:
+    """Set the next flush of these (group id, time) pairs: one statement for a flush batch."""
+    if timers:
+        connection.execute(
+            update(groups)
+            .where(groups.c.id == bindparam("gid"))
+            .values(next_flush_at=bindparam("at"), flushed_at=flushed_at),
+            [{"gid": gid, "at": at} for gid, at in timers],
+        )

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from observability.router.alert import Alert
 from observability.router.matcher import (
     Matcher,
     config_matchers,
@@ -78,10 +78,21 @@ class InhibitRule:
         return tuple(labels.get(name, "") for name in self.equal)
 
 
+class Firing(Protocol):
+    """What inhibition needs of a firing alert (an ``Alert``, or just these two columns: the
+    dispatcher reads no more of the firing alerts than this)."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+
 class Inhibitor:
     """Answers "is this alert inhibited, and by what?" for one moment's set of firing alerts."""
 
-    def __init__(self, rules: Iterable[InhibitRule], firing: Iterable[Alert]) -> None:
+    def __init__(self, rules: Iterable[InhibitRule], firing: Iterable[Firing]) -> None:
         self._rules = list(rules)
         self._sources: list[dict[tuple[str, ...], list[tuple[str, bool]]]] = [
             {} for _ in self._rules
