@@ -205,13 +205,13 @@ def test_each_default_policy_gives_its_cause(
     # the watchdog's findings: (policy, (event type, DAG, task), reason, critical)
     findings = [
         (
-            "airflow-task-stuck-or-late",
+            "airflow_task_stuck_or_late",
             ("task_stuck", "orders_hourly", "load"),
             "queued for 16 min; pool default_pool has 0 open slots",
             False,
         ),
         (
-            "critical-dag-stuck-or-late",
+            "critical_dag_stuck_or_late",
             ("task_running_long", "payments_daily", "charge_cards"),
             "running 25 min, limit 10 min",
             True,
@@ -293,7 +293,7 @@ def test_each_default_policy_gives_its_cause(
             "third_party_error_ratio": {"service": "stripe"},
             "third_party_latency": {"service": "partner-sftp"},
             "critical_dag_stale": {"dag_id": "critical_settlements", "team": "data"},
-            "dag-import-error": {"file": "dags/payments_daily.py", "team": "data"},
+            "dag_import_error": {"file": "dags/payments_daily.py", "team": "data"},
             **{key: {**labels, "team": "data"} for key, labels in series.items()},
         },
     )
@@ -307,12 +307,12 @@ def test_each_default_policy_gives_its_cause(
         "; 1x stripe error 503 HTTPError to api.stripe.com, slowest 95 ms",
         "third_party_latency": "1x partner-sftp success to sftp.partner.example, slowest 8,200 ms",
         "critical_dag_stale": f"no dag_run_succeeded since {last_success}",
-        "dag-import-error": "dag_import_error: ModuleNotFoundError: No module named 'pandas_gbq'",
-        "airflow-task-stuck-or-late": "task_stuck: queued for 16 min; pool default_pool has 0 "
+        "dag_import_error": "dag_import_error: ModuleNotFoundError: No module named 'pandas_gbq'",
+        "airflow_task_stuck_or_late": "task_stuck: queued for 16 min; pool default_pool has 0 "
         "open slots",
-        "critical-dag-stuck-or-late": "task_running_long: running 25 min, limit 10 min",
+        "critical_dag_stuck_or_late": "task_running_long: running 25 min, limit 10 min",
     }
-    composer_metrics = {key for key, body in bodies.items() if key.startswith("composer-")}
+    composer_metrics = {key for key, body in bodies.items() if key.startswith("composer_")}
     assert set(bodies) == set(expected) | composer_metrics and len(composer_metrics) == 5
     router = _router(router_factory, fakes, emulator)
     for body in bodies.values():
