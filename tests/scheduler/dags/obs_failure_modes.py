@@ -110,7 +110,9 @@ for family in FAMILIES:
     with _dag(family, "upstream_failed"):
         fail() >> after()
 
-    with _dag(family, "dagrun_timeout", dagrun_timeout=timedelta(seconds=15)):
+    # Long enough for the task to start on a loaded machine: a 15 s timeout sometimes ended
+    # the run before Airflow 3.3 started it, so task_started came or not by chance.
+    with _dag(family, "dagrun_timeout", dagrun_timeout=timedelta(seconds=40)):
         work.override(task_id="slow")()
 
     with _dag(family, "marked_task_failed"):
