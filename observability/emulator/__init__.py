@@ -9,7 +9,8 @@ package per API resource, each holding its transports, its rules and its store::
     common/          shared plumbing: SQLite (sqlite_db), errors and their gRPC/REST mapping
                      (errors, grpc_common, rest_common), clock, call_counter, page_tokens,
                      the Monitoring filter and list languages (boolean_filter,
-                     monitoring_filter, listing), Logging's extractors, validation, and crud:
+                     monitoring_filter, listing), Logging's extractors, validation (a refused
+                     field in Google's words, user labels), and crud:
                      the store and servicer shape of every CRUD resource
     log_entries/     Cloud Logging entries and logs      (LoggingServiceV2)
     log_metrics/     log-based metrics                    (MetricsServiceV2)

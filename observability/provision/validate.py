@@ -138,8 +138,8 @@ def _policy_body(resource: Resource) -> dict[str, Any]:
 def _check_policy(resource: Resource) -> None:
     from google.cloud.monitoring_v3.types import AlertPolicy
 
+    from observability.emulator.alert_policies.validation import validate_policy
     from observability.emulator.common.errors import ApiError
-    from observability.emulator.common.validation import validate_policy
 
     pb = _parse(resource, AlertPolicy, _policy_body(resource))
     try:

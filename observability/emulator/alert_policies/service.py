@@ -22,6 +22,7 @@ from observability.emulator.alert_policies.store import (
     POLICIES,
     AlertPolicyStore,
 )
+from observability.emulator.alert_policies.validation import validate_policy
 from observability.emulator.channels.store import CHANNELS, NotificationChannelStore
 from observability.emulator.common.crud import (
     MUTATED_BY,
@@ -33,7 +34,7 @@ from observability.emulator.common.crud import (
 )
 from observability.emulator.common.errors import ApiError
 from observability.emulator.common.listing import Schema
-from observability.emulator.common.validation import invalid, validate_policy
+from observability.emulator.common.validation import invalid
 
 _PolicyPb = AlertPolicy.pb()
 _READ_ONLY = frozenset({"name", "creation_record", "mutation_record", "validity"})
