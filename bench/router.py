@@ -462,9 +462,9 @@ def main() -> None:
         print(f"routing decision, {routes:>6} routes: {results[f'route_us_{routes}']:.2f} us")
     for n in ROUTER_WORKERS:
         if "alertmanager_rps" in results and f"ingest_w{n}_rps" in results:
-            ours = results[f"ingest_w{n}_rps"]
-            results[f"w{n}_vs_alertmanager"] = ours / results["alertmanager_rps"]
-            results[f"w{n}_vs_empty"] = ours / results["empty_rps"]
+            ingest_rps = results[f"ingest_w{n}_rps"]
+            results[f"w{n}_vs_alertmanager"] = ingest_rps / results["alertmanager_rps"]
+            results[f"w{n}_vs_empty"] = ingest_rps / results["empty_rps"]
             print(
                 f"{n} process(es): ingest / Alertmanager {results[f'w{n}_vs_alertmanager']:.2f}"
                 f" (target >= 0.5), ingest / empty endpoint {results[f'w{n}_vs_empty']:.2f};"

@@ -5,6 +5,7 @@ that skips itself, and a successful call to the payments API. Every task is inst
 import os
 import urllib.request
 from datetime import datetime, timedelta
+from typing import Any
 
 try:  # Airflow 3
     from airflow.sdk import DAG, task
@@ -37,7 +38,7 @@ with DAG(
         return 42
 
     @task
-    def load_with_retry(**context) -> None:
+    def load_with_retry(**context: Any) -> None:
         """Fails on its first try (a flaky warehouse), succeeds on the retry."""
         if context["ti"].try_number <= 1:
             raise ConnectionError("warehouse connection reset by peer (attempt 1)")
