@@ -11,7 +11,6 @@ import importlib
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +21,12 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from observability import __version__
-from observability.command_line import name_placeholders, one_line_usage_errors
+from observability.command_line import (
+    TableOrJson,
+    TextOrJson,
+    name_placeholders,
+    one_line_usage_errors,
+)
 from observability.settings import Settings, SettingsError, load_settings
 from observability.wording import counted
 
@@ -255,7 +259,7 @@ def spool_status(
 @spool_app.command("replay")
 def spool_replay(
     spool_dir: Annotated[Path | None, typer.Option(help="Spool folder.")] = None,
-    output: Annotated[str, typer.Option(help="text or json.")] = "text",
+    output: Annotated[TextOrJson, typer.Option(help="text or json.")] = TextOrJson.text,
     wait: Annotated[
         float,
         typer.Option(metavar="SECONDS", help="How long to wait for a replay already running here."),
@@ -291,11 +295,6 @@ def spool_replay(
         raise typer.Exit(code=1)
 
 
-class EventsOutput(str, Enum):
-    table = "table"
-    json = "json"
-
-
 _SINCE = re.compile(r"(\d+)([mhd])")
 _SINCE_UNITS = {"m": 60, "h": 3600, "d": 86400}
 
@@ -326,7 +325,7 @@ def events_list(
     project: Annotated[
         str | None, typer.Option(help="Project to read (default: COMPOSER_OBS_PROJECT).")
     ] = None,
-    output: Annotated[EventsOutput, typer.Option(help="table or json.")] = EventsOutput.table,
+    output: Annotated[TableOrJson, typer.Option(help="table or json.")] = TableOrJson.table,
 ) -> None:
     """The newest events, read back through the Cloud Logging client, shown oldest first."""
     window = _since(since)
@@ -343,7 +342,7 @@ def events_list(
     from observability.gcp import whole_numbers
 
     payloads = [whole_numbers(entry.payload) for entry in entries]
-    if output == EventsOutput.json:
+    if output == TableOrJson.json:
         print(json.dumps(payloads, default=str, indent=2))
         _spool_depth(settings, err_console)
     else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from typing import Any, Final
 
 import typer
@@ -91,3 +92,18 @@ def _placeholder(option: Any) -> str:
 
 def _no_type(ctx: Any) -> None:
     return None
+
+
+class TableOrJson(str, Enum):
+    """``--output`` of a command that lists things: a table for people, JSON for scripts.
+    A choice, so a typo (``--output jsno``) is a usage error, not a silent table."""
+
+    table = "table"
+    json = "json"
+
+
+class TextOrJson(str, Enum):
+    """``--output`` of a command that reports one outcome: a sentence or JSON."""
+
+    text = "text"
+    json = "json"

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from observability.command_line import TableOrJson
 from observability.defaults import default_definitions_dir
 from observability.defaults.cli import init_definitions
 from observability.provision.source import DefinitionError, Variables
@@ -46,7 +47,7 @@ VarOpt = typer.Option(
 )
 DashOpt = typer.Option(None, "--dashboards", help="Dashboards file or directory instead")
 ProjectOpt = typer.Option(None, "--project", help="Project (default: the environment's)")
-OutputOpt = typer.Option("table", "--output", "-o", help="table or json")
+OutputOpt = typer.Option(TableOrJson.table, "--output", "-o", help="table or json")
 PruneOpt = typer.Option(False, "--prune", help="Also delete managed resources not in the files")
 
 _ERR = Console(stderr=True)
@@ -295,7 +296,7 @@ def _print_errors(errors: list[Any]) -> None:
 
 @provision_app.command()
 @_reads_definitions
-def validate(sources: Sources, output: str = OutputOpt) -> None:
+def validate(sources: Sources, output: TableOrJson = OutputOpt) -> None:
     """Check every definition offline: filters, references, API constraints."""
     from observability.provision.validate import validate_spec
 
@@ -330,7 +331,7 @@ def validate(sources: Sources, output: str = OutputOpt) -> None:
 
 @provision_app.command()
 @_reads_definitions
-def plan(sources: Sources, prune: bool = PruneOpt, output: str = OutputOpt) -> None:
+def plan(sources: Sources, prune: bool = PruneOpt, output: TableOrJson = OutputOpt) -> None:
     """Show what apply would create, update and delete, with field-level diffs."""
     with _planned(*sources.load(), prune) as (api, result):
         if output == "json":
@@ -349,7 +350,7 @@ def apply(
     yes: bool = typer.Option(
         False, "--yes", "-y", help="With --prune and no definitions: delete without asking"
     ),
-    output: str = OutputOpt,
+    output: TableOrJson = OutputOpt,
 ) -> None:
     """Make the live state match the files, writing only what differs."""
     from rich.progress import Progress
@@ -409,7 +410,7 @@ def _confirm_delete_all(sources: Sources, planned: Any, yes: bool) -> None:
 
 @provision_app.command()
 @_reads_definitions
-def drift(sources: Sources, output: str = OutputOpt) -> None:
+def drift(sources: Sources, output: TableOrJson = OutputOpt) -> None:
     """Exit 2 when the live state differs from the files (for CI), 0 when it does not."""
     with _planned(*sources.load(), prune=False) as (_, result):
         if output == "json":
@@ -425,7 +426,7 @@ def drift(sources: Sources, output: str = OutputOpt) -> None:
 def destroy(
     project: str | None = ProjectOpt,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask"),
-    output: str = OutputOpt,
+    output: TableOrJson = OutputOpt,
 ) -> None:
     """Delete every resource marked managed-by: composer-observability (nothing else)."""
     from observability.provision.apply import apply_plan, destroy_plan

@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from observability.command_line import TextOrJson
 from observability.defaults.cli import init_router
 from observability.router.config import ConfigError, load_config
 from observability.router.duration import parse_duration
@@ -253,7 +254,9 @@ def silence_list(
     url: UrlOption = "http://127.0.0.1:9093",
     token: TokenOption = None,
     expired: Annotated[bool, typer.Option(help="Include expired silences.")] = False,
-    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+    output: Annotated[
+        TextOrJson, typer.Option("--output", "-o", help="text or json.")
+    ] = TextOrJson.text,
 ) -> None:
     """Silences, newest end first."""
     from observability.router.client import RouterClient, RouterClientError
