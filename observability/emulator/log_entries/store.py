@@ -48,7 +48,10 @@ MAX_FUTURE_NS: Final = 24 * 3600 * 1_000_000_000
 PARENT_KINDS: Final = ("projects", "organizations", "folders", "billingAccounts")
 """The resource kinds a log can belong to (``projects/P``, ``folders/F``...)."""
 
-_LOG_ID_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-.%")
+_LOG_ID_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-.")
+"""What a LOG_ID may hold (Google: letters, digits, forward slash, underscore, hyphen, period)."""
+_LOG_ID_ENCODED = _LOG_ID_ALLOWED | {"%"}
+"""What may appear in the name as written: the allowed characters and %-escapes of them."""
 
 # One index serves both dedup (same parent, timestamp and insertId) and the listing order.
 # Each further index costs about 4 µs per written entry, a fifth of the ingest budget; the
@@ -217,13 +220,15 @@ def parse_log_name(text: str) -> LogName:
         raise EntryInvalid(
             f"logName: LOG_ID must be shorter than 512 characters, got {len(log_id)}"
         )
-    bad = sorted(set(log_id) - _LOG_ID_ALLOWED)
+    # The encoding is how a '/' travels inside the name; Google's rule on the characters is
+    # about the LOG_ID itself, so it applies after decoding: "%20" is a space, refused.
+    decoded = unquote(log_id)
+    bad = sorted((set(log_id) - _LOG_ID_ENCODED) | (set(decoded) - _LOG_ID_ALLOWED))
     if bad:
         raise EntryInvalid(
-            f"logName: LOG_ID may only hold letters, digits, '/', '_', '-', '.' and "
-            f"URL-encoded characters, got {''.join(bad)!r} in {log_id!r}"
+            f"logName: LOG_ID may only hold letters, digits, '/', '_', '-' and '.' (raw or "
+            f"URL-encoded), got {''.join(bad)!r} in {log_id!r}"
         )
-    decoded = unquote(log_id)
     return LogName(parent, decoded, f"{parent}/logs/{quote(decoded, safe='')}")
 
 

@@ -183,6 +183,8 @@ def _future(hours: float) -> datetime:
         ({"log_name": "logs/x"}, "logName"),
         ({"log_name": "projects/p/logs/" + "a" * 512}, "logName: LOG_ID must be shorter"),
         ({"log_name": "projects/p/logs/bad*name"}, "logName: LOG_ID may only"),
+        ({"log_name": "projects/p/logs/my%20log"}, "logName: LOG_ID may only"),
+        ({"log_name": "projects/p/logs/ok%0Anewline"}, "logName: LOG_ID may only"),
         ({"resource": {"type": ""}}, "resource.type"),
         ({"timestamp": _future(25)}, "timestamp"),
         ({"labels": {f"k{i}": "v" for i in range(65)}}, "labels: 65 labels"),
@@ -195,7 +197,18 @@ def _future(hours: float) -> datetime:
             "protoPayload",
         ),
     ],
-    ids=["parent", "long-id", "bad-char", "resource", "future", "labels", "size", "proto-type"],
+    ids=[
+        "parent",
+        "long-id",
+        "bad-char",
+        "encoded-space",
+        "encoded-control",
+        "resource",
+        "future",
+        "labels",
+        "size",
+        "proto-type",
+    ],
 )
 def test_invalid_entries_are_refused_naming_the_field(
     api: LoggingServiceV2Client, project: str, change: dict[str, Any], field: str
