@@ -114,7 +114,10 @@ class EmulatorServer:
         self._stores.append(descriptor_store)
         series_engine = TimeSeriesEngine(metrics_service, written_service)
         descriptor_service = DescriptorService(
-            builtins(), descriptor_store, time_series_grpc.implied_descriptors(series_engine)
+            builtins(),
+            descriptor_store,
+            time_series_grpc.implied_descriptors(series_engine),
+            written_service.delete_metric,
         )
         # the evaluator gets an engine of its own: an engine's series cache is not shared
         self.alerting = build_alerting(
@@ -132,7 +135,9 @@ class EmulatorServer:
                 log_metrics_grpc.handler(metrics_service),
                 descriptors_grpc.handler(descriptor_service),
                 time_series_grpc.handler(series_engine),
-                alert_policies_grpc.handler(AlertPolicyService(policy_store, channel_store)),
+                alert_policies_grpc.handler(
+                    AlertPolicyService(policy_store, channel_store, descriptor_service.find)
+                ),
                 channels_grpc.handler(NotificationChannelService(channel_store, policy_store)),
             ],
             [

@@ -20,7 +20,7 @@ from observability.emulator.common.monitoring_filter import (
     MonitoringFilterError,
     compile_monitoring_filter,
 )
-from observability.emulator.descriptors.rules import builtin_misfit
+from observability.emulator.descriptors.rules import misfit
 
 DEFAULT_MOSAIC_COLUMNS: Final = 12
 MAX_MOSAIC_COLUMNS: Final = 48
@@ -160,14 +160,14 @@ def _check_aligner(text: str, aggregation: Any, path: str) -> None:
         metric_types = compile_monitoring_filter(text).metric_types
     except MonitoringFilterError:
         return
-    misfit = builtin_misfit(metric_types, aligner)
-    if misfit is not None:
-        kind = MetricDescriptor.MetricKind.Name(misfit.metric_kind)
-        value = MetricDescriptor.ValueType.Name(misfit.value_type)
+    found = misfit(metric_types, aligner)
+    if found is not None:
+        kind = MetricDescriptor.MetricKind.Name(found.metric_kind)
+        value = MetricDescriptor.ValueType.Name(found.value_type)
         raise _invalid(
             _join(path, "perSeriesAligner"),
             f"The aligner {aligner} cannot be applied to metrics with kind {kind} and value "
-            f"type {value} ({misfit.type}).",
+            f"type {value} ({found.type}).",
         )
 
 
