@@ -97,7 +97,6 @@ class EmulatorServer:
         logging_service = LoggingService(logging_store)
         dashboards_store = DashboardsStore(self.data_dir / "dashboards.db")
         self._stores.append(dashboards_store)
-        dashboards_service = DashboardsService(dashboards_store)
         metrics_store = LogMetricsStore(self.data_dir / "metrics.db")
         self._stores.append(metrics_store)
         metrics_service = LogMetricsService(metrics_store, self.clock)
@@ -119,6 +118,7 @@ class EmulatorServer:
             time_series_grpc.implied_descriptors(series_engine),
             written_service.delete_metric,
         )
+        dashboards_service = DashboardsService(dashboards_store, descriptor_service.find)
         # the evaluator gets an engine of its own: an engine's series cache is not shared
         self.alerting = build_alerting(
             self.data_dir,

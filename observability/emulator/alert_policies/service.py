@@ -35,7 +35,7 @@ from observability.emulator.common.crud import (
 from observability.emulator.common.errors import ApiError
 from observability.emulator.common.listing import Schema
 from observability.emulator.common.validation import invalid
-from observability.emulator.descriptors.rules import Lookup, ProjectLookup, builtin
+from observability.emulator.descriptors.rules import ProjectLookup, project_lookup
 
 _PolicyPb = AlertPolicy.pb()
 _READ_ONLY = frozenset({"name", "creation_record", "mutation_record", "validity"})
@@ -120,14 +120,6 @@ class AlertPolicyService:
         self.channels = channels
         self.descriptors = descriptors
 
-    def _lookup(self, project: str) -> Lookup:
-        """The metric descriptors ``project`` sees (its user-defined and auto-created ones
-        too), or the built-ins alone without a descriptor service."""
-        if self.descriptors is None:
-            return builtin
-        find = self.descriptors
-        return lambda metric_type: find(project, metric_type)
-
     def _check_channels(self, project: str, policy: Any) -> None:
         for i, name in enumerate(policy.notification_channels):
             parts = CHANNELS.split(name)
@@ -149,7 +141,7 @@ class AlertPolicyService:
             policy.ClearField(field)
         for condition in policy.conditions:
             condition.name = ""
-        validate_policy(policy, self._lookup(project))
+        validate_policy(policy, project_lookup(self.descriptors, project))
         return policy
 
     def create(self, request: Any) -> Any:
@@ -213,7 +205,7 @@ class AlertPolicyService:
         policy.creation_record.CopyFrom(existing.creation_record)
         if not policy.HasField("enabled"):
             policy.enabled.value = True
-        validate_policy(policy, self._lookup(stored.project))
+        validate_policy(policy, project_lookup(self.descriptors, stored.project))
         self._check_channels(stored.project, policy)
         policy.mutation_record.mutate_time.CopyFrom(now_pb())
         policy.mutation_record.mutated_by = MUTATED_BY

@@ -221,6 +221,15 @@ def builtin(metric_type: str) -> metric_pb2.MetricDescriptor | None:
     return builtins().metrics.get(metric_type)
 
 
+def project_lookup(descriptors: ProjectLookup | None, project: str) -> Lookup:
+    """The ``Lookup`` of ``project`` (its user-defined and auto-created descriptors too), or
+    the built-ins alone when no ``descriptors`` are at hand (a service built without them, or
+    provisioning validating offline)."""
+    if descriptors is None:
+        return builtin
+    return lambda metric_type: descriptors(project, metric_type)
+
+
 def misfit(
     metric_types: Iterable[str] | None, aligner: str, lookup: Lookup = builtin
 ) -> metric_pb2.MetricDescriptor | None:

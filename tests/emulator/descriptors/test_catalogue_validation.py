@@ -216,3 +216,43 @@ def test_a_chart_with_a_misfit_aligner_is_refused_on_both_transports(
         assert caught.value.message.startswith(PATH)
     finally:
         client.transport.close()
+
+
+def test_a_chart_on_a_user_defined_metric_is_checked_against_its_descriptor(
+    emulator: Endpoint, project: str
+) -> None:
+    metrics = gcp.monitoring_metric_api(emulator)
+    try:
+        metrics.create_metric_descriptor(
+            name=f"projects/{project}",
+            metric_descriptor=metric_pb2.MetricDescriptor(
+                type=QUEUE,
+                metric_kind=metric_pb2.MetricDescriptor.MetricKind.GAUGE,
+                value_type=metric_pb2.MetricDescriptor.ValueType.INT64,
+            ),
+        )
+    finally:
+        metrics.transport.close()
+    ratio = dashboard(QUEUE, "ALIGN_MEAN")
+    chart = ratio["mosaicLayout"]["tiles"][0]["widget"]["xyChart"]["dataSets"][0]
+    part = chart["timeSeriesQuery"].pop("timeSeriesFilter")
+    misfit = {**part, "aggregation": {"alignmentPeriod": "60s", "perSeriesAligner": "ALIGN_RATE"}}
+    chart["timeSeriesQuery"]["timeSeriesFilterRatio"] = {"numerator": part, "denominator": misfit}
+    where = PATH.replace("timeSeriesFilter.", "timeSeriesFilterRatio.denominator.")
+    with httpx.Client(base_url=str(emulator.http_url), timeout=30) as http:
+        response = http.post(f"/v1/projects/{project}/dashboards", json=ratio)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["message"] == (
+            f"{where}: The aligner ALIGN_RATE cannot be applied to metrics with kind GAUGE and "
+            f"value type INT64 ({QUEUE})."
+        )
+        elsewhere = http.post(f"/v1/projects/other-{project}/dashboards", json=ratio)
+        assert elsewhere.status_code == 200, elsewhere.text
+    client: DashboardsServiceClient = gcp.dashboards_api(emulator, transport="grpc")
+    try:
+        with pytest.raises(exceptions.InvalidArgument, match="ALIGN_RATE"):
+            client.create_dashboard(
+                parent=f"projects/{project}", dashboard=Dashboard.from_json(json.dumps(ratio))
+            )
+    finally:
+        client.transport.close()
