@@ -199,6 +199,24 @@ def test_hostile_label_keys_are_refused_by_name_never_500(
         assert valid
 
 
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.text(st.characters(codec="utf-8"), max_size=300),
+    prefix=st.sampled_from(["custom.googleapis.com/", "workload.googleapis.com/", "", "x/"]),
+)
+def test_deleting_any_name_answers_not_found_or_invalid_never_500(
+    client: MetricServiceClient, project: str, path: str, prefix: str
+) -> None:
+    try:
+        client.delete_metric_descriptor(name=f"projects/{project}/metricDescriptors/{prefix}{path}")
+    except (exceptions.NotFound, exceptions.InvalidArgument):
+        pass
+    else:
+        raise AssertionError("nothing was there to delete")
+
+
 def test_monitored_resource_descriptors(client: MetricServiceClient, project: str) -> None:
     parent = f"projects/{project}"
     everything = [r.type for r in client.list_monitored_resource_descriptors(name=parent)]
