@@ -97,7 +97,6 @@ class EmulatorServer:
         logging_service = LoggingService(logging_store)
         dashboards_store = DashboardsStore(self.data_dir / "dashboards.db")
         self._stores.append(dashboards_store)
-        dashboards_service = DashboardsService(dashboards_store)
         metrics_store = LogMetricsStore(self.data_dir / "metrics.db")
         self._stores.append(metrics_store)
         metrics_service = LogMetricsService(metrics_store, self.clock)
@@ -114,8 +113,12 @@ class EmulatorServer:
         self._stores.append(descriptor_store)
         series_engine = TimeSeriesEngine(metrics_service, written_service)
         descriptor_service = DescriptorService(
-            builtins(), descriptor_store, time_series_grpc.implied_descriptors(series_engine)
+            builtins(),
+            descriptor_store,
+            time_series_grpc.implied_descriptors(series_engine),
+            written_service.delete_metric,
         )
+        dashboards_service = DashboardsService(dashboards_store, descriptor_service.find)
         # the evaluator gets an engine of its own: an engine's series cache is not shared
         self.alerting = build_alerting(
             self.data_dir,
@@ -132,7 +135,9 @@ class EmulatorServer:
                 log_metrics_grpc.handler(metrics_service),
                 descriptors_grpc.handler(descriptor_service),
                 time_series_grpc.handler(series_engine),
-                alert_policies_grpc.handler(AlertPolicyService(policy_store, channel_store)),
+                alert_policies_grpc.handler(
+                    AlertPolicyService(policy_store, channel_store, descriptor_service.find)
+                ),
                 channels_grpc.handler(NotificationChannelService(channel_store, policy_store)),
             ],
             [

@@ -35,6 +35,7 @@ from observability.emulator.common.crud import (
 from observability.emulator.common.errors import ApiError
 from observability.emulator.common.listing import Schema
 from observability.emulator.common.validation import invalid
+from observability.emulator.descriptors.rules import ProjectLookup, project_lookup
 
 _PolicyPb = AlertPolicy.pb()
 _READ_ONLY = frozenset({"name", "creation_record", "mutation_record", "validity"})
@@ -109,9 +110,15 @@ def merge_conditions(policy_name: str, existing: Any, supplied: Any) -> list[Any
 class AlertPolicyService:
     """Create/Get/List/Update/Delete over the stores (raw protobuf requests and responses)."""
 
-    def __init__(self, policies: AlertPolicyStore, channels: NotificationChannelStore) -> None:
+    def __init__(
+        self,
+        policies: AlertPolicyStore,
+        channels: NotificationChannelStore,
+        descriptors: ProjectLookup | None = None,
+    ) -> None:
         self.policies = policies
         self.channels = channels
+        self.descriptors = descriptors
 
     def _check_channels(self, project: str, policy: Any) -> None:
         for i, name in enumerate(policy.notification_channels):
@@ -125,8 +132,7 @@ class AlertPolicyService:
             if self.channels.get_channel(name) is None:
                 raise ApiError(grpc.StatusCode.NOT_FOUND, f"Notification channel not found: {name}")
 
-    @staticmethod
-    def _checked_new(supplied: Any) -> Any:
+    def _checked_new(self, project: str, supplied: Any) -> Any:
         """A copy of ``supplied`` without what the server sets, refused if invalid as a new
         policy."""
         policy = _PolicyPb()
@@ -135,12 +141,12 @@ class AlertPolicyService:
             policy.ClearField(field)
         for condition in policy.conditions:
             condition.name = ""
-        validate_policy(policy)
+        validate_policy(policy, project_lookup(self.descriptors, project))
         return policy
 
     def create(self, request: Any) -> Any:
         project = parse_project(request.name)
-        policy = self._checked_new(request.alert_policy)
+        policy = self._checked_new(project, request.alert_policy)
         self._check_channels(project, policy)
         policy_id = new_id()
         policy.name = POLICIES.of(project, policy_id)
@@ -181,7 +187,7 @@ class AlertPolicyService:
             # (python-monitoring tests/system/test_vpcsc_v3.py) updates a missing policy with
             # only a name and expects INVALID_ARGUMENT. A valid body still gets NOT_FOUND.
             if error.code == grpc.StatusCode.NOT_FOUND and not paths:
-                self._checked_new(supplied)
+                self._checked_new(POLICIES.parse(supplied.name, "alert_policy.name")[0], supplied)
             raise
         existing = stored.proto()
         if not paths:
@@ -199,7 +205,7 @@ class AlertPolicyService:
         policy.creation_record.CopyFrom(existing.creation_record)
         if not policy.HasField("enabled"):
             policy.enabled.value = True
-        validate_policy(policy)
+        validate_policy(policy, project_lookup(self.descriptors, stored.project))
         self._check_channels(stored.project, policy)
         policy.mutation_record.mutate_time.CopyFrom(now_pb())
         policy.mutation_record.mutated_by = MUTATED_BY

@@ -25,7 +25,7 @@ from observability.emulator.common.monitoring_filter import (
     compile_monitoring_filter,
 )
 from observability.emulator.common.validation import check_user_labels, invalid, required
-from observability.emulator.descriptors.rules import check_builtin_aligner
+from observability.emulator.descriptors.rules import Lookup, builtin, check_aligner
 from observability.logfilter import FilterError, compile_filter
 
 MAX_DISPLAY_NAME_CHARS: Final = 512
@@ -112,9 +112,12 @@ def _check_metric_filter(
     return compiled.metric_types
 
 
-def _check_aggregations(aggregations: Any, field: str, metric_types: frozenset[str] | None) -> None:
+def _check_aggregations(
+    aggregations: Any, field: str, metric_types: frozenset[str] | None, descriptors: Lookup
+) -> None:
     """Each aggregation's own rules; the first one's aligner must also fit the kind and value
-    type of the built-in metric the filter names (later ones align what it answered)."""
+    type of the metric the filter names, when ``descriptors`` knows it (later ones align what
+    the first answered)."""
     for i, agg in enumerate(aggregations):
         where = f"{field}[{i}]"
         aligner = agg.per_series_aligner
@@ -122,8 +125,8 @@ def _check_aggregations(aggregations: Any, field: str, metric_types: frozenset[s
         if aligner not in _Aligner.values():
             raise invalid(f"{where}.per_series_aligner", aligner, "unknown aligner")
         if i == 0:
-            check_builtin_aligner(
-                metric_types, _Aligner.Name(aligner), f"{where}.per_series_aligner"
+            check_aligner(
+                metric_types, _Aligner.Name(aligner), f"{where}.per_series_aligner", descriptors
             )
         if reducer not in _Reducer.values():
             raise invalid(f"{where}.cross_series_reducer", reducer, "unknown reducer")
@@ -163,15 +166,18 @@ def _check_trigger(condition: Any, field: str) -> None:
         raise invalid(f"{field}.trigger.percent", trigger.percent, "must be between 0 and 100")
 
 
-def _check_threshold(cond: Any, field: str) -> None:
+def _check_threshold(cond: Any, field: str, descriptors: Lookup) -> None:
     metric_types = _check_metric_filter(cond.filter, f"{field}.filter")
-    _check_aggregations(cond.aggregations, f"{field}.aggregations", metric_types)
+    _check_aggregations(cond.aggregations, f"{field}.aggregations", metric_types, descriptors)
     if cond.denominator_filter:
         denominator_types = _check_metric_filter(
             cond.denominator_filter, f"{field}.denominator_filter"
         )
         _check_aggregations(
-            cond.denominator_aggregations, f"{field}.denominator_aggregations", denominator_types
+            cond.denominator_aggregations,
+            f"{field}.denominator_aggregations",
+            denominator_types,
+            descriptors,
         )
     elif cond.denominator_aggregations:
         raise required(f"{field}.denominator_filter", "denominator_aggregations were given")
@@ -187,9 +193,9 @@ def _check_threshold(cond: Any, field: str) -> None:
         )
 
 
-def _check_absent(cond: Any, field: str) -> None:
+def _check_absent(cond: Any, field: str, descriptors: Lookup) -> None:
     metric_types = _check_metric_filter(cond.filter, f"{field}.filter")
-    _check_aggregations(cond.aggregations, f"{field}.aggregations", metric_types)
+    _check_aggregations(cond.aggregations, f"{field}.aggregations", metric_types, descriptors)
     if not cond.HasField("duration"):
         raise required(f"{field}.duration", f"at least {MIN_ABSENT_SECONDS}s")
     _check_duration(cond.duration, f"{field}.duration", minimum=MIN_ABSENT_SECONDS)
@@ -245,9 +251,12 @@ def _check_sql(cond: Any, field: str) -> None:
         raise required(f"{field}.query")
 
 
-_CHECKS = {
+_METRIC_CHECKS = {
     "condition_threshold": _check_threshold,
     "condition_absent": _check_absent,
+}
+"""Conditions on a metric's time series, whose aligners are checked against its descriptor."""
+_CHECKS = {
     "condition_matched_log": _check_matched_log,
     "condition_monitoring_query_language": _check_mql,
     "condition_prometheus_query_language": _check_promql,
@@ -321,9 +330,11 @@ def _check_strategy(policy: Any, kinds: list[str | None]) -> None:
                 )
 
 
-def validate_policy(policy: Any) -> None:
+def validate_policy(policy: Any, descriptors: Lookup = builtin) -> None:
     """Refuse what Cloud Monitoring refuses in an AlertPolicy (raw protobuf); the channels'
-    existence is checked by the service, which knows them."""
+    existence is checked by the service, which knows them. ``descriptors`` answers the metric
+    descriptors of the policy's project (the built-ins alone when no project is at hand, as
+    when provisioning validates offline), against which condition aligners are checked."""
     if not policy.display_name.strip():
         raise required("alert_policy.display_name")
     if len(policy.display_name) > MAX_DISPLAY_NAME_CHARS:
@@ -358,7 +369,10 @@ def validate_policy(policy: Any) -> None:
         if kind is None:
             raise required(field, "exactly one of " + ", ".join(CONDITION_KINDS))
         kinds.append(kind)
-        _CHECKS[kind](getattr(condition, kind), f"{field}.{kind}")
+        if kind in _METRIC_CHECKS:
+            _METRIC_CHECKS[kind](getattr(condition, kind), f"{field}.{kind}", descriptors)
+        else:
+            _CHECKS[kind](getattr(condition, kind), f"{field}.{kind}")
     for kind in _ALONE:
         if kind in kinds and count > 1:
             raise invalid(

@@ -24,6 +24,7 @@ from observability.emulator.common.errors import ApiError, json_type_name
 from observability.emulator.dashboards.enums import enum_names
 from observability.emulator.dashboards.store import DASHBOARDS, DashboardsStore, StoredDashboard
 from observability.emulator.dashboards.validate import validate_dashboard
+from observability.emulator.descriptors.rules import ProjectLookup, project_lookup
 
 DEFAULT_PAGE_SIZE: Final = 1000
 MAX_PAGE_SIZE: Final = 1000
@@ -84,8 +85,9 @@ def _new_etag() -> str:
 class DashboardsService:
     """create / get / list / update / delete over a ``DashboardsStore``."""
 
-    def __init__(self, store: DashboardsStore) -> None:
+    def __init__(self, store: DashboardsStore, descriptors: ProjectLookup | None = None) -> None:
         self.store = store
+        self.descriptors = descriptors
 
     def create(
         self,
@@ -114,7 +116,7 @@ class DashboardsService:
                 f"dashboardId: may hold letters, digits, '_', '-', '.' and '~' "
                 f"(at most 128), got {ident!r}"
             )
-        validate_dashboard(body)
+        validate_dashboard(body, project_lookup(self.descriptors, project))
         enum_names(body)
         ident = ident or str(uuid.uuid4())
         if validate_only:
@@ -159,7 +161,7 @@ class DashboardsService:
             raise ApiError.invalid("dashboard.name: required")
         project, ident = _split_name(name)
         etag = _text_field(body, "etag")
-        validate_dashboard(body)
+        validate_dashboard(body, project_lookup(self.descriptors, project))
         enum_names(body)
         current = self.store.get(project, ident)
         if current is None:

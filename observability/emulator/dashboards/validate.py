@@ -20,7 +20,7 @@ from observability.emulator.common.monitoring_filter import (
     MonitoringFilterError,
     compile_monitoring_filter,
 )
-from observability.emulator.descriptors.rules import builtin_misfit
+from observability.emulator.descriptors.rules import Lookup, builtin, misfit
 
 DEFAULT_MOSAIC_COLUMNS: Final = 12
 MAX_MOSAIC_COLUMNS: Final = 48
@@ -144,13 +144,35 @@ def _monitoring_filter(parent: Mapping[str, Any], path: str) -> None:
     numerator and denominator of a ratio)."""
     text = _string(parent, "filter", path, required=True)
     check_filter(text, _join(path, "filter"))
-    _check_aligner(text, parent.get("aggregation"), _join(path, "aggregation"))
 
 
-def _check_aligner(text: str, aggregation: Any, path: str) -> None:
-    """The aligner must fit the kind and value type of the built-in metric the filter names
-    (a filter that does not parse as Monitoring's, e.g. holding a dashboard variable, is left
-    to the API that evaluates it)."""
+_FILTER_HOLDERS: Final = frozenset({"timeSeriesFilter", "numerator", "denominator"})
+"""Keys of the ``{filter, aggregation}`` objects of a time series query (a ratio's parts)."""
+
+
+def _check_aligners(dashboard: Mapping[str, Any], descriptors: Lookup) -> None:
+    """Every query's aligner against the descriptor of the metric its filter names, in the
+    dashboard's order: a pass of its own over the JSON, once its shape is known valid."""
+    pending: list[tuple[Any, str]] = [(dashboard, "")]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, Mapping):
+            items = [(_join(path, str(key)), key, item) for key, item in value.items()]
+            for where, key, item in items:
+                if key in _FILTER_HOLDERS and isinstance(item, Mapping):
+                    text = item.get("filter")
+                    if isinstance(text, str):
+                        aggregation = item.get("aggregation")
+                        _check_aligner(text, aggregation, _join(where, "aggregation"), descriptors)
+            pending.extend((item, where) for where, _, item in reversed(items))
+        elif isinstance(value, list):
+            pending.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(value))))
+
+
+def _check_aligner(text: str, aggregation: Any, path: str, descriptors: Lookup) -> None:
+    """The aligner must fit the kind and value type of the metric the filter names, when
+    ``descriptors`` knows it (a filter that does not parse as Monitoring's, e.g. holding a
+    dashboard variable, is left to the API that evaluates it)."""
     if not isinstance(aggregation, Mapping):
         return
     aligner = aggregation.get("perSeriesAligner")
@@ -160,14 +182,14 @@ def _check_aligner(text: str, aggregation: Any, path: str) -> None:
         metric_types = compile_monitoring_filter(text).metric_types
     except MonitoringFilterError:
         return
-    misfit = builtin_misfit(metric_types, aligner)
-    if misfit is not None:
-        kind = MetricDescriptor.MetricKind.Name(misfit.metric_kind)
-        value = MetricDescriptor.ValueType.Name(misfit.value_type)
+    found = misfit(metric_types, aligner, descriptors)
+    if found is not None:
+        kind = MetricDescriptor.MetricKind.Name(found.metric_kind)
+        value = MetricDescriptor.ValueType.Name(found.value_type)
         raise _invalid(
             _join(path, "perSeriesAligner"),
             f"The aligner {aligner} cannot be applied to metrics with kind {kind} and value "
-            f"type {value} ({misfit.type}).",
+            f"type {value} ({found.type}).",
         )
 
 
@@ -327,8 +349,9 @@ _LAYOUT_CHECKS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] = {
 }
 
 
-def validate_dashboard(dashboard: Mapping[str, Any]) -> None:
-    """Raise ``ApiError`` (INVALID_ARGUMENT, naming the JSON path) if Google would refuse it."""
+def validate_dashboard(dashboard: Mapping[str, Any], descriptors: Lookup = builtin) -> None:
+    """Raise ``ApiError`` (INVALID_ARGUMENT, naming the JSON path) if Google would refuse it;
+    chart aligners are checked against ``descriptors`` (the dashboard's project's)."""
     name = _string(dashboard, "displayName", "", required=True)
     if len(name) > MAX_DISPLAY_NAME_CHARS:
         raise _invalid("displayName", f"at most {MAX_DISPLAY_NAME_CHARS} characters are allowed")
@@ -345,3 +368,4 @@ def validate_dashboard(dashboard: Mapping[str, Any]) -> None:
     filters = _array(dashboard.get("dashboardFilters", []), "dashboardFilters")
     for index, value in enumerate(filters):
         _object(value, f"dashboardFilters[{index}]")
+    _check_aligners(dashboard, descriptors)

@@ -14,7 +14,27 @@ Usage (the source is a git directory of that repository, e.g. what ``fetch`` bri
     python -m observability.emulator.descriptors.regenerate /path/to/repo.git [--commit SHA]
 
 The source files are read straight from the commit (``git show``) and are not copied into this
-repository; the commit and its date are written into the catalogue's header.
+repository (the reference library's terms keep what a fetched snapshot holds out of commits,
+so there is no folder of saved extracts); the commit and its date are written into the
+catalogue's header.
+
+Where each part comes from:
+
+- every metric descriptor, and the monitored resources other than ``global`` and
+  ``cloud_composer_workflow``: ``src/config/*.yml`` of ``SOURCE_REPOSITORY`` at
+  ``SOURCE_COMMIT`` (committed 2021-10-20), read with ``git show``;
+- ``global`` and ``cloud_composer_workflow``: ``KEPT_RESOURCES``, the emulator's hand-written
+  list from before the catalogue.
+
+Google's own lists were looked for again on 2026-12-07 and are still out of reach here; what
+was examined, and why it could not serve, is ``UNUSABLE_SOURCES`` (written into the
+catalogue's header too). So the catalogue still lacks the Composer metrics Google added after
+2021 (``environment/scheduler/task/externally_killed_count``, the ``workflow/*`` metrics,
+Composer 3's), ``logging.googleapis.com/byte_count`` and ``log_entry_count``, descriptions and
+launch stages; a condition or chart on one of them is treated as on an unknown metric.
+Regenerate from Google's pages (or another machine-readable copy of them) once one can be
+read: parse it in a ``build``-like function and merge, keeping a field from this source only
+where Google's lacks it.
 """
 
 from __future__ import annotations
@@ -73,6 +93,26 @@ KEPT_RESOURCES: Final = (
 """Resource types the emulator served before the catalogue (its hard-coded list, written from
 Google's resource list by hand) that the source does not carry; kept so that nothing the
 emulator answered before disappears, and named in the catalogue's header."""
+
+UNUSABLE_SOURCES: Final = (
+    "https://docs.cloud.google.com/monitoring/api/metrics_gcp_c (and .md.txt, metrics_gcp, "
+    "metrics_gcp_a_b, metrics_gcp_i_o): the reference library stores only each page's "
+    "opening paragraphs, none of its tables",
+    "https://cloud.google.com/monitoring/api/resources: likewise, no table of resource types",
+    "https://docs.cloud.google.com/composer/docs/composer-3/monitor-environments: only the "
+    "Korean, Japanese and Portuguese copies are stored, and only their openings; the page "
+    "lists metric names, not kinds or value types",
+    "github.com/GoogleCloudPlatform/monitoring-dashboard-samples at 25d8c3e8 (2026-07-27), "
+    "dashboards/google-cloud-composer/cloud-composer-monitoring.json: 11 Composer metric "
+    "types by name, no descriptors",
+    "github.com/dynatrace-oss/dynatrace-gcp-monitor at d65f211f (2026-08-18): no metric "
+    "lists any more (removed by 04203de8, 2021-10-20)",
+    "github.com/observeinc/terraform-observe-google-cloud-monitoring at 384d1dd3 "
+    "(2026-04-16), service/*/local_metricdescriptors*.tf: descriptors of other services, "
+    "none of Composer or Logging",
+)
+"""Sources of Google's metric and resource lists examined on 2026-12-07 that could not be
+used, each with what it lacked."""
 
 _RESOURCE_LABEL: Final = "label:resource.labels."
 _METRIC_LABEL: Final = "label:metric.labels."
@@ -156,6 +196,7 @@ def regenerate(source: Path, commit: str, output: Path) -> tuple[int, int]:
             "displayName) are left empty rather than guessed. Regenerate with "
             "python -m observability.emulator.descriptors.regenerate GIT_DIR.",
             "keptFromEmulator": [str(r["type"]) for r in KEPT_RESOURCES],
+            "unusableSources": list(UNUSABLE_SOURCES),
         },
         "metricDescriptors": metrics,
         "monitoredResourceDescriptors": resources,

@@ -22,7 +22,7 @@ had an invalid value of "...": ...``), naming the field as the gRPC API spells i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from google.api import label_pb2, metric_pb2
@@ -209,15 +209,36 @@ def check_user_defined(descriptor: metric_pb2.MetricDescriptor, field: str) -> N
     _check_text(descriptor.unit, f"{field}.unit")
 
 
-def builtin_misfit(
-    metric_types: Iterable[str] | None, aligner: str
+Lookup = Callable[[str], metric_pb2.MetricDescriptor | None]
+"""``metric type -> descriptor`` (None when unknown): what aligner checks consult."""
+ProjectLookup = Callable[[str, str], metric_pb2.MetricDescriptor | None]
+"""``(project, metric type) -> descriptor``: every descriptor a project sees
+(``DescriptorService.find``)."""
+
+
+def builtin(metric_type: str) -> metric_pb2.MetricDescriptor | None:
+    """Google's built-in descriptor of ``metric_type``: the ``Lookup`` of any project."""
+    return builtins().metrics.get(metric_type)
+
+
+def project_lookup(descriptors: ProjectLookup | None, project: str) -> Lookup:
+    """The ``Lookup`` of ``project`` (its user-defined and auto-created descriptors too), or
+    the built-ins alone when no ``descriptors`` are at hand (a service built without them, or
+    provisioning validating offline)."""
+    if descriptors is None:
+        return builtin
+    return lambda metric_type: descriptors(project, metric_type)
+
+
+def misfit(
+    metric_types: Iterable[str] | None, aligner: str, lookup: Lookup = builtin
 ) -> metric_pb2.MetricDescriptor | None:
-    """The built-in descriptor, among ``metric_types`` (what a filter pins ``metric.type`` to),
-    that ``aligner`` does not fit; None when all fit or none is a built-in (log-based and
-    user-defined metrics are per project, and a condition on one not yet created is allowed)."""
-    known = builtins().metrics
+    """The descriptor, among those ``lookup`` knows of ``metric_types`` (what a filter pins
+    ``metric.type`` to), that ``aligner`` does not fit; None when all fit or none is known (a
+    condition on a user-defined or log-based metric not yet created is allowed, as Google
+    allows it)."""
     for metric_type in sorted(metric_types or ()):
-        descriptor = known.get(metric_type)
+        descriptor = lookup(metric_type)
         if descriptor is None:
             continue
         kind = _Kind.Name(descriptor.metric_kind)
@@ -227,10 +248,13 @@ def builtin_misfit(
     return None
 
 
-def check_builtin_aligner(metric_types: Iterable[str] | None, aligner: str, field: str) -> None:
-    """Refuse, naming ``field``, an aligner that does not fit a built-in metric's kind."""
-    misfit = builtin_misfit(metric_types, aligner)
-    if misfit is not None:
+def check_aligner(
+    metric_types: Iterable[str] | None, aligner: str, field: str, lookup: Lookup = builtin
+) -> None:
+    """Refuse, naming ``field``, an aligner that does not fit the kind and value type of a
+    metric ``lookup`` knows."""
+    found = misfit(metric_types, aligner, lookup)
+    if found is not None:
         raise aligner_refusal(
-            field, aligner, _Kind.Name(misfit.metric_kind), _Value.Name(misfit.value_type)
+            field, aligner, _Kind.Name(found.metric_kind), _Value.Name(found.value_type)
         )

@@ -4,7 +4,8 @@ ListTimeSeries (filter, interval, aggregation, secondary aggregation, view, page
 answers from ``TimeSeriesEngine``; CreateTimeSeries writes through the engine's
 ``WrittenSeriesService``; ``implied_descriptors`` tells the descriptors package (which
 serves the descriptor methods) the descriptors of log-based metrics and those auto-created by
-written series. Only conversions happen here.
+written series (which it deletes through ``WrittenSeriesService.delete_metric``). Only
+conversions happen here.
 """
 
 from __future__ import annotations

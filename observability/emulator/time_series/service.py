@@ -140,6 +140,12 @@ class WrittenSeriesService:
         """The auto-created descriptors of ``project`` (``P``, not ``projects/P``)."""
         return self.store.descriptors(project)
 
+    def delete_metric(self, project: str, metric_type: str) -> bool:
+        """DeleteMetricDescriptor's effect here: the auto-created descriptor of
+        ``metric_type`` and every series written to it are gone (a later write auto-creates
+        it afresh); whether there was one."""
+        return self.store.delete_metric(project, metric_type)
+
     def _write(self, project: str, series: Sequence[Any], seeding: bool) -> int:
         if not series:
             raise ApiError.invalid("Field timeSeries had an invalid value: at least one required")

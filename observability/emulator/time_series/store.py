@@ -222,6 +222,21 @@ class WrittenSeriesStore:
         )
         return [_descriptor(row) for row in rows]
 
+    def delete_metric(self, project: str, metric_type: str) -> bool:
+        """Delete the descriptor of ``metric_type`` with its series and their points, in one
+        transaction (Google: deleting a descriptor removes the metric's data); whether there
+        was a descriptor."""
+        key = (project, metric_type)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM points WHERE series_id IN "
+                "(SELECT series_id FROM series WHERE project = ? AND metric_type = ?)",
+                key,
+            )
+            conn.execute("DELETE FROM series WHERE project = ? AND metric_type = ?", key)
+            cursor = conn.execute("DELETE FROM descriptors WHERE project = ? AND type = ?", key)
+        return cursor.rowcount > 0
+
     def series(
         self, project: str, metric_types: frozenset[str] | None
     ) -> list[StoredWrittenSeries]:

@@ -61,6 +61,7 @@ def test_the_header_names_the_source_and_its_date() -> None:
     assert source["commit"] == regenerate.SOURCE_COMMIT
     assert source["commitDate"].startswith("2021-10-20")
     assert source["keptFromEmulator"] == ["global", "cloud_composer_workflow"]
+    assert source["unusableSources"] == list(regenerate.UNUSABLE_SOURCES)
 
 
 def test_build_merges_a_metric_listed_on_several_resources() -> None:

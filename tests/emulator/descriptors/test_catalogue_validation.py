@@ -1,9 +1,9 @@
-"""Alert policies and charts are validated against the catalogue: a condition or chart on a
-built-in metric with an aligner that does not fit its kind and value type is refused
-INVALID_ARGUMENT naming the field; conditions on metrics the catalogue does not know (log-based
-metrics are per project) keep working. Through the real clients against the emulator process:
-alert policies over gRPC (the emulator serves them on no other transport), dashboards over
-gRPC and REST."""
+"""Alert policies and charts are validated against the descriptors: a condition or chart on
+a built-in metric with an aligner that does not fit its kind and value type is refused
+INVALID_ARGUMENT naming the field, and so is a condition on a user-defined metric whose
+descriptor its project holds; conditions on metrics no descriptor describes yet keep working.
+Through the real clients against the emulator process: alert policies over gRPC (the emulator
+serves them on no other transport), dashboards over gRPC and REST."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
+from google.api import metric_pb2
 from google.api_core import exceptions
 from google.cloud.monitoring_dashboard_v1 import DashboardsServiceClient
 from google.cloud.monitoring_dashboard_v1.types import Dashboard
 from google.cloud.monitoring_v3 import AlertPolicyServiceClient
-from google.cloud.monitoring_v3.types import AlertPolicy
+from google.cloud.monitoring_v3.types import AlertPolicy, TimeSeries
 
 from observability import gcp
 from observability.gcp import Endpoint
+from tests.emulator.helpers import emulator_now
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +116,65 @@ def test_the_denominator_is_checked_too(alerts: AlertPolicyServiceClient, projec
         alerts.create_alert_policy(name=f"projects/{project}", alert_policy=ratio)
 
 
+QUEUE = "custom.googleapis.com/composer_obs/queue_depth"
+WRITTEN = "workload.googleapis.com/composer_obs/up"
+
+
+def misfit_message(aligner: str, kind: str) -> str:
+    return (
+        "Field alert_policy.conditions[0].condition_threshold.aggregations[0].per_series_aligner "
+        f'had an invalid value of "{aligner}": The aligner cannot be applied to metrics with '
+        f"kind {kind}."
+    )
+
+
+def test_conditions_on_user_defined_metrics_are_checked_against_the_project_descriptor(
+    alerts: AlertPolicyServiceClient, emulator: Endpoint, project: str
+) -> None:
+    """A descriptor made by CreateMetricDescriptor and one CreateTimeSeries auto-created are
+    held to the same aligner rules as the built-ins, in their project only; an update is
+    checked too."""
+    metrics = gcp.monitoring_metric_api(emulator)
+    parent = f"projects/{project}"
+    try:
+        metrics.create_metric_descriptor(
+            name=parent,
+            metric_descriptor=metric_pb2.MetricDescriptor(
+                type=QUEUE,
+                metric_kind=metric_pb2.MetricDescriptor.MetricKind.CUMULATIVE,
+                value_type=metric_pb2.MetricDescriptor.ValueType.DOUBLE,
+            ),
+        )
+        up = TimeSeries(
+            metric={"type": WRITTEN},
+            resource={"type": "global", "labels": {"project_id": project}},
+            points=[
+                {"interval": {"end_time": emulator_now(emulator)}, "value": {"bool_value": True}}
+            ],
+        )
+        metrics.create_time_series(name=parent, time_series=[up])
+    finally:
+        metrics.transport.close()
+    for metric_type, aligner, kind in (
+        (QUEUE, "ALIGN_MEAN", "CUMULATIVE and value type DOUBLE"),
+        (WRITTEN, "ALIGN_DELTA", "GAUGE and value type BOOL"),
+    ):
+        with pytest.raises(exceptions.InvalidArgument) as caught:
+            alerts.create_alert_policy(name=parent, alert_policy=policy(metric_type, aligner))
+        assert caught.value.message == misfit_message(aligner, kind)
+    fitting = alerts.create_alert_policy(name=parent, alert_policy=policy(QUEUE, "ALIGN_RATE"))
+    alerts.create_alert_policy(name=parent, alert_policy=policy(WRITTEN, "ALIGN_FRACTION_TRUE"))
+    # another project has no such descriptors: nothing to hold the condition to
+    alerts.create_alert_policy(
+        name=f"projects/other-{project}", alert_policy=policy(QUEUE, "ALIGN_MEAN")
+    )
+    changed = policy(QUEUE, "ALIGN_MEAN")
+    changed.name = fitting.name
+    with pytest.raises(exceptions.InvalidArgument) as caught:
+        alerts.update_alert_policy(alert_policy=changed)
+    assert caught.value.message == misfit_message("ALIGN_MEAN", "CUMULATIVE and value type DOUBLE")
+
+
 def dashboard(metric_type: str, aligner: str) -> dict[str, Any]:
     query = {
         "timeSeriesFilter": {
@@ -153,5 +214,45 @@ def test_a_chart_with_a_misfit_aligner_is_refused_on_both_transports(
                 parent=f"projects/{project}", dashboard=Dashboard.from_json(json.dumps(body))
             )
         assert caught.value.message.startswith(PATH)
+    finally:
+        client.transport.close()
+
+
+def test_a_chart_on_a_user_defined_metric_is_checked_against_its_descriptor(
+    emulator: Endpoint, project: str
+) -> None:
+    metrics = gcp.monitoring_metric_api(emulator)
+    try:
+        metrics.create_metric_descriptor(
+            name=f"projects/{project}",
+            metric_descriptor=metric_pb2.MetricDescriptor(
+                type=QUEUE,
+                metric_kind=metric_pb2.MetricDescriptor.MetricKind.GAUGE,
+                value_type=metric_pb2.MetricDescriptor.ValueType.INT64,
+            ),
+        )
+    finally:
+        metrics.transport.close()
+    ratio = dashboard(QUEUE, "ALIGN_MEAN")
+    chart = ratio["mosaicLayout"]["tiles"][0]["widget"]["xyChart"]["dataSets"][0]
+    part = chart["timeSeriesQuery"].pop("timeSeriesFilter")
+    misfit = {**part, "aggregation": {"alignmentPeriod": "60s", "perSeriesAligner": "ALIGN_RATE"}}
+    chart["timeSeriesQuery"]["timeSeriesFilterRatio"] = {"numerator": part, "denominator": misfit}
+    where = PATH.replace("timeSeriesFilter.", "timeSeriesFilterRatio.denominator.")
+    with httpx.Client(base_url=str(emulator.http_url), timeout=30) as http:
+        response = http.post(f"/v1/projects/{project}/dashboards", json=ratio)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["message"] == (
+            f"{where}: The aligner ALIGN_RATE cannot be applied to metrics with kind GAUGE and "
+            f"value type INT64 ({QUEUE})."
+        )
+        elsewhere = http.post(f"/v1/projects/other-{project}/dashboards", json=ratio)
+        assert elsewhere.status_code == 200, elsewhere.text
+    client: DashboardsServiceClient = gcp.dashboards_api(emulator, transport="grpc")
+    try:
+        with pytest.raises(exceptions.InvalidArgument, match="ALIGN_RATE"):
+            client.create_dashboard(
+                parent=f"projects/{project}", dashboard=Dashboard.from_json(json.dumps(ratio))
+            )
     finally:
         client.transport.close()

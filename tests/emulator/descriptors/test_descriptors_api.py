@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -128,10 +129,9 @@ def test_builtins_cannot_be_created_or_deleted(client: MetricServiceClient, proj
         client.create_metric_descriptor(
             name=parent, metric_descriptor=custom("composer.googleapis.com/environment/healthy")
         )
-    with pytest.raises(exceptions.InvalidArgument, match="user-defined"):
-        client.delete_metric_descriptor(
-            name=f"{parent}/metricDescriptors/composer.googleapis.com/environment/healthy"
-        )
+    for builtin in ("composer.googleapis.com/environment/healthy", "logging.googleapis.com/user/x"):
+        with pytest.raises(exceptions.InvalidArgument, match="custom metric descriptors can be"):
+            client.delete_metric_descriptor(name=f"{parent}/metricDescriptors/{builtin}")
     assert client.get_metric_descriptor(
         name=f"{parent}/metricDescriptors/composer.googleapis.com/environment/healthy"
     )
@@ -199,6 +199,24 @@ def test_hostile_label_keys_are_refused_by_name_never_500(
         assert valid
 
 
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.text(st.characters(codec="utf-8"), max_size=300),
+    prefix=st.sampled_from(["custom.googleapis.com/", "workload.googleapis.com/", "", "x/"]),
+)
+def test_deleting_any_name_answers_not_found_or_invalid_never_500(
+    client: MetricServiceClient, project: str, path: str, prefix: str
+) -> None:
+    try:
+        client.delete_metric_descriptor(name=f"projects/{project}/metricDescriptors/{prefix}{path}")
+    except (exceptions.NotFound, exceptions.InvalidArgument):
+        pass
+    else:
+        raise AssertionError("nothing was there to delete")
+
+
 def test_monitored_resource_descriptors(client: MetricServiceClient, project: str) -> None:
     parent = f"projects/{project}"
     everything = [r.type for r in client.list_monitored_resource_descriptors(name=parent)]
@@ -229,19 +247,63 @@ def test_methods_not_served_answer_unimplemented(client: MetricServiceClient, pr
         client.create_service_time_series(name=f"projects/{project}", time_series=[])
 
 
-def test_a_descriptor_created_by_a_write_is_listed_but_not_deletable(
+def test_a_descriptor_created_by_a_write_is_deleted_with_its_series(
     client: MetricServiceClient, project: str, emulator: Endpoint
 ) -> None:
+    """Google deletes an auto-created descriptor and its data; a later write auto-creates it
+    afresh, which is how a descriptor auto-created with the wrong kind is fixed
+    (google/exposure-notifications-verification-server#1064)."""
     metric_type = "custom.googleapis.com/composer_obs/written"
-    now = emulator_now(emulator)
-    series = monitoring_v3.TimeSeries(
-        metric={"type": metric_type},
-        resource={"type": "global", "labels": {"project_id": project}},
-        points=[{"interval": {"end_time": now}, "value": {"double_value": 1.5}}],
-    )
-    client.create_time_series(name=f"projects/{project}", time_series=[series])
-    name = f"projects/{project}/metricDescriptors/{metric_type}"
+    parent = f"projects/{project}"
+    name = f"{parent}/metricDescriptors/{metric_type}"
+
+    def write(value: dict[str, Any]) -> None:
+        series = monitoring_v3.TimeSeries(
+            metric={"type": metric_type},
+            resource={"type": "global", "labels": {"project_id": project}},
+            points=[{"interval": {"end_time": emulator_now(emulator)}, "value": value}],
+        )
+        client.create_time_series(name=parent, time_series=[series])
+
+    def series_count() -> int:
+        now = emulator_now(emulator)
+        listed = client.list_time_series(
+            request={
+                "name": parent,
+                "filter": f'metric.type = "{metric_type}"',
+                "interval": {"start_time": now - timedelta(minutes=10), "end_time": now},
+            }
+        )
+        return len(list(listed))
+
+    write({"double_value": 1.5})
     written = client.get_metric_descriptor(name=name)
     assert (written.metric_kind, written.value_type) == (Kind.GAUGE, Value.DOUBLE)
-    with pytest.raises(exceptions.MethodNotImplemented, match="CreateTimeSeries"):
+    assert series_count() == 1
+    client.delete_metric_descriptor(name=name)
+    with pytest.raises(exceptions.NotFound):
+        client.get_metric_descriptor(name=name)
+    assert series_count() == 0
+    with pytest.raises(exceptions.NotFound, match="does not exist"):
         client.delete_metric_descriptor(name=name)
+    write({"int64_value": 7})
+    rewritten = client.get_metric_descriptor(name=name)
+    assert (rewritten.metric_kind, rewritten.value_type) == (Kind.GAUGE, Value.INT64)
+
+
+def test_deleting_a_created_descriptor_drops_what_was_written_to_it(
+    client: MetricServiceClient, project: str, emulator: Endpoint
+) -> None:
+    parent = f"projects/{project}"
+    client.create_metric_descriptor(name=parent, metric_descriptor=custom())
+    series = monitoring_v3.TimeSeries(
+        metric={"type": CUSTOM},
+        resource={"type": "global", "labels": {"project_id": project}},
+        points=[{"interval": {"end_time": emulator_now(emulator)}, "value": {"int64_value": 3}}],
+    )
+    client.create_time_series(name=parent, time_series=[series])
+    client.delete_metric_descriptor(name=f"{parent}/metricDescriptors/{CUSTOM}")
+    listed = client.list_metric_descriptors(
+        request={"name": parent, "filter": 'metric.type = starts_with("custom.googleapis.com/")'}
+    )
+    assert list(listed) == []
