@@ -22,6 +22,11 @@ for the last few hundred short texts it saw: repeated values cost a lookup, and 
 stays bounded (``_MEMO_ENTRIES`` texts of at most ``_MEMO_TEXT_CHARS`` characters). A pattern
 whose texts do not repeat (under a quarter of a full memo's answers reused) stops
 remembering: there the memo cost as much again as the match.
+
+Before RE2 is called, a text is checked for the literal run every match contains
+(``required_literals``): without it the answer is no; a pattern that is only that run is
+answered by ``in`` (or ``==`` for a whole-text match). On texts that never repeat (a message
+tested by ``=~``) this is what keeps the rate of Python's ``re`` (bench/emulator.py).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from typing import Any, Final
 
 import re2
 from re2 import _re2
+
+from observability.logfilter.required_literals import required_text
 
 
 class RegexError(ValueError):
@@ -73,14 +80,28 @@ class Regex:
     no submatch pass); ``extract`` uses a second, capturing one, built on first use.
     """
 
-    __slots__ = ("_capture", "_encoded", "_found", "_reused", "_test", "pattern")
+    __slots__ = (
+        "_capture",
+        "_encoded",
+        "_exact",
+        "_found",
+        "_required",
+        "_reused",
+        "_test",
+        "pattern",
+    )
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
         self._encoded = _encode(pattern)
         self._test = _compiled(self._encoded, _TEST_OPTIONS)
         self._capture: Any = None
-        self._found: dict[tuple[str, bool], bool] | None = {}  # (text, whole) -> answer
+        required = required_text(pattern)
+        # A text without ``_required`` cannot match; with ``_exact``, one with it does.
+        self._required = required.run if required else None
+        self._exact = required is not None and required.exact
+        # (text, whole) -> answer; nothing to remember when ``in`` is the whole answer
+        self._found: dict[tuple[str, bool], bool] | None = None if self._exact else {}
         self._reused = 0  # answers the memo gave since it was last emptied
 
     @property
@@ -104,6 +125,12 @@ class Regex:
             if known is not None:
                 self._reused += 1
                 return known
+        required = self._required
+        if required is not None:
+            if required not in text:
+                return False
+            if self._exact:
+                return True
         return self._test_text(text, False)
 
     def fullmatch(self, text: str) -> bool:
@@ -114,6 +141,12 @@ class Regex:
             if known is not None:
                 self._reused += 1
                 return known
+        required = self._required
+        if required is not None:
+            if required not in text:
+                return False
+            if self._exact:
+                return text == required
         return self._test_text(text, True)
 
     def _test_text(self, text: str, whole: bool) -> bool:
@@ -135,6 +168,8 @@ class Regex:
 
     def extract(self, text: str) -> str | None:
         """The first group's text in the first match, or None (no match, or group unset)."""
+        if self._required is not None and self._required not in text:
+            return None
         data = _encode(text)
         spans = self._capturing().Match(_UNANCHORED, data, 0, len(data))
         if len(spans) < 2 or spans[1] == _NO_MATCH:
