@@ -82,10 +82,14 @@ def _top_level_runs(pattern: str) -> tuple[list[str], bool]:
             position = _class_end(pattern, position)
         elif char == "(":
             flags = _FLAGS.match(pattern, position)
-            if flags and flags.group(2) == ")":  # (?i) and the like: no group is opened
+            if flags and flags.group(2) == ")":
+                # (?i) and the like open no group and are no atom: in "a(?i)*" the star
+                # applies to "a", so the run and what a quantifier would drop stay as they are.
                 if depth == 0 and "i" in flags.group(1).partition("-")[0]:
                     folded = True
                 position = flags.end()
+                exact = False
+                continue
             else:
                 depth += 1
                 position += 1

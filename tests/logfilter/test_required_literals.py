@@ -111,6 +111,7 @@ def test_prefilter_never_changes_re2s_answer(pattern: str, data: st.DataObject) 
         ("x{2}yz", RequiredText("yz", False)),
         ("(a|b)cde", RequiredText("cde", False)),
         ("abc(?i)de", RequiredText("abc", False)),  # de in any case after (?i)
+        ("abc(?s)*def", RequiredText("def", False)),  # the star applies to c
         ("(?i:ab)cd", RequiredText("cd", False)),  # the flag stays in its group
         ("[]a]xyz", RequiredText("xyz", False)),
         ("(?P<n>x)yz", RequiredText("yz", False)),
