@@ -117,36 +117,36 @@ class Regex:
 
     def search(self, text: str) -> bool:
         """Whether the pattern matches anywhere in ``text`` (how Logging's ``=~`` tests)."""
-        # The lookup is written out here and in fullmatch: a shared helper would add a
-        # Python call to every repeated value, the case the memo is for.
-        memo = self._found
-        if memo is not None:
-            known = memo.get((text, False))
-            if known is not None:
-                self._reused += 1
-                return known
+        # Written out here and in fullmatch: a shared helper would add a Python call to every
+        # text. The literal check comes first: it costs less than the memo's lookup.
         required = self._required
         if required is not None:
             if required not in text:
                 return False
             if self._exact:
                 return True
+        memo = self._found
+        if memo is not None:
+            known = memo.get((text, False))
+            if known is not None:
+                self._reused += 1
+                return known
         return self._test_text(text, False)
 
     def fullmatch(self, text: str) -> bool:
         """Whether the pattern matches all of ``text`` (how Monitoring's ``=~`` tests)."""
-        memo = self._found
-        if memo is not None:
-            known = memo.get((text, True))
-            if known is not None:
-                self._reused += 1
-                return known
         required = self._required
         if required is not None:
             if required not in text:
                 return False
             if self._exact:
                 return text == required
+        memo = self._found
+        if memo is not None:
+            known = memo.get((text, True))
+            if known is not None:
+                self._reused += 1
+                return known
         return self._test_text(text, True)
 
     def _test_text(self, text: str, whole: bool) -> bool:
