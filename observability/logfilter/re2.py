@@ -25,8 +25,10 @@ remembering: there the memo cost as much again as the match.
 
 Before RE2 is called, a text is checked for the literal run every match contains
 (``required_literals``): without it the answer is no; a pattern that is only that run is
-answered by ``in`` (or ``==`` for a whole-text match). On texts that never repeat (a message
-tested by ``=~``) this is what keeps the rate of Python's ``re`` (bench/emulator.py).
+answered by ``in`` (or ``==`` for a whole-text match). A text that holds the run usually
+matches, so it is asked first of an RE2 set of the one pattern, a yes/no cheaper than
+``Match``'s span; a "no" is asked again of ``Match`` (see ``_yes_only``). On texts that never
+repeat (a message tested by ``=~``) this brings the cost near Python's ``re`` (bench/emulator.py).
 """
 
 from __future__ import annotations
