@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from examples.airflow_runner import ROOT, airflow_venvs
 
@@ -129,7 +130,7 @@ def test_the_killed_task_and_the_broken_dag_file_page_the_on_call(
     assert "composer-obs watchdog run --once" in stdout
     report = (output / "report.html").read_text()
     assert "What the watchdog found" in report
-    assert html.escape("ModuleNotFoundError: No module named 'reporting'") in report
+    assert str(escape("ModuleNotFoundError: No module named 'reporting'")) in report
     assert "airflow/logs/dag_id=obs_example_oom/" in report
     assert (output / "watchdog.yaml").exists()
 
