@@ -41,7 +41,7 @@ from examples.demo.notifications import collect
 from examples.demo.report import render_dashboards, write_output
 from examples.demo.services import Services, demo_services
 from examples.demo.waiting import wait_until
-from examples.demo.watchdog_pass import run_once, write_config
+from examples.demo.watchdog_pass import WatchdogPass, run_once, write_config
 from observability.dashboard_render.errors import RenderError
 from observability.gcp import Endpoint, logging_client
 
@@ -200,24 +200,23 @@ def _callbacks_heard(endpoint: Endpoint, project: str) -> bool:
 
 def _watch(
     airflow: DemoAirflow, services: Services, project: str, home: Path, output: Path
-) -> list[str]:
+) -> WatchdogPass:
     """Wait for the callbacks' events, then one pass of the watchdog; stop Airflow after it."""
     wait_until(
         lambda: _callbacks_heard(services.endpoint, project),
         EVENTS_TIMEOUT,
         "the callbacks' events in Cloud Logging",
     )
+    console.print("the callbacks' events are in Cloud Logging")
     config = write_config(output / "watchdog.yaml", airflow, ENVIRONMENT, project, LOCATION)
+    console.print(f"$ composer-obs watchdog run --once --config {config.name}")
     result = run_once(config, services.endpoint, home / "watchdog-spool", WATCHDOG_TIMEOUT)
     if result.exit_code != 0:
         raise RuntimeError(f"the watchdog's pass failed ({result.exit_code}):\n{result.output}")
+    console.print(result.output)
     airflow.stop()
-    return [
-        "the callbacks' events are in Cloud Logging; then "
-        f"`composer-obs watchdog run --once --config {config.name}`:",
-        *(f"  {line}" for line in result.output.splitlines()),
-        f"Airflow {airflow.version} stopped (its files: {OUTPUT / airflow.home.name})",
-    ]
+    console.print(f"Airflow {airflow.version} stopped (its files: {OUTPUT / airflow.home.name})")
+    return result
 
 
 def _delivered(services: Services, incident: dict[str, Any]) -> bool:
@@ -375,8 +374,6 @@ def run_demo(home: Path, output: Path) -> list[str]:
                     console.print(line)
                 step(3)
                 watched = _watch(airflow, services, project, home, output)
-                for line in watched:
-                    console.print(line)
                 step(4)
                 events = story.events(console, services.endpoint, project, FAILING_DAG, problems)
                 story.metric_points(console, services.endpoint, project, started_at, admin.now())
@@ -394,7 +391,9 @@ def run_demo(home: Path, output: Path) -> list[str]:
                 step(7)
                 dashboards = render_dashboards(output, services.endpoint, project)
                 story.dashboards(console, dashboards, output, OUTPUT)
-                write_output(output, services, project, events, incidents, dashboards, watched)
+                write_output(
+                    output, services, project, events, incidents, dashboards, watched.output
+                )
                 progress.update(steps, completed=len(STEPS))
             finally:
                 admin.close()

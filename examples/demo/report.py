@@ -119,7 +119,7 @@ def write_output(
     events: list[dict[str, Any]],
     incidents: list[dict[str, Any]],
     dashboards: list[RenderResult],
-    watchdog_output: list[str],
+    watchdog_output: str,
 ) -> Path:
     """Write the report and the raw material into ``out``; return the report's path.
     ``watchdog_output`` is what the watchdog's pass printed."""
