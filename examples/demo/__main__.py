@@ -69,7 +69,6 @@ BROKEN_FILE, BROKEN_DAG, BROKEN_ERROR = (
 CALLBACK_EVENTS = {
     (FAILING_DAG, "task_failed"),
     (FAILING_DAG, "dag_run_failed"),
-    (KILLED_DAG, "dag_run_failed"),
     ("obs_example_success", "dag_run_succeeded"),
 }
 """What the callbacks must have written before the watchdog's pass: it leaves those alone."""

@@ -121,6 +121,8 @@ def test_the_killed_task_and_the_broken_dag_file_page_the_on_call(
     kill = by_kind["task_failed", "obs_example_oom"]
     assert kill["reason"] == "killed (likely out of memory)"
     assert kill["task_id"] == "build_customer_index"
+    run = by_kind["dag_run_failed", "obs_example_oom"]  # no DAG callback: the watchdog's
+    assert run["failed_task_ids"] == ["build_customer_index"] and run["team"] == "analytics"
     (import_error,) = [p for p in found if p["event_type"] == "dag_import_error"]
     assert import_error["finding"]["file"].endswith("obs_example_daily_report.py")
     assert import_error["team"] == "analytics"

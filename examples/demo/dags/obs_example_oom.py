@@ -1,9 +1,12 @@
 """A task the kernel's OOM killer ends: it builds an in-memory index, then gets SIGKILL, as a
 task that runs out of memory on a Composer worker does (a pod eviction looks the same).
 
-Nothing of the task runs after a SIGKILL, so no task callback reports it: the DAG run's failure
-callback says the run failed, and only the watchdog, reading the try's log through the Airflow
-REST API, can say why (``reason: killed (likely out of memory)``)."""
+Nothing of the task runs after a SIGKILL, so no task callback reports it. This DAG's team
+instrumented its tasks only (``default_args``), with no DAG-level callbacks, so nothing inside
+Airflow says anything at all: the watchdog, reading Airflow's records through the REST API,
+reports the failed try with why (``reason: killed (likely out of memory)``, from the try's log)
+and the failed run, in one pass. (With a DAG failure callback, Airflow 3 reports the run, and
+its page may go out before the watchdog adds the reason: README, The watchdog.)"""
 
 import os
 import signal
@@ -24,8 +27,6 @@ with DAG(
     catchup=False,
     tags=["team:analytics", "example"],
     default_args=callbacks.default_args(owner="analytics", retries=0),
-    on_success_callback=callbacks.on_dag_success,
-    on_failure_callback=callbacks.on_dag_failure,
 ):
 
     @task
