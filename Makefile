@@ -38,8 +38,10 @@ $(AIRFLOW3_VENV)/bin/airflow: $(BIN)/composer-obs
 
 airflow-envs: $(AIRFLOW2_VENV)/bin/airflow $(AIRFLOW3_VENV)/bin/airflow
 
-# The offline demo: a failing DAG on real Airflow, through the emulator and the router, to a
-# PagerDuty stand-in; leaves demo-output/.
+# The offline demo: a real Airflow 3 (api-server, scheduler, dag-processor) runs a failing DAG,
+# a task SIGKILLed as by the OOM killer and a DAG file that no longer imports; the callbacks and
+# the watchdog report them, through the emulator and the router, to a PagerDuty stand-in;
+# leaves demo-output/ (report.html, Airflow's home and logs).
 demo: setup $(AIRFLOW3_VENV)/bin/airflow
 	AIRFLOW_VENV=$(AIRFLOW3_VENV) $(BIN)/python -m examples.demo
 

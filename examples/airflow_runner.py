@@ -70,6 +70,21 @@ class Airflow:
             check=False,
         )
 
+    def start(self, *args: str, log: Path) -> subprocess.Popen[bytes]:
+        """Start a long-running Airflow command (a component, or a migration in the
+        background) in a process group of its own, its output appended to ``log``; the caller
+        stops it (and what it started)."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as output:
+            return subprocess.Popen(
+                [str(self.venv / "bin" / "airflow"), *args],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**self._environ(), "PYTHONUNBUFFERED": "1"},
+                cwd=self.home,
+                start_new_session=True,
+            )
+
     def migrate(self) -> None:
         result = self.run("db", "migrate")
         if result.returncode != 0:

@@ -4,7 +4,9 @@
   text, the rendered dashboards);
 - ``notifications/``: each payload a stand-in accepted, as received (JSON; emails as .eml);
 - ``events.jsonl``, ``incidents.json``, ``router-history.json``: the raw material;
-- ``router.yaml``: the routing the demo used, to copy from;
+- ``router.yaml``, ``watchdog.yaml``: the routing and the watchdog configuration the demo
+  used, to copy from;
+- ``airflow/``: the demo's Airflow home (DAG files, task logs, SQLite database);
 - ``dashboards/``: the default dashboards rendered from the emulator's time series.
 """
 
@@ -50,6 +52,49 @@ def _save_notifications(out: Path, notifications: list[Notification]) -> None:
             _write_json(folder / note.file, note.raw)
 
 
+def _local_files(payload: dict[str, Any], out: Path) -> list[tuple[str, str]]:
+    """Where to look in ``demo-output/`` for a watchdog finding: the killed try's log, the DAG
+    file that does not import (links relative to the report)."""
+    if payload.get("event_type") == "task_failed" and payload.get("task_id"):
+        log = (
+            Path("airflow/logs")
+            / f"dag_id={payload['dag_id']}"
+            / f"run_id={payload['run_id']}"
+            / f"task_id={payload['task_id']}"
+            / f"attempt={int(payload.get('try_number') or 1)}.log"
+        )
+        return [("the try's log", str(log))] if (out / log).exists() else []
+    file = (payload.get("finding") or {}).get("file")
+    if file:
+        deployed = Path("airflow/dags") / Path(str(file)).name
+        return [("the DAG file", str(deployed))] if (out / deployed).exists() else []
+    return []
+
+
+def _findings(events: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+    """The watchdog's events, each with what it says and where to look."""
+    found = []
+    for event in events:
+        payload = event["jsonPayload"]
+        if payload.get("detected_by") != "watchdog":
+            continue
+        exception = payload.get("exception") or {}
+        found.append(
+            {
+                "event_type": payload["event_type"],
+                "dag_id": payload.get("dag_id") or "",
+                "where": payload.get("task_id") or (payload.get("finding") or {}).get("file", ""),
+                "reason": payload.get("reason") or "",
+                "error": f"{exception.get('type')}: {exception.get('message')}"
+                if exception
+                else "",
+                "team": payload.get("team") or "",
+                "files": _local_files(payload, out),
+            }
+        )
+    return found
+
+
 def render_dashboards(out: Path, endpoint: Endpoint, project: str) -> list[RenderResult]:
     """The repository's dashboards, drawn from the emulator's series over the last hour of
     its clock (which covers the DAG runs and the alert windows)."""
@@ -74,8 +119,10 @@ def write_output(
     events: list[dict[str, Any]],
     incidents: list[dict[str, Any]],
     dashboards: list[RenderResult],
+    watchdog_output: str,
 ) -> Path:
-    """Write the report and the raw material into ``out``; return the report's path."""
+    """Write the report and the raw material into ``out``; return the report's path.
+    ``watchdog_output`` is what the watchdog's pass printed."""
     out.mkdir(parents=True, exist_ok=True)
     notifications = collect(services)
     _save_notifications(out, notifications)
@@ -99,6 +146,8 @@ def write_output(
         incidents=incidents,
         notifications=notifications,
         pagerduty=services.pagerduty.bodies(),
+        findings=_findings(events, out),
+        watchdog_output=watchdog_output,
         dashboards=[
             {
                 "title": result.display_name,

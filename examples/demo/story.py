@@ -96,7 +96,8 @@ def events(
         table.add_row(
             entry.timestamp.strftime("%H:%M:%S.%f")[:-3] if entry.timestamp else "",
             f"[{colour}]{entry.severity}[/]" if colour else str(entry.severity),
-            str(payload["event_type"]),
+            str(payload["event_type"])
+            + (f" ({payload['detected_by']})" if payload.get("detected_by") else ""),
             str(payload.get("dag_id", "")),
             str(payload.get("task_id", "")),
             str(int(payload["try_number"])) if payload.get("try_number") else "",
@@ -233,5 +234,9 @@ def finale(console: Console, running: Services, report: Path, problems: list[str
         )
         return
     console.print(
-        Panel.fit(summary, title="the failing DAG paged the on-call, and the page resolved itself")
+        Panel.fit(
+            summary,
+            title="the failing DAG, the killed task and the broken DAG file paged the on-call, "
+            "and the pages resolved themselves",
+        )
     )

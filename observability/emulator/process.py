@@ -49,8 +49,11 @@ def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> 
 
 
 @contextmanager
-def emulator_process(data_dir: Path, port: int | None = None) -> Iterator[Endpoint]:
-    """Start ``python -m observability.emulator`` on free ports; stop it on exit."""
+def emulator_process(
+    data_dir: Path, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[Endpoint]:
+    """Start ``python -m observability.emulator`` on free ports (``env`` added to its
+    environment); stop it on exit."""
     port = port or free_port_pair()
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "observability.emulator", "--port", str(port)]
@@ -64,5 +67,6 @@ def emulator_process(data_dir: Path, port: int | None = None) -> Iterator[Endpoi
         ready,
         log=data_dir / "emulator.log",
         stop_timeout=10,
+        env=env,
     ):
         yield Endpoint(grpc_target=f"127.0.0.1:{port}", http_url=f"http://127.0.0.1:{port + 1}")

@@ -467,7 +467,9 @@ class AirflowAPI:
         if last_run_failed:
             params.append(("last_dag_run_state", "failed"))
         if has_import_errors:
-            params.append(("has_import_errors", "true"))
+            # Airflow 3.3 marks the DAGs of a file that stopped importing stale, and lists
+            # stale DAGs only when asked: those are the DAGs wanted here.
+            params += [("has_import_errors", "true"), ("exclude_stale", "false")]
         return [Dag.from_api(item) for item in self._pages(f"{self._prefix}/dags", "dags", params)]
 
     def dag_page(self, offset: int) -> tuple[list[Dag], int]:

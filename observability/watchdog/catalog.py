@@ -93,13 +93,17 @@ class DagCatalog:
         return {dag_id: dag for dag_id, dag in found.items() if dag is not None}
 
     def in_file(self, filename: str) -> Dag | None:
-        """A DAG the file held: Airflow keeps listing them after the file stops importing."""
+        """A DAG the file held: Airflow keeps them after the file stops importing. Airflow 3.3
+        marks them stale, which leaves them out of the DAG list the rounds read: there they
+        are asked for by their import errors (one request), even after a complete round."""
         found = self._in_file(filename)
-        if found is not None or (self.complete and self._offset == 0):
+        if found is not None:
             return found
         if self._api.major >= 3:
             for dag in self._api.dags(has_import_errors=True):
                 self._dags[dag.dag_id] = (time.monotonic(), dag)
+        elif self.complete and self._offset == 0:
+            return None
         else:
             self.finish_round()
         return self._in_file(filename)

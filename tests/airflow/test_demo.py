@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from examples.airflow_runner import ROOT, airflow_venvs
 
-pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.timeout(720)]
 
 
 def _start_demo(tmp: Path, **env: str) -> subprocess.Popen[str]:
@@ -56,10 +57,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     tmp = tmp_path_factory.mktemp("demo")
     process = _start_demo(tmp)
     try:
-        output, _ = process.communicate(timeout=420)
+        # 4 to 5 minutes on a 2-core machine under a load of 20 to 50 (its own steps have
+        # deadlines of their own); 9 leaves room without waiting forever.
+        output, _ = process.communicate(timeout=540)
     except subprocess.TimeoutExpired:
         output = _stop(process)
-        pytest.fail(f"the demo ran over 7 minutes:\n{output[-4000:]}")
+        pytest.fail(f"the demo ran over 9 minutes:\n{output[-4000:]}")
     assert process.returncode == 0, output[-6000:]
     return output, tmp / "out"
 
@@ -83,6 +86,57 @@ def test_the_failing_dag_pages_the_on_call_and_the_page_resolves(
     key = triggers[0]["dedup_key"]
     actions = [page["event_action"] for page in pages if page["dedup_key"] == key]
     assert actions == ["trigger", "resolve"]
+
+
+def _page_about(pages: list[dict[str, object]], about: str) -> dict[str, object]:
+    """The one PagerDuty trigger about ``about``, after checking it resolved."""
+    triggers = [p for p in pages if p["event_action"] == "trigger" and about in json.dumps(p)]
+    assert len(triggers) == 1, [p.get("payload") for p in triggers]
+    key = triggers[0]["dedup_key"]
+    assert [p["event_action"] for p in pages if p["dedup_key"] == key] == ["trigger", "resolve"]
+    return triggers[0]
+
+
+def test_the_killed_task_and_the_broken_dag_file_page_the_on_call(
+    demo: tuple[str, Path],
+) -> None:
+    """What no callback can report reaches PagerDuty through the watchdog: the task SIGKILLed
+    as by the OOM killer, with its reason, and the DAG file a deploy broke, with its error and
+    the team of the DAG it held; each once, each resolved."""
+    stdout, output = demo
+    pages = [_json(path) for path in sorted((output / "notifications").glob("pagerduty-*.json"))]
+    killed = _page_about(pages, "obs_example_oom")
+    summary = str(killed["payload"]["summary"])  # type: ignore[index]
+    assert "build_customer_index failed" in summary, summary
+    assert "killed (likely out of memory)" in summary, summary
+    links = {link["text"]: link["href"] for link in killed["links"]}  # type: ignore[attr-defined]
+    assert "/dags/obs_example_oom/runs/" in links["DAG run"]
+    broken = _page_about(pages, "obs_example_daily_report.py")
+    summary = str(broken["payload"]["summary"])  # type: ignore[index]
+    assert "ModuleNotFoundError: No module named 'reporting'" in summary, summary
+
+    lines = (output / "events.jsonl").read_text().splitlines()
+    payloads = [json.loads(line)["jsonPayload"] for line in lines]
+    found = [p for p in payloads if p.get("detected_by") == "watchdog"]
+    by_kind = {(p["event_type"], p.get("dag_id")): p for p in found}
+    assert len(by_kind) == len(found), found  # once each
+    kill = by_kind["task_failed", "obs_example_oom"]
+    assert kill["reason"] == "killed (likely out of memory)"
+    assert kill["task_id"] == "build_customer_index"
+    run = by_kind["dag_run_failed", "obs_example_oom"]  # no DAG callback: the watchdog's
+    assert run["failed_task_ids"] == ["build_customer_index"] and run["team"] == "analytics"
+    (import_error,) = [p for p in found if p["event_type"] == "dag_import_error"]
+    assert import_error["finding"]["file"].endswith("obs_example_daily_report.py")
+    assert import_error["team"] == "analytics"
+    assert not [p for p in found if p.get("dag_id") == "obs_example_failure"], (
+        "the callbacks reported that failure: the watchdog leaves it alone"
+    )
+    assert "composer-obs watchdog run --once" in stdout
+    report = (output / "report.html").read_text()
+    assert "What the watchdog found" in report
+    assert str(escape("ModuleNotFoundError: No module named 'reporting'")) in report
+    assert "airflow/logs/dag_id=obs_example_oom/" in report
+    assert (output / "watchdog.yaml").exists()
 
 
 def test_the_story_and_the_report(demo: tuple[str, Path]) -> None:
@@ -155,16 +209,18 @@ def test_the_first_page_says_what_broke_and_where_to_look(demo: tuple[str, Path]
 
 
 def _processes_under(folder_prefix: str) -> list[str]:
-    """Command lines of live processes that mention a demo's temporary folder."""
+    """Command lines of live processes that mention a demo's folder, in their command line
+    or in their environment (Airflow's processes carry their ``AIRFLOW_HOME``)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = (entry / "environ").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if folder_prefix in command:
+        if folder_prefix in command or f"AIRFLOW_HOME={folder_prefix}" in environ:
             found.append(command)
     return found
 
@@ -176,18 +232,22 @@ def test_ctrl_c_stops_every_process_the_demo_started(tmp_path: Path) -> None:
     try:
         assert demo.stdout is not None
         lines = []
-        for line in demo.stdout:  # until the emulator and the router run (or the demo ends)
+        for line in demo.stdout:  # until the services and Airflow run (or the demo ends)
             lines.append(line)
-            if "2. provision" in line:
+            if "dag-processor started" in line:
                 break
         running = _processes_under(str(scratch))
+        airflow = _processes_under(str(tmp_path / ".out-"))
     finally:
         rest = _stop(demo)
     assert any("observability.emulator" in c for c in running), "".join(lines)
     assert any("observability.router" in c for c in running), "".join(lines)
+    for component in ("api-server", "scheduler", "dag-processor"):
+        assert any(f"airflow {component}" in c for c in airflow), (component, airflow)
     assert demo.returncode == 130, "".join(lines) + rest
     assert "interrupted: every process the demo started has been stopped" in rest
     assert _processes_under(str(scratch)) == []
+    assert _processes_under(str(tmp_path / ".out-")) == []
     assert list(scratch.iterdir()) == []
     assert not (tmp_path / "out").exists()
 

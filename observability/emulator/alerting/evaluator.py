@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -179,7 +180,8 @@ class AlertEvaluator:
         last = time.monotonic()
         while not self._stop.wait(0.1):
             moved = self.clock.offset_seconds != offset
-            if moved or time.monotonic() - last >= self.interval:
+            due = self.interval > 0 and time.monotonic() - last >= self.interval
+            if moved or due:
                 offset = self.clock.offset_seconds
                 last = time.monotonic()
                 try:
@@ -512,10 +514,23 @@ def build_alerting(
     engine: TimeSeriesEngine,
     logging_service: LoggingService,
 ) -> AlertEvaluator:
-    """The evaluator of a server, its incident store and notifier, listening to Logging."""
+    """The evaluator of a server, its incident store and notifier, listening to Logging.
+
+    ``COMPOSER_OBS_EMULATOR_ALERTING_INTERVAL`` (seconds of real time, default 10) sets how
+    often the background ticker evaluates; 0 evaluates only when the clock is moved or on
+    ``alerting:evaluate``. A threshold window is evaluated once, so points written later with
+    older timestamps never count: a driver that writes such points (the demo's watchdog
+    reports facts at their own time) sets 0 and moves the clock once they are in."""
+    interval = float(os.environ.get("COMPOSER_OBS_EMULATOR_ALERTING_INTERVAL") or 10.0)
     notifier = Notifier(data_dir, event_log_writer(logging_service, clock))
     evaluator = AlertEvaluator(
-        clock, policies, channels, engine, IncidentStore(data_dir / "incidents.db"), notifier
+        clock,
+        policies,
+        channels,
+        engine,
+        IncidentStore(data_dir / "incidents.db"),
+        notifier,
+        interval=interval,
     )
     logging_service.listeners.append(evaluator.on_entries)
     return evaluator
