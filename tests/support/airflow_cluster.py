@@ -203,8 +203,21 @@ class AirflowAPI:
         body: dict[str, Any] = {"dag_run_id": run_id, "conf": conf or {}}
         if self.major >= 3:
             body["logical_date"] = None
-        self._json("POST", f"/dags/{dag_id}/dagRuns", json=body)
+        for attempt in range(3):
+            try:
+                self._json("POST", f"/dags/{dag_id}/dagRuns", json=body)
+                return run_id
+            except httpx.TimeoutException:
+                # A busy API server may create the run and answer too late: the run id is
+                # ours, so whether it exists says whether to ask again.
+                if attempt == 2 or self._exists(f"/dags/{dag_id}/dagRuns/{run_id}"):
+                    break
+        if not self._exists(f"/dags/{dag_id}/dagRuns/{run_id}"):
+            raise AssertionError(f"{dag_id}/{run_id} was never created")
         return run_id
+
+    def _exists(self, path: str) -> bool:
+        return self.http.get(path).status_code == 200
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return dict(self._json("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
