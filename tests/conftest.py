@@ -8,12 +8,17 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from observability.emit.handoff import ENV_LIFETIME
 from observability.emulator.process import emulator_process
 from observability.gcp import Endpoint
+from tests.airflow.conftest import airflow_params
+
+if TYPE_CHECKING:
+    from tests.support.airflow_cluster import SharedAirflow
 
 # A process that ends with events in the spool leaves a replayer behind for up to five minutes
 # (observability.emit.handoff). The many tests that point writers at dead or hanging endpoints
@@ -83,3 +88,29 @@ def airflow_database(
         return create_database(postgres_url, name, template=template)
 
     return make
+
+
+@pytest.fixture(scope="session", params=airflow_params())
+def shared_airflow(
+    request: pytest.FixtureRequest,
+    emulator: Endpoint,
+    airflow_database: Callable[[Path, str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SharedAirflow]:
+    """One real-scheduler Airflow per Airflow line with our callbacks (no plugin), shared by
+    the failure-mode tests (tests/scheduler, the ``cb`` DAGs) and the watchdog's
+    (tests/watchdog/test_under_scheduler.py, the ``wd_`` DAGs): a cluster started once instead
+    of twice. Launched without waiting, so that a test can start its other clusters meanwhile."""
+    from examples.airflow_runner import venv_version
+    from tests.airflow.conftest import composer_env, unique_project
+    from tests.support.airflow_cluster import AirflowCluster, SharedAirflow
+
+    venv: Path = request.param
+    version = venv_version(venv)
+    home = tmp_path_factory.mktemp(f"shared-{version}")
+    project = unique_project(version)
+    env = composer_env(emulator, project, home / "spool")
+    env["OBS_FAILURE_MODE_FAMILIES"] = "cb"  # tests/scheduler/dags: the callbacks' family only
+    database = airflow_database(venv, f"shared_{version.replace('.', '_')}")
+    with AirflowCluster.launched(venv, home, database, env) as cluster:
+        yield SharedAirflow(cluster, project)

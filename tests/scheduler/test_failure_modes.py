@@ -15,12 +15,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from callbacks import failures
 from examples.airflow_runner import venv_version
 from observability.gcp import Endpoint
-from tests.airflow.conftest import airflow_params, composer_env, unique_project
+from tests.airflow.conftest import composer_env, unique_project
 from tests.scheduler.failure_modes import (
     COLUMNS,
     DAGS,
@@ -31,7 +32,7 @@ from tests.scheduler.failure_modes import (
     play,
 )
 from tests.scheduler.failure_table import OBSERVED
-from tests.support.airflow_cluster import AirflowCluster
+from tests.support.airflow_cluster import AirflowCluster, SharedAirflow
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -41,19 +42,24 @@ UPDATE = os.environ.get("COMPOSER_OBS_UPDATE_OBSERVED") == "1"
 """Record what this run saw as the new expectation (and the README table's source)."""
 
 
-@pytest.fixture(scope="module", params=airflow_params())
+@pytest.fixture(scope="module")
 def played(
-    request: pytest.FixtureRequest,
+    shared_airflow: SharedAirflow,
     emulator: Endpoint,
     airflow_database: Callable[[Path, str], str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Played]]:
-    """Both set-ups of one Airflow version, started and played side by side."""
-    venv: Path = request.param
+    """Every set-up of one Airflow version, started and played side by side: the callbacks'
+    on the Airflow shared with the watchdog's tests, the plugin's on one of its own."""
+    venv = shared_airflow.cluster.airflow.venv
     version = venv_version(venv)
     with ExitStack() as stack:
         clusters: dict[str, tuple[AirflowCluster, str]] = {}
         for setup in SETUPS:
+            if setup.shared:
+                shared_airflow.cluster.add_dags(DAGS.glob("*.py"))
+                clusters[setup.name] = (shared_airflow.cluster, shared_airflow.project)
+                continue
             home = tmp_path_factory.mktemp(f"sched-{setup.name}-{version}")
             project = unique_project(version)
             env = composer_env(emulator, project, home / "spool")
@@ -61,7 +67,12 @@ def played(
             database = airflow_database(venv, f"{setup.name}_{version.replace('.', '_')}")
             cluster = stack.enter_context(
                 AirflowCluster.launched(
-                    venv, home, database, env, dags=DAGS.glob("*.py"), plugin=setup.plugin
+                    venv,
+                    home,
+                    database,
+                    {**env, **setup.env},
+                    dags=DAGS.glob("*.py"),
+                    plugin_files=setup.plugin_files,
                 )
             )
             clusters[setup.name] = (cluster, project)
@@ -220,6 +231,27 @@ def _each_mode_produces_what_was_recorded(played: dict[str, Played]) -> None:
     )
 
 
+def _stopping_a_cluster_leaves_no_task_process(played: dict[str, Played]) -> None:
+    """The runs that never end (a task running far too long) still run when the cluster stops:
+    their task processes and supervisors must end with it, not sleep on for minutes after the
+    test. Their PIDs are Airflow's record, not the harness's, which is what is under test.
+    Stops the clusters this module started (not the shared one), so it comes last."""
+    for one in played.values():
+        if one.setup.shared:
+            continue
+        pids = []
+        for family in one.setup.families:
+            dag_id = f"{family}_runs_long"
+            task_pid = one.cluster.api.task_pid(dag_id, one.runs[dag_id], "slow")
+            pids += [task_pid, one.cluster.supervisor_pid(task_pid)]
+        tasks = [psutil.Process(pid) for pid in pids]
+        one.cluster.stop()
+        survivors = [
+            task for task in tasks if task.is_running() and task.status() != psutil.STATUS_ZOMBIE
+        ]
+        assert survivors == [], f"{one.setup.name}: task processes outlived the cluster"
+
+
 def test_failure_modes_under_a_real_scheduler(played: dict[str, Played]) -> None:
     """One test per Airflow version, so that one environment per version is started however
     pytest-xdist distributes the tests; each check fails with its own message."""
@@ -234,3 +266,4 @@ def test_failure_modes_under_a_real_scheduler(played: dict[str, Played]) -> None
     _nothing_is_left_in_a_spool(played)
     _each_mode_produces_what_was_recorded(played)
     _task_events_link_their_log(played)
+    _stopping_a_cluster_leaves_no_task_process(played)

@@ -24,8 +24,11 @@ builds. The heartbeat threshold is lowered (``task_instance_heartbeat_timeout`` 
 sees a lost task within about a minute. The REST API is open: Airflow 3's simple auth manager
 with every user an admin, Airflow 2.10's basic-auth backend with an ``admin`` user.
 
-Every process Airflow starts inherits a marker variable, so stopping the cluster finds and
-kills all of them (task processes run in process groups of their own), also when a test fails.
+Each component starts in a session of its own; stopping the cluster kills every process of
+those sessions, every descendant of a component and every process carrying the cluster's marker
+variable, also when a test fails. The marker alone is not enough: Airflow's ``setproctitle``
+overwrites the memory ``/proc/PID/environ`` reads, so a LocalExecutor worker and the task
+processes it forks no longer show it, and task processes run in process groups of their own.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 
 from examples.airflow_runner import Airflow, venv_version
@@ -199,8 +203,21 @@ class AirflowAPI:
         body: dict[str, Any] = {"dag_run_id": run_id, "conf": conf or {}}
         if self.major >= 3:
             body["logical_date"] = None
-        self._json("POST", f"/dags/{dag_id}/dagRuns", json=body)
+        for attempt in range(3):
+            try:
+                self._json("POST", f"/dags/{dag_id}/dagRuns", json=body)
+                return run_id
+            except httpx.TimeoutException:
+                # A busy API server may create the run and answer too late: the run id is
+                # ours, so whether it exists says whether to ask again.
+                if attempt == 2 or self._exists(f"/dags/{dag_id}/dagRuns/{run_id}"):
+                    break
+        if not self._exists(f"/dags/{dag_id}/dagRuns/{run_id}"):
+            raise AssertionError(f"{dag_id}/{run_id} was never created")
         return run_id
+
+    def _exists(self, path: str) -> bool:
+        return self.http.get(path).status_code == 200
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return dict(self._json("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
@@ -270,19 +287,23 @@ class AirflowAPI:
         return int(wait_for(check, 60, 0.5, f"the pid of {dag_id}/{run_id}/{task_id}"))
 
 
-def _marked_pids(marker: str) -> list[int]:
-    """Every live process whose environment carries ``MARKER=marker``."""
+def _alive(process: psutil.Process) -> bool:
+    """Running and not a zombie (a killed process its parent has not reaped yet is gone)."""
+    with contextlib.suppress(psutil.Error):
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    return False
+
+
+def _session(pid: int) -> int:
+    """The session a process belongs to (``setsid``), from ``/proc/PID/stat``."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[3])
+
+
+def _has_marker(pid: int, marker: str) -> bool:
+    """Whether the process's environment (as ``/proc`` still shows it) has ``MARKER=marker``."""
     needle = f"{MARKER}={marker}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+    return needle in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
 
 
 @dataclass
@@ -324,6 +345,7 @@ class AirflowCluster:
         env: dict[str, str],
         dags: Iterable[Path] = (),
         plugin: bool = False,
+        plugin_files: Iterable[Path] = (),
     ) -> Iterator[AirflowCluster]:
         """Start every component on a migrated database (``migrated_database``) without
         waiting for them (so that several clusters start side by side); stop everything on
@@ -331,7 +353,7 @@ class AirflowCluster:
 
         ``env`` is added to every process (e.g. the emulator's endpoint); ``dags`` are copied
         into the DAG folder; ``plugin`` puts ``ComposerObservabilityPlugin`` in ``plugins/``,
-        so that every component loads it."""
+        so that every component loads it; ``plugin_files`` are copied there too (test plugins)."""
         venv, home = venv.resolve(), home.resolve()
         major = major_version(venv)
         port = free_port()
@@ -339,21 +361,27 @@ class AirflowCluster:
         plugins.mkdir(parents=True, exist_ok=True)
         if plugin:
             (plugins / "composer_observability_plugin.py").write_text(PLUGIN_FILE)
+        for source in plugin_files:
+            (plugins / source.name).write_text(source.read_text())
         dags_folder = home / "dags"
         dags_folder.mkdir(exist_ok=True)
-        for source in dags:
-            (dags_folder / source.name).write_text(source.read_text())
         marker = uuid.uuid4().hex
         config = _config(major, database_url, port, plugins)
         airflow = Airflow(venv, home, dags_folder, {**config, **env, MARKER: marker})
         base_url = f"http://127.0.0.1:{port}"
         cluster = cls(airflow, major, AirflowAPI(base_url, major), base_url, marker)
+        cluster.add_dags(dags)
         try:
             for component in components(major):
                 cluster._start(component)
             yield cluster
         finally:
             cluster.stop()
+
+    def add_dags(self, dags: Iterable[Path]) -> None:
+        """Copy DAG files into the DAG folder (the DAG processor finds them within seconds)."""
+        for source in dags:
+            (self.airflow.dags_folder / source.name).write_text(source.read_text())
 
     def _start(self, component: str) -> None:
         log = self.log_path(component)
@@ -428,8 +456,10 @@ class AirflowCluster:
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM every component (Airflow's graceful stop), then SIGKILL whatever of this
-        cluster is still alive, task processes included; returns when none is left."""
+        cluster is still alive, task processes included; returns when none is left. Calling it
+        again does nothing."""
         self.api.close()
+        seen = self._own_processes()
         for process in self.processes.values():
             if process.poll() is None:
                 _signal_group(process.pid, signal.SIGTERM)
@@ -441,13 +471,32 @@ class AirflowCluster:
                 _signal_group(process.pid, signal.SIGKILL)
                 process.wait()
         for _ in range(50):
-            left = _marked_pids(self.marker)
+            left = [one for one in seen | self._own_processes() if _alive(one)]
             if not left:
                 return
-            for pid in left:
-                kill(pid)
+            for one in left:
+                with contextlib.suppress(psutil.Error):
+                    one.kill()
             time.sleep(0.1)
         raise RuntimeError(f"processes of the Airflow cluster survived SIGKILL: {left}")
+
+    def _own_processes(self) -> set[psutil.Process]:
+        """Every live process of this cluster but the components themselves (``Popen`` owns
+        those): their descendants, the members of their sessions (a task whose supervisor
+        died is no one's descendant any more) and the processes with the marker. ``psutil``
+        objects, so that a PID reused meanwhile by another process is never killed."""
+        sessions = {process.pid for process in self.processes.values()}
+        found = set()
+        for one in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, OSError, ValueError):
+                if one.pid in sessions or one.pid == os.getpid():
+                    continue
+                if _session(one.pid) in sessions or _has_marker(one.pid, self.marker):
+                    found.add(one)
+        for pid in sessions:
+            with contextlib.suppress(psutil.Error):
+                found.update(psutil.Process(pid).children(recursive=True))
+        return found
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -459,3 +508,13 @@ def kill(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:
     """Send ``sig`` (default: ``kill -9``) to a process, if it still exists."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
+
+
+@dataclass(frozen=True)
+class SharedAirflow:
+    """An Airflow with our callbacks and no plugin, shared by the tests whose DAGs and
+    findings do not mix (the ``shared_airflow`` fixture): each adds its own DAG files and reads
+    only its own DAGs' events from ``project``, where every process of it writes."""
+
+    cluster: AirflowCluster
+    project: str
