@@ -17,6 +17,7 @@ so requests side by side overlap that work with the database's and with the netw
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -356,16 +357,18 @@ class AirflowAPI:
         total, size = int(first.get("total_entries") or 0), len(items)
         if not size or size >= total:
             return items
+        return items + self._rest(path, key, params, size, total)
+
+    def _rest(
+        self, path: str, key: str, params: list[tuple[str, Any]], size: int, total: int
+    ) -> list[Any]:
+        """The pages after the first (of ``size`` items, ``total`` in all), side by side."""
 
         def page(offset: int) -> list[Any]:
             params_at = [*params, ("limit", self.page_size), ("offset", offset)]
             return list(self._request("GET", path, params=params_at).get(key) or [])
 
-        for more in self.concurrently(page, range(size, total, size)):
-            items.extend(more)
-        return items
-
-    # -- what the watchdog reads -----------------------------------------------------------
+        return [item for more in self.concurrently(page, range(size, total, size)) for item in more]
 
     def changed_task_instances(self, states: list[str], since: datetime) -> list[TaskInstance]:
         """Task instances in any of ``states`` changed (``updated_at``) since ``since``."""
@@ -387,11 +390,12 @@ class AirflowAPI:
         .../list``) serve ``page_limit`` items whatever that setting, but have no
         ``updated_at`` filter. And every list request costs the API server the same fixed
         work (it gathers the ids of every DAG the caller may read: ~0.25 s of CPU at 10,000
-        DAGs). So: one query page; when more pages remain (a first pass, a storm of
-        failures), the items that ended since ``since`` come from the batch list, and those
-        changed since but ended before (a state set by hand on an old try) from the query list.
-        An item changed since ``since`` with no end date at all is the only one this misses:
-        Airflow sets the end date of every try and run it moves to a finished state."""
+        DAGs). So: one query page; when more pages remain than the batch list would take (a
+        first pass, a storm of failures), the items that ended since ``since`` come from the
+        batch list, and those changed since but ended before (a state set by hand on an old
+        try) from the query list. An item changed since ``since`` with no end date at all is
+        the only one this misses: Airflow sets the end date of every try and run it moves to a
+        finished state."""
         path = f"{self._prefix}/dags/~/dagRuns" + (f"/~/{tail}" if tail else "")
         params: list[tuple[str, Any]] = [("state", state) for state in states]
         params.append(("updated_at_gte", _iso(since)))
@@ -399,8 +403,11 @@ class AirflowAPI:
             "GET", path, params=[*params, ("limit", self.page_size), ("offset", 0)]
         )
         items: list[dict[str, Any]] = list(first.get(key) or [])
-        if len(items) >= int(first.get("total_entries") or 0):
+        total, size = int(first.get("total_entries") or 0), len(items)
+        if size >= total:
             return items
+        if math.ceil((total - size) / size) <= math.ceil(total / self.page_size) + 1:
+            return items + self._rest(path, key, params, size, total)  # no fewer by batch
         ended = self._batch(
             f"{path}/list", key, {state_field: states, "end_date_gte": _iso(since)}
         )[0]

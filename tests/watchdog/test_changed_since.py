@@ -90,7 +90,12 @@ def test_a_long_window_reads_the_ended_in_batch_pages_and_the_rest_by_query(
 
 
 @pytest.mark.parametrize("kind", ["tries", "runs"])
-def test_a_short_window_is_one_query_page(wire: AirflowWire, api: AirflowAPI, kind: str) -> None:
-    _seed(wire, kind, failed_in_window=20)
-    assert _read(api, kind) == {f"dag_{number:05d}" for number in [*range(20), 90000]}
-    assert len(wire.requests) == 1
+@pytest.mark.parametrize(("failed", "pages"), [(20, 1), (150, 2)])
+def test_a_short_window_is_read_by_query_pages_alone(
+    wire: AirflowWire, api: AirflowAPI, kind: str, failed: int, pages: int
+) -> None:
+    """Where the batch list would not save a request (2 query pages against a batch page and
+    a query page), the query list is read."""
+    _seed(wire, kind, failed_in_window=failed)
+    assert _read(api, kind) == {f"dag_{number:05d}" for number in [*range(failed), 90000]}
+    assert ["body" in query for _, query in wire.requests] == [False] * pages
