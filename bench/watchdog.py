@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import pwd
+import resource
 import shutil
 import signal
 import statistics
@@ -455,9 +456,17 @@ def main() -> None:
                         )
                         phases.mark("passes", f"{size} DAGs")
                         print(_row(size, results[size]), flush=True)
+            database_cpu = cpu_seconds(database.pid)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _summary(sizes, results, seeded_counts, phases, time.monotonic() - started)
+    # What the run cost the machine, whatever else shares it: this process, every child it
+    # waited for (Airflow, the seeder, the emulator) and PostgreSQL (a daemon of pg_ctl's).
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + database_cpu
+    _summary(sizes, results, seeded_counts, phases, time.monotonic() - started, cpu)
 
 
 class Phases:
@@ -504,6 +513,7 @@ def _summary(
     seeded: dict[int, dict[str, Any]],
     phases: Phases,
     elapsed: float,
+    cpu: float,
 ) -> None:
     print()
     print("medians; first pass: the lookback, a slice of the DAG list, baselines and reasons;")
@@ -532,6 +542,7 @@ def _summary(
             ]
     fields += [f"{phase}_s={seconds:.0f}" for phase, seconds in phases.seconds.items()]
     fields.append(f"elapsed_s={elapsed:.0f}")
+    fields.append(f"cpu_s={cpu:.0f}")
     fields.append(f"load={os.getloadavg()[0]:.1f}")
     print("RESULT " + " ".join(fields))
 
