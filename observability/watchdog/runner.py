@@ -32,9 +32,9 @@ from observability.watchdog.report import Reporter
 
 _log = logging.getLogger(__name__)
 
-_DETECTORS = 6
-"""Reads a pass runs side by side: failed tries, failed runs, waiting, running, paused, import
-errors (and, in the pass's own thread, the DAG list)."""
+_DETECTORS = 5
+"""Reads a pass runs side by side: failed tries, failed runs, waiting, running, paused (and, in
+the pass's own thread, the DAG list)."""
 
 
 @dataclass
@@ -92,7 +92,11 @@ class Watcher:
             since = now - lookback
         else:  # overlap by the grace and a pass, so a deferred fact is read again
             since = self._since - timedelta(seconds=config.limits.report_grace + config.interval)
-        _ = api.major  # probed once, before the reads run side by side
+        # Import errors first, alone: Airflow moves an error's timestamp at each parse (every
+        # 10 s or so), and two watchdogs racing dedupe in Cloud Logging only with the same
+        # timestamp, so each reads it at the same point of its pass, before the reads that
+        # queue behind each other on the API server.
+        errors = api.import_errors()
         with ThreadPoolExecutor(_DETECTORS, thread_name_prefix="watchdog") as detectors:
             tries = detectors.submit(self._unsaid_failures, since, now)
             runs = detectors.submit(self._unsaid_runs, since, now)
@@ -101,7 +105,6 @@ class Watcher:
                 detect.running_long, api, config, self.memory, self.catalog, now
             )
             paused = detectors.submit(detect.paused_dags, api, config, self.memory, now)
-            errors = detectors.submit(api.import_errors)
             self.catalog.advance()
             facts = detect.overdue_dags(
                 config, self.catalog, lambda fact: self._said.covers(fact, self.environment), now
@@ -113,7 +116,7 @@ class Watcher:
             facts += detect.explain_failed_runs(api, self.memory, unsaid_runs)
             facts += waiting.result() + running.result() + paused.result()
             facts += detect.import_error_facts(
-                errors.result(),
+                errors,
                 self._said.open_import_errors,
                 self._said.import_generations,
                 now,
