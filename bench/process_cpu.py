@@ -9,7 +9,8 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(root: int) -> float:
-    """User + system CPU of ``root`` and every live process below it."""
+    """User + system CPU of ``root`` and every live process below it, with the processes
+    each of them has reaped."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
@@ -21,7 +22,9 @@ def cpu_seconds(root: int) -> float:
             continue  # gone meanwhile
         pid = int(entry.name)
         parents[pid] = int(fields[1])
-        times[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+        # Its own time and its reaped children's (a server's ended workers, PostgreSQL's
+        # closed connections): what the tree used, not only what is alive now.
+        times[pid] = sum(int(value) for value in fields[11:15]) / _TICKS
     total, stack = 0.0, [root]
     while stack:
         pid = stack.pop()

@@ -8,16 +8,36 @@ the catalogue reads the full list a slice at a time (``dag_pages_per_pass`` page
 round no sooner than ``dag_list_refresh`` after the last one began), fetches a DAG it lacks
 by itself when a fact needs it, and finds the tagged DAGs through Airflow 3's tag index. What
 it holds may be old; whoever acts on a DAG's schedule or pause confirms it with ``fresh``.
+The detectors run side by side, so every method holds the catalogue's lock.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Concatenate, ParamSpec, TypeVar
 
 from observability.watchdog.airflow_api import AirflowAPI, Dag
 
 MAX_DURATION_TAG = "max_task_duration:"
 """A DAG tag ``max_task_duration:30m`` sets the running limit of every task of the DAG."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(
+    method: Callable[Concatenate[DagCatalog, _P], _R],
+) -> Callable[Concatenate[DagCatalog, _P], _R]:
+    @wraps(method)
+    def holding(self: DagCatalog, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return holding
 
 
 class DagCatalog:
@@ -33,10 +53,13 @@ class DagCatalog:
         self.complete = False
         """A whole round of the list has been read: every DAG that existed then is known."""
         self._tagged: tuple[float, dict[str, Dag]] | None = None
+        self._lock = threading.RLock()
 
+    @_locked
     def known(self) -> list[Dag]:
         return [dag for _, dag in self._dags.values()]
 
+    @_locked
     def advance(self) -> None:
         """Read the next slice of the DAG list (nothing while a round is recent enough)."""
         now = time.monotonic()
@@ -49,6 +72,7 @@ class DagCatalog:
             if self._offset == 0:
                 return
 
+    @_locked
     def finish_round(self) -> None:
         """Read the rest of the current round now (when a fact cannot wait for it)."""
         if self.complete and self._offset == 0:
@@ -72,12 +96,14 @@ class DagCatalog:
             self._offset = 0
             self.complete = True
 
+    @_locked
     def get(self, dag_id: str) -> Dag | None:
         """The DAG as last read; read now if never."""
         if dag_id not in self._dags:
             return self.fresh(dag_id)
         return self._dags[dag_id][1]
 
+    @_locked
     def fresh(self, dag_id: str) -> Dag | None:
         """The DAG as it is now (None when Airflow no longer has it)."""
         dag = self._api.dag(dag_id)
@@ -88,10 +114,21 @@ class DagCatalog:
         return dag
 
     def with_owners(self, dag_ids: set[str]) -> dict[str, Dag]:
-        """The DAGs of ``dag_ids`` that exist (one request for each one never read)."""
-        found = {dag_id: self.get(dag_id) for dag_id in sorted(dag_ids)}
-        return {dag_id: dag for dag_id, dag in found.items() if dag is not None}
+        """The DAGs of ``dag_ids`` that exist (a request for each one never read, side by
+        side)."""
+        with self._lock:
+            found = {dag_id: self._dags[dag_id][1] for dag_id in dag_ids if dag_id in self._dags}
+        missing = sorted(dag_ids - set(found))
+        for dag_id, dag in zip(
+            missing, self._api.concurrently(self._api.dag, missing), strict=True
+        ):
+            if dag is not None:
+                with self._lock:
+                    self._dags[dag_id] = (time.monotonic(), dag)
+                found[dag_id] = dag
+        return found
 
+    @_locked
     def in_file(self, filename: str) -> Dag | None:
         """A DAG the file held: Airflow keeps them after the file stops importing. Airflow 3.3
         marks them stale, which leaves them out of the DAG list the rounds read: there they
@@ -115,6 +152,7 @@ class DagCatalog:
                 return dag
         return None
 
+    @_locked
     def tagged(self) -> dict[str, Dag]:
         """The DAGs with a ``max_task_duration:`` tag: on Airflow 3 two requests (the tag
         index, then the DAGs with those tags) every ``refresh``; on 2.10, from the list."""

@@ -101,7 +101,7 @@ def _task_fact(
 
 
 def failed_tries(api: AirflowAPI, since: datetime) -> list[TaskInstance]:
-    return api.task_instances(["failed"], updated_since=since)
+    return api.changed_task_instances(["failed"], since)
 
 
 def explain_failed_try(api: AirflowAPI, ti: TaskInstance) -> Fact:
@@ -137,7 +137,7 @@ def _exception(kind: str, message: str, traceback: str | None = None) -> dict[st
 
 
 def failed_runs(api: AirflowAPI, since: datetime) -> list[DagRun]:
-    return api.dag_runs(["failed"], updated_since=since)
+    return api.changed_dag_runs(["failed"], since)
 
 
 def explain_failed_runs(api: AirflowAPI, memory: Memory, runs: list[DagRun]) -> list[Fact]:
@@ -275,7 +275,7 @@ def stuck_tries(
     limit = config.limits.stuck_after
     pools: dict[str, Any] = {}
     facts = []
-    for ti in api.task_instances(list(WAITING_STATES)):
+    for ti in api.task_instance_batch(states=list(WAITING_STATES))[0]:
         run = (
             active_runs().get((ti.dag_id, ti.run_id))
             if ti.queued_when is None and ti.scheduled_when is None
@@ -359,8 +359,9 @@ def running_long(
     Only the tries running longer than the shortest limit in force are read (for most
     environments: the anomaly floor), and their baselines in one request."""
     tagged = catalog.tagged()
-    running = api.task_instances(
-        ["running"], started_before=now - timedelta(seconds=_shortest_limit(config, tagged))
+    running, _ = api.task_instance_batch(
+        states=["running"],
+        started_before=now - timedelta(seconds=_shortest_limit(config, tagged)),
     )
     limits: dict[TaskInstance, float | None] = {}
     for ti in running:

@@ -14,8 +14,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from observability.events import EventType
@@ -29,6 +31,10 @@ from observability.watchdog.facts import Environment, Fact, event_id, try_identi
 from observability.watchdog.report import Reporter
 
 _log = logging.getLogger(__name__)
+
+_DETECTORS = 5
+"""Reads a pass runs side by side: failed tries, failed runs, waiting, running, paused (and, in
+the pass's own thread, the DAG list)."""
 
 
 @dataclass
@@ -75,19 +81,52 @@ class Watcher:
         self.api.close()
 
     def facts(self, now: datetime) -> list[Fact]:
-        """Everything found in Airflow now (said or not)."""
+        """Everything found in Airflow now (said or not).
+
+        The detectors read independent things, so they run side by side (the API client
+        bounds the requests in flight); the failures' explanations need the audit log, read
+        once both failure lists are in."""
         config, api = self.config, self.api
         lookback = timedelta(seconds=config.lookback)
         if self._since is None:
             since = now - lookback
         else:  # overlap by the grace and a pass, so a deferred fact is read again
             since = self._since - timedelta(seconds=config.limits.report_grace + config.interval)
-        unsaid_tries = self._unsaid_failures(since, now)
-        unsaid_runs = self._unsaid_runs(since, now)
-        if unsaid_tries or unsaid_runs:  # their reasons are in the audit log: read it at once
-            api.read_audit_since(since - timedelta(seconds=config.interval))
-        facts = [detect.explain_failed_try(api, ti) for ti in unsaid_tries]
-        facts += detect.explain_failed_runs(api, self.memory, unsaid_runs)
+        # Import errors first, alone: Airflow moves an error's timestamp at each parse (every
+        # 10 s or so), and two watchdogs racing dedupe in Cloud Logging only with the same
+        # timestamp, so each reads it at the same point of its pass, before the reads that
+        # queue behind each other on the API server.
+        errors = api.import_errors()
+        with ThreadPoolExecutor(_DETECTORS, thread_name_prefix="watchdog") as detectors:
+            tries = detectors.submit(self._unsaid_failures, since, now)
+            runs = detectors.submit(self._unsaid_runs, since, now)
+            waiting = detectors.submit(self._waiting, now)
+            running = detectors.submit(
+                detect.running_long, api, config, self.memory, self.catalog, now
+            )
+            paused = detectors.submit(detect.paused_dags, api, config, self.memory, now)
+            self.catalog.advance()
+            facts = detect.overdue_dags(
+                config, self.catalog, lambda fact: self._said.covers(fact, self.environment), now
+            )
+            unsaid_tries, unsaid_runs = tries.result(), runs.result()
+            if unsaid_tries or unsaid_runs:  # their reasons are in the audit log: read it once
+                api.read_audit_since(since - timedelta(seconds=config.interval))
+            facts += api.concurrently(partial(detect.explain_failed_try, api), unsaid_tries)
+            facts += detect.explain_failed_runs(api, self.memory, unsaid_runs)
+            facts += waiting.result() + running.result() + paused.result()
+            facts += detect.import_error_facts(
+                errors,
+                self._said.open_import_errors,
+                self._said.import_generations,
+                now,
+            )
+        self._since = now
+        return detect.with_owners(facts, self.catalog, config)
+
+    def _waiting(self, now: datetime) -> list[Fact]:
+        """Stuck tries and late runs: both may need the active runs, read once if so."""
+        config, api = self.config, self.api
         active: list[DagRun] | None = None
 
         def active_runs() -> list[DagRun]:
@@ -96,22 +135,12 @@ class Watcher:
                 active = api.dag_runs(list(detect.ACTIVE_RUN_STATES))
             return active
 
-        self.catalog.advance()
-        facts += detect.stuck_tries(
+        facts = detect.stuck_tries(
             api, config, lambda: {(run.dag_id, run.run_id): run for run in active_runs()}, now
         )
-        facts += detect.running_long(api, config, self.memory, self.catalog, now)
         if config.deadlines:
             facts += detect.late_runs(api, config, self.memory, active_runs(), now)
-        facts += detect.overdue_dags(
-            config, self.catalog, lambda fact: self._said.covers(fact, self.environment), now
-        )
-        facts += detect.paused_dags(api, config, self.memory, now)
-        facts += detect.import_error_facts(
-            api.import_errors(), self._said.open_import_errors, self._said.import_generations, now
-        )
-        self._since = now
-        return detect.with_owners(facts, self.catalog, config)
+        return facts
 
     def _unsaid_failures(self, since: datetime, now: datetime) -> list[Any]:
         """Failed tries old enough that their callbacks had their chance, and not reported."""

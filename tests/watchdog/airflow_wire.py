@@ -1,0 +1,228 @@
+"""A stand-in for Airflow's REST API at the wire: DAGs, and the lists of runs and tries.
+
+It answers as Airflow 3.3 (``/api/v2``) or 2.10 (``/api/v1``) does: a page is capped at
+``maximum_page_limit`` whatever ``limit`` asks, ``total_entries`` counts every match, the list
+is sorted by ``order_by`` (``dag_id`` only here), ``tags`` with ``tags_match_mode=any``,
+``paused`` and (Airflow 3) ``has_import_errors`` filter it, ``/dagTags`` matches
+``tag_name_pattern`` anywhere in the name (SQL ``ILIKE '%pattern%'``), a missing DAG is a 404,
+and a malformed number is a 422 naming the field. The runs and tries of every DAG (``~``) come
+from the query lists (``GET``: ``state``, ``updated_at_gte``, ``end_date_lte``, capped pages)
+and the batch lists (``POST .../list``: ``state``/``states``, ``end_date_gte``, and
+``page_limit`` uncapped, as Airflow 3.3 and 2.10 serve them). It records every request, and
+how many were in flight at once, for the tests to count.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class AirflowWire:
+    """The DAGs it serves (``dag_id`` -> DAG record as the API returns it) and what it saw."""
+
+    major: int = 3
+    maximum_page_limit: int = 100
+    delay_s: float = 0.0
+    """How long each answer takes: lets requests overlap, so concurrency is visible."""
+    dags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    """DAG runs as the API returns them (``dag_id``, ``dag_run_id``, ``state``,
+    ``updated_at``, ``end_date``: ISO 8601 times)."""
+    tries: list[dict[str, Any]] = field(default_factory=list)
+    """Task instances, likewise (and ``task_id``, ``map_index``, ``try_number``)."""
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Each request's path and query (``{"body": [body]}`` for a ``POST``)."""
+    most_in_flight: int = 0
+    url: str = ""
+    _in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, dag_id: str, **fields: Any) -> None:
+        self.dags[dag_id] = {
+            "dag_id": dag_id,
+            "is_paused": False,
+            "tags": [],
+            "owners": ["airflow"],
+            "fileloc": f"/dags/{dag_id}.py",
+            "has_import_errors": False,
+            **fields,
+        }
+
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.requests]
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.most_in_flight = 0
+
+    # -- answers -------------------------------------------------------------------------
+
+    def answer(
+        self, path: str, query: dict[str, list[str]], body: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        with self._lock:
+            self.requests.append((path, query if body is None else {"body": [body]}))
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            time.sleep(self.delay_s)
+            if body is not None:
+                return self._batch(path, body)
+            return self._answer(path, query)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        prefix = f"/api/v{self.major - 1}"
+        if path == f"{prefix}/version":
+            return 200, {"version": "3.3.2" if self.major == 3 else "2.10.5"}
+        if not path.startswith(prefix + "/"):
+            return 404, {"detail": "Not Found"}
+        rest = path[len(prefix) + 1 :]
+        try:
+            limit = min(int(query.get("limit", ["100"])[0]), self.maximum_page_limit)
+            offset = int(query.get("offset", ["0"])[0])
+        except ValueError as exc:
+            return 422, {"detail": [{"loc": ["query", "limit/offset"], "msg": str(exc)}]}
+        if limit < 0 or offset < 0:
+            return 422, {"detail": [{"loc": ["query", "limit/offset"], "msg": "negative"}]}
+        if rest in ("dags/~/dagRuns", "dags/~/dagRuns/~/taskInstances"):
+            records = self.tries if rest.endswith("taskInstances") else self.runs
+            found = _filtered(
+                records,
+                set(query.get("state", [])),
+                query.get("updated_at_gte", [None])[0],
+                query.get("end_date_lte", [None])[0],
+            )
+            key = "task_instances" if rest.endswith("taskInstances") else "dag_runs"
+            return 200, {key: found[offset : offset + limit], "total_entries": len(found)}
+        if rest == "dags":
+            order = query.get("order_by", ["dag_id"])[0]
+            if order != "dag_id":
+                return 400, {"detail": f"Ordering with '{order}' is disallowed"}
+            found = sorted(self._matching(query), key=lambda dag: dag["dag_id"])
+            return 200, {"dags": found[offset : offset + limit], "total_entries": len(found)}
+        if rest.startswith("dags/") and "/" not in rest[5:]:
+            dag = self.dags.get(rest[5:])
+            return (200, dag) if dag else (404, {"detail": f"The Dag `{rest[5:]}` not found"})
+        if rest == "dagTags" and self.major >= 3:
+            pattern = query.get("tag_name_pattern", [""])[0].lower()
+            names = sorted(
+                {tag["name"] for dag in self.dags.values() for tag in dag["tags"]}
+                if pattern == ""
+                else {
+                    tag["name"]
+                    for dag in self.dags.values()
+                    for tag in dag["tags"]
+                    if pattern in tag["name"].lower()
+                }
+            )
+            return 200, {"tags": names[offset : offset + limit], "total_entries": len(names)}
+        return 404, {"detail": "Not Found"}
+
+    def _batch(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        prefix = f"/api/v{self.major - 1}"
+        kinds = {
+            f"{prefix}/dags/~/dagRuns/list": ("dag_runs", self.runs, "states"),
+            f"{prefix}/dags/~/dagRuns/~/taskInstances/list": (
+                "task_instances",
+                self.tries,
+                "state",
+            ),
+        }
+        if path not in kinds:
+            return 404, {"detail": "Not Found"}
+        key, records, state_field = kinds[path]
+        unknown = set(body) - {state_field, "end_date_gte", "page_limit", "page_offset"}
+        if unknown:
+            return 422, {"detail": [{"loc": ["body", sorted(unknown)[0]], "msg": "extra"}]}
+        found = _filtered(
+            records, set(body.get(state_field) or []), None, None, body.get("end_date_gte")
+        )
+        offset, limit = int(body.get("page_offset", 0)), int(body.get("page_limit", 100))
+        return 200, {key: found[offset : offset + limit], "total_entries": len(found)}
+
+    def _matching(self, query: dict[str, list[str]]) -> Iterator[dict[str, Any]]:
+        tags = set(query.get("tags", []))
+        paused = query.get("paused", [None])[0]
+        import_errors = query.get("has_import_errors", [None])[0]
+        for dag in self.dags.values():
+            if tags and not tags & {tag["name"] for tag in dag["tags"]}:
+                continue
+            if paused is not None and dag["is_paused"] != (paused == "true"):
+                continue
+            broken = import_errors == "true"
+            if import_errors is not None and self.major >= 3 and dag["has_import_errors"] != broken:
+                continue
+            yield dag
+
+
+def _filtered(
+    records: list[dict[str, Any]],
+    states: set[str],
+    updated_since: str | None,
+    ended_by: str | None,
+    ended_since: str | None = None,
+) -> list[dict[str, Any]]:
+    """The records that match, in a stable order (ISO 8601 UTC times compare as text)."""
+    found = []
+    for record in records:
+        end = record.get("end_date")
+        if states and record["state"] not in states:
+            continue
+        if updated_since is not None and record["updated_at"] < updated_since:
+            continue
+        if ended_by is not None and (end is None or end > ended_by):
+            continue
+        if ended_since is not None and (end is None or end < ended_since):
+            continue
+        found.append(record)
+    return sorted(found, key=lambda record: (record["dag_id"], record["dag_run_id"]))
+
+
+@contextmanager
+def airflow_wire(wire: AirflowWire) -> Iterator[AirflowWire]:
+    """Serve ``wire`` on 127.0.0.1 (a thread per request) until the block ends."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            self._send(*wire.answer(parts.path, parse_qs(parts.query)))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            self._send(*wire.answer(urlsplit(self.path).path, {}, body))
+
+        def _send(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    wire.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield wire
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
