@@ -89,9 +89,10 @@ STEPS = (
     "render the dashboards and write demo-output/",
 )
 OPEN_MINUTES = 5
-"""Long enough for every default policy the example DAGs trip (the longest window is 5 min)."""
-CLOSE_MINUTES = 35
-"""Past the 30-minute auto-close of those policies, once their metrics have gone quiet."""
+"""Long enough for every default policy the example DAGs trip to open its incident."""
+CLOSE_MINUTES = 45
+"""Past the 30-minute auto-close of those policies, once their metrics have gone quiet (a
+failure stays 10 minutes in the window of the DAG-failure and watchdog policies)."""
 LOCATION, ENVIRONMENT = "europe-west1", "demo"
 """The Composer environment the example DAGs report as theirs."""
 DELIVERY_TIMEOUT = 30.0

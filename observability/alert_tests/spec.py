@@ -41,6 +41,10 @@ DEFAULT_LOG_METRICS = "log_metrics"
 DEFAULT_CHANNELS = "notification_channels.yaml"
 
 
+_LATEST_COUNTED_S = 24 * 3600.0
+"""How late an entry may reach Cloud Logging and still be counted by log-based metrics."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -73,6 +77,9 @@ class TimelineItem(_Strict):
     metric_point: MetricPoint | None = None
     count: int = Field(default=1, ge=1, le=10_000)
     every: Duration = 0.0
+    arrives_after: Duration = 0.0
+    """The entry keeps ``at`` as its timestamp but reaches Cloud Logging this much later, as a
+    watchdog's finding does (it carries the time of the fact, found a grace period later)."""
 
     @field_validator("at")
     @classmethod
@@ -86,6 +93,13 @@ class TimelineItem(_Strict):
         given = [x for x in (self.event, self.log_entry, self.metric_point) if x is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of event:, log_entry: or metric_point:")
+        if self.arrives_after and self.metric_point is not None:
+            raise ValueError("arrives_after: only for event: and log_entry: (a log entry's lag)")
+        if self.arrives_after > _LATEST_COUNTED_S:
+            raise ValueError(
+                "arrives_after: at most 24h (Cloud Logging never counts an older entry in a "
+                "log-based metric)"
+            )
         if self.event is not None and "timestamp" in self.event:
             raise ValueError("event.timestamp is set from at:, leave it out")
         if self.log_entry is not None and "timestamp" in self.log_entry:

@@ -34,8 +34,9 @@ MAX_ENTRY_BYTES = 256 * 1024
 
 @dataclass(frozen=True)
 class Write:
-    """One log entry, or one time series with one point, due ``offset`` s after the start,
-    from timeline item number ``item``."""
+    """One log entry, or one time series with one point, written ``offset`` s after the start
+    (an entry's own timestamp is earlier when its item ``arrives_after`` a lag), from timeline
+    item number ``item``."""
 
     offset: float
     item: int
@@ -114,5 +115,6 @@ def writes(case: TestCase, project: str, environment: Environment, start: dateti
                 out.append(_series(item.metric_point, target, when, start, index))
             else:
                 entry = _entry(item, target, when, project)
-                out.append(Write(offset + n * item.every, index, entry=entry))
+                arrival = offset + n * item.every + item.arrives_after
+                out.append(Write(arrival, index, entry=entry))
     return sorted(out, key=lambda w: (w.offset, w.item))

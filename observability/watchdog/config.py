@@ -142,6 +142,12 @@ class Limits(_Strict):
         return None
 
 
+LATEST_REPORT_S = 8 * 60.0
+"""The latest a finding may be written after its fact: the default policies that count the
+watchdog's events look back 10 minutes (alert_policies/dag_run_failed.yaml, watchdog.yaml),
+and a pass and Cloud Logging's lag need the rest."""
+
+
 class WatchdogConfig(_Strict):
     """The whole file."""
 
@@ -177,6 +183,17 @@ class WatchdogConfig(_Strict):
     def _something_to_watch(self) -> WatchdogConfig:
         if not self.composer and not self.airflow:
             raise ValueError("nothing to watch: give `composer:` or `airflow:` entries")
+        return self
+
+    @model_validator(mode="after")
+    def _findings_arrive_in_the_window(self) -> WatchdogConfig:
+        if self.limits.report_grace + self.interval > LATEST_REPORT_S:
+            raise ValueError(
+                f"limits.report_grace ({self.limits.report_grace:g} s) + interval "
+                f"({self.interval:g} s) must be at most {LATEST_REPORT_S:g} s: a finding "
+                "carries the time of the fact, and one written later than the default "
+                "policies' 10-minute window counts in no window, so it would never page"
+            )
         return self
 
     def is_critical(self, dag_id: str, tags: list[str]) -> bool:

@@ -47,6 +47,10 @@ def test_running_limits_match_in_file_order(tmp_path: Path) -> None:
         ("{}\n", "nothing to watch"),
         ("airflow: [{name: a, url: 'http://a'}]\ninterval: soon\n", ":2: interval: not a duration"),
         (
+            "airflow: [{name: a, url: 'http://a'}]\ninterval: 5m\nlimits: {report_grace: 4m}\n",
+            "limits.report_grace (240 s) + interval (300 s) must be at most 480 s",
+        ),
+        (
             "airflow: [{name: a, url: 'http://a'}]\nlimits:\n  stuck_after: -5\n",
             ":3: limits.stuck_after",
         ),
