@@ -318,9 +318,15 @@ def load_test_file(path: Path) -> TestFile:
     for t, case in enumerate(model.tests):
         for i, offset in enumerate(relative_offsets(case.timeline)):
             item = case.timeline[i]
-            if offset + item.every * (item.count - 1) > case.run_for:
+            last = offset + item.every * (item.count - 1)
+            if last > case.run_for:
                 raise located.error(
                     ("tests", t, "timeline", i, "at"), "after the end of the test (run_for)"
+                )
+            if last + item.arrives_after > case.run_for:
+                raise located.error(
+                    ("tests", t, "timeline", i, "arrives_after"),
+                    "arrives after the end of the test (run_for)",
                 )
         if (case.expect.notifications or case.expect.no_notifications) and not model.router:
             raise located.error(

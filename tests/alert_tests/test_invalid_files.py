@@ -144,6 +144,21 @@ def test_invalid_yaml(tmp_path: Path) -> None:
             "        event: {event_type: dag_run_failed, timestamp: x}\n",
             "event.timestamp is set from at:, leave it out",
         ),
+        (
+            "    timeline:\n      - at: 0s\n        arrives_after: 1m\n"
+            "        metric_point: {type: composer.googleapis.com/environment/healthy, value: 1}\n",
+            "arrives_after: only for event: and log_entry:",
+        ),
+        (
+            "    timeline:\n      - at: 0s\n        arrives_after: 25h\n"
+            "        event: {event_type: dag_run_failed}\n",
+            "arrives_after: at most 24h",
+        ),
+        (
+            "    timeline:\n      - at: 9m\n        arrives_after: 2m\n"
+            "        event: {event_type: dag_run_failed}\n",
+            "arrives after the end of the test (run_for)",
+        ),
     ],
 )
 def test_timeline_items_need_one_payload_and_no_timestamp(
