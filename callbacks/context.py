@@ -7,8 +7,9 @@ touches Airflow's database session; the two facts a context does not carry (a ru
 tasks, a sensor's reschedules on Airflow 2.10) come from ``callbacks.metadata``, on a
 connection of our own, where the process can reach the database at all.
 
-What comes from the task's and the DAG's definitions alone is read once per process
-(``callbacks.definitions``); the task instance's fields are read in one pass per callback.
+A callback runs on the task's thread, so what it reads is time the task waits: what comes
+from the task's and the DAG's definitions alone is read once per task object
+(``callbacks.definitions``), the task instance's fields in one pass per callback.
 
 The result is a plain dict of event fields, not the pydantic ``Event``: Airflow 2's task
 process has not loaded pydantic, and loading it would cost the first callback ~0.4 s. The
