@@ -7,6 +7,10 @@ touches Airflow's database session; the two facts a context does not carry (a ru
 tasks, a sensor's reschedules on Airflow 2.10) come from ``callbacks.metadata``, on a
 connection of our own, where the process can reach the database at all.
 
+A callback runs on the task's thread, so what it reads is time the task waits: what comes
+from the task's and the DAG's definitions alone is read once per task object
+(``callbacks.definitions``), the task instance's fields in one pass per callback.
+
 The result is a plain dict of event fields, not the pydantic ``Event``: Airflow 2's task
 process has not loaded pydantic, and loading it would cost the first callback ~0.4 s. The
 background writer validates the fields against ``observability.events.Event``.
@@ -23,34 +27,13 @@ from functools import cache
 from typing import Any
 
 from callbacks import attempts, failures, metadata
+from callbacks.definitions import Definition, definition_of
+from callbacks.reading import attribute, attributes, aware, text
 
 EventFields = dict[str, Any]
 """Keyword arguments of ``observability.events.Event``, validated later by the writer."""
 
-TEAM_TAG_PREFIX = "team:"
 LABELS_PARAM = "composer_obs_labels"
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    """getattr that also survives properties raising (some need a DB session or config)."""
-    try:
-        value = getattr(obj, name, default)
-    except Exception:  # noqa: BLE001 - a property needing a DB or config is just absent
-        return default
-    return default if value is None else value
-
-
-def _text(value: Any) -> str | None:
-    """Enum members (states, run types) by their value, everything else by str()."""
-    if value is None:
-        return None
-    return str(getattr(value, "value", value))
-
-
-def _aware(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 @cache
@@ -65,8 +48,9 @@ def _hostname() -> str:
 
 
 @cache
-def _environment() -> dict[str, str | None]:
-    """Composer sets these per environment; read once per process."""
+def _process_fields() -> EventFields:
+    """The fields that are the same for every event of this process: Composer sets these per
+    environment. Read once per process; callers copy them into each event."""
     return {
         # The same precedence as the settings (observability.settings.Settings.project).
         "project_id": os.environ.get("COMPOSER_OBS_PROJECT")
@@ -74,7 +58,16 @@ def _environment() -> dict[str, str | None]:
         or os.environ.get("GOOGLE_CLOUD_PROJECT"),
         "location": os.environ.get("COMPOSER_LOCATION"),
         "environment_name": os.environ.get("COMPOSER_ENVIRONMENT"),
+        "airflow_version": airflow_version(),
     }
+
+
+def _objects(context: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """The task instance, task and DAG of a callback's context (each may be None)."""
+    ti = context.get("task_instance") or context.get("ti")
+    task = context.get("task") or attribute(ti, "task")
+    dag = context.get("dag") or attribute(task, "dag")
+    return ti, task, dag
 
 
 def _params(context: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -82,92 +75,104 @@ def _params(context: Mapping[str, Any]) -> Mapping[str, Any]:
     return params if isinstance(params, Mapping) else {}
 
 
-def _team(dag: Any, params: Mapping[str, Any], owner: str | None) -> str | None:
+def _team(definition: Definition, params: Mapping[str, Any]) -> str | None:
     """The team that owns the work: a ``team:NAME`` DAG tag, a ``team`` param, else the owner."""
-    for tag in _get(dag, "tags", ()) or ():
-        if isinstance(tag, str) and tag.lower().startswith(TEAM_TAG_PREFIX):
-            return tag[len(TEAM_TAG_PREFIX) :].strip() or None
+    if definition.team_tagged:
+        return definition.team_tag
     team = params.get("team")
     if isinstance(team, str) and team:
         return team
-    return owner
+    return definition.owner
 
 
 def _labels(params: Mapping[str, Any]) -> dict[str, str]:
     labels = params.get(LABELS_PARAM)
-    if not isinstance(labels, Mapping):
+    if labels is None or not isinstance(labels, Mapping):
         return {}
     return {str(key): str(value) for key, value in labels.items()}
 
 
-def _common(context: Mapping[str, Any]) -> EventFields:
-    """Fields every event of a task or a DAG run carries."""
-    ti = context.get("task_instance") or context.get("ti")
-    task = context.get("task") or _get(ti, "task")
-    dag = context.get("dag") or _get(task, "dag")
+def _common(
+    context: Mapping[str, Any], definition: Definition, dag_id: Any, run_id: Any
+) -> EventFields:
+    """Fields every event of a task or a DAG run carries; ``dag_id`` and ``run_id`` are the
+    task instance's, when there is one."""
     dag_run = context.get("dag_run")
     params = _params(context)
-    owner = _get(task, "owner") or _get(dag, "owner")
-    logical_date = context.get("logical_date") or _get(dag_run, "logical_date")
+    logical_date = context.get("logical_date") or attribute(dag_run, "logical_date")
     return {
-        **_environment(),
-        "airflow_version": airflow_version(),
-        "dag_id": _get(ti, "dag_id") or _get(dag, "dag_id") or _get(dag_run, "dag_id"),
-        "run_id": _get(ti, "run_id") or context.get("run_id") or _get(dag_run, "run_id"),
-        "run_type": _text(_get(dag_run, "run_type")),
-        "logical_date": _aware(logical_date),
-        "owner": owner,
-        "team": _team(dag, params, owner),
+        **_process_fields(),
+        "dag_id": dag_id or definition.dag_id or attribute(dag_run, "dag_id"),
+        "run_id": run_id or context.get("run_id") or attribute(dag_run, "run_id"),
+        "run_type": text(attribute(dag_run, "run_type")),
+        "logical_date": aware(logical_date),
+        "owner": definition.owner,
+        "team": _team(definition, params),
         "labels": _labels(params),
     }
 
 
-def _operator(ti: Any, task: Any) -> str | None:
-    """As users write it: Airflow's display name (``@task``, ``@task.branch``) before the
-    class name, which for a decorated function is a private ``_PythonDecoratedOperator``."""
-    return (
-        _get(task, "custom_operator_name")
-        or _get(ti, "operator")
-        or _get(task, "task_type")
-        or (type(task).__name__ if task is not None else None)
-    )
-
-
 def _next_try_at(ti: Any, task: Any, now: datetime) -> datetime | None:
     """When the retry is due: Airflow 2's own computation, else retry_delay with its backoff."""
-    method = _get(ti, "next_retry_datetime")
+    method = attribute(ti, "next_retry_datetime")
     if callable(method):
         try:
-            return _aware(method())
+            return aware(method())
         except Exception:  # noqa: BLE001 - fall back to the plain computation
             pass
-    delay = _get(task, "retry_delay")
+    delay = attribute(task, "retry_delay")
     if not isinstance(delay, timedelta):
         return None
-    if _get(task, "retry_exponential_backoff"):
-        try_number = int(_get(ti, "try_number", 1) or 1)
+    if attribute(task, "retry_exponential_backoff"):
+        try_number = int(attribute(ti, "try_number", 1) or 1)
         delay = delay * (2 ** max(0, try_number - 1))
-        max_delay = _get(task, "max_retry_delay")
+        max_delay = attribute(task, "max_retry_delay")
         if isinstance(max_delay, timedelta):
             delay = min(delay, max_delay)
     return now + delay
 
 
+TRY_ATTRIBUTES = (
+    "dag_id",
+    "run_id",
+    "task_id",
+    "map_index",
+    "try_number",
+    "operator",
+    "queue",
+    "pool",
+    "hostname",
+)
+"""What the task instance says about the try: read in one pass (``reading.attributes``)."""
+STARTED_ATTRIBUTES = (*TRY_ATTRIBUTES, "start_date", "max_tries", "log_url")
+ENDED_ATTRIBUTES = (*STARTED_ATTRIBUTES, "state", "end_date", "duration")
+
+
+def _try_fields(
+    context: Mapping[str, Any], definition: Definition, values: list[Any]
+) -> EventFields:
+    """The task's fields from the task instance's ``TRY_ATTRIBUTES`` (``values``, in order),
+    its definition and the context."""
+    dag_id, run_id, task_id, map_index, try_number, operator, queue, pool, hostname = values[
+        : len(TRY_ATTRIBUTES)
+    ]
+    fields = _common(context, definition, dag_id, run_id)
+    fields["task_id"] = task_id or definition.task_id
+    fields["map_index"] = int(map_index) if isinstance(map_index, int) else None
+    fields["try_number"] = try_number or context.get("try_number")
+    # As users write it: Airflow's display name (``@task``, ``@task.branch``) before the
+    # class name, which for a decorated function is a private ``_PythonDecoratedOperator``.
+    fields["operator"] = definition.operator_name or operator or definition.operator_type
+    fields["queue"] = queue or definition.queue
+    fields["pool"] = pool or definition.pool
+    fields["hostname"] = hostname or _hostname()
+    return fields
+
+
 def task_fields(context: Mapping[str, Any]) -> EventFields:
     """The fields of the running task, for its own events and for calls it makes."""
-    ti = context.get("task_instance") or context.get("ti")
-    task = context.get("task") or _get(ti, "task")
-    map_index = _get(ti, "map_index")
-    return {
-        **_common(context),
-        "task_id": _get(ti, "task_id") or _get(task, "task_id"),
-        "map_index": int(map_index) if isinstance(map_index, int) else None,
-        "try_number": _get(ti, "try_number") or context.get("try_number"),
-        "operator": _operator(ti, task),
-        "queue": _get(ti, "queue") or _get(task, "queue"),
-        "pool": _get(ti, "pool") or _get(task, "pool"),
-        "hostname": _get(ti, "hostname") or _hostname(),
-    }
+    ti, task, dag = _objects(context)
+    return _try_fields(context, definition_of(task, dag), attributes(ti, TRY_ATTRIBUTES))
 
 
 STATE_BY_EVENT_TYPE = {
@@ -183,16 +188,16 @@ STATE_BY_EVENT_TYPE = {
 time (Airflow 2.10 shows ``scheduled`` to on_execute and ``running`` to success callbacks)."""
 
 
-def _reschedules(context: Mapping[str, Any], fields: EventFields) -> int | None:
+def _reschedules(
+    context: Mapping[str, Any], ti: Any, definition: Definition, fields: EventFields
+) -> int | None:
     """How often this try of a reschedule-mode sensor was rescheduled before now; None for
     every other task. Airflow 3 puts it in the context, Airflow 2.10 only in its database."""
-    ti = context.get("task_instance") or context.get("ti")
-    task = context.get("task") or _get(ti, "task")
-    if _get(task, "mode") != "reschedule":
+    if not definition.reschedules:
         return None
     count = context.get("task_reschedule_count")
     if not isinstance(count, int):  # a listener's context: Airflow 3's task instance has it
-        count = _get(_get(ti, "_ti_context_from_server"), "task_reschedule_count")
+        count = attribute(attribute(ti, "_ti_context_from_server"), "task_reschedule_count")
     if isinstance(count, int):
         return count
     if not (airflow_version() or "3").startswith("2."):
@@ -210,20 +215,22 @@ def _reschedules(context: Mapping[str, Any], fields: EventFields) -> int | None:
 
 
 def _why(
-    event_type: str, context: Mapping[str, Any], duration: Any, reschedules: int | None
+    event_type: str,
+    context: Mapping[str, Any],
+    task: Any,
+    state: str | None,
+    duration: Any,
+    reschedules: int | None,
 ) -> tuple[str | None, Any]:
-    """(reason, exception) of a failed, retried or skipped try (see ``callbacks.failures``)."""
-    ti = context.get("task_instance") or context.get("ti")
-    task = context.get("task") or _get(ti, "task")
-    reason, exception = failures.explain(
-        event_type, context.get("exception"), _text(_get(ti, "state"))
-    )
-    if event_type == "task_skipped" and reason is None and _get(task, "soft_fail"):
-        interval = _get(task, "poke_interval", 0)
+    """(reason, exception) of a failed, retried or skipped try (see ``callbacks.failures``);
+    ``state`` is the task instance's."""
+    reason, exception = failures.explain(event_type, context.get("exception"), state)
+    if event_type == "task_skipped" and reason is None and attribute(task, "soft_fail"):
+        interval = attribute(task, "poke_interval", 0)
         poked = (reschedules or 0) * float(interval if isinstance(interval, (int, float)) else 0)
         elapsed = duration + poked if isinstance(duration, (int, float)) else None
         reason = failures.soft_fail_skip(
-            _get(task, "timeout"), elapsed, interval if reschedules is not None else 0
+            attribute(task, "timeout"), elapsed, interval if reschedules is not None else 0
         )
     return reason, exception
 
@@ -233,13 +240,18 @@ def task_event(event_type: str, context: Mapping[str, Any]) -> EventFields | Non
     None when this try's story already has it: an outcome recorded by an earlier callback, or
     a later poke of a reschedule-mode sensor (one ``task_started`` per try; the outcome
     counts the reschedules)."""
-    ti = context.get("task_instance") or context.get("ti")
-    task = context.get("task") or _get(ti, "task")
-    if event_type == "task_succeeded" and _text(_get(ti, "state")) == "skipped":
+    ti, task, dag = _objects(context)
+    definition = definition_of(task, dag)
+    started = event_type == "task_started"
+    values = attributes(ti, STARTED_ATTRIBUTES if started else ENDED_ATTRIBUTES)
+    began, max_tries, log_url, *ended = values[len(TRY_ATTRIBUTES) :]
+    state, end_date, duration = ended if ended else (None, None, None)
+    state = text(state)
+    if event_type == "task_succeeded" and state == "skipped":
         event_type = "task_skipped"  # Airflow 2.10 also runs success callbacks after a skip
-    fields = task_fields(context)
-    reschedules = _reschedules(context, fields)
-    if event_type == "task_started" and reschedules:
+    fields = _try_fields(context, definition, values)
+    reschedules = _reschedules(context, ti, definition, fields)
+    if started and reschedules:
         return None
     key = (
         fields["dag_id"],
@@ -249,38 +261,34 @@ def task_event(event_type: str, context: Mapping[str, Any]) -> EventFields | Non
         fields["try_number"],
     )
     now = datetime.now(timezone.utc)
-    start = _aware(_get(ti, "start_date"))
-    if event_type == "task_started":
-        start = start or now
+    began = aware(began)
+    start: datetime | None
+    if started:
+        start = began or now
         attempts.remember_start(key, start)
         end = None
-        duration = None
     else:
         if not attempts.first_outcome(key, event_type):
             return None
-        start = start or attempts.start_of(key)
-        end = _aware(_get(ti, "end_date")) or now
-        duration = _get(ti, "duration")
+        start = began or attempts.start_of(key)
+        end = aware(end_date) or now
         if not isinstance(duration, (int, float)) and start:
             duration = max(0.0, (end - start).total_seconds())
-    max_tries = _get(ti, "max_tries")
-    if max_tries is None and isinstance(_get(task, "retries"), int):
-        max_tries = task.retries
-    fields.update(
-        event_type=event_type,
-        timestamp=now,
-        state=STATE_BY_EVENT_TYPE[event_type],
-        max_tries=max_tries,
-        start_date=start,
-        end_date=end,
-        duration_s=float(duration) if isinstance(duration, (int, float)) else None,
-        log_url=_get(ti, "log_url"),
-        reschedules=reschedules or None,
-    )
+    if max_tries is None:
+        max_tries = definition.retries
+    fields["event_type"] = event_type
+    fields["timestamp"] = now
+    fields["state"] = STATE_BY_EVENT_TYPE[event_type]
+    fields["max_tries"] = max_tries
+    fields["start_date"] = start
+    fields["end_date"] = end
+    fields["duration_s"] = float(duration) if isinstance(duration, (int, float)) else None
+    fields["log_url"] = log_url
+    fields["reschedules"] = reschedules or None
     if event_type in ("task_failed", "task_up_for_retry", "task_skipped"):
-        reason, exception = _why(event_type, context, duration, reschedules)
+        reason, exception = _why(event_type, context, task, state, duration, reschedules)
         if reason in failures.FROM_OUTSIDE and not attempts.first_outcome(
-            (*key, "outside"), event_type, shared=True, began=_aware(_get(ti, "start_date"))
+            (*key, "outside"), event_type, shared=True, began=began
         ):
             return None  # Airflow reported this kill twice: once is the truth
         fields["reason"] = reason
@@ -298,10 +306,10 @@ def failed_task_ids_in_context(context: Mapping[str, Any]) -> list[str]:
     ti = context.get("task_instance") or context.get("ti")
     if ti is None:
         return []
-    state = _text(_get(ti, "state"))
-    timed_out = _text(context.get("reason")) == metadata.TIMED_OUT
+    state = text(attribute(ti, "state"))
+    timed_out = text(context.get("reason")) == metadata.TIMED_OUT
     if state in (None, "failed", "upstream_failed") or timed_out:
-        return [str(_get(ti, "task_id"))]
+        return [str(attribute(ti, "task_id"))]
     return []
 
 
@@ -319,9 +327,11 @@ def dag_run_event(event_type: str, context: Mapping[str, Any]) -> EventFields:
     """The event for a DAG-level callback (run succeeded or failed)."""
     dag_run = context.get("dag_run")
     now = datetime.now(timezone.utc)
-    start = _aware(_get(dag_run, "start_date"))
-    end = _aware(_get(dag_run, "end_date")) or now
-    fields = _common(context)
+    start = aware(attribute(dag_run, "start_date"))
+    end = aware(attribute(dag_run, "end_date")) or now
+    ti, task, dag = _objects(context)
+    dag_id, run_id = attributes(ti, ("dag_id", "run_id"))
+    fields = _common(context, definition_of(task, dag), dag_id, run_id)
     fields.update(
         event_type=event_type,
         timestamp=now,
@@ -329,7 +339,7 @@ def dag_run_event(event_type: str, context: Mapping[str, Any]) -> EventFields:
         start_date=start,
         end_date=end,
         duration_s=max(0.0, (end - start).total_seconds()) if start else None,
-        reason=_text(context.get("reason")),
+        reason=text(context.get("reason")),
         hostname=_hostname(),
     )
     return fields

@@ -3,19 +3,40 @@
 Every callback is wrapped so that it can never raise into Airflow (Airflow would log "Failed
 to run task callback" and the event would be gone) and never waits on the network: it builds
 the event, puts it on the in-process queue and returns.
+
+The modules that build and queue events load on the first callback, not when a DAG file
+imports ``callbacks``; they are then kept (``_building``, ``_queueing``), since an ``import``
+statement inside the callback would cost the task a microsecond or two at every call.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from functools import wraps
+from functools import cache, wraps
+from types import ModuleType
 from typing import Any
 
 Context = Mapping[str, Any]
 Event = dict[str, Any]
 """Event fields (see ``callbacks.context``); the writer validates them."""
 Callback = Callable[[Context], None]
+
+
+@cache
+def _building() -> ModuleType:
+    """``callbacks.context``, loaded by the first callback."""
+    from callbacks import context
+
+    return context
+
+
+@cache
+def _queueing() -> Callable[[Event], None]:
+    """``observability.emit.emit``, loaded by the first callback."""
+    from observability.emit import emit
+
+    return emit
 
 
 def _never_raises(build: Callable[[Context], Event | None]) -> Callback:
@@ -25,11 +46,9 @@ def _never_raises(build: Callable[[Context], Event | None]) -> Callback:
     @wraps(build)
     def callback(context: Context) -> None:
         try:
-            from observability.emit import emit
-
             event = build(context)
             if event is not None:
-                emit(event)
+                _queueing()(event)
         except Exception as exc:  # noqa: BLE001 - a callback must never hurt the task
             print(f"composer-observability: {build.__name__} failed: {exc!r}", file=sys.stderr)
 
@@ -38,19 +57,16 @@ def _never_raises(build: Callable[[Context], Event | None]) -> Callback:
 
 def _task(event_type: str) -> Callable[[Context], Event | None]:
     def build(context: Context) -> Event | None:
-        from callbacks.context import task_event
-
-        return task_event(event_type, context)
+        return _building().task_event(event_type, context)
 
     return build
 
 
 def _dag_run(event_type: str) -> Callable[[Context], Event | None]:
     def build(context: Context) -> Event | None:
-        from callbacks.context import dag_callback_event, first_run_outcome
-
-        event = dag_callback_event(event_type, context)
-        return event if first_run_outcome(event) else None
+        events = _building()
+        event = events.dag_callback_event(event_type, context)
+        return event if events.first_run_outcome(event) else None
 
     return build
 
