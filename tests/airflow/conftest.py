@@ -76,7 +76,8 @@ SQLITE_DB = "airflow.db"
 def new_airflow(tmp_path_factory: pytest.TempPathFactory) -> NewAirflow:
     """``new_airflow(venv, home, env)``: an Airflow home with the example and test DAGs and a
     metadata database of its own. ``airflow db migrate`` runs once per Airflow version and
-    session (a quarter to half a minute); each home gets a copy of that SQLite file."""
+    session (per xdist worker); each home gets a copy of that SQLite file, which holds nothing
+    tied to the home it was made in."""
     migrated: dict[Path, Path] = {}
 
     def make(venv: Path, home: Path, env: dict[str, str]) -> Airflow:
