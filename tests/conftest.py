@@ -26,6 +26,37 @@ if TYPE_CHECKING:
 # (which do not inherit COMPOSER_ variables), set it themselves.
 os.environ.setdefault(ENV_LIFETIME, "0")
 
+# Tests that each run for minutes (real schedulers, the demo): started first, so the two xdist
+# workers do not end with one of them still running a long test alone.
+LONGEST_FIRST = (
+    "tests/scheduler/",
+    "tests/watchdog/test_under_scheduler.py",
+    "tests/airflow/test_demo.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """``-n 2`` alone distributes with ``--dist worksteal``: each worker starts on its half of
+    the tests in order (the longest first) and one that runs out takes pending tests from the
+    other, so both finish together. (``load`` would hand the first few hundred tests, every
+    long one among them, to one worker.)"""
+    if getattr(config.option, "numprocesses", None) and config.option.dist == "no":
+        config.option.dist = "worksteal"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first (``LONGEST_FIRST``), each file's tests kept in their order."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next(
+            (n for n, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)
+
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:

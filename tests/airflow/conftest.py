@@ -1,10 +1,11 @@
-"""Real Airflow runs against the emulator, one per supported Airflow line, shared by a class."""
+"""Real Airflow runs against the emulator, one per supported Airflow line, shared by a module
+or class; each Airflow line's metadata database is migrated once per worker (``new_airflow``)."""
 
 from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,10 +66,30 @@ def payments_service() -> Iterator[PaymentsService]:
         yield service
 
 
-def make_airflow(venv: Path, home: Path, env: dict[str, str]) -> Airflow:
-    airflow = Airflow(venv=venv, home=home, dags_folder=dags_folder(home / "dags"), env=env)
-    airflow.migrate()
-    return airflow
+NewAirflow = Callable[[Path, Path, dict[str, str]], Airflow]
+
+# Airflow's default metadata database, relative to AIRFLOW_HOME (no test sets another).
+SQLITE_DB = "airflow.db"
+
+
+@pytest.fixture(scope="session")
+def new_airflow(tmp_path_factory: pytest.TempPathFactory) -> NewAirflow:
+    """``new_airflow(venv, home, env)``: an Airflow home with the example and test DAGs and a
+    metadata database of its own. ``airflow db migrate`` runs once per Airflow version and
+    session (per xdist worker); each home gets a copy of that SQLite file, which holds nothing
+    tied to the home it was made in."""
+    migrated: dict[Path, Path] = {}
+
+    def make(venv: Path, home: Path, env: dict[str, str]) -> Airflow:
+        if venv not in migrated:
+            template = tmp_path_factory.mktemp(f"migrated-{venv_version(venv)}")
+            Airflow(venv=venv, home=template, dags_folder=template, env={}).migrate()
+            migrated[venv] = template / SQLITE_DB
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated[venv], home / SQLITE_DB)
+        return Airflow(venv=venv, home=home, dags_folder=dags_folder(home / "dags"), env=env)
+
+    return make
 
 
 def composer_env(endpoint: Endpoint, project: str, spool: Path) -> dict[str, str]:

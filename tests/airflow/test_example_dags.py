@@ -1,8 +1,8 @@
 """The example DAGs on real Airflow 2.10 and 3.x, events read back through the real client.
 
-One class per Airflow installation (so pytest-xdist runs the two lines in parallel): the class
-fixture runs both example DAGs once with `airflow dags test`, then every test checks a part of
-what arrived in the emulator.
+One run per Airflow installation: the module's fixture runs both example DAGs once with
+`airflow dags test`, then every test of both classes checks a part of what arrived in the
+emulator.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from observability.provision.apply import apply_plan
 from observability.provision.plan import plan_from_api
 from tests.airflow.conftest import (
     AirflowRun,
+    NewAirflow,
     airflow_params,
     composer_env,
-    make_airflow,
     read_events,
     unique_project,
 )
@@ -34,12 +34,13 @@ from tests.support.timeseries import LabelKey, labels, metric_counts
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 
 
-@pytest.fixture(scope="class", params=airflow_params())
+@pytest.fixture(scope="module", params=airflow_params())
 def run(
     request: pytest.FixtureRequest,
     emulator: Endpoint,
     payments_service: PaymentsService,
     tmp_path_factory: pytest.TempPathFactory,
+    new_airflow: NewAirflow,
 ) -> AirflowRun:
     venv: Path = request.param
     version = venv_version(venv)
@@ -47,7 +48,7 @@ def run(
     project = unique_project(version)
     env = composer_env(emulator, project, home / "spool")
     env["OBS_EXAMPLE_SERVICE_URL"] = payments_service.url
-    airflow = make_airflow(venv, home, env)
+    airflow = new_airflow(venv, home, env)
     # The default metrics exist before any event (log-based metrics never backfill).
     api = Api(project, emulator)
     assert apply_plan(plan_from_api(default_spec(project), api), api).ok

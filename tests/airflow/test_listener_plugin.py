@@ -11,9 +11,9 @@ import pytest
 from examples.airflow_runner import venv_version
 from observability.gcp import Endpoint
 from tests.airflow.conftest import (
+    NewAirflow,
     airflow_params,
     composer_env,
-    make_airflow,
     read_events,
     unique_project,
 )
@@ -25,7 +25,10 @@ PLUGIN = "from callbacks.plugin import ComposerObservabilityPlugin  # noqa: F401
 
 @pytest.fixture(scope="class", params=airflow_params())
 def listened(
-    request: pytest.FixtureRequest, emulator: Endpoint, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    emulator: Endpoint,
+    tmp_path_factory: pytest.TempPathFactory,
+    new_airflow: NewAirflow,
 ) -> dict[str, Any]:
     venv: Path = request.param
     version = venv_version(venv)
@@ -36,7 +39,7 @@ def listened(
     project = unique_project(version)
     env = composer_env(emulator, project, home / "spool")
     env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins)
-    airflow = make_airflow(venv, home, env)
+    airflow = new_airflow(venv, home, env)
     outputs = {
         dag_id: airflow.dags_test(dag_id).stdout
         for dag_id in ("obs_test_listener", "obs_test_listener_and_callbacks")

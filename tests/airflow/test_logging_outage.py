@@ -16,9 +16,9 @@ from examples.airflow_runner import venv_version
 from observability.emit.handoff import ENV_LIFETIME
 from observability.gcp import Endpoint
 from tests.airflow.conftest import (
+    NewAirflow,
     airflow_params,
     composer_env,
-    make_airflow,
     read_events,
     unique_project,
 )
@@ -59,7 +59,10 @@ def replay(spool: Path, emulator: Endpoint, project: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="class", params=airflow_params())
 def outage(
-    request: pytest.FixtureRequest, emulator: Endpoint, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    emulator: Endpoint,
+    tmp_path_factory: pytest.TempPathFactory,
+    new_airflow: NewAirflow,
 ) -> dict[str, Any]:
     """obs_test_limits run while 'Cloud Logging' accepts connections and never answers."""
     venv: Path = request.param
@@ -71,7 +74,7 @@ def outage(
         env = composer_env(Endpoint(grpc_target=hanging), project, home / "spool")
         env["OBS_TEST_TIMINGS"] = str(timings)
         env[ENV_LIFETIME] = "0"  # the spool is left for the operator's replay below
-        airflow = make_airflow(venv, home, env)
+        airflow = new_airflow(venv, home, env)
         result = airflow.dags_test("obs_test_limits")
     calls = [json.loads(line) for line in timings.read_text().splitlines()]
     spooled = [
