@@ -5,6 +5,7 @@ and a PostgreSQL cluster with migrated Airflow databases for real-scheduler test
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,10 +30,15 @@ os.environ.setdefault(ENV_LIFETIME, "0")
 # Tests that each run for minutes (real schedulers, the demo): started first, so the two xdist
 # workers do not end with one of them still running a long test alone.
 LONGEST_FIRST = (
-    "tests/scheduler/",
-    "tests/watchdog/test_under_scheduler.py",
-    "tests/airflow/test_demo.py",
+    ("tests/scheduler/", "tests/watchdog/test_under_scheduler.py"),
+    ("tests/airflow/test_demo.py",),
 )
+"""Groups of paths, longest first. A group's tests are also ordered by Airflow line, so the
+tests that share one cluster per line (``shared_airflow``) run together and the cluster is
+started once per line, not again each time the line changes."""
+
+
+_AIRFLOW_LINE = re.compile(r"\[airflow-[^\]]+\]")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -48,12 +54,14 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest tests first (``LONGEST_FIRST``), each file's tests kept in their order."""
 
-    def rank(item: pytest.Item) -> int:
+    def rank(item: pytest.Item) -> tuple[int, str]:
         path = item.nodeid.split("::", 1)[0]
-        return next(
-            (n for n, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)),
+        group = next(
+            (n for n, prefixes in enumerate(LONGEST_FIRST) if path.startswith(prefixes)),
             len(LONGEST_FIRST),
         )
+        line = _AIRFLOW_LINE.search(item.nodeid) if group < len(LONGEST_FIRST) else None
+        return group, line.group(0) if line else ""
 
     items.sort(key=rank)
 
@@ -142,6 +150,7 @@ def shared_airflow(
     project = unique_project(version)
     env = composer_env(emulator, project, home / "spool")
     env["OBS_FAILURE_MODE_FAMILIES"] = "cb"  # tests/scheduler/dags: the callbacks' family only
-    database = airflow_database(venv, f"shared_{version.replace('.', '_')}")
+    # Unique: under xdist each worker that runs one of these tests starts its own cluster.
+    database = airflow_database(venv, f"shared_{version.replace('.', '_')}_{uuid.uuid4().hex[:8]}")
     with AirflowCluster.launched(venv, home, database, env) as cluster:
         yield SharedAirflow(cluster, project)
