@@ -20,6 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from observability.emit.signal_mask import leave_signals_to_the_main_thread
+
 FAILED_STATES = ("failed", "upstream_failed")
 UNFINISHED_STATES = ("running", "queued", "scheduled", "up_for_retry", "up_for_reschedule", None)
 TIMED_OUT = "timed_out"
@@ -137,6 +139,10 @@ def in_background(job: Callable[[], None]) -> None:
     global _background, _background_pid
     with _lock:
         if _background is None or _background_pid != os.getpid():
-            _background = ThreadPoolExecutor(1, thread_name_prefix="composer-obs-run-tasks")
+            _background = ThreadPoolExecutor(
+                1,
+                thread_name_prefix="composer-obs-run-tasks",
+                initializer=leave_signals_to_the_main_thread,
+            )
             _background_pid = os.getpid()
         _background.submit(job)

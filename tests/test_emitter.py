@@ -139,3 +139,34 @@ def test_a_full_queue_spools_instead_of_dropping(project: str, tmp_path: Path) -
             emitter.emit(_event(number))
         emitter.flush(timeout=0.5)
     assert Spool(tmp_path / "spool").pending_entries() == 50
+
+
+def _blocked_signals(thread_id: int) -> set[int]:
+    """The signals a thread of this process blocks, from the kernel's own record."""
+    status = Path(f"/proc/self/task/{thread_id}/status").read_text(encoding="ascii")
+    mask = int(
+        next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16
+    )
+    return {number for number in range(1, 65) if mask >> (number - 1) & 1}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_our_threads_leave_airflows_signals_to_the_main_thread(
+    emulator: Endpoint, project: str, tmp_path: Path
+) -> None:
+    """A task's execution_timeout is a SIGALRM to the process: if the kernel handed it to one of
+    our threads, a task asleep in the main thread would see it only when its sleep ends."""
+    import signal
+    import threading
+
+    emitter = Emitter(_settings(emulator, project, tmp_path / "spool"))
+    emitter.emit(_event(1))
+    assert emitter.flush(10.0)
+    ours = [t for t in threading.enumerate() if t.name.startswith("composer-observability")]
+    assert ours, "the writer thread is running"
+    for thread in ours:
+        assert thread.native_id is not None
+        blocked = _blocked_signals(thread.native_id)
+        assert {signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD} <= blocked, thread
+        assert signal.SIGSEGV not in blocked, "faults stay with the thread that causes them"
+    assert signal.SIGALRM not in _blocked_signals(threading.main_thread().native_id or 0)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from observability.emit.held_termination import termination_held
+from observability.emit.signal_mask import leave_signals_to_the_main_thread
 
 if TYPE_CHECKING:  # loaded by the writer thread, off the callback's path
     from observability.emit.entry import EntryTarget
@@ -147,6 +148,7 @@ class Emitter:
     # -- the writer thread --------------------------------------------------------------------
 
     def _run(self) -> None:
+        leave_signals_to_the_main_thread()  # before any thread of ours or gRPC's starts
         # First what a flush needs to spool events before the rest is ready (a few ms).
         from observability.emit import raw_event  # noqa: F401
 

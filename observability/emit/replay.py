@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from observability.emit.raw_event import fallback_spool_dir
+from observability.emit.signal_mask import leave_signals_to_the_main_thread
 from observability.emit.spool import ReplayReport, Spool
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ class BackgroundReplay:
             thread.join(timeout)
 
     def _run(self) -> None:
+        leave_signals_to_the_main_thread()
         if not any(spool.files() for spool in spools(self._settings)):
             return
         try:
