@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from observability.events import Event, EventType, Finding
 
@@ -67,7 +68,23 @@ class Fact:
                 "reason": self.reason,
                 "detected_by": "watchdog",
                 "finding": self.finding,
+                "log_url": self._log_url(environment, airflow_version),
             }
+        )
+
+    def _log_url(self, environment: Environment, airflow_version: str | None) -> str | None:
+        """The try's page in Airflow's UI, so the page on-call gets links where to look, as a
+        callback's event does; only for a fact about a try of a known Airflow line."""
+        if not (self.dag_id and self.run_id and self.task_id and airflow_version):
+            return None
+        return task_log_url(
+            environment.airflow_url,
+            airflow_version,
+            self.dag_id,
+            self.run_id,
+            self.task_id,
+            -1 if self.map_index is None else self.map_index,
+            self.try_number or 0,
         )
 
 
@@ -76,6 +93,31 @@ def event_id(environment: Environment, event_type: EventType, identity: tuple[An
     parts = (environment.project, environment.location, environment.name, event_type.value)
     text = "\x1f".join(str(part) for part in (*parts, *identity))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def task_log_url(
+    airflow_url: str,
+    airflow_version: str,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int,
+    try_number: int,
+) -> str:
+    """The link Airflow itself gives a try's log (``TaskInstance.log_url``) on its line: the
+    task instance's page on Airflow 3, the grid's log tab on Airflow 2. Every part is quoted:
+    a run id holds ``+`` and ``:``, and a user's id may hold anything the UI accepts."""
+    base = airflow_url.rstrip("/")
+    dag = quote(dag_id, safe="")
+    if airflow_version.split(".", 1)[0] == "2":
+        query = {"dag_run_id": run_id, "task_id": task_id, "tab": "logs"}
+        if map_index >= 0:
+            query["map_index"] = str(map_index)
+        return f"{base}/dags/{dag}/grid?{urlencode(query)}"
+    path = f"{base}/dags/{dag}/runs/{quote(run_id, safe='')}/tasks/{quote(task_id, safe='')}"
+    if map_index >= 0:
+        path += f"/mapped/{map_index}"
+    return f"{path}?try_number={try_number}" if try_number > 0 else path
 
 
 def try_identity(

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -204,6 +205,7 @@ def test_each_unreported_failure_is_reported_once_with_its_reason(
     killed_try = by["task_failed", "wd_sigkill", "die"]
     assert killed_try["reason"] in ("killed (likely out of memory)", "killed: no heartbeat")
     assert killed_try["exception"]["type"] == "str"
+    _assert_links_to_the_try(watched.cluster, killed_try)
     assert by["task_failed", "wd_exception", "fail"]["reason"] == "failed"
     assert by["task_failed", "wd_exception", "fail"]["exception"]["type"] == "ValueError"
     assert by["task_failed", "wd_marked", "work"]["reason"] == "marked failed"
@@ -231,6 +233,20 @@ def test_each_unreported_failure_is_reported_once_with_its_reason(
 
     # What our callbacks reported is theirs alone.
     assert not [e for e in events if e.get("dag_id") in ("wd_reported", "wd_history")]
+
+
+def _assert_links_to_the_try(cluster: AirflowCluster, event: dict[str, Any]) -> None:
+    """The event links the try's page in this Airflow's UI, and the UI serves that route (Airflow
+    3's single-page app answers it; Airflow 2's web server sends a viewer without a session to
+    its login page, a 404 for a wrong route)."""
+    url = event["log_url"]
+    assert url.startswith(f"{cluster.base_url}/dags/wd_sigkill/"), url
+    if cluster.major >= 3:
+        assert f"/tasks/die?try_number={event['try_number']}" in url, url
+    else:
+        assert "task_id=die" in url and "tab=logs" in url, url
+    answer = httpx.get(url, follow_redirects=False, timeout=30)
+    assert answer.status_code in (200, 302), (url, answer.status_code)
 
 
 def test_a_fixed_import_error_is_cleared_once(watched: Watched, emulator: Endpoint) -> None:
