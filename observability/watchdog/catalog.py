@@ -50,6 +50,7 @@ class DagCatalog:
         self._dags: dict[str, tuple[float, Dag]] = {}
         self._offset = 0
         self._round_began: float | None = None
+        self._last_round_began: float | None = None
         self.complete = False
         """A whole round of the list has been read: every DAG that existed then is known."""
         self._tagged: tuple[float, dict[str, Dag]] | None = None
@@ -90,11 +91,19 @@ class DagCatalog:
             self._dags[dag.dag_id] = (now, dag)
         self._offset += len(page)
         if not page or self._offset >= total:
-            # The round is over: what it did not see (and nobody fetched since) is gone.
-            began = self._round_began or now
-            self._dags = {key: seen for key, seen in self._dags.items() if seen[0] >= began}
-            self._offset = 0
-            self.complete = True
+            self._end_round(self._round_began or now)
+
+    def _end_round(self, began: float) -> None:
+        """Forget the DAGs that neither this round nor the one before saw (and nobody fetched
+        since). Not this round alone: the list is read by offset, so a DAG deleted during a
+        round shifts the next one into a page already read, and a DAG that exists would be
+        dropped until the round after. A deleted DAG is kept one round more instead, which
+        costs nothing: whoever acts on a DAG confirms it with ``fresh``."""
+        keep_since = began if self._last_round_began is None else self._last_round_began
+        self._dags = {key: seen for key, seen in self._dags.items() if seen[0] >= keep_since}
+        self._last_round_began = began
+        self._offset = 0
+        self.complete = True
 
     @_locked
     def get(self, dag_id: str) -> Dag | None:
