@@ -242,7 +242,7 @@ def _assert_links_to_the_try(cluster: AirflowCluster, event: dict[str, Any]) -> 
     url = event["log_url"]
     assert url.startswith(f"{cluster.base_url}/dags/wd_sigkill/"), url
     if cluster.major >= 3:
-        assert f"/tasks/die?try_number={event['try_number']}" in url, url
+        assert f"/tasks/die?try_number={int(event['try_number'])}" in url, url
     else:
         assert "task_id=die" in url and "tab=logs" in url, url
     answer = httpx.get(url, follow_redirects=False, timeout=30)
