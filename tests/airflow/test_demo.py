@@ -111,6 +111,9 @@ def test_the_killed_task_and_the_broken_dag_file_page_the_on_call(
     assert "killed (likely out of memory)" in summary, summary
     links = {link["text"]: link["href"] for link in killed["links"]}  # type: ignore[attr-defined]
     assert "/dags/obs_example_oom/runs/" in links["DAG run"]
+    # The watchdog's event links the killed try, as a callback's would.
+    assert "/dags/obs_example_oom/runs/" in links["Task log"]
+    assert "/tasks/build_customer_index?try_number=1" in links["Task log"]
     broken = _page_about(pages, "obs_example_daily_report.py")
     summary = str(broken["payload"]["summary"])  # type: ignore[index]
     assert "ModuleNotFoundError: No module named 'reporting'" in summary, summary
