@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 import httpx
 
+from observability.redact import redact_cut
 from observability.watchdog.config import AirflowAuth
 
 _LIFECYCLE_EVENTS = (
@@ -80,7 +81,8 @@ def _time(value: Any) -> datetime | None:
         parsed.astimezone(timezone.utc) - timedelta(days=1) + timedelta(days=2)
     except (ValueError, OverflowError):
         return None
-    return parsed
+    # Past 9000 no date is real, and a limit of up to 100 years added to it must still fit.
+    return parsed if parsed.year <= 9000 else None
 
 
 def _text(value: Any) -> str | None:
@@ -475,7 +477,7 @@ class AirflowAPI:
                 return None
             text = body.decode("utf-8", errors="replace")
             if status >= 300:
-                detail = " ".join(text[:200].split())
+                detail = " ".join(redact_cut(text, 200).split())
                 raise AirflowAPIError(f"{method} {url} answered {status}: {detail}")
             if accept != "application/json":
                 return text
@@ -490,7 +492,7 @@ class AirflowAPI:
         deadline = started + self.request_deadline_s
         if self.deadline is not None:
             if started >= self.deadline:
-                raise _Cut("the pass's deadline has passed")
+                raise _Cut("the pass's deadline (pass_timeout) has passed")
             deadline = min(deadline, self.deadline)
         headers = {**self._headers(), "Accept": accept}
         with (

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from observability.redact import redact_cut
+
 KILLED = "killed (likely out of memory)"
 HEARTBEAT_LOST = "killed: no heartbeat"
 """The words the callbacks use for the same fact (callbacks.failures), so routes match both."""
@@ -79,9 +81,10 @@ def task_reason(log_tail: str, event_logs: Iterable[Mapping[str, Any]], task_id:
 
 
 def last_error_line(text: str) -> str | None:
-    """The last line that looks like an exception (``Type: message``), else the last line."""
+    """The last line that looks like an exception (``Type: message``), else the last line;
+    redacted, and cut to 300 characters."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in reversed(lines):
         if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Timeout)\b", line):
-            return line[:300]
-    return lines[-1][:300] if lines else None
+            return redact_cut(line, 300)
+    return redact_cut(lines[-1], 300) if lines else None
