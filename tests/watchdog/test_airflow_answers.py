@@ -281,3 +281,18 @@ def test_an_odd_version_is_an_error_naming_it_or_its_major(wire: AirflowWire, ve
             assert "version" in str(exc)
     finally:
         client.close()
+
+
+def test_a_ten_megabyte_log_gives_its_last_lines() -> None:
+    """Airflow 3 serves a whole log as JSON records: ten megabytes of them are read whole."""
+    with airflow_wire(AirflowWire()) as wire:
+        wire.tries[:] = [_good(1)]
+        lines = [f"line {number} " + "x" * 100 for number in range(100_000)]
+        wire.logs[("dag_1", _good(1)["dag_run_id"], "load", 1)] = "\n".join([*lines, "Killed"])
+        client = AirflowAPI(wire.url, AirflowAuth(kind="none"), timeout_s=5.0)
+        try:
+            (ti,) = client.changed_task_instances(["failed"], SINCE)
+            tail = client.log_tail(ti).splitlines()
+        finally:
+            client.close()
+    assert len(tail) == 40 and tail[-1].endswith("Killed")

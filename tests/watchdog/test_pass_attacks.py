@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -160,3 +161,46 @@ def test_no_secret_of_a_trace_or_a_log_reaches_cloud_logging(
     )
     for shape, (_, core) in secrets.items():
         assert core[:8] not in written, shape
+
+
+def test_odd_composer_environments_and_a_failing_source_cost_only_themselves(
+    emulator: Endpoint, emulator_env: dict[str, str], project: str
+) -> None:
+    """Environments without an Airflow URI, with one that is not a URL, in a state with no
+    Airflow to read, or with an odd image version; and a source naming an environment that
+    does not exist: the good environment is watched all the same."""
+    parent = f"projects/{project}/locations/europe-west1"
+    with airflow_wire(AirflowWire()) as wire:
+        bodies: dict[str, dict[str, Any]] = {
+            "good": {
+                "config": {
+                    "airflowUri": wire.url,
+                    "softwareConfig": {"imageVersion": "composer-9-airflow-banana"},
+                }
+            },
+            "no-uri": {"config": {}},
+            "odd-uri": {"config": {"airflowUri": "not a url\x00"}},
+            "broken": {"config": {"airflowUri": wire.url}, "state": "ERROR"},
+            "creating": {"config": {"airflowUri": wire.url}, "state": "CREATING"},
+        }
+        for name, body in bodies.items():
+            answer = httpx.put(
+                f"{emulator.http_url}/v1/emulator/{parent}/environments/{name}",
+                json=body,
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+        config = WatchdogConfig.model_validate(
+            {
+                "composer": [
+                    {"project": project, "location": "europe-west1"},
+                    {"project": project, "location": "asia1", "environments": ["missing"]},
+                ],
+                "request_timeout": "1s",
+            }
+        )
+        reports = _pass(config, emulator)
+    by_name = {report.environment: report.error for report in reports}
+    assert set(by_name) == {"good", f"(environments of {project}/asia1)"}
+    assert by_name["good"] is None
+    assert "missing" in str(by_name[f"(environments of {project}/asia1)"])
