@@ -13,6 +13,7 @@ import json
 import math
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -46,20 +47,23 @@ def _good(number: int) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def wire() -> Iterator[AirflowWire]:
-    with airflow_wire(AirflowWire()) as served:
-        yield served
+@contextmanager
+def _impatient(wire: AirflowWire, timeout_s: float) -> Iterator[AirflowAPI]:
+    """A client of ``wire`` that waits ``timeout_s`` per read and little between attempts."""
+    client = AirflowAPI(wire.url, AirflowAuth(kind="none"), timeout_s=timeout_s)
+    client.retry_wait_s = 0.01
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.fixture
 def api(wire: AirflowWire) -> Iterator[AirflowAPI]:
-    client = AirflowAPI(wire.url, AirflowAuth(kind="none"), timeout_s=1.0)
-    client.retry_wait_s = 0.01
-    _ = client.major
-    wire.reset()
-    yield client
-    client.close()
+    with _impatient(wire, 1.0) as client:
+        _ = client.major
+        wire.reset()
+        yield client
 
 
 _ODD_VALUES = st.one_of(
@@ -237,34 +241,21 @@ def test_a_redirect_loop_is_an_error(wire: AirflowWire, api: AirflowAPI) -> None
 
 
 def test_a_server_that_never_answers_costs_one_timeout_per_attempt(wire: AirflowWire) -> None:
-    client = AirflowAPI(wire.url, AirflowAuth(kind="none"), timeout_s=0.3)
-    client.retry_wait_s = 0.01
-    _ = client.major
-    wire.fault = lambda path, query: Fault(hang=True)
+    wire.fault = lambda path, query: None if path.endswith("/version") else Fault(hang=True)
     started = time.monotonic()
-    try:
-        with pytest.raises(AirflowAPIError, match="Timeout"):
-            client.import_errors()
-    finally:
-        client.close()
+    with _impatient(wire, 0.3) as client, pytest.raises(AirflowAPIError, match="Timeout"):
+        client.import_errors()
     assert time.monotonic() - started < 5
 
 
 def test_a_server_that_drips_its_answer_is_cut_at_the_request_deadline(wire: AirflowWire) -> None:
     """A byte every 0.1 s never trips a read timeout of 0.3 s; the request's own deadline does."""
-    client = AirflowAPI(wire.url, AirflowAuth(kind="none"), timeout_s=0.3)
-    _ = client.major
-
-    def drip(path: str, query: dict[str, Any]) -> Fault | None:
-        return Fault(body=b" " * 40 + b"{}", drip_s=0.1)
-
-    wire.fault = drip
+    wire.fault = lambda path, query: (
+        None if path.endswith("/version") else Fault(body=b" " * 40 + b"{}", drip_s=0.1)
+    )
     started = time.monotonic()
-    try:
-        with pytest.raises(AirflowAPIError, match="deadline"):
-            client.import_errors()
-    finally:
-        client.close()
+    with _impatient(wire, 0.3) as client, pytest.raises(AirflowAPIError, match="deadline"):
+        client.import_errors()
     assert time.monotonic() - started < 3
 
 
@@ -273,14 +264,11 @@ def test_an_odd_version_is_an_error_naming_it_or_its_major(wire: AirflowWire, ve
     wire.fault = lambda path, query: (
         Fault(body=json.dumps({"version": version}).encode()) if path.endswith("/version") else None
     )
-    client = AirflowAPI(wire.url, AirflowAuth(kind="none"), timeout_s=1.0)
-    try:
+    with _impatient(wire, 1.0) as client:
         try:
             assert client.major == 3
         except AirflowAPIError as exc:
             assert "version" in str(exc)
-    finally:
-        client.close()
 
 
 def test_a_ten_megabyte_log_gives_its_last_lines() -> None:
@@ -289,10 +277,7 @@ def test_a_ten_megabyte_log_gives_its_last_lines() -> None:
         wire.tries[:] = [_good(1)]
         lines = [f"line {number} " + "x" * 100 for number in range(100_000)]
         wire.logs[("dag_1", _good(1)["dag_run_id"], "load", 1)] = "\n".join([*lines, "Killed"])
-        client = AirflowAPI(wire.url, AirflowAuth(kind="none"), timeout_s=5.0)
-        try:
+        with _impatient(wire, 5.0) as client:
             (ti,) = client.changed_task_instances(["failed"], SINCE)
             tail = client.log_tail(ti).splitlines()
-        finally:
-            client.close()
     assert len(tail) == 40 and tail[-1].endswith("Killed")
