@@ -62,6 +62,11 @@ MAX_BODY_BYTES = 64 * 2**20
 """The largest answer read: a try's whole log (Airflow 3 serves it as JSON records) fits."""
 
 
+LOG_TAIL_CHARS = 64 * 1024
+"""The most of a log's last lines kept: a kill or a traceback's last line is at its very end,
+and the reasons' patterns then cost milliseconds, not seconds, on a log of one huge line."""
+
+
 class AirflowAPIError(RuntimeError):
     """The API answered with an error or could not be reached; the message is one line."""
 
@@ -860,11 +865,11 @@ class AirflowAPI:
         try:
             if self.major < 3:
                 text = self._request("GET", path, params=params, accept="text/plain")
-                return "\n".join(str(text).splitlines()[-lines:])
+                return "\n".join(str(text).splitlines()[-lines:])[-LOG_TAIL_CHARS:]
             answer = self._request("GET", path, params=params)
         except AirflowAPIError:
             return ""
-        return "\n".join(_record_lines(answer)[-lines:])
+        return "\n".join(_record_lines(answer)[-lines:])[-LOG_TAIL_CHARS:]
 
 
 def _record_lines(answer: Any) -> list[str]:

@@ -44,10 +44,19 @@ _STATE_EVENTS = re.compile(
 _SYSTEM_OWNERS = frozenset({"", "airflow", "scheduler", "anonymous", "None"})
 
 
+_EVENT_CHARS = 200
+"""Airflow's audit log keeps an event's name in 60 characters; more is not an event name, and
+the patterns above would take time quadratic in its length."""
+
+
+def _event(record: Mapping[str, Any]) -> str:
+    return str(record.get("event") or "")[:_EVENT_CHARS]
+
+
 def marked_by_hand(event_logs: Iterable[Mapping[str, Any]], task_id: str | None) -> bool:
     """An audit record of a person (or an API client) setting a state on this task or run."""
     for record in event_logs:
-        event = str(record.get("event") or "")
+        event = _event(record)
         if not _STATE_EVENTS.search(event):
             continue
         owner = str(record.get("owner") or "")
@@ -69,7 +78,7 @@ def task_reason(log_tail: str, event_logs: Iterable[Mapping[str, Any]], task_id:
     if _TIMEOUT.search(log_tail):
         return TIMED_OUT
     lost = any(
-        _HEARTBEAT.search(str(record.get("event") or ""))
+        _HEARTBEAT.search(_event(record))
         for record in records
         if record.get("task_id") in (None, task_id)
     )

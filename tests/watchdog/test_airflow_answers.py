@@ -21,7 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from observability.watchdog.airflow_api import AirflowAPI, AirflowAPIError, TaskInstance
+from observability.watchdog.airflow_api import (
+    LOG_TAIL_CHARS,
+    AirflowAPI,
+    AirflowAPIError,
+    TaskInstance,
+)
 from observability.watchdog.config import AirflowAuth
 from tests.watchdog.airflow_wire import AirflowWire, Fault, airflow_wire
 
@@ -281,3 +286,13 @@ def test_a_ten_megabyte_log_gives_its_last_lines() -> None:
             (ti,) = client.changed_task_instances(["failed"], SINCE)
             tail = client.log_tail(ti).splitlines()
     assert len(tail) == 40 and tail[-1].endswith("Killed")
+
+
+def test_a_log_of_one_huge_line_gives_its_end() -> None:
+    with airflow_wire(AirflowWire(major=2)) as wire:
+        wire.tries[:] = [_good(1)]
+        wire.logs[("dag_1", _good(1)["dag_run_id"], "load", 1)] = "x" * 5_000_000 + " Killed"
+        with _impatient(wire, 5.0) as client:
+            (ti,) = client.changed_task_instances(["failed"], SINCE)
+            tail = client.log_tail(ti)
+    assert len(tail) == LOG_TAIL_CHARS and tail.endswith(" Killed")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from observability.watchdog.config import WatchdogConfigError, load_config
@@ -153,6 +153,7 @@ def _config_text(key: str, value: object) -> str:
     return yaml.safe_dump(data).replace("__VALUE__", text)
 
 
+@settings(max_examples=50)
 @given(key=_KEYS, value=_DURATION)
 def test_any_duration_is_usable_or_an_error_naming_its_key(key: str, value: object) -> None:
     """A duration that loads can move a date (the detectors do ``now - limit``); one that
@@ -175,3 +176,15 @@ def test_any_duration_is_usable_or_an_error_naming_its_key(key: str, value: obje
         config.limits.running[0].limit, config.deadlines[0].interval,
     ):  # fmt: skip
         _ = now - timedelta(seconds=seconds), now + timedelta(seconds=seconds)
+
+
+def test_an_audit_record_of_any_length_is_read_in_bounded_time() -> None:
+    """``mark...fail`` backtracks over a long name: a megabyte of ``mark`` took minutes."""
+    import time
+
+    from observability.watchdog.reasons import HEARTBEAT_LOST, task_reason
+
+    started = time.monotonic()
+    records = [{"event": "mark" * 250_000, "owner": "x"}, {"event": "zombie" * 100_000}]
+    assert task_reason("", records, "work") == HEARTBEAT_LOST
+    assert time.monotonic() - started < 2
