@@ -385,10 +385,12 @@ class AirflowAPI:
     def major(self) -> int:
         """2 or 3, probed once: ``/api/v2/version`` exists on Airflow 3 only."""
         if self._major is None:
+            failures: list[str] = []
             for major in (3, 2):
                 try:
                     answer = self._request("GET", f"/api/v{major - 1}/version", probe=True)
-                except AirflowAPIError:
+                except AirflowAPIError as exc:
+                    failures.append(str(exc))
                     continue
                 if answer is not None:
                     version = answer.get("version")
@@ -401,7 +403,8 @@ class AirflowAPI:
                     self.version, self._major = version, int(leading)
                     break
             else:
-                raise AirflowAPIError(f"{self.base_url}: neither /api/v2 nor /api/v1 answers")
+                why = f" ({failures[-1]})" if failures else ""
+                raise AirflowAPIError(f"{self.base_url}: neither /api/v2 nor /api/v1 answers{why}")
         return self._major
 
     @property
@@ -446,7 +449,10 @@ class AirflowAPI:
             raise AirflowAPIError(f"{self.base_url}/auth/token: {exc}") from None
         if answer.status_code >= 300:
             raise AirflowAPIError(f"{self.base_url}/auth/token answered {answer.status_code}")
-        return str(answer.json()["access_token"])
+        token = _json_object(answer.text, f"POST {self.base_url}/auth/token").get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AirflowAPIError(f"POST {self.base_url}/auth/token: no access_token in the answer")
+        return token
 
     def _request(
         self,

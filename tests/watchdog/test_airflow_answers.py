@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -296,3 +297,21 @@ def test_a_log_of_one_huge_line_gives_its_end() -> None:
             (ti,) = client.changed_task_instances(["failed"], SINCE)
             tail = client.log_tail(ti)
     assert len(tail) == LOG_TAIL_CHARS and tail.endswith(" Killed")
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>login</html>", b'{"token": "x"}', b'{"access_token": 7}', b"[]"]
+)
+def test_an_odd_token_endpoint_is_an_error_naming_it(
+    wire: AirflowWire, tmp_path: Path, body: bytes
+) -> None:
+    (tmp_path / "password").write_text("hunter2hunter2")
+    auth = AirflowAuth(kind="password", username="wd", password_file=tmp_path / "password")
+    wire.fault = lambda path, query: Fault(body=body) if path == "/auth/token" else None
+    client = AirflowAPI(wire.url, auth, timeout_s=1.0)
+    try:
+        with pytest.raises(AirflowAPIError, match="/auth/token") as caught:
+            _ = client.major
+    finally:
+        client.close()
+    assert "hunter2" not in str(caught.value)
