@@ -520,14 +520,20 @@ class AirflowAPI:
                 chunks.append(chunk)
             return answer.status_code, b"".join(chunks)
 
-    def _total(self, page: Mapping[str, Any], size: int, path: str) -> int:
-        """A list's ``total_entries``, checked: never more pages than ``MAX_PAGES``."""
+    def _total(
+        self, page: Mapping[str, Any], size: int, path: str, *, all_at_once: bool = True
+    ) -> int:
+        """A list's ``total_entries``, checked; when its pages are to be asked for all at once
+        (``all_at_once``), never more of them than ``MAX_PAGES``. A list read a page at a
+        time (the DAG list, the audit log) stops by itself."""
         total = page.get("total_entries")
         if total is None:
             return size
-        if isinstance(total, bool) or not isinstance(total, int | float) or total != total:
+        if isinstance(total, bool) or not isinstance(total, int | float):
             raise AirflowAPIError(f"{path}: total_entries {str(total)[:40]!r} is not a count")
-        if size and total > size * self.MAX_PAGES:
+        if not math.isfinite(total):
+            raise AirflowAPIError(f"{path}: total_entries {total} is not a count")
+        if all_at_once and size and total > size * self.MAX_PAGES:
             raise AirflowAPIError(
                 f"{path}: total_entries {total:g} needs more than {self.MAX_PAGES} pages "
                 f"of {size}; narrow the watch (lookback) or raise [api] maximum_page_limit"
@@ -752,7 +758,7 @@ class AirflowAPI:
         )
         items = _items(page, "dags")
         dags = parse_records(items, Dag.from_api, lambda dag: dag.dag_id)
-        return dags, self._total(page, len(items), "dags") if items else 0
+        return dags, self._total(page, len(items), "dags", all_at_once=False) if items else 0
 
     def dag(self, dag_id: str) -> Dag | None:
         """One DAG as it is now (None when Airflow no longer has it)."""
@@ -818,7 +824,7 @@ class AirflowAPI:
             items = [item for item in _items(page, "event_logs") if isinstance(item, dict)]
             records.extend(items)
             offset += len(items)
-            if not items or offset >= self._total(page, len(items), "eventLogs"):
+            if not items or offset >= self._total(page, len(items), "eventLogs", all_at_once=False):
                 break
         else:
             return

@@ -160,7 +160,9 @@ def test_ids_with_control_characters_and_slashes_are_sent_quoted(
 
 
 @pytest.mark.parametrize(
-    "total", [10**12, -5, "many", None, 1.5e308], ids=["huge", "negative", "text", "null", "float"]
+    "total",
+    [10**12, -5, "many", None, 1.5e308, float("inf"), float("nan")],
+    ids=["huge", "negative", "text", "null", "float", "inf", "nan"],
 )
 def test_a_total_that_lies_ends_the_list_with_what_was_served(
     wire: AirflowWire, api: AirflowAPI, total: Any
