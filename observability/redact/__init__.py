@@ -18,7 +18,7 @@ from functools import cache
 from observability.redact.scanner import REDACTED, masked, secret_spans
 from observability.redact.url import redact_url
 
-__all__ = ["REDACTED", "redact_patterns", "redact_text", "redact_url"]
+__all__ = ["REDACTED", "redact_cut", "redact_patterns", "redact_text", "redact_url"]
 
 _AIRFLOW_MASKERS = (
     "airflow.sdk._shared.secrets_masker",  # 3.2 and later
@@ -69,3 +69,13 @@ def redact_text(text: str) -> str:
         except Exception:  # noqa: BLE001 - the masker must never cost us the event
             pass
     return redact_patterns(text)
+
+
+_CUT_SCAN = 64 * 1024
+"""How much of a text ``redact_cut`` scans: redaction could shorten it by no more than that."""
+
+
+def redact_cut(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text``, redacted before they are cut: cut first, a
+    secret across the cut would lose the shape its pattern recognises, and half of it leak."""
+    return redact_text(text[: max(limit, _CUT_SCAN)])[:limit]

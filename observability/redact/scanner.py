@@ -31,6 +31,8 @@ _QUOTED_VALUE = {
     '"': re.compile(r'(?:[^"\\\n]|\\.)*'),
     "'": re.compile(r"(?:[^'\\\n]|\\.)*"),
 }
+_RESCANNED_VALUE = 128
+"""The longest value whose inside is scanned for keys too."""
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate"})
 _SCHEME_CREDENTIAL = re.compile(r"(?:bearer|basic|token)[ \t]{1,16}([a-z0-9._~+/=-]{8,})")
 _SPACE_THEN_TOKEN = re.compile(r"[ \t]{1,16}([^\s&,;\"'}\]]+)")
@@ -110,7 +112,10 @@ class _Scan:
         name = self.original[name_start:name_end]
         if value_end == value_start or not holds_secret(name, lower[value_start:value_end]):
             return None, name_end
-        return (value_start, value_end), value_end
+        # A short value may be a key's name (``key= password = x``): the scan resumes inside
+        # it. Past a long one, so that no text is scanned again more than once.
+        resume = value_start if value_end - value_start <= _RESCANNED_VALUE else value_end
+        return (value_start, value_end), resume
 
     def scheme_credential(self, start: int) -> tuple[Span | None, int]:
         """``Bearer <token>``, ``Basic <base64>``, ``token <token>`` outside any key."""
@@ -119,7 +124,9 @@ class _Scan:
         match = _SCHEME_CREDENTIAL.match(self.lower, start)
         if match is None:
             return None, start + 1
-        return match.span(1), match.end()
+        # The scan resumes inside the credential: the word after ``token`` may be a key's
+        # name (``token password = hunter2``), whose value lies past it.
+        return match.span(1), match.start(1)
 
     def url_password(self, start: int) -> tuple[Span | None, int]:
         """``scheme://user:password@host``; the password may hold ``/``, ``:`` and ``@``: it

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 _UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60))
 _PATTERN = re.compile(
     r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
 )
 _FACTORS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+
+MAX_DURATION_S = 100 * 365 * 86400.0
+"""Longer has no use, and a date moved by it must stay inside the calendar (year 9999)."""
 
 
 def parse_duration(text: str) -> float:
@@ -55,5 +59,15 @@ def _coerce(value: object) -> object:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(_coerce), PlainSerializer(format_duration)]
+def _bounded(seconds: float) -> float:
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a duration: {seconds} (expected e.g. 30s, 5m, 1h30m, 1d)")
+    if abs(seconds) > MAX_DURATION_S:
+        raise ValueError(f"{seconds:g} s is longer than 100 years")
+    return seconds
+
+
+Duration = Annotated[
+    float, BeforeValidator(_coerce), AfterValidator(_bounded), PlainSerializer(format_duration)
+]
 """A pydantic field type: accepts ``"5m"`` (or a number of seconds), holds seconds."""

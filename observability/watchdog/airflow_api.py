@@ -17,17 +17,21 @@ so requests side by side overlap that work with the database's and with the netw
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
+from observability.redact import redact_cut
 from observability.watchdog.config import AirflowAuth
 
 _LIFECYCLE_EVENTS = (
@@ -50,20 +54,89 @@ _LIFECYCLE_EVENTS = (
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
+_Record = TypeVar("_Record")
+
+_log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 2**20
+"""The largest answer read: a try's whole log (Airflow 3 serves it as JSON records) fits."""
+
+
+LOG_TAIL_CHARS = 64 * 1024
+"""The most of a log's last lines kept: a kill or a traceback's last line is at its very end,
+and the reasons' patterns then cost milliseconds, not seconds, on a log of one huge line."""
 
 
 class AirflowAPIError(RuntimeError):
     """The API answered with an error or could not be reached; the message is one line."""
 
 
+class OddRecord(ValueError):
+    """A record the API served that cannot name what it is about; the message names the field."""
+
+
 def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
+    """A time with its zone (UTC when Airflow gives none); None for anything else, and for a
+    time so near the ends of the calendar that a day's arithmetic on it would overflow."""
+    if not isinstance(value, str) or not value or len(value) > 64:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        parsed.astimezone(timezone.utc) - timedelta(days=1) + timedelta(days=2)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    # Past 9000 no date is real, and a limit of up to 100 years added to it must still fit.
+    return parsed if parsed.year <= 9000 else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    """An integer, or one written as text (``"2"``); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        return int(value)
+    return None
+
+
+def _seconds(value: Any) -> float | None:
+    """A finite, non-negative number of seconds; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _id(item: Mapping[str, Any], key: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise OddRecord(f"{key} is {type(value).__name__ if value is not None else 'missing'}")
+    return value
+
+
+def _items(page: Mapping[str, Any], key: str) -> list[Any]:
+    """A page's list of records (none when the key holds something else)."""
+    items = page.get(key)
+    return items if isinstance(items, list) else []
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment: a run id may hold ``/``, ``?``, ``#`` or spaces."""
+    return quote(value, safe="")
+
+
+def _try_key(ti: TaskInstance) -> tuple[Any, ...]:
+    return (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+
+
+def _run_key(run: DagRun) -> tuple[str, str]:
+    return (run.dag_id, run.run_id)
 
 
 def _end_key(ti: TaskInstance) -> datetime:
@@ -72,11 +145,33 @@ def _end_key(ti: TaskInstance) -> datetime:
 
 def _identity(item: Mapping[str, Any]) -> tuple[Any, ...]:
     """A try or a run, as the API names it."""
-    return tuple(item.get(key) for key in ("dag_id", "dag_run_id", "task_id", "map_index"))
+    return tuple(str(item.get(key)) for key in ("dag_id", "dag_run_id", "task_id", "map_index"))
 
 
 def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_records(
+    items: Iterable[Any],
+    parse: Callable[[Mapping[str, Any]], _Record],
+    key: Callable[[_Record], Any] = lambda record: record,
+) -> list[_Record]:
+    """Each record that ``parse`` accepts, once: an odd one (no id, an id of the wrong type,
+    not an object) is logged with the field at fault and skipped, so it costs itself only;
+    a record served twice (offset pages over a list that moved) is kept once."""
+    parsed: dict[Any, _Record] = {}
+    for item in items:
+        try:
+            if not isinstance(item, Mapping):
+                raise OddRecord(f"not an object but {type(item).__name__}")
+            record = parse(item)
+        except OddRecord as exc:
+            what = getattr(parse, "__qualname__", "").split(".")[0] or "a"
+            _log.warning("an odd %s record from Airflow skipped: %s", what, exc)
+            continue
+        parsed[key(record)] = record
+    return list(parsed.values())
 
 
 @dataclass(frozen=True)
@@ -102,23 +197,30 @@ class TaskInstance:
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any]) -> TaskInstance:
+        """The try; ``OddRecord`` when its ids are missing or not what Airflow sends. Any
+        other field of the wrong type or out of range is None."""
+        map_index = -1 if item.get("map_index") is None else _int(item.get("map_index"))
+        try_number = 0 if item.get("try_number") is None else _int(item.get("try_number"))
+        if map_index is None or try_number is None:
+            field = "map_index" if map_index is None else "try_number"
+            raise OddRecord(f"{field} is not an integer: {str(item.get(field))[:40]!r}")
         return cls(
-            dag_id=str(item.get("dag_id")),
-            run_id=str(item.get("dag_run_id")),
-            task_id=str(item.get("task_id")),
-            map_index=int(item.get("map_index", -1) if item.get("map_index") is not None else -1),
-            try_number=int(item.get("try_number") or 0),
-            max_tries=item.get("max_tries"),
-            state=item.get("state"),
+            dag_id=_id(item, "dag_id"),
+            run_id=_id(item, "dag_run_id"),
+            task_id=_id(item, "task_id"),
+            map_index=map_index,
+            try_number=try_number,
+            max_tries=_int(item.get("max_tries")),
+            state=_text(item.get("state")),
             start_date=_time(item.get("start_date")),
             end_date=_time(item.get("end_date")),
-            duration_s=item.get("duration"),
+            duration_s=_seconds(item.get("duration")),
             queued_when=_time(item.get("queued_when")),
             scheduled_when=_time(item.get("scheduled_when")),
-            pool=item.get("pool"),
-            queue=item.get("queue"),
-            operator=item.get("operator_name") or item.get("operator"),
-            hostname=item.get("hostname") or None,
+            pool=_text(item.get("pool")),
+            queue=_text(item.get("queue")),
+            operator=_text(item.get("operator_name")) or _text(item.get("operator")),
+            hostname=_text(item.get("hostname")) or None,
         )
 
 
@@ -137,15 +239,15 @@ class DagRun:
     @classmethod
     def from_api(cls, item: Mapping[str, Any]) -> DagRun:
         return cls(
-            dag_id=str(item.get("dag_id")),
-            run_id=str(item.get("dag_run_id")),
-            state=item.get("state"),
-            run_type=item.get("run_type"),
+            dag_id=_id(item, "dag_id"),
+            run_id=_id(item, "dag_run_id"),
+            state=_text(item.get("state")),
+            run_type=_text(item.get("run_type")),
             logical_date=_time(item.get("logical_date") or item.get("execution_date")),
             queued_at=_time(item.get("queued_at")),
             start_date=_time(item.get("start_date")),
             end_date=_time(item.get("end_date")),
-            note=item.get("note"),
+            note=_text(item.get("note")),
         )
 
 
@@ -161,17 +263,22 @@ class Dag:
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any]) -> Dag:
-        tags = item.get("tags") or []
+        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+        owners = item.get("owners") if isinstance(item.get("owners"), list) else []
         return cls(
-            dag_id=str(item.get("dag_id")),
-            is_paused=bool(item.get("is_paused")),
-            tags=tuple(str(tag.get("name") if isinstance(tag, Mapping) else tag) for tag in tags),
-            owners=tuple(str(owner) for owner in item.get("owners") or []),
-            fileloc=item.get("fileloc"),
+            dag_id=_id(item, "dag_id"),
+            is_paused=item.get("is_paused") is True,
+            tags=tuple(
+                str(tag.get("name") if isinstance(tag, Mapping) else tag) for tag in tags or []
+            ),
+            owners=tuple(str(owner) for owner in owners or []),
+            fileloc=_text(item.get("fileloc")),
             next_run_after=_time(
                 item.get("next_dagrun_run_after") or item.get("next_dagrun_create_after")
             ),
-            max_consecutive_failed_runs=int(item.get("max_consecutive_failed_dag_runs") or 0),
+            max_consecutive_failed_runs=max(
+                0, _int(item.get("max_consecutive_failed_dag_runs")) or 0
+            ),
         )
 
 
@@ -185,9 +292,10 @@ class ImportError_:
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any]) -> ImportError_:
+        trace = item.get("stack_trace")
         return cls(
-            filename=str(item.get("filename")),
-            stack_trace=str(item.get("stack_trace") or ""),
+            filename=_id(item, "filename"),
+            stack_trace=trace if isinstance(trace, str) else "",
             timestamp=_time(item.get("timestamp")),
         )
 
@@ -199,8 +307,28 @@ class Pool:
     open_slots: int
 
 
+class _Cut(Exception):
+    """A request stopped by its own limits (size, deadline), not by the network."""
+
+
+def _json_object(text: str, request: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        got = " ".join(text[:60].split())
+        raise AirflowAPIError(
+            f"{request}: the answer is not JSON ({type(exc).__name__}): {got!r}"
+        ) from None
+    if not isinstance(value, dict):
+        raise AirflowAPIError(f"{request}: the answer is not a JSON object")
+    return value
+
+
 class AirflowAPI:
     """A read-only client of one Airflow; thread-safe, one HTTP connection pool."""
+
+    MAX_PAGES = 1000
+    """The most pages one list may take: a ``total_entries`` beyond is an error, not a hang."""
 
     def __init__(
         self,
@@ -230,6 +358,13 @@ class AirflowAPI:
         self.version: str | None = None
         basic = (auth.username or "", auth.secret()) if auth.kind == "basic" else None
         self._http = httpx.Client(timeout=timeout_s, auth=basic, follow_redirects=True)
+        self.retry_wait_s = 0.5
+        """The wait before a second attempt (twice that before a third)."""
+        self.request_deadline_s = 3 * timeout_s
+        """No request takes longer, even from a server that drips its answer a byte a time."""
+        self.max_body_bytes = MAX_BODY_BYTES
+        self.deadline: float | None = None
+        """``time.monotonic()`` after which no request starts (the pass's end: ``runner``)."""
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -250,17 +385,26 @@ class AirflowAPI:
     def major(self) -> int:
         """2 or 3, probed once: ``/api/v2/version`` exists on Airflow 3 only."""
         if self._major is None:
+            failures: list[str] = []
             for major in (3, 2):
                 try:
                     answer = self._request("GET", f"/api/v{major - 1}/version", probe=True)
-                except AirflowAPIError:
+                except AirflowAPIError as exc:
+                    failures.append(str(exc))
                     continue
                 if answer is not None:
-                    self.version = str(answer.get("version"))
-                    self._major = int(self.version.split(".", 1)[0])
+                    version = answer.get("version")
+                    leading = str(version).split(".", 1)[0]
+                    if not isinstance(version, str) or not leading.isdigit():
+                        raise AirflowAPIError(
+                            f"{self.base_url}/api/v{major - 1}/version: version {version!r} "
+                            "is not an Airflow version"
+                        )
+                    self.version, self._major = version, int(leading)
                     break
             else:
-                raise AirflowAPIError(f"{self.base_url}: neither /api/v2 nor /api/v1 answers")
+                why = f" ({failures[-1]})" if failures else ""
+                raise AirflowAPIError(f"{self.base_url}: neither /api/v2 nor /api/v1 answers{why}")
         return self._major
 
     @property
@@ -305,7 +449,10 @@ class AirflowAPI:
             raise AirflowAPIError(f"{self.base_url}/auth/token: {exc}") from None
         if answer.status_code >= 300:
             raise AirflowAPIError(f"{self.base_url}/auth/token answered {answer.status_code}")
-        return str(answer.json()["access_token"])
+        token = _json_object(answer.text, f"POST {self.base_url}/auth/token").get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AirflowAPIError(f"POST {self.base_url}/auth/token: no access_token in the answer")
+        return token
 
     def _request(
         self,
@@ -317,35 +464,81 @@ class AirflowAPI:
         accept: str = "application/json",
         probe: bool = False,
     ) -> Any:
+        """The answer's JSON object (or text, for ``accept`` other than JSON); retried on a
+        failed connection, 429 and 502 to 504; anything else wrong is an ``AirflowAPIError``."""
         url = f"{self.base_url}{path}"
         for attempt in range(3):
             self._count_call()
             try:
-                headers = {**self._headers(), "Accept": accept}
-                with self._in_flight:
-                    answer = self._http.request(
-                        method, url, params=params, json=json, headers=headers
-                    )
+                status, body = self._exchange(method, url, params, json, accept)
+            except (httpx.TooManyRedirects, _Cut) as exc:
+                raise AirflowAPIError(f"{method} {url}: {exc}") from None
             except httpx.HTTPError as exc:
                 if attempt == 2 or probe:
                     raise AirflowAPIError(f"{method} {url}: {type(exc).__name__}: {exc}") from None
-                time.sleep(0.5 * (attempt + 1))
+                time.sleep(self.retry_wait_s * (attempt + 1))
                 continue
-            if answer.status_code == 401 and self.auth.kind == "password" and attempt == 0:
+            if status == 401 and self.auth.kind == "password" and attempt == 0:
                 self._bearer = None  # expired: ask for a new one once
                 continue
-            if answer.status_code in (429, 502, 503, 504) and attempt < 2 and not probe:
-                time.sleep(0.5 * (attempt + 1))
+            if status in (429, 502, 503, 504) and attempt < 2 and not probe:
+                time.sleep(self.retry_wait_s * (attempt + 1))
                 continue
-            if probe and answer.status_code == 404:
+            if probe and status == 404:
                 return None
-            if answer.status_code >= 300:
-                detail = answer.text[:200].replace("\n", " ")
-                raise AirflowAPIError(f"{method} {url} answered {answer.status_code}: {detail}")
+            text = body.decode("utf-8", errors="replace")
+            if status >= 300:
+                detail = " ".join(redact_cut(text, 200).split())
+                raise AirflowAPIError(f"{method} {url} answered {status}: {detail}")
             if accept != "application/json":
-                return answer.text
-            return answer.json()
+                return text
+            return _json_object(text, f"{method} {url}")
         raise AirflowAPIError(f"{method} {url}: gave up after 3 attempts")
+
+    def _exchange(
+        self, method: str, url: str, params: Any, json: Any, accept: str
+    ) -> tuple[int, bytes]:
+        """One request: its status and body, read within the request's deadline and size."""
+        started = time.monotonic()
+        deadline = started + self.request_deadline_s
+        if self.deadline is not None:
+            if started >= self.deadline:
+                raise _Cut("the pass's deadline (pass_timeout) has passed")
+            deadline = min(deadline, self.deadline)
+        headers = {**self._headers(), "Accept": accept}
+        with (
+            self._in_flight,
+            self._http.stream(method, url, params=params, json=json, headers=headers) as answer,
+        ):
+            chunks, size = [], 0
+            for chunk in answer.iter_bytes():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise _Cut(f"the answer is larger than {self.max_body_bytes} bytes")
+                if time.monotonic() > deadline:
+                    raise _Cut(f"no whole answer by the deadline ({deadline - started:.1f} s)")
+                chunks.append(chunk)
+            return answer.status_code, b"".join(chunks)
+
+    def _total(
+        self, page: Mapping[str, Any], size: int, path: str, *, all_at_once: bool = True
+    ) -> int:
+        """A list's ``total_entries``, checked; when its pages are to be asked for all at once
+        (``all_at_once``), never more of them than ``MAX_PAGES``. A list read a page at a
+        time (the DAG list, the audit log) stops by itself."""
+        total = page.get("total_entries")
+        if total is None:
+            return size
+        if isinstance(total, bool) or not isinstance(total, int | float):
+            raise AirflowAPIError(f"{path}: total_entries {str(total)[:40]!r} is not a count")
+        if not math.isfinite(total):
+            raise AirflowAPIError(f"{path}: total_entries {total} is not a count")
+        if all_at_once and size and total > size * self.MAX_PAGES:
+            raise AirflowAPIError(
+                f"{path}: total_entries {total:g} needs more than {self.MAX_PAGES} pages "
+                f"of {size}; narrow the watch (lookback) or raise [api] maximum_page_limit"
+            )
+        return int(total)
 
     def _pages(self, path: str, key: str, params: list[tuple[str, Any]]) -> list[Any]:
         """Every item of a list endpoint (offset/limit): the first page, then the others at
@@ -353,8 +546,9 @@ class AirflowAPI:
         first = self._request(
             "GET", path, params=[*params, ("limit", self.page_size), ("offset", 0)]
         )
-        items = list(first.get(key) or [])
-        total, size = int(first.get("total_entries") or 0), len(items)
+        items = _items(first, key)
+        size = len(items)
+        total = self._total(first, size, path)
         if not size or size >= total:
             return items
         return items + self._rest(path, key, params, size, total)
@@ -366,19 +560,19 @@ class AirflowAPI:
 
         def page(offset: int) -> list[Any]:
             params_at = [*params, ("limit", self.page_size), ("offset", offset)]
-            return list(self._request("GET", path, params=params_at).get(key) or [])
+            return _items(self._request("GET", path, params=params_at), key)
 
         return [item for more in self.concurrently(page, range(size, total, size)) for item in more]
 
     def changed_task_instances(self, states: list[str], since: datetime) -> list[TaskInstance]:
         """Task instances in any of ``states`` changed (``updated_at``) since ``since``."""
         items = self._changed("taskInstances", "task_instances", "state", states, since)
-        return [TaskInstance.from_api(item) for item in items]
+        return parse_records(items, TaskInstance.from_api, _try_key)
 
     def changed_dag_runs(self, states: list[str], since: datetime) -> list[DagRun]:
         """DAG runs in any of ``states`` changed (``updated_at``) since ``since``."""
         items = self._changed("", "dag_runs", "states", states, since)
-        return [DagRun.from_api(item) for item in items]
+        return parse_records(items, DagRun.from_api, _run_key)
 
     def _changed(
         self, tail: str, key: str, state_field: str, states: list[str], since: datetime
@@ -402,9 +596,10 @@ class AirflowAPI:
         first = self._request(
             "GET", path, params=[*params, ("limit", self.page_size), ("offset", 0)]
         )
-        items: list[dict[str, Any]] = list(first.get(key) or [])
-        total, size = int(first.get("total_entries") or 0), len(items)
-        if size >= total:
+        items = _items(first, key)
+        size = len(items)
+        total = self._total(first, size, path)
+        if not size or size >= total:
             return items
         if math.ceil((total - size) / size) <= math.ceil(total / self.page_size) + 1:
             return items + self._rest(path, key, params, size, total)  # no fewer by batch
@@ -412,7 +607,7 @@ class AirflowAPI:
             f"{path}/list", key, {state_field: states, "end_date_gte": _iso(since)}
         )[0]
         earlier = self._pages(path, key, [*params, ("end_date_lte", _iso(since))])
-        unique = {_identity(item): item for item in [*ended, *earlier]}
+        unique = {_identity(item): item for item in [*ended, *earlier] if isinstance(item, dict)}
         return list(unique.values())
 
     def _batch(
@@ -426,14 +621,15 @@ class AirflowAPI:
             return dict(self._request("POST", path, json=json))
 
         first = page(0)
-        items = list(first.get(key) or [])
-        total, size = int(first.get("total_entries") or 0), len(items)
+        items = _items(first, key)
+        size = len(items)
+        total = self._total(first, size, path)
         offsets = range(size, total, size) if size else range(0)
         cut = max_pages is not None and len(offsets) > max_pages - 1
         if cut:
             offsets = offsets[: max(0, (max_pages or 1) - 1)]
         for more in self.concurrently(page, offsets):
-            items.extend(more.get(key) or [])
+            items.extend(_items(more, key))
         return items, cut
 
     def task_instance_batch(
@@ -466,7 +662,7 @@ class AirflowAPI:
             body["order_by"] = "-end_date"
         path = f"{self._prefix}/dags/~/dagRuns/~/taskInstances/list"
         items, cut = self._batch(path, "task_instances", body, max_pages)
-        return [TaskInstance.from_api(item) for item in items], cut
+        return parse_records(items, TaskInstance.from_api, _try_key), cut
 
     def recent_successes(
         self, tasks: set[tuple[str, str]], count: int, *, max_pages: int = 5
@@ -505,9 +701,11 @@ class AirflowAPI:
                 ("limit", count),
             ]
             page = self._request(
-                "GET", f"{self._prefix}/dags/{dag_id}/dagRuns/~/taskInstances", params=params
+                "GET",
+                f"{self._prefix}/dags/{_segment(dag_id)}/dagRuns/~/taskInstances",
+                params=params,
             )
-            return [TaskInstance.from_api(item) for item in page.get("task_instances") or []]
+            return parse_records(_items(page, "task_instances"), TaskInstance.from_api, _try_key)
         tries, _ = self.task_instance_batch(
             dag_ids=[dag_id], task_ids=[task_id], states=["success"]
         )
@@ -516,18 +714,17 @@ class AirflowAPI:
     def dag_runs(self, states: list[str]) -> list[DagRun]:
         """Every DAG run in any of ``states``."""
         path = f"{self._prefix}/dags/~/dagRuns/list"
-        return [
-            DagRun.from_api(item) for item in self._batch(path, "dag_runs", {"states": states})[0]
-        ]
+        items = self._batch(path, "dag_runs", {"states": states})[0]
+        return parse_records(items, DagRun.from_api, _run_key)
 
     def latest_runs(self, dag_id: str, count: int) -> list[DagRun]:
         """The DAG's newest ``count`` runs, newest first."""
         page = self._request(
             "GET",
-            f"{self._prefix}/dags/{dag_id}/dagRuns",
+            f"{self._prefix}/dags/{_segment(dag_id)}/dagRuns",
             params={"order_by": "-start_date", "limit": count},
         )
-        return [DagRun.from_api(item) for item in page.get("dag_runs") or []]
+        return parse_records(_items(page, "dag_runs"), DagRun.from_api, _run_key)
 
     def dags(
         self,
@@ -549,7 +746,8 @@ class AirflowAPI:
             # Airflow 3.3 marks the DAGs of a file that stopped importing stale, and lists
             # stale DAGs only when asked: those are the DAGs wanted here.
             params += [("has_import_errors", "true"), ("exclude_stale", "false")]
-        return [Dag.from_api(item) for item in self._pages(f"{self._prefix}/dags", "dags", params)]
+        items = self._pages(f"{self._prefix}/dags", "dags", params)
+        return parse_records(items, Dag.from_api, lambda dag: dag.dag_id)
 
     def dag_page(self, offset: int) -> tuple[list[Dag], int]:
         """One page of every DAG, in ``dag_id`` order from ``offset``, and how many there are."""
@@ -558,13 +756,16 @@ class AirflowAPI:
             f"{self._prefix}/dags",
             params={"order_by": "dag_id", "limit": self.page_size, "offset": offset},
         )
-        dags = [Dag.from_api(item) for item in page.get("dags") or []]
-        return dags, int(page.get("total_entries") or 0)
+        items = _items(page, "dags")
+        dags = parse_records(items, Dag.from_api, lambda dag: dag.dag_id)
+        return dags, self._total(page, len(items), "dags", all_at_once=False) if items else 0
 
     def dag(self, dag_id: str) -> Dag | None:
         """One DAG as it is now (None when Airflow no longer has it)."""
         try:
-            return Dag.from_api(self._request("GET", f"{self._prefix}/dags/{dag_id}"))
+            return Dag.from_api(self._request("GET", f"{self._prefix}/dags/{_segment(dag_id)}"))
+        except OddRecord as exc:
+            raise AirflowAPIError(f"dags/{dag_id}: {exc}") from None
         except AirflowAPIError as exc:
             if " answered 404" in str(exc):
                 return None
@@ -579,27 +780,29 @@ class AirflowAPI:
 
     def dag_run_timeout_s(self, dag_id: str) -> float | None:
         """The DAG's ``dagrun_timeout`` in seconds, if it has one."""
-        details = self._request("GET", f"{self._prefix}/dags/{dag_id}/details")
+        details = self._request("GET", f"{self._prefix}/dags/{_segment(dag_id)}/details")
         timeout = details.get("dag_run_timeout")
         if isinstance(timeout, Mapping):  # Airflow 2: a TimeDelta object
-            return float(timeout.get("days", 0)) * 86400 + float(timeout.get("seconds", 0))
+            days, seconds = _seconds(timeout.get("days", 0)), _seconds(timeout.get("seconds", 0))
+            return None if days is None or seconds is None else days * 86400 + seconds
         if isinstance(timeout, str) and timeout:
             return _iso_duration_s(timeout)
         return None
 
     def import_errors(self) -> list[ImportError_]:
         path = f"{self._prefix}/importErrors"
-        return [ImportError_.from_api(item) for item in self._pages(path, "import_errors", [])]
+        items = self._pages(path, "import_errors", [])
+        return parse_records(items, ImportError_.from_api, lambda error: error.filename)
 
     def pool(self, name: str) -> Pool | None:
         try:
-            item = self._request("GET", f"{self._prefix}/pools/{name}")
+            item = self._request("GET", f"{self._prefix}/pools/{_segment(name)}")
         except AirflowAPIError:
             return None
         return Pool(
             name=name,
-            slots=int(item.get("slots") or 0),
-            open_slots=int(item.get("open_slots") or 0),
+            slots=_int(item.get("slots")) or 0,
+            open_slots=_int(item.get("open_slots")) or 0,
         )
 
     def read_audit_since(self, since: datetime, *, max_pages: int = 3) -> None:
@@ -618,10 +821,10 @@ class AirflowAPI:
                 f"{self._prefix}/eventLogs",
                 params=[*params, ("limit", self.page_size), ("offset", offset)],
             )
-            items = list(page.get("event_logs") or [])
+            items = [item for item in _items(page, "event_logs") if isinstance(item, dict)]
             records.extend(items)
             offset += len(items)
-            if not items or offset >= int(page.get("total_entries") or 0):
+            if not items or offset >= self._total(page, len(items), "eventLogs", all_at_once=False):
                 break
         else:
             return
@@ -647,7 +850,9 @@ class AirflowAPI:
                 if run_id is not None:
                     params["run_id"] = run_id
                 page = self._request("GET", f"{self._prefix}/eventLogs", params=params)
-                self._audit_read[key] = list(page.get("event_logs") or [])
+                self._audit_read[key] = [
+                    item for item in _items(page, "event_logs") if isinstance(item, dict)
+                ]
             return self._audit_read[key]
 
     def forget(self) -> None:
@@ -665,18 +870,18 @@ class AirflowAPI:
         if ti.try_number < 1:
             return ""
         path = (
-            f"{self._prefix}/dags/{ti.dag_id}/dagRuns/{ti.run_id}/taskInstances/"
-            f"{ti.task_id}/logs/{ti.try_number}"
+            f"{self._prefix}/dags/{_segment(ti.dag_id)}/dagRuns/{_segment(ti.run_id)}/"
+            f"taskInstances/{_segment(ti.task_id)}/logs/{ti.try_number}"
         )
         params = {"full_content": "true", "map_index": ti.map_index}
         try:
             if self.major < 3:
                 text = self._request("GET", path, params=params, accept="text/plain")
-                return "\n".join(str(text).splitlines()[-lines:])
+                return "\n".join(str(text).splitlines()[-lines:])[-LOG_TAIL_CHARS:]
             answer = self._request("GET", path, params=params)
         except AirflowAPIError:
             return ""
-        return "\n".join(_record_lines(answer)[-lines:])
+        return "\n".join(_record_lines(answer)[-lines:])[-LOG_TAIL_CHARS:]
 
 
 def _record_lines(answer: Any) -> list[str]:
@@ -685,12 +890,13 @@ def _record_lines(answer: Any) -> list[str]:
     if isinstance(content, str):
         return content.splitlines()
     lines: list[str] = []
-    for record in content or []:
+    for record in content if isinstance(content, list) else []:
         if not isinstance(record, Mapping):
             lines.extend(str(record).splitlines())
             continue
         lines.extend(f"{record.get('level', '')} {record.get('event', '')}".strip().splitlines())
-        for detail in record.get("error_detail") or []:
+        details = record.get("error_detail")
+        for detail in details if isinstance(details, list) else []:
             if isinstance(detail, Mapping) and detail.get("exc_type"):
                 lines.append(f"{detail['exc_type']}: {detail.get('exc_value', '')}")
     return lines

@@ -59,7 +59,12 @@ def to_environment(resource: Any) -> Environment | None:
     """The watched environment of one API resource; None while it has no Airflow to read."""
     parts = str(resource.name).split("/")
     uri = resource.config.airflow_uri
-    state = resource.State(resource.state).name if resource.state else "RUNNING"
-    if len(parts) != 6 or not uri or state not in _READY_STATES:
+    try:
+        state = resource.State(resource.state).name if resource.state else "RUNNING"
+    except ValueError:  # a state this client does not know yet: not known to be ready
+        return None
+    if len(parts) != 6 or not uri.startswith(("https://", "http://")):
+        return None
+    if state not in _READY_STATES:
         return None
     return Environment(name=parts[5], airflow_url=uri, project=parts[1], location=parts[3])

@@ -154,6 +154,20 @@ class WatchdogConfig(_Strict):
     composer: list[ComposerSource] = Field(default_factory=list)
     airflow: list[AirflowSource] = Field(default_factory=list)
     interval: Duration = Field(default=60, gt=0, le=86400, description="Between two passes.")
+    request_timeout: Duration = Field(
+        default=30,
+        gt=0,
+        le=300,
+        description="Per Airflow request: to connect, and between two reads of its answer "
+        "(a whole answer within three times this).",
+    )
+    pass_timeout: Duration = Field(
+        default=300,
+        gt=0,
+        le=3600,
+        description="No Airflow request of an environment's pass starts after this: a "
+        "hanging or crawling Airflow ends its own pass, never another environment's.",
+    )
     lookback: Duration = Field(
         default=6 * 3600, gt=0, le=30 * 86400, description="How far back the first pass reads."
     )

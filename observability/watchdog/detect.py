@@ -226,8 +226,7 @@ def import_error_facts(
     present: set[str] = set()
     for error in errors:
         present.add(error.filename)
-        lines = [line for line in error.stack_trace.strip().splitlines() if line.strip()]
-        last = lines[-1].strip() if lines else "import error"
+        last = reasons.last_error_line(error.stack_trace) or "import error"
         kind, _, message = last.partition(": ")
         exception = _exception(
             kind.strip()[:200] if message else "ImportError", message or last, error.stack_trace
@@ -240,7 +239,7 @@ def import_error_facts(
                 event_type=EventType.DAG_IMPORT_ERROR,
                 identity=(error.filename, print_, generations.get(error.filename, 0)),
                 timestamp=error.timestamp or now,
-                reason=last[:300],
+                reason=last,
                 finding=Finding(file=error.filename),
                 fields={"exception": exception},
             )

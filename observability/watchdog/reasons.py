@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from observability.redact import redact_cut
+
 KILLED = "killed (likely out of memory)"
 HEARTBEAT_LOST = "killed: no heartbeat"
 """The words the callbacks use for the same fact (callbacks.failures), so routes match both."""
@@ -42,10 +44,19 @@ _STATE_EVENTS = re.compile(
 _SYSTEM_OWNERS = frozenset({"", "airflow", "scheduler", "anonymous", "None"})
 
 
+_EVENT_CHARS = 200
+"""Airflow's audit log keeps an event's name in 60 characters; more is not an event name, and
+the patterns above would take time quadratic in its length."""
+
+
+def _event(record: Mapping[str, Any]) -> str:
+    return str(record.get("event") or "")[:_EVENT_CHARS]
+
+
 def marked_by_hand(event_logs: Iterable[Mapping[str, Any]], task_id: str | None) -> bool:
     """An audit record of a person (or an API client) setting a state on this task or run."""
     for record in event_logs:
-        event = str(record.get("event") or "")
+        event = _event(record)
         if not _STATE_EVENTS.search(event):
             continue
         owner = str(record.get("owner") or "")
@@ -67,7 +78,7 @@ def task_reason(log_tail: str, event_logs: Iterable[Mapping[str, Any]], task_id:
     if _TIMEOUT.search(log_tail):
         return TIMED_OUT
     lost = any(
-        _HEARTBEAT.search(str(record.get("event") or ""))
+        _HEARTBEAT.search(_event(record))
         for record in records
         if record.get("task_id") in (None, task_id)
     )
@@ -79,9 +90,10 @@ def task_reason(log_tail: str, event_logs: Iterable[Mapping[str, Any]], task_id:
 
 
 def last_error_line(text: str) -> str | None:
-    """The last line that looks like an exception (``Type: message``), else the last line."""
+    """The last line that looks like an exception (``Type: message``), else the last line;
+    redacted, and cut to 300 characters."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in reversed(lines):
         if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Timeout)\b", line):
-            return line[:300]
-    return lines[-1][:300] if lines else None
+            return redact_cut(line, 300)
+    return redact_cut(lines[-1], 300) if lines else None

@@ -14,7 +14,7 @@ monitored resource.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -24,6 +24,9 @@ from observability.settings import LOG_NAME, load_settings
 from observability.watchdog.facts import Environment, Fact
 
 _log = logging.getLogger(__name__)
+
+_LATEST_TIMESTAMP = timedelta(hours=1)
+"""Later than this ahead of now, a fact's time is not believed (clock skew stays below)."""
 
 IMPORT_ERROR_MEMORY = timedelta(days=30)
 """How far back an open import error is looked for (Cloud Logging's default retention)."""
@@ -146,9 +149,20 @@ class Reporter:
     def write(self, facts: list[Fact], airflow_version: str | None) -> list[Fact]:
         """Queue the events of ``facts``; returns those written. A fact whose event does not
         validate (an odd value from a future Airflow) is logged and skipped: one bad fact
-        never costs the others."""
+        never costs the others. A fact dated in the future (Airflow's record, e.g. a run's
+        end, says so) is written as of now: Cloud Logging refuses an entry more than a day
+        ahead, and would refuse it on every pass."""
         written = []
+        latest = datetime.now(timezone.utc) + _LATEST_TIMESTAMP
         for fact in facts:
+            if fact.timestamp > latest:
+                _log.warning(
+                    "%s: %s is dated %s, in the future: written as of now",
+                    self.environment.name,
+                    fact.identity,
+                    fact.timestamp.isoformat(),
+                )
+                fact = replace(fact, timestamp=latest - _LATEST_TIMESTAMP)
             try:
                 event = fact.event(self.environment, airflow_version)
             except ValueError as exc:

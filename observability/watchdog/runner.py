@@ -26,7 +26,7 @@ from observability.watchdog import detect
 from observability.watchdog.airflow_api import AirflowAPI, DagRun
 from observability.watchdog.catalog import DagCatalog
 from observability.watchdog.composer import ComposerAPI, to_environment
-from observability.watchdog.config import AirflowAuth, WatchdogConfig
+from observability.watchdog.config import AirflowAuth, ComposerSource, WatchdogConfig
 from observability.watchdog.facts import Environment, Fact, event_id, try_identity
 from observability.watchdog.report import Reporter
 
@@ -70,7 +70,12 @@ class Watcher:
     ) -> None:
         self.environment = environment
         self.config = config
-        self.api = AirflowAPI(environment.airflow_url, auth, page_size=config.page_size)
+        self.api = AirflowAPI(
+            environment.airflow_url,
+            auth,
+            page_size=config.page_size,
+            timeout_s=config.request_timeout,
+        )
         self.reporter = Reporter(environment, logging_reader, project)
         self.memory = detect.Memory()
         self.catalog = DagCatalog(self.api, config.dag_pages_per_pass, config.dag_list_refresh)
@@ -175,6 +180,7 @@ class Watcher:
         started = time.monotonic()
         calls_before = self.api.calls, self.reporter.calls
         self.api.forget()
+        self.api.deadline = time.monotonic() + self.config.pass_timeout
         try:
             first = self._since is None
             window_start = now - timedelta(
@@ -193,6 +199,7 @@ class Watcher:
             report.written.update(fact.event_type.value for fact in written)
         except Exception as exc:  # noqa: BLE001 - one environment's failure is reported, not raised
             report.error = f"{type(exc).__name__}: {exc}"
+        self.api.deadline = None
         report.airflow_calls = self.api.calls - calls_before[0]
         report.logging_calls = self.reporter.calls - calls_before[1]
         report.seconds = time.monotonic() - started
@@ -200,9 +207,14 @@ class Watcher:
 
 
 class Watchdog:
-    """Every watched environment, found again every 10 minutes through the Composer API."""
+    """Every watched environment, found again every 10 minutes through the Composer API.
+
+    The environments' passes run side by side (at most ``_PASSES_AT_ONCE``), each bounded by
+    ``pass_timeout``: an Airflow that hangs delays no other environment's pass. A Composer
+    source that fails keeps the environments it gave before, and costs no other source."""
 
     _ENVIRONMENTS_TTL_S = 600.0
+    _PASSES_AT_ONCE = 8
 
     def __init__(self, config: WatchdogConfig, endpoint: Endpoint | None = None) -> None:
         self.config = config
@@ -219,30 +231,39 @@ class Watchdog:
             self._readers[project] = logging_client(project, self.endpoint)
         return self._readers[project]
 
-    def environments(self) -> list[tuple[Environment, AirflowAuth]]:
+    def environments(
+        self,
+    ) -> tuple[list[tuple[Environment, AirflowAuth]], list[ComposerSource], list[PassReport]]:
+        """The environments found, the Composer sources that failed, and their errors."""
         found: list[tuple[Environment, AirflowAuth]] = []
         for source in self.config.airflow:
             project = source.project or self._project or project_id(endpoint=self.endpoint)
             environment = Environment(source.name, source.url, project, source.location)
             found.append((environment, source.auth))
+        failed: list[ComposerSource] = []
+        errors: list[PassReport] = []
+        auth = AirflowAuth(kind="none" if self.endpoint.emulated else "google")
         for composer in self.config.composer:
             assert self._composer is not None
-            for resource in self._composer.environments(composer):
-                managed = to_environment(resource)
-                if managed is not None:
-                    found.append(
-                        (
-                            managed,
-                            AirflowAuth(kind="none" if self.endpoint.emulated else "google"),
-                        )
-                    )
-        return found
+            try:
+                resources = list(self._composer.environments(composer))
+            except Exception as exc:  # noqa: BLE001 - one source's failure is reported
+                failed.append(composer)
+                where = f"(environments of {composer.project}/{composer.location})"
+                errors.append(PassReport(where, error=f"{type(exc).__name__}: {exc}"))
+                continue
+            found += [(managed, auth) for managed in map(to_environment, resources) if managed]
+        return found, failed, errors
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> list[PassReport]:
         if time.monotonic() - self._found_at < self._ENVIRONMENTS_TTL_S:
-            return
-        current = {env.name: (env, auth) for env, auth in self.environments()}
+            return []
+        found, failed, errors = self.environments()
+        current = {env.name: (env, auth) for env, auth in found}
         for name in set(self._watchers) - set(current):
+            kept = self._watchers[name].environment
+            if any((kept.project, kept.location) == (s.project, s.location) for s in failed):
+                continue  # its source did not answer: it is not known to be gone
             self._watchers.pop(name).close()
         for name, (environment, auth) in current.items():
             if name not in self._watchers or self._watchers[name].environment != environment:
@@ -250,14 +271,22 @@ class Watchdog:
                 self._watchers[name] = Watcher(
                     environment, self.config, auth, self._reader(project), project
                 )
-        self._found_at = time.monotonic()
+        if not failed:
+            self._found_at = time.monotonic()
+        return errors
 
     def run_pass(self) -> list[PassReport]:
         try:
-            self._refresh()
+            errors = self._refresh()
         except Exception as exc:  # noqa: BLE001 - the Composer API's failure is reported
-            return [PassReport("(environments)", error=f"{type(exc).__name__}: {exc}")]
-        return [watcher.run_pass() for watcher in list(self._watchers.values())]
+            errors = [PassReport("(environments)", error=f"{type(exc).__name__}: {exc}")]
+        watchers = list(self._watchers.values())
+        if not watchers:
+            return errors
+        with ThreadPoolExecutor(
+            min(len(watchers), self._PASSES_AT_ONCE), thread_name_prefix="watchdog-pass"
+        ) as passes:
+            return errors + list(passes.map(lambda watcher: watcher.run_pass(), watchers))
 
     def run(self, once: bool, on_pass: Callable[[list[PassReport]], None]) -> None:
         """Pass after pass every ``interval`` until ``stop`` is set (or once)."""

@@ -8,8 +8,13 @@ is sorted by ``order_by`` (``dag_id`` only here), ``tags`` with ``tags_match_mod
 and a malformed number is a 422 naming the field. The runs and tries of every DAG (``~``) come
 from the query lists (``GET``: ``state``, ``updated_at_gte``, ``end_date_lte``, capped pages)
 and the batch lists (``POST .../list``: ``state``/``states``, ``end_date_gte``, and
-``page_limit`` uncapped, as Airflow 3.3 and 2.10 serve them). It records every request, and
-how many were in flight at once, for the tests to count.
+``page_limit`` uncapped, as Airflow 3.3 and 2.10 serve them). It also serves what a whole
+watchdog pass reads: import errors, the audit log (empty unless given), a try's log (Airflow
+3's records, 2.10's text), pools and a DAG's details. It records every request, and how many
+were in flight at once, for the tests to count.
+
+``fault`` lets a test break the wire for chosen requests: answer raw bytes with any status and
+headers, never answer, or redirect, as a broken or hostile server would.
 """
 
 from __future__ import annotations
@@ -17,12 +22,25 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A broken answer: ``body`` with ``status`` and ``headers`` (a byte every ``drip_s``
+    seconds if set), or (``hang``) none at all, the connection held open until the server
+    stops."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
+    hang: bool = False
+    drip_s: float = 0.0
 
 
 @dataclass
@@ -39,6 +57,12 @@ class AirflowWire:
     ``updated_at``, ``end_date``: ISO 8601 times)."""
     tries: list[dict[str, Any]] = field(default_factory=list)
     """Task instances, likewise (and ``task_id``, ``map_index``, ``try_number``)."""
+    import_errors: list[dict[str, Any]] = field(default_factory=list)
+    """Import errors as the API returns them (``filename``, ``stack_trace``, ``timestamp``)."""
+    logs: dict[tuple[str, str, str, int], str] = field(default_factory=dict)
+    """A try's log text by ``(dag_id, run_id, task_id, try_number)``."""
+    fault: Callable[[str, dict[str, Any]], Fault | None] | None = None
+    """Called with each request's path and query: a ``Fault`` replaces Airflow's answer."""
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Each request's path and query (``{"body": [body]}`` for a ``POST``)."""
     most_in_flight: int = 0
@@ -112,6 +136,23 @@ class AirflowWire:
                 return 400, {"detail": f"Ordering with '{order}' is disallowed"}
             found = sorted(self._matching(query), key=lambda dag: dag["dag_id"])
             return 200, {"dags": found[offset : offset + limit], "total_entries": len(found)}
+        if rest == "importErrors":
+            found = self.import_errors
+            return 200, {
+                "import_errors": found[offset : offset + limit],
+                "total_entries": len(found),
+            }
+        if rest == "eventLogs":
+            return 200, {"event_logs": [], "total_entries": 0}
+        if rest.startswith("pools/"):
+            return 200, {"name": rest[6:], "slots": 128, "open_slots": 128}
+        parts = [unquote(part) for part in rest.split("/")]
+        if len(parts) == 8 and parts[0] == "dags" and parts[6] == "logs":
+            text = self.logs.get((parts[1], parts[3], parts[5], int(parts[7])), "")
+            lines = [{"event": line, "level": "info"} for line in text.splitlines()]
+            return 200, {"content": lines} if self.major >= 3 else text
+        if len(parts) == 3 and parts[0] == "dags" and parts[2] == "details":
+            return 200, {**self.dags.get(parts[1], {}), "dag_run_timeout": None}
         if rest.startswith("dags/") and "/" not in rest[5:]:
             dag = self.dags.get(rest[5:])
             return (200, dag) if dag else (404, {"detail": f"The Dag `{rest[5:]}` not found"})
@@ -143,12 +184,22 @@ class AirflowWire:
         if path not in kinds:
             return 404, {"detail": "Not Found"}
         key, records, state_field = kinds[path]
-        unknown = set(body) - {state_field, "end_date_gte", "page_limit", "page_offset"}
+        filters = {"dag_ids": "dag_id", "task_ids": "task_id", "dag_run_ids": "dag_run_id"}
+        allowed = {state_field, "end_date_gte", "start_date_lte", "order_by", *filters}
+        unknown = set(body) - allowed - {"page_limit", "page_offset"}
         if unknown:
             return 422, {"detail": [{"loc": ["body", sorted(unknown)[0]], "msg": "extra"}]}
-        found = _filtered(
-            records, set(body.get(state_field) or []), None, None, body.get("end_date_gte")
-        )
+        found = [
+            record
+            for record in _filtered(
+                records, set(body.get(state_field) or []), None, None, body.get("end_date_gte")
+            )
+            if all(record.get(key) in body[name] for name, key in filters.items() if name in body)
+            and (
+                "start_date_lte" not in body
+                or str(record.get("start_date") or "~") <= body["start_date_lte"]
+            )
+        ]
         offset, limit = int(body.get("page_offset", 0)), int(body.get("page_limit", 100))
         return 200, {key: found[offset : offset + limit], "total_entries": len(found)}
 
@@ -178,36 +229,75 @@ def _filtered(
     found = []
     for record in records:
         end = record.get("end_date")
-        if states and record["state"] not in states:
+        end = end if isinstance(end, str) else None
+        if states and str(record.get("state")) not in states:
             continue
-        if updated_since is not None and record["updated_at"] < updated_since:
+        if updated_since is not None and str(record.get("updated_at", "~")) < updated_since:
             continue
         if ended_by is not None and (end is None or end > ended_by):
             continue
         if ended_since is not None and (end is None or end < ended_since):
             continue
         found.append(record)
-    return sorted(found, key=lambda record: (record["dag_id"], record["dag_run_id"]))
+    return sorted(
+        found, key=lambda record: (str(record.get("dag_id")), str(record.get("dag_run_id")))
+    )
 
 
 @contextmanager
 def airflow_wire(wire: AirflowWire) -> Iterator[AirflowWire]:
     """Serve ``wire`` on 127.0.0.1 (a thread per request) until the block ends."""
 
+    stopping = threading.Event()
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
-            self._send(*wire.answer(parts.path, parse_qs(parts.query)))
+            query = parse_qs(parts.query)
+            if not self._faulted(parts.path, query):
+                self._send(*wire.answer(parts.path, query))
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
-            self._send(*wire.answer(urlsplit(self.path).path, {}, body))
+            path = urlsplit(self.path).path
+            if not self._faulted(path, {"body": [body]}):
+                self._send(*wire.answer(path, {}, body))
+
+        def _faulted(self, path: str, query: dict[str, Any]) -> bool:
+            fault = wire.fault(path, query) if wire.fault else None
+            if fault is None:
+                return False
+            with wire._lock:
+                wire.requests.append((path, query))
+            if fault.hang:
+                stopping.wait()
+                return True
+            self.send_response(fault.status)
+            for name, value in fault.headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(fault.body)))
+            self.end_headers()
+            if not fault.drip_s:
+                self.wfile.write(fault.body)
+                return True
+            for byte in fault.body:
+                if stopping.wait(fault.drip_s):
+                    break
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    break
+            return True
 
         def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
+            text = body if isinstance(body, str) else None
+            data = text.encode() if text is not None else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header(
+                "Content-Type", "text/plain" if text is not None else "application/json"
+            )
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -223,6 +313,7 @@ def airflow_wire(wire: AirflowWire) -> Iterator[AirflowWire]:
     try:
         yield wire
     finally:
+        stopping.set()
         server.shutdown()
         server.server_close()
         thread.join()

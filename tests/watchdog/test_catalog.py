@@ -12,7 +12,6 @@ import pytest
 
 from observability.watchdog.airflow_api import AirflowAPI
 from observability.watchdog.catalog import DagCatalog
-from observability.watchdog.config import AirflowAuth
 from tests.watchdog.airflow_wire import AirflowWire, airflow_wire
 
 
@@ -27,15 +26,6 @@ def _wire(count: int, major: int = 3) -> AirflowWire:
 def wire(request: pytest.FixtureRequest) -> Iterator[AirflowWire]:
     with airflow_wire(request.param if hasattr(request, "param") else _wire(250)) as served:
         yield served
-
-
-@pytest.fixture
-def api(wire: AirflowWire) -> Iterator[AirflowAPI]:
-    client = AirflowAPI(wire.url, AirflowAuth(kind="none"))
-    _ = client.major
-    wire.reset()
-    yield client
-    client.close()
 
 
 def _offsets(wire: AirflowWire) -> list[int]:

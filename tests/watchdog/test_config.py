@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+import yaml
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from observability.watchdog.config import WatchdogConfigError, load_config
@@ -111,3 +112,79 @@ def test_a_state_set_by_hand_is_marked_failed(event: str, owner: str, task_id: s
         task_reason("Terminating process", [{"event": "failed", "owner": "wd-test"}], "work")
         != MARKED_FAILED
     )
+
+
+_DURATION = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.from_regex(r"\A[0-9]{1,12}(ms|s|m|h|d|w|y)\Z"),
+    st.sampled_from([".inf", "-.inf", ".nan", "1e400", "0", "-5", "5 m", "1h30m", "", "true"]),
+)
+_KEYS = st.sampled_from(
+    [
+        "interval",
+        "lookback",
+        "request_timeout",
+        "pass_timeout",
+        "dag_list_refresh",
+        "limits.stuck_after",
+        "limits.anomaly_floor",
+        "limits.report_grace",
+        "limits.overdue_grace",
+        "limits.running.0.limit",
+        "deadlines.0.interval",
+    ]
+)
+
+
+def _config_text(key: str, value: object) -> str:
+    text = value if isinstance(value, str) and value else repr(value)
+    data: dict[str, object] = {
+        "airflow": [{"name": "a", "url": "http://a"}],
+        "limits": {"running": [{"dag": "d_*", "limit": "1h"}]},
+        "deadlines": [{"dag": "d", "reference": "queued_at", "interval": "1h"}],
+    }
+    *path, last = key.split(".")
+    node: object = data
+    for part in path:
+        node = node.setdefault(part, {}) if isinstance(node, dict) else node[int(part)]  # type: ignore[index]
+    assert isinstance(node, dict)
+    node[last] = "__VALUE__"
+    return yaml.safe_dump(data).replace("__VALUE__", text)
+
+
+@settings(max_examples=50)
+@given(key=_KEYS, value=_DURATION)
+def test_any_duration_is_usable_or_an_error_naming_its_key(key: str, value: object) -> None:
+    """A duration that loads can move a date (the detectors do ``now - limit``); one that
+    cannot (negative, not finite, beyond the calendar) is an error naming the key."""
+    import tempfile
+    from datetime import datetime, timedelta, timezone
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "w.yaml"
+        path.write_text(_config_text(key, value), encoding="utf-8")
+        try:
+            config = load_config(path)
+        except WatchdogConfigError as exc:
+            assert key in str(exc) or key.rsplit(".", 1)[0] in str(exc)
+            return
+    now = datetime.now(timezone.utc)
+    for seconds in (
+        config.interval, config.lookback, config.limits.stuck_after, config.limits.anomaly_floor,
+        config.limits.report_grace, config.limits.overdue_grace,
+        config.limits.running[0].limit, config.deadlines[0].interval,
+    ):  # fmt: skip
+        _ = now - timedelta(seconds=seconds), now + timedelta(seconds=seconds)
+
+
+def test_an_audit_record_of_any_length_is_read_in_bounded_time() -> None:
+    """``mark...fail`` backtracks over a long name: a megabyte of ``mark`` took minutes."""
+    import time
+
+    from observability.watchdog.reasons import HEARTBEAT_LOST, task_reason
+
+    started = time.monotonic()
+    records = [{"event": "mark" * 250_000, "owner": "x"}, {"event": "zombie" * 100_000}]
+    assert task_reason("", records, "work") == HEARTBEAT_LOST
+    assert time.monotonic() - started < 2

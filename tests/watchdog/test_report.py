@@ -13,6 +13,7 @@ from observability.events import Event, EventType
 from observability.gcp import Endpoint, logging_client
 from observability.watchdog.facts import Environment, Fact, task_log_url, try_identity
 from observability.watchdog.report import Reporter
+from tests.support.cloud_logging import read_events
 
 ENVIRONMENT = Environment("obs-test", "http://airflow", "", "europe-west1")
 
@@ -98,3 +99,26 @@ def test_only_a_fact_about_a_try_links_one() -> None:
     assert try_fact.event(ENVIRONMENT, None).log_url is None  # which UI is unknown
     run_fact = Fact(EventType.DAG_RUN_FAILED, ("d", "r"), now, dag_id="d", run_id="r")
     assert run_fact.event(ENVIRONMENT, "3.3.2").log_url is None
+
+
+def test_a_fact_dated_in_the_future_is_written_as_of_now_and_costs_no_other(
+    emulator: Endpoint, project: str, emulator_env: dict[str, str]
+) -> None:
+    """Cloud Logging refuses an entry more than a day ahead: Airflow's odd date must not
+    cost the fact, nor the others written with it."""
+    environment = Environment("obs-test", "http://airflow", project, "europe-west1")
+    now = datetime.now(timezone.utc)
+    ahead = {"a": timedelta(0), "far": timedelta(days=3000), "b": timedelta(minutes=5)}
+    facts = [
+        Fact(EventType.DAG_PAUSED, (dag,), now + delta, dag_id=dag) for dag, delta in ahead.items()
+    ]
+    reporter = Reporter(environment, logging_client(project, emulator), project)
+    try:
+        assert len(reporter.write(facts, "3.3.2")) == 3
+        assert reporter.flush()
+    finally:
+        reporter.close()
+    stamps = {event["dag_id"]: event["entry"].timestamp for event in read_events(emulator, project)}
+    assert set(stamps) == {"a", "far", "b"}
+    assert stamps["b"] == now + ahead["b"]
+    assert stamps["far"] < now + timedelta(minutes=1)
