@@ -91,28 +91,18 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
-async def post_json(
-    client: httpx.AsyncClient,
-    url: str,
-    body: Any,
-    service: str,
-    headers: dict[str, str] | None = None,
-    auth: httpx.Auth | None = None,
-) -> httpx.Response:
-    """POST JSON and classify the outcome; transport failures become retryable errors."""
-    return await request_json(client, "POST", url, body, service, headers, auth)
-
-
 async def request_json(
     client: httpx.AsyncClient,
-    method: str,
     url: str,
     body: Any,
     service: str,
     headers: dict[str, str] | None = None,
     auth: httpx.Auth | None = None,
+    *,
+    method: str = "POST",
 ) -> httpx.Response:
-    """Send a JSON request (no body when ``body`` is None) and classify the outcome."""
+    """Send a JSON request (no body when ``body`` is None) and classify the outcome;
+    transport failures become retryable errors."""
     options: dict[str, Any] = {"headers": headers}
     if body is not None:
         options["json"] = body

@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from observability.router.notice import Notice
-from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.base import Integration, read_secret, request_json
 from observability.router.templates import Templates
 
 TEXT_LIMIT = 4096
@@ -70,7 +70,7 @@ class GoogleChat(Integration):
         ]
         if cards:
             body["cardsV2"] = cards[:MAX_CARDS]
-        await post_json(client, str(url), body, "google_chat")
+        await request_json(client, str(url), body, "google_chat")
 
 
 def cause_card(fingerprint: str, cause: dict[str, Any]) -> dict[str, Any]:

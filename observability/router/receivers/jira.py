@@ -213,7 +213,7 @@ class Jira(Integration):
     async def _search(self, client: httpx.AsyncClient, jql: str) -> dict[str, Any] | None:
         body = {"jql": jql, "maxResults": 2, "fields": ["status"]}
         response = await request_json(
-            client, "POST", self.search_url, body, "jira", self.headers, self.auth
+            client, self.search_url, body, "jira", self.headers, self.auth
         )
         issues = _json(response).get("issues") or []
         return issues[0] if issues and isinstance(issues[0], dict) and "key" in issues[0] else None
@@ -240,7 +240,7 @@ class Jira(Integration):
         self, client: httpx.AsyncClient, method: str, path: str, body: Any
     ) -> httpx.Response:
         url = f"{self.api_url}/{path}"
-        return await request_json(client, method, url, body, "jira", self.headers, self.auth)
+        return await request_json(client, url, body, "jira", self.headers, self.auth, method=method)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from observability.router.notice import Notice
-from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.base import Integration, read_secret, request_json
 from observability.router.templates import Markup, Templates
 
 TEXT_LIMIT = 20_000
@@ -74,7 +74,7 @@ class _TeamsWebhook(Integration):
         """The JSON body Teams expects for ``notice``."""
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
-        await post_json(client, self.url, self.payload(notice), self.kind)
+        await request_json(client, self.url, self.payload(notice), self.kind)
 
 
 class MSTeamsV2(_TeamsWebhook):

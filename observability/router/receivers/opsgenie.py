@@ -210,4 +210,6 @@ class Opsgenie(Integration):
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
         for method, url, body in self.requests(notice):
-            await request_json(client, method, url, body, "opsgenie", self.headers, self.auth)
+            await request_json(
+                client, url, body, "opsgenie", self.headers, self.auth, method=method
+            )

@@ -26,8 +26,8 @@ from observability.router.receivers.base import (
     Integration,
     Progress,
     Unrecorded,
-    post_json,
     read_secret,
+    request_json,
 )
 from observability.router.templates import Templates
 
@@ -191,7 +191,7 @@ class PagerDuty(Integration):
             if progress.accepted(part):
                 continue
             try:
-                await post_json(client, self.url, event, "pagerduty")
+                await request_json(client, self.url, event, "pagerduty")
             except DeliveryError as exc:
                 if exc.retryable or exc.reason == FailureReason.AUTH:
                     raise  # later events would meet the same answer

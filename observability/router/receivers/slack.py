@@ -15,7 +15,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from observability.router.notice import Notice
-from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.base import Integration, read_secret, request_json
 from observability.router.templates import Templates
 
 SECTION_LIMIT = 3000
@@ -74,7 +74,7 @@ class Slack(Integration):
         return body
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
-        await post_json(client, self.url, self.payload(notice), "slack")
+        await request_json(client, self.url, self.payload(notice), "slack")
 
 
 def _section(text: str) -> dict[str, Any]:

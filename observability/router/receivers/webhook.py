@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from observability.router.notice import Notice
-from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.base import Integration, read_secret, request_json
 from observability.router.receivers.http_config import HttpConfig, http_auth
 from observability.router.templates import Templates
 
@@ -63,4 +63,4 @@ class Webhook(Integration):
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
         body = v4_payload(notice, self.config.max_alerts)
-        await post_json(client, self.url, body, "webhook", headers=self.headers, auth=self.auth)
+        await request_json(client, self.url, body, "webhook", headers=self.headers, auth=self.auth)
