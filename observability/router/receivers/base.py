@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -172,17 +172,29 @@ class Unrecorded:
         return None
 
 
-class Integration(ABC):
-    """One entry of a receiver's ``*_configs`` list, ready to send."""
+class IntegrationConfig(Protocol):
+    """What every entry of a receiver's ``*_configs`` list says: whether resolved alerts are
+    sent too."""
+
+    @property
+    def send_resolved(self) -> bool: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=IntegrationConfig)
+
+
+class Integration(ABC, Generic[ConfigT]):
+    """One entry of a receiver's ``*_configs`` list, ready to send; ``config`` is that entry."""
 
     kind: ClassVar[str]
     markup: ClassVar[Markup] = "text"
     """How the channel marks text up: values are escaped for it (``templates.Markup``)."""
 
-    def __init__(self, receiver: str, index: int, send_resolved: bool, templates: Templates):
+    def __init__(self, receiver: str, index: int, config: ConfigT, templates: Templates):
         self.receiver = receiver
         self.index = index
-        self.send_resolved = send_resolved
+        self.config = config
+        self.send_resolved = config.send_resolved
         self.templates = templates
 
     @property

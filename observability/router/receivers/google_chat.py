@@ -35,7 +35,7 @@ class GoogleChatConfig(BaseModel):
     thread_by_group: bool = True
 
 
-class GoogleChat(Integration):
+class GoogleChat(Integration[GoogleChatConfig]):
     kind = "google_chat"
     markup = "mrkdwn"
 
@@ -47,8 +47,7 @@ class GoogleChat(Integration):
         templates: Templates,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         self.url = read_secret(config.url, config.url_file, None, "url", base_dir)
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:

@@ -95,7 +95,7 @@ def _adf(text: str) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": paragraphs}
 
 
-class Jira(Integration):
+class Jira(Integration[JiraConfig]):
     kind = "jira"
 
     def __init__(
@@ -107,8 +107,7 @@ class Jira(Integration):
         global_url: str | None,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         url = config.api_url or global_url
         if not url:
             raise IntegrationConfigError("api_url", "no global Jira Cloud URL set (jira_api_url)")

@@ -84,7 +84,7 @@ def severity_of(text: str) -> str:
     return value if value in SEVERITIES else "error"
 
 
-class PagerDuty(Integration):
+class PagerDuty(Integration[PagerDutyConfig]):
     kind = "pagerduty"
 
     def __init__(
@@ -96,8 +96,7 @@ class PagerDuty(Integration):
         global_url: str | None,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         self.routing_key = read_secret(
             config.routing_key, config.routing_key_file, None, "routing_key", base_dir
         )

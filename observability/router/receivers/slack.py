@@ -39,7 +39,7 @@ class SlackConfig(BaseModel):
     text: str = "{% include 'slack.text' %}"
 
 
-class Slack(Integration):
+class Slack(Integration[SlackConfig]):
     kind = "slack"
     markup = "mrkdwn"
 
@@ -52,8 +52,7 @@ class Slack(Integration):
         global_url: SecretStr | None,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         self.url = read_secret(config.api_url, config.api_url_file, global_url, "api_url", base_dir)
 
     def payload(self, notice: Notice) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def v4_payload(notice: Notice, max_alerts: int = 0) -> dict[str, Any]:
     }
 
 
-class Webhook(Integration):
+class Webhook(Integration[WebhookConfig]):
     kind = "webhook"
 
     def __init__(
@@ -56,8 +56,7 @@ class Webhook(Integration):
         templates: Templates,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         self.url = read_secret(config.url, config.url_file, None, "url", base_dir)
         self.headers, self.auth = http_auth(config.http_config, base_dir)
 
