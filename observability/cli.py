@@ -375,12 +375,7 @@ def _newest(project: str | None, query_filter: str, limit: int, settings: Settin
     from google.cloud.logging import DESCENDING
 
     from observability.gcp import logging_client
-    from observability.waiting import (
-        Unanswered,
-        credentials_problem,
-        exit_abandoning,
-        waiting_for,
-    )
+    from observability.waiting import answered_or_exit
 
     query: list[str] = []
 
@@ -393,28 +388,25 @@ def _newest(project: str | None, query_filter: str, limit: int, settings: Settin
         )
         return list(found)
 
-    try:
-        return waiting_for(
-            f"Cloud Logging at {settings.emulator or 'logging.googleapis.com'}",
-            newest,
-            settings.api_timeout_s,
-            say=lambda line: err_console.print(line, highlight=False),
-            check="that it runs and is reachable (COMPOSER_OBS_EMULATOR for the emulator), "
-            "or raise COMPOSER_OBS_API_TIMEOUT_S",
-        )
-    except Unanswered as exc:
-        _fail(str(exc))
-        exit_abandoning(EXIT_USER_ERROR)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    except GoogleAPIError as exc:
-        reason = getattr(exc, "message", None) or str(exc)
-        raise _fail(f"Cloud Logging refused the query [{' AND '.join(query)}]: {reason}") from None
-    except Exception as exc:
-        problem = credentials_problem(exc)
-        if problem is None:
-            raise
-        raise _fail(problem) from None
+    def refusal(exc: Exception) -> str | None:
+        if isinstance(exc, ValueError):
+            return str(exc)
+        if isinstance(exc, GoogleAPIError):
+            reason = getattr(exc, "message", None) or str(exc)
+            return f"Cloud Logging refused the query [{' AND '.join(query)}]: {reason}"
+        return None
+
+    return answered_or_exit(
+        f"Cloud Logging at {settings.emulator or 'logging.googleapis.com'}",
+        newest,
+        settings.api_timeout_s,
+        say=lambda line: err_console.print(line, highlight=False),
+        fail=_fail,
+        code=EXIT_USER_ERROR,
+        refusal=refusal,
+        check="that it runs and is reachable (COMPOSER_OBS_EMULATOR for the emulator), "
+        "or raise COMPOSER_OBS_API_TIMEOUT_S",
+    )
 
 
 def _spool_depth(settings: Settings, out: Console) -> None:

@@ -10,8 +10,9 @@ pay it at import time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from observability import __version__
 from observability.settings import Settings, load_settings
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from google.cloud.logging_v2.services.config_service_v2 import ConfigServiceV2Client
     from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
     from google.cloud.logging_v2.services.metrics_service_v2 import MetricsServiceV2Client
+
+_Client = TypeVar("_Client")
 
 EMULATOR_PROJECT = "local-project"
 """Project id used against the emulator when none is configured."""
@@ -94,6 +97,36 @@ def _channel(endpoint: Endpoint) -> grpc.Channel:
     )
 
 
+def _grpc_client(
+    client: Callable[..., _Client], transport: Callable[..., Any], endpoint: Endpoint | None
+) -> _Client:
+    """A generated gRPC client: Google's own channel for Google, the emulator's insecure
+    channel (built here, through ``transport``) for the emulator."""
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return client(client_info=client_info())
+    return client(transport=transport(channel=_channel(endpoint), client_info=client_info()))
+
+
+def _rest_client(client: Callable[..., _Client], endpoint: Endpoint | None) -> _Client:
+    """A generated client over REST, which reaches the emulator's ``http://`` URL as it is."""
+    endpoint = endpoint or Endpoint.from_settings()
+    if not endpoint.emulated:
+        return client(transport="rest", client_info=client_info())
+    return client(transport="rest", **_emulator_rest(endpoint))
+
+
+def _emulator_rest(endpoint: Endpoint) -> dict[str, Any]:
+    """A REST client's options for the emulator: its ``http://`` URL as it is, no credentials."""
+    from google.auth.credentials import AnonymousCredentials
+
+    return {
+        "credentials": AnonymousCredentials(),
+        "client_options": {"api_endpoint": endpoint.http_url},
+        "client_info": client_info(),
+    }
+
+
 def logging_api(endpoint: Endpoint | None = None) -> LoggingServiceV2Client:
     """The generated (GAPIC) Logging client: WriteLogEntries, ListLogEntries over gRPC."""
     from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
@@ -101,14 +134,7 @@ def logging_api(endpoint: Endpoint | None = None) -> LoggingServiceV2Client:
         LoggingServiceV2GrpcTransport,
     )
 
-    endpoint = endpoint or Endpoint.from_settings()
-    if not endpoint.emulated:
-        return LoggingServiceV2Client(client_info=client_info())
-    return LoggingServiceV2Client(
-        transport=LoggingServiceV2GrpcTransport(
-            channel=_channel(endpoint), client_info=client_info()
-        )
-    )
+    return _grpc_client(LoggingServiceV2Client, LoggingServiceV2GrpcTransport, endpoint)
 
 
 def metrics_api(endpoint: Endpoint | None = None) -> MetricsServiceV2Client:
@@ -118,14 +144,7 @@ def metrics_api(endpoint: Endpoint | None = None) -> MetricsServiceV2Client:
         MetricsServiceV2GrpcTransport,
     )
 
-    endpoint = endpoint or Endpoint.from_settings()
-    if not endpoint.emulated:
-        return MetricsServiceV2Client(client_info=client_info())
-    return MetricsServiceV2Client(
-        transport=MetricsServiceV2GrpcTransport(
-            channel=_channel(endpoint), client_info=client_info()
-        )
-    )
+    return _grpc_client(MetricsServiceV2Client, MetricsServiceV2GrpcTransport, endpoint)
 
 
 def config_api(endpoint: Endpoint | None = None) -> ConfigServiceV2Client:
@@ -135,14 +154,7 @@ def config_api(endpoint: Endpoint | None = None) -> ConfigServiceV2Client:
         ConfigServiceV2GrpcTransport,
     )
 
-    endpoint = endpoint or Endpoint.from_settings()
-    if not endpoint.emulated:
-        return ConfigServiceV2Client(client_info=client_info())
-    return ConfigServiceV2Client(
-        transport=ConfigServiceV2GrpcTransport(
-            channel=_channel(endpoint), client_info=client_info()
-        )
-    )
+    return _grpc_client(ConfigServiceV2Client, ConfigServiceV2GrpcTransport, endpoint)
 
 
 def logging_client(
@@ -156,7 +168,6 @@ def logging_client(
     channels, so against the emulator its three API adapters (entries, metrics, sinks) are
     built on insecure GAPIC clients instead (the adapter classes are the library's own).
     """
-    from google.auth.credentials import AnonymousCredentials
     from google.cloud.logging import Client
     from google.cloud.logging_v2 import _gapic
 
@@ -164,13 +175,7 @@ def logging_client(
     project = project or project_id(endpoint=endpoint)
     if not endpoint.emulated:
         return Client(project=project, _use_grpc=transport == "grpc", client_info=client_info())
-    client = Client(
-        project=project,
-        credentials=AnonymousCredentials(),
-        _use_grpc=transport == "grpc",
-        client_info=client_info(),
-        client_options={"api_endpoint": endpoint.http_url},
-    )
+    client = Client(project=project, _use_grpc=transport == "grpc", **_emulator_rest(endpoint))
     if transport == "grpc":
         client._logging_api = _gapic._LoggingAPI(logging_api(endpoint), client)
         client._metrics_api = _gapic._MetricsAPI(metrics_api(endpoint), client)
@@ -196,23 +201,9 @@ def dashboards_api(
         DashboardsServiceGrpcTransport,
     )
 
-    endpoint = endpoint or Endpoint.from_settings()
-    if not endpoint.emulated:
-        return DashboardsServiceClient(transport=transport, client_info=client_info())
-    if transport == "rest":
-        from google.auth.credentials import AnonymousCredentials
-
-        return DashboardsServiceClient(
-            transport="rest",
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": endpoint.http_url},
-            client_info=client_info(),
-        )
-    return DashboardsServiceClient(
-        transport=DashboardsServiceGrpcTransport(
-            channel=_channel(endpoint), client_info=client_info()
-        )
-    )
+    if transport == "grpc":
+        return _grpc_client(DashboardsServiceClient, DashboardsServiceGrpcTransport, endpoint)
+    return _rest_client(DashboardsServiceClient, endpoint)
 
 
 if TYPE_CHECKING:
@@ -226,12 +217,7 @@ def monitoring_metric_api(endpoint: Endpoint | None = None) -> MetricServiceClie
         MetricServiceGrpcTransport,
     )
 
-    endpoint = endpoint or Endpoint.from_settings()
-    if not endpoint.emulated:
-        return MetricServiceClient(client_info=client_info())
-    return MetricServiceClient(
-        transport=MetricServiceGrpcTransport(channel=_channel(endpoint), client_info=client_info())
-    )
+    return _grpc_client(MetricServiceClient, MetricServiceGrpcTransport, endpoint)
 
 
 if TYPE_CHECKING:
@@ -248,14 +234,7 @@ def alert_policy_api(endpoint: Endpoint | None = None) -> AlertPolicyServiceClie
         AlertPolicyServiceGrpcTransport,
     )
 
-    endpoint = endpoint or Endpoint.from_settings()
-    if not endpoint.emulated:
-        return AlertPolicyServiceClient(client_info=client_info())
-    return AlertPolicyServiceClient(
-        transport=AlertPolicyServiceGrpcTransport(
-            channel=_channel(endpoint), client_info=client_info()
-        )
-    )
+    return _grpc_client(AlertPolicyServiceClient, AlertPolicyServiceGrpcTransport, endpoint)
 
 
 def notification_channel_api(endpoint: Endpoint | None = None) -> NotificationChannelServiceClient:
@@ -265,13 +244,8 @@ def notification_channel_api(endpoint: Endpoint | None = None) -> NotificationCh
         NotificationChannelServiceGrpcTransport,
     )
 
-    endpoint = endpoint or Endpoint.from_settings()
-    if not endpoint.emulated:
-        return NotificationChannelServiceClient(client_info=client_info())
-    return NotificationChannelServiceClient(
-        transport=NotificationChannelServiceGrpcTransport(
-            channel=_channel(endpoint), client_info=client_info()
-        )
+    return _grpc_client(
+        NotificationChannelServiceClient, NotificationChannelServiceGrpcTransport, endpoint
     )
 
 
@@ -284,17 +258,7 @@ def composer_api(endpoint: Endpoint | None = None) -> EnvironmentsClient:
     the Composer API over HTTP only, and REST needs no TLS trick to reach it."""
     from google.cloud.orchestration.airflow.service_v1 import EnvironmentsClient
 
-    endpoint = endpoint or Endpoint.from_settings()
-    if not endpoint.emulated:
-        return EnvironmentsClient(transport="rest", client_info=client_info())
-    from google.auth.credentials import AnonymousCredentials
-
-    return EnvironmentsClient(
-        transport="rest",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": endpoint.http_url},
-        client_info=client_info(),
-    )
+    return _rest_client(EnvironmentsClient, endpoint)
 
 
 def whole_numbers(value: Any) -> Any:

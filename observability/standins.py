@@ -43,6 +43,21 @@ class Received:
     at: float = field(default_factory=time.monotonic)
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request as a stand-in sees it: header names lower-cased, the body parsed from JSON."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+    def recorded(self, path: str) -> Received:
+        """What a stand-in keeps of this request, under ``path``."""
+        return Received(path, self.query, self.headers, self.body)
+
+
 class Invalid(Exception):
     def __init__(self, status: int, body: Any) -> None:
         super().__init__(str(body))
@@ -72,22 +87,15 @@ class StandIn:
     def accept(self, body: Any) -> tuple[int, Any]:
         raise NotImplementedError
 
-    def respond(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: Any,
-    ) -> tuple[int, Any]:
+    def respond(self, request: Request) -> tuple[int, Any]:
         """Answer one request; by default a POST-only service with ``validate`` and ``accept``.
         Services with several endpoints or authentication override this."""
-        if method != "POST":
+        if request.method != "POST":
             return 405, {"error": "method not allowed"}
-        self.validate(path, query, body)
+        self.validate(request.path, request.query, request.body)
         with self._lock:
-            self.received.append(Received(path, query, headers, body))
-        return self.accept(body)
+            self.received.append(request.recorded(request.path))
+        return self.accept(request.body)
 
     def path(self) -> str:
         return "/"
@@ -112,11 +120,7 @@ class StandIn:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
-                split = urlsplit(self.path)
-                query = parse_qs(split.query)
-                status, answer = service._handle(
-                    self.command, split.path, query, dict(self.headers), raw
-                )
+                status, answer = service._handle(self.command, self.path, dict(self.headers), raw)
                 data = (
                     answer
                     if isinstance(answer, bytes)
@@ -148,13 +152,10 @@ class StandIn:
             self._server = None
 
     def _handle(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        headers: dict[str, str],
-        raw: bytes,
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
     ) -> tuple[int, Any]:
+        """Answer one request: an injected failure first, else ``respond``'s answer, or the
+        status of the ``Invalid`` it raised (recorded in ``rejected``)."""
         with self._lock:
             if self.failures:
                 status = self.failures.pop(0)
@@ -164,10 +165,10 @@ class StandIn:
             body = json.loads(raw) if raw or method == "POST" else None
         except ValueError:
             return 400, "invalid_payload"
+        split = urlsplit(target)
+        headers = {k.lower(): v for k, v in headers.items()}
         try:
-            return self.respond(
-                method, path, query, {k.lower(): v for k, v in headers.items()}, body
-            )
+            return self.respond(Request(method, split.path, parse_qs(split.query), headers, body))
         except Invalid as exc:
             with self._lock:
                 self.rejected.append((exc.status, exc.body))
@@ -262,15 +263,8 @@ class PagerDutyStandIn(StandIn):
     def path(self) -> str:
         return "/v2/enqueue"
 
-    def respond(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: Any,
-    ) -> tuple[int, Any]:
-        if self.rate_limit is not None and method == "POST" and path == self.path():
+    def respond(self, request: Request) -> tuple[int, Any]:
+        if self.rate_limit is not None and request.method == "POST" and request.path == self.path():
             events, seconds = self.rate_limit
             with self._lock:
                 started, count = self._window
@@ -282,7 +276,7 @@ class PagerDutyStandIn(StandIn):
                     self._window = (started, count)
                     return 429, {"status": "throttle event", "message": "Too many requests"}
                 self._window = (started, count + 1)
-        return super().respond(method, path, query, headers, body)
+        return super().respond(request)
 
     def retry_after_for(self, status: int) -> str:
         if status != 429 or self.rate_limit is None:
@@ -500,29 +494,23 @@ class OpsgenieStandIn(StandIn):
     def path(self) -> str:
         return "/"
 
-    def respond(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: Any,
-    ) -> tuple[int, Any]:
+    def respond(self, request: Request) -> tuple[int, Any]:
+        method, headers = request.method, request.headers
         if headers.get("authorization") != f"GenieKey {self.api_key}":
             raise Invalid(401, _opsgenie_answer("Key format is not valid!"))
         if headers.get("content-type", "").split(";")[0] != "application/json":
             raise Invalid(415, _opsgenie_answer("Unsupported media type"))
-        parts = path.strip("/").split("/")
+        parts = request.path.strip("/").split("/")
         if method == "POST" and parts == ["v2", "alerts"]:
-            self._create(body)
+            self._create(request.body)
         elif len(parts) == 4 and parts[:2] == ["v2", "alerts"] and method in ("POST", "PUT"):
-            if query.get("identifierType") != ["alias"]:
+            if request.query.get("identifierType") != ["alias"]:
                 raise Invalid(422, _opsgenie_answer("identifierType must be alias here"))
-            self._update(method, parts[2], parts[3], body)
+            self._update(method, parts[2], parts[3], request.body)
         else:
             raise Invalid(404, _opsgenie_answer("Not found"))
         with self._lock:
-            self.received.append(Received(f"{method} {path}", query, headers, body))
+            self.received.append(request.recorded(f"{method} {request.path}"))
         return 202, _opsgenie_answer("Request will be processed")
 
     def _create(self, body: Any) -> None:
@@ -597,24 +585,17 @@ class JiraStandIn(StandIn):
     def path(self) -> str:
         return "/rest/api/2"
 
-    def respond(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: Any,
-    ) -> tuple[int, Any]:
+    def respond(self, request: Request) -> tuple[int, Any]:
         expected = base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
-        if headers.get("authorization") != f"Basic {expected}":
+        if request.headers.get("authorization") != f"Basic {expected}":
             raise Invalid(401, {"errorMessages": ["You are not authenticated."], "errors": {}})
-        match = re.fullmatch(r"/rest/api/([23])/(.+)", path)
+        match = re.fullmatch(r"/rest/api/([23])/(.+)", request.path)
         if not match:
             raise Invalid(404, {"errorMessages": ["Not found"]})
         version, route = match.groups()
         with self._lock:
-            answer = self._route(method, version, route, body)
-            self.received.append(Received(f"{method} {path}", query, headers, body))
+            answer = self._route(request.method, version, route, request.body)
+            self.received.append(request.recorded(f"{request.method} {request.path}"))
         return answer
 
     def _route(self, method: str, version: str, route: str, body: Any) -> tuple[int, Any]:

@@ -77,6 +77,34 @@ def waiting_for(
     return outcome[0]
 
 
+def answered_or_exit(
+    service: str,
+    work: Callable[[], T],
+    patience: float,
+    say: Callable[[str], None],
+    fail: Callable[[str], BaseException],
+    code: int,
+    refusal: Callable[[Exception], str | None],
+    last_answer: Callable[[], float] | None = None,
+    check: str = "",
+) -> T:
+    """``waiting_for`` in a command: a wait with no answer, missing Google credentials and any
+    error ``refusal`` puts in words end the command with one line, said by ``fail`` (which
+    returns the exception to raise); the unanswered call is abandoned with exit ``code``."""
+    try:
+        return waiting_for(service, work, patience, say, last_answer, check)
+    except Unanswered as exc:
+        fail(str(exc))
+        exit_abandoning(code)
+    except Exception as exc:
+        problem = refusal(exc)
+        if problem is None:
+            problem = credentials_problem(exc)
+        if problem is None:
+            raise
+        raise fail(problem) from None
+
+
 def credentials_problem(exc: BaseException) -> str | None:
     """One line for Google's "no credentials" errors, which otherwise end a command in a
     traceback; None for any other exception."""

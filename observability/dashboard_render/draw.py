@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
@@ -41,6 +41,9 @@ from matplotlib.ticker import MaxNLocator
 
 from observability.dashboard_render.data import DataSet, TileData
 from observability.dashboard_render.text import text_lines
+
+_Item = TypeVar("_Item")
+"""One entry of a listing tile: a series value, a log line, an incident."""
 
 PALETTE: Final = (
     "#1a73e8",
@@ -480,48 +483,66 @@ def _rows(ax: Axes, box: PixelBox, top: float, rows: Sequence[Sequence[tuple[str
 
 
 def _table(canvas: _Canvas, tile: TileData, top: float) -> None:
-    values = _latest_values(tile)
-    ax = canvas.blank_axes(top)
-    if not values:
-        _centred(ax, "; ".join(tile.problems) or "No data", canvas.box.width)
-        return
-    chars = max(int((canvas.box.width - 16 - COLUMNS_PX[-1]) / CHAR_PX), 8)
-    rows = [[(number_text(v), "#202124"), (label[:chars], MUTED)] for label, v in values]
-    _rows(ax, canvas.box, top, [[r[0], ("", ""), r[1]] for r in rows])
+    _listing(
+        canvas,
+        top,
+        _latest_values(tile),
+        "; ".join(tile.problems) or "No data",
+        8,
+        lambda value, chars: [
+            (number_text(value[1]), "#202124"),
+            ("", ""),
+            (value[0][:chars], MUTED),
+        ],
+    )
 
 
 def _logs(canvas: _Canvas, tile: TileData, top: float) -> None:
-    ax = canvas.blank_axes(top)
-    if not tile.logs:
-        _centred(ax, "No log entries in the window", canvas.box.width)
-        return
-    chars = max(int((canvas.box.width - 16 - COLUMNS_PX[-1]) / CHAR_PX), 10)
-    rows = [
-        [
+    _listing(
+        canvas,
+        top,
+        tile.logs,
+        "No log entries in the window",
+        10,
+        lambda line, chars: [
             (line.time.strftime("%H:%M:%S") if line.time else "", MUTED),
             (line.severity, SEVERITY_COLOURS.get(line.severity, MUTED)),
             (line.text[:chars], "#202124"),
-        ]
-        for line in tile.logs
-    ]
-    _rows(ax, canvas.box, top, rows)
+        ],
+    )
 
 
 def _incidents(canvas: _Canvas, tile: TileData, top: float) -> None:
-    ax = canvas.blank_axes(top)
-    if not tile.incidents:
-        _centred(ax, "No incidents", canvas.box.width)
-        return
-    chars = max(int((canvas.box.width - 16 - COLUMNS_PX[-1]) / CHAR_PX), 10)
-    rows = [
-        [
+    _listing(
+        canvas,
+        top,
+        tile.incidents,
+        "No incidents",
+        10,
+        lambda incident, chars: [
             (incident.started.strftime("%m-%d %H:%M") if incident.started else "", MUTED),
             (incident.state, "#d93025" if incident.state == "open" else MUTED),
             (f"{incident.policy} - {incident.condition}"[:chars], "#202124"),
-        ]
-        for incident in tile.incidents
-    ]
-    _rows(ax, canvas.box, top, rows)
+        ],
+    )
+
+
+def _listing(
+    canvas: _Canvas,
+    top: float,
+    items: Sequence[_Item],
+    empty: str,
+    fewest_chars: int,
+    row: Callable[[_Item, int], list[tuple[str, str]]],
+) -> None:
+    """A tile that lists ``items`` a row each (``row`` gets the characters its last, free
+    column has room for, at least ``fewest_chars``), or says ``empty`` when there are none."""
+    ax = canvas.blank_axes(top)
+    if not items:
+        _centred(ax, empty, canvas.box.width)
+        return
+    chars = max(int((canvas.box.width - 16 - COLUMNS_PX[-1]) / CHAR_PX), fewest_chars)
+    _rows(ax, canvas.box, top, [row(item, chars) for item in items])
 
 
 def _text(canvas: _Canvas, tile: TileData, top: float) -> None:

@@ -19,15 +19,15 @@ the task's process group (2.10's ``LocalTaskJob``, 3.x's supervisor) does not en
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from observability.file_lock import held_if_free
 
 ENV_LIFETIME = "COMPOSER_OBS_REPLAY_AFTER_EXIT_S"
 DEFAULT_LIFETIME_S = 300.0
@@ -40,19 +40,9 @@ def _lock_path(spool_dir: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"composer-observability-replayer-{key}.lock"
 
 
-@contextlib.contextmanager
-def _replayer_lock(spool_dir: Path) -> Iterator[int | None]:
-    """The machine's replayer lock for ``spool_dir``: its descriptor if got at once, else None."""
-    descriptor = os.open(_lock_path(spool_dir), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
-            return
-        yield descriptor
-    finally:
-        os.close(descriptor)
+def _replayer_lock(spool_dir: Path) -> contextlib.AbstractContextManager[bool]:
+    """The machine's replayer lock for ``spool_dir``: whether it was got at once."""
+    return held_if_free(os.open(_lock_path(spool_dir), os.O_RDWR | os.O_CREAT, 0o600))
 
 
 def lifetime_s(configured: float | None = None) -> float:
@@ -72,7 +62,7 @@ def start_replayer(spool_dir: Path, lifetime: float) -> int | None:
         return None
     try:
         with _replayer_lock(spool_dir) as held:
-            if held is None:
+            if not held:
                 return None  # a running replayer looks at the spool again before it exits
         process = subprocess.Popen(
             [sys.executable, "-m", "observability.emit.handoff", str(spool_dir)],
@@ -123,7 +113,7 @@ def main(spool_dir: Path) -> int:
     try:
         while True:
             with _replayer_lock(spool_dir) as held:
-                if held is None:
+                if not held:
                     return 0  # another replayer took over
                 _replay_until_empty(deadline)
             waiting = any(spool.files() for spool in spools(load_settings()))

@@ -243,12 +243,7 @@ def _answered(api: Any, work: Callable[[], T]) -> T:
 
     from observability.provision.api import ProvisionError
     from observability.settings import load_settings
-    from observability.waiting import (
-        Unanswered,
-        credentials_problem,
-        exit_abandoning,
-        waiting_for,
-    )
+    from observability.waiting import answered_or_exit
 
     where = api.endpoint.grpc_target or "monitoring.googleapis.com"
     check = (
@@ -256,28 +251,26 @@ def _answered(api: Any, work: Callable[[], T]) -> T:
         if api.endpoint.emulated
         else "the network and the project"
     )
-    try:
-        return waiting_for(
-            f"Cloud Monitoring at {where}",
-            work,
-            load_settings().api_timeout_s,
-            say=lambda line: _ERR.print(line, highlight=False),
-            last_answer=lambda: api.last_answer,
-            check=f"{check}, or raise COMPOSER_OBS_API_TIMEOUT_S",
-        )
-    except Unanswered as exc:
-        _fail(str(exc))
-        exit_abandoning(1)
-    except ProvisionError as exc:
-        raise _fail(str(exc)) from exc
-    except (GoogleAPIError, httpx.HTTPError) as exc:
-        reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        raise _fail(f"Cloud Monitoring at {where} failed: {reason}; check {check}") from None
-    except Exception as exc:
-        problem = credentials_problem(exc)
-        if problem is None:
-            raise
-        raise _fail(problem) from None
+
+    def refusal(exc: Exception) -> str | None:
+        if isinstance(exc, ProvisionError):
+            return str(exc)
+        if isinstance(exc, GoogleAPIError | httpx.HTTPError):
+            reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            return f"Cloud Monitoring at {where} failed: {reason}; check {check}"
+        return None
+
+    return answered_or_exit(
+        f"Cloud Monitoring at {where}",
+        work,
+        load_settings().api_timeout_s,
+        say=lambda line: _ERR.print(line, highlight=False),
+        fail=_fail,
+        code=1,
+        refusal=refusal,
+        last_answer=lambda: api.last_answer,
+        check=f"{check}, or raise COMPOSER_OBS_API_TIMEOUT_S",
+    )
 
 
 @contextmanager

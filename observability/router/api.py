@@ -12,7 +12,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
@@ -70,6 +70,9 @@ async def settled(runtime: RouterRuntime = Depends(admin)) -> RouterRuntime:
 
 
 router = APIRouter()
+
+ListLimit = Annotated[int, Query(ge=1, le=1000)]
+"""How many rows an admin listing (dead letters, rejected requests, audit) answers at most."""
 
 Result = TypeVar("Result")
 
@@ -294,23 +297,19 @@ async def get_incident(incident_id: str, runtime: RouterRuntime = Depends(settle
 
 
 @router.get("/api/v1/dead-letters")
-async def get_dead_letters(
-    runtime: RouterRuntime = Depends(admin), limit: int = Query(default=100, ge=1, le=1000)
-) -> Any:
+async def get_dead_letters(runtime: RouterRuntime = Depends(admin), limit: ListLimit = 100) -> Any:
     return await _read(runtime, lambda connection: dead_letter_list(connection, limit))
 
 
 @router.get("/api/v1/rejected-requests")
 async def get_rejected_requests(
-    runtime: RouterRuntime = Depends(admin), limit: int = Query(default=100, ge=1, le=1000)
+    runtime: RouterRuntime = Depends(admin), limit: ListLimit = 100
 ) -> Any:
     return await _read(runtime, lambda connection: rejected_request_list(connection, limit))
 
 
 @router.get("/api/v1/audit")
-async def get_audit(
-    runtime: RouterRuntime = Depends(admin), limit: int = Query(default=100, ge=1, le=1000)
-) -> Any:
+async def get_audit(runtime: RouterRuntime = Depends(admin), limit: ListLimit = 100) -> Any:
     return await _read(runtime, lambda connection: audit_entries(connection, limit))
 
 

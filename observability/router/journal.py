@@ -34,6 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from observability.file_lock import held_if_free
 from observability.router.waiters import Waiter, answer, take_waiting
 
 log = logging.getLogger(__name__)
@@ -151,15 +152,8 @@ def finished(path: Path) -> Iterator[bool]:
     except FileNotFoundError:
         yield False
         return
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(descriptor)
+    with held_if_free(descriptor) as free:
+        yield free
 
 
 class _Segment:

@@ -20,7 +20,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 _WEEKDAYS = {  # Alertmanager's numbering: sunday = 0
     name.lower(): (index + 1) % 7 for index, name in enumerate(calendar.day_name)
@@ -112,17 +119,28 @@ def day_of_month_range(text: str) -> tuple[int, int]:
 
 
 def month_range(text: str) -> tuple[int, int]:
-    first, last = _range(text, _member(_MONTHS, True, "month"))
-    if first > last:
-        raise ValueError(f"end month {last} is before start month {first}")
-    return first, last
+    return _ordered_range(text, _MONTHS, "month")
 
 
 def year_range(text: str) -> tuple[int, int]:
-    first, last = _range(text, _member({}, True, "year"))
+    return _ordered_range(text, {}, "year")
+
+
+def _ordered_range(text: str, names: Mapping[str, int], what: str) -> tuple[int, int]:
+    """A range of ``what`` (a name or a number) that must not end before it starts."""
+    first, last = _range(text, _member(names, True, what))
     if first > last:
-        raise ValueError(f"end year {last} is before start year {first}")
+        raise ValueError(f"end {what} {last} is before start {what} {first}")
     return first, last
+
+
+_FIELD_RANGES: dict[str, Callable[[str], tuple[int, int]]] = {
+    "weekdays": weekday_range,
+    "days_of_month": day_of_month_range,
+    "months": month_range,
+    "years": year_range,
+}
+"""How each list field of an interval reads one of its ranges."""
 
 
 def _texts(values: Any) -> Any:
@@ -147,30 +165,15 @@ class TimeInterval(BaseModel):
     years: list[str] = Field(default_factory=list)
     location: str = "UTC"
 
-    @field_validator("weekdays", "days_of_month", "months", "years", mode="before")
+    @field_validator(*_FIELD_RANGES, mode="before")
     @classmethod
     def _numbers_as_text(cls, values: Any) -> Any:
         return _texts(values)
 
-    @field_validator("weekdays")
+    @field_validator(*_FIELD_RANGES)
     @classmethod
-    def _weekdays(cls, values: list[str]) -> list[str]:
-        return _checked(values, weekday_range)
-
-    @field_validator("days_of_month")
-    @classmethod
-    def _days(cls, values: list[str]) -> list[str]:
-        return _checked(values, day_of_month_range)
-
-    @field_validator("months")
-    @classmethod
-    def _months(cls, values: list[str]) -> list[str]:
-        return _checked(values, month_range)
-
-    @field_validator("years")
-    @classmethod
-    def _years(cls, values: list[str]) -> list[str]:
-        return _checked(values, year_range)
+    def _ranges(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        return _checked(values, _FIELD_RANGES[info.field_name or ""])
 
     @field_validator("location")
     @classmethod

@@ -24,7 +24,12 @@ from observability.emulator.common.monitoring_filter import (
     MonitoringFilterError,
     compile_monitoring_filter,
 )
-from observability.emulator.common.validation import check_user_labels, invalid, required
+from observability.emulator.common.validation import (
+    check_length,
+    check_user_labels,
+    invalid,
+    required,
+)
 from observability.emulator.descriptors.rules import Lookup, builtin, check_aligner
 from observability.logfilter import FilterError, compile_filter
 
@@ -101,8 +106,7 @@ def _check_metric_filter(
         if required_text:
             raise required(field, "a Monitoring filter naming a metric.type")
         return None
-    if len(text) > MAX_FILTER_CHARS:
-        raise invalid(field, text, f"must not exceed {MAX_FILTER_CHARS} characters")
+    check_length(field, text, MAX_FILTER_CHARS)
     try:
         compiled = compile_monitoring_filter(text)
     except MonitoringFilterError as error:
@@ -242,8 +246,7 @@ def _check_promql(cond: Any, field: str) -> None:
                 "must be a positive multiple of 30 seconds",
             )
     for name, text in (("rule_group", cond.rule_group), ("alert_rule", cond.alert_rule)):
-        if len(text) > MAX_FILTER_CHARS:
-            raise invalid(f"{field}.{name}", text, "must not exceed 2048 characters")
+        check_length(f"{field}.{name}", text, MAX_FILTER_CHARS)
 
 
 def _check_sql(cond: Any, field: str) -> None:
@@ -287,12 +290,7 @@ def _check_documentation(doc: Any) -> None:
                 link.display_name,
                 f"must be non-empty and at most {MAX_LINK_NAME_CHARS} characters",
             )
-        if len(link.url) > MAX_LINK_URL_CHARS:
-            raise invalid(
-                f"{field}.links[{i}].url",
-                link.url,
-                f"must not exceed {MAX_LINK_URL_CHARS} characters",
-            )
+        check_length(f"{field}.links[{i}].url", link.url, MAX_LINK_URL_CHARS)
 
 
 def _check_strategy(policy: Any, kinds: list[str | None]) -> None:
@@ -337,12 +335,9 @@ def validate_policy(policy: Any, descriptors: Lookup = builtin) -> None:
     when provisioning validates offline), against which condition aligners are checked."""
     if not policy.display_name.strip():
         raise required("alert_policy.display_name")
-    if len(policy.display_name) > MAX_DISPLAY_NAME_CHARS:
-        raise invalid(
-            "alert_policy.display_name",
-            policy.display_name,
-            f"is limited to {MAX_DISPLAY_NAME_CHARS} characters",
-        )
+    check_length(
+        "alert_policy.display_name", policy.display_name, MAX_DISPLAY_NAME_CHARS, "is limited to"
+    )
     if policy.HasField("documentation"):
         _check_documentation(policy.documentation)
     check_user_labels(policy.user_labels, "alert_policy.user_labels")

@@ -20,7 +20,12 @@ from typing import Any, Final
 from google.api import label_pb2
 from google.cloud.monitoring_v3.types import NotificationChannel, NotificationChannelDescriptor
 
-from observability.emulator.common.validation import check_user_labels, invalid, required
+from observability.emulator.common.validation import (
+    check_length,
+    check_user_labels,
+    invalid,
+    required,
+)
 
 SENSITIVE_LABELS: Final = frozenset({"password", "auth_token", "service_key"})
 MAX_DISPLAY_NAME_CHARS: Final = 512
@@ -181,18 +186,12 @@ def validate_channel(channel: Any, *, creating: bool) -> ChannelType:
             channel.type_,
             "unknown notification channel type; known: " + ", ".join(sorted(CHANNEL_TYPES)),
         )
-    if len(channel.display_name) > MAX_DISPLAY_NAME_CHARS:
-        raise invalid(
-            f"{field}.display_name",
-            channel.display_name,
-            f"is limited to {MAX_DISPLAY_NAME_CHARS} characters",
-        )
-    if len(channel.description) > MAX_DESCRIPTION_CHARS:
-        raise invalid(
-            f"{field}.description",
-            channel.description,
-            f"may not exceed {MAX_DESCRIPTION_CHARS} characters",
-        )
+    check_length(
+        f"{field}.display_name", channel.display_name, MAX_DISPLAY_NAME_CHARS, "is limited to"
+    )
+    check_length(
+        f"{field}.description", channel.description, MAX_DESCRIPTION_CHARS, "may not exceed"
+    )
     if creating and channel.verification_status != _Verification.VERIFICATION_STATUS_UNSPECIFIED:
         raise invalid(
             f"{field}.verification_status",

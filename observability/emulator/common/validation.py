@@ -36,6 +36,13 @@ def required(field: str, reason: str = "") -> ApiError:
     return ApiError.invalid(f"Field {field} is required{': ' + reason if reason else ''}.")
 
 
+def check_length(field: str, text: str, limit: int, wording: str = "must not exceed") -> None:
+    """Refuse ``text`` longer than ``limit`` characters; ``wording`` is how Google's message
+    for that field puts the limit (``is limited to``, ``may not exceed``, ...)."""
+    if len(text) > limit:
+        raise invalid(field, text, f"{wording} {limit} characters")
+
+
 def check_user_labels(labels: Mapping[str, str], field: str) -> None:
     """User labels: <= 64; keys and values <= 63 characters and 128 bytes, lower-case
     letters (any script), digits, ``_`` and ``-``; keys start with a lower-case letter."""

@@ -111,31 +111,28 @@ def _top_keys(node: Node, text: str) -> set[str] | None:
     return None  # global restrictions, SEARCH(), sample(), cast()...
 
 
+_BUCKET_FLOORS: Final = {
+    "linear_buckets": (("num_finite_buckets", 0), ("width", 0)),
+    "exponential_buckets": (("num_finite_buckets", 0), ("growth_factor", 1), ("scale", 0)),
+}
+"""What each computed bucket shape's parameters must exceed, checked in this order."""
+
+
 def bucket_bounds(options: Any, where: str = "bucket_options") -> list[float]:
     """The finite bucket boundaries of ``BucketOptions``; ``len + 1`` buckets in all."""
     which = options.WhichOneof("options")
     if which is None:
         raise ApiError.invalid(f"{where}: one of linear, exponential or explicit is required")
-    if which == "linear_buckets":
-        linear = options.linear_buckets
-        if linear.num_finite_buckets <= 0:
-            raise ApiError.invalid(f"{where}.linear_buckets.num_finite_buckets: must be > 0")
-        if linear.width <= 0:
-            raise ApiError.invalid(f"{where}.linear_buckets.width: must be > 0")
-        count = linear.num_finite_buckets
+    if which in _BUCKET_FLOORS:
+        shape = getattr(options, which)
+        for name, floor in _BUCKET_FLOORS[which]:
+            if getattr(shape, name) <= floor:
+                raise ApiError.invalid(f"{where}.{which}.{name}: must be > {floor}")
+        count = shape.num_finite_buckets
         _check_count(count + 2, where)
-        return [linear.offset + linear.width * i for i in range(count + 1)]
-    if which == "exponential_buckets":
-        exp = options.exponential_buckets
-        if exp.num_finite_buckets <= 0:
-            raise ApiError.invalid(f"{where}.exponential_buckets.num_finite_buckets: must be > 0")
-        if exp.growth_factor <= 1:
-            raise ApiError.invalid(f"{where}.exponential_buckets.growth_factor: must be > 1")
-        if exp.scale <= 0:
-            raise ApiError.invalid(f"{where}.exponential_buckets.scale: must be > 0")
-        count = exp.num_finite_buckets
-        _check_count(count + 2, where)
-        return [exp.scale * exp.growth_factor**i for i in range(count + 1)]
+        if which == "linear_buckets":
+            return [shape.offset + shape.width * i for i in range(count + 1)]
+        return [shape.scale * shape.growth_factor**i for i in range(count + 1)]
     bounds = list(options.explicit_buckets.bounds)
     if not bounds:
         raise ApiError.invalid(f"{where}.explicit_buckets.bounds: at least one bound is required")

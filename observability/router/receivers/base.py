@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -91,28 +91,18 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
-async def post_json(
-    client: httpx.AsyncClient,
-    url: str,
-    body: Any,
-    service: str,
-    headers: dict[str, str] | None = None,
-    auth: httpx.Auth | None = None,
-) -> httpx.Response:
-    """POST JSON and classify the outcome; transport failures become retryable errors."""
-    return await request_json(client, "POST", url, body, service, headers, auth)
-
-
 async def request_json(
     client: httpx.AsyncClient,
-    method: str,
     url: str,
     body: Any,
     service: str,
     headers: dict[str, str] | None = None,
     auth: httpx.Auth | None = None,
+    *,
+    method: str = "POST",
 ) -> httpx.Response:
-    """Send a JSON request (no body when ``body`` is None) and classify the outcome."""
+    """Send a JSON request (no body when ``body`` is None) and classify the outcome;
+    transport failures become retryable errors."""
     options: dict[str, Any] = {"headers": headers}
     if body is not None:
         options["json"] = body
@@ -182,17 +172,29 @@ class Unrecorded:
         return None
 
 
-class Integration(ABC):
-    """One entry of a receiver's ``*_configs`` list, ready to send."""
+class IntegrationConfig(Protocol):
+    """What every entry of a receiver's ``*_configs`` list says: whether resolved alerts are
+    sent too."""
+
+    @property
+    def send_resolved(self) -> bool: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=IntegrationConfig)
+
+
+class Integration(ABC, Generic[ConfigT]):
+    """One entry of a receiver's ``*_configs`` list, ready to send; ``config`` is that entry."""
 
     kind: ClassVar[str]
     markup: ClassVar[Markup] = "text"
     """How the channel marks text up: values are escaped for it (``templates.Markup``)."""
 
-    def __init__(self, receiver: str, index: int, send_resolved: bool, templates: Templates):
+    def __init__(self, receiver: str, index: int, config: ConfigT, templates: Templates):
         self.receiver = receiver
         self.index = index
-        self.send_resolved = send_resolved
+        self.config = config
+        self.send_resolved = config.send_resolved
         self.templates = templates
 
     @property

@@ -65,7 +65,7 @@ class SmtpDefaults(BaseModel):
     require_tls: bool = True
 
 
-class Email(Integration):
+class Email(Integration[EmailConfig]):
     kind = "email"
 
     def __init__(
@@ -77,8 +77,7 @@ class Email(Integration):
         defaults: SmtpDefaults,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         smarthost = config.smarthost or defaults.smarthost
         if not smarthost:
             raise IntegrationConfigError(

@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from observability.router.notice import Notice
-from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.base import Integration, read_secret, request_json
 from observability.router.templates import Templates
 
 TEXT_LIMIT = 4096
@@ -35,7 +35,7 @@ class GoogleChatConfig(BaseModel):
     thread_by_group: bool = True
 
 
-class GoogleChat(Integration):
+class GoogleChat(Integration[GoogleChatConfig]):
     kind = "google_chat"
     markup = "mrkdwn"
 
@@ -47,8 +47,7 @@ class GoogleChat(Integration):
         templates: Templates,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         self.url = read_secret(config.url, config.url_file, None, "url", base_dir)
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
@@ -70,7 +69,7 @@ class GoogleChat(Integration):
         ]
         if cards:
             body["cardsV2"] = cards[:MAX_CARDS]
-        await post_json(client, str(url), body, "google_chat")
+        await request_json(client, str(url), body, "google_chat")
 
 
 def cause_card(fingerprint: str, cause: dict[str, Any]) -> dict[str, Any]:

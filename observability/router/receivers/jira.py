@@ -95,7 +95,7 @@ def _adf(text: str) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": paragraphs}
 
 
-class Jira(Integration):
+class Jira(Integration[JiraConfig]):
     kind = "jira"
 
     def __init__(
@@ -107,8 +107,7 @@ class Jira(Integration):
         global_url: str | None,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         url = config.api_url or global_url
         if not url:
             raise IntegrationConfigError("api_url", "no global Jira Cloud URL set (jira_api_url)")
@@ -213,7 +212,7 @@ class Jira(Integration):
     async def _search(self, client: httpx.AsyncClient, jql: str) -> dict[str, Any] | None:
         body = {"jql": jql, "maxResults": 2, "fields": ["status"]}
         response = await request_json(
-            client, "POST", self.search_url, body, "jira", self.headers, self.auth
+            client, self.search_url, body, "jira", self.headers, self.auth
         )
         issues = _json(response).get("issues") or []
         return issues[0] if issues and isinstance(issues[0], dict) and "key" in issues[0] else None
@@ -240,7 +239,7 @@ class Jira(Integration):
         self, client: httpx.AsyncClient, method: str, path: str, body: Any
     ) -> httpx.Response:
         url = f"{self.api_url}/{path}"
-        return await request_json(client, method, url, body, "jira", self.headers, self.auth)
+        return await request_json(client, url, body, "jira", self.headers, self.auth, method=method)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

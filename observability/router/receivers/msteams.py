@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from observability.router.notice import Notice
-from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.base import Integration, read_secret, request_json
 from observability.router.templates import Markup, Templates
 
 TEXT_LIMIT = 20_000
@@ -45,22 +45,23 @@ class MSTeamsConfig(MSTeamsV2Config):
     text: str = "{% include 'msteams.text' %}"
 
 
-class _TeamsWebhook(Integration):
+_TeamsConfig = TypeVar("_TeamsConfig", bound=MSTeamsV2Config)
+
+
+class _TeamsWebhook(Integration[_TeamsConfig]):
     """What both Teams integrations share: the secret URL, rendering, posting."""
 
     markup = "markdown"
-    config: MSTeamsV2Config
 
     def __init__(
         self,
         receiver: str,
         index: int,
-        config: MSTeamsV2Config,
+        config: _TeamsConfig,
         templates: Templates,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         self.url = read_secret(
             config.webhook_url, config.webhook_url_file, None, "webhook_url", base_dir
         )
@@ -74,10 +75,10 @@ class _TeamsWebhook(Integration):
         """The JSON body Teams expects for ``notice``."""
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
-        await post_json(client, self.url, self.payload(notice), self.kind)
+        await request_json(client, self.url, self.payload(notice), self.kind)
 
 
-class MSTeamsV2(_TeamsWebhook):
+class MSTeamsV2(_TeamsWebhook[MSTeamsV2Config]):
     kind = "msteamsv2"
 
     def payload(self, notice: Notice) -> dict[str, Any]:
@@ -117,9 +118,8 @@ class MSTeamsV2(_TeamsWebhook):
         }
 
 
-class MSTeams(_TeamsWebhook):
+class MSTeams(_TeamsWebhook[MSTeamsConfig]):
     kind = "msteams"
-    config: MSTeamsConfig
 
     def payload(self, notice: Notice) -> dict[str, Any]:
         """Alertmanager's MessageCard (the connector needs a summary or a text)."""

@@ -100,7 +100,7 @@ def _split(text: str) -> list[str]:
     return [item for item in text.strip().split(",") if item]
 
 
-class Opsgenie(Integration):
+class Opsgenie(Integration[OpsgenieConfig]):
     kind = "opsgenie"
 
     def __init__(
@@ -113,8 +113,7 @@ class Opsgenie(Integration):
         global_url: str | None,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         key = read_secret(config.api_key, config.api_key_file, global_key, "api_key", base_dir)
         url = config.api_url or global_url or DEFAULT_API_URL
         self.api_url = url if url.endswith("/") else url + "/"
@@ -210,4 +209,6 @@ class Opsgenie(Integration):
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
         for method, url, body in self.requests(notice):
-            await request_json(client, method, url, body, "opsgenie", self.headers, self.auth)
+            await request_json(
+                client, url, body, "opsgenie", self.headers, self.auth, method=method
+            )

@@ -26,8 +26,8 @@ from observability.router.receivers.base import (
     Integration,
     Progress,
     Unrecorded,
-    post_json,
     read_secret,
+    request_json,
 )
 from observability.router.templates import Templates
 
@@ -84,7 +84,7 @@ def severity_of(text: str) -> str:
     return value if value in SEVERITIES else "error"
 
 
-class PagerDuty(Integration):
+class PagerDuty(Integration[PagerDutyConfig]):
     kind = "pagerduty"
 
     def __init__(
@@ -96,8 +96,7 @@ class PagerDuty(Integration):
         global_url: str | None,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         self.routing_key = read_secret(
             config.routing_key, config.routing_key_file, None, "routing_key", base_dir
         )
@@ -191,7 +190,7 @@ class PagerDuty(Integration):
             if progress.accepted(part):
                 continue
             try:
-                await post_json(client, self.url, event, "pagerduty")
+                await request_json(client, self.url, event, "pagerduty")
             except DeliveryError as exc:
                 if exc.retryable or exc.reason == FailureReason.AUTH:
                     raise  # later events would meet the same answer

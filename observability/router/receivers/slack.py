@@ -15,7 +15,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from observability.router.notice import Notice
-from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.base import Integration, read_secret, request_json
 from observability.router.templates import Templates
 
 SECTION_LIMIT = 3000
@@ -39,7 +39,7 @@ class SlackConfig(BaseModel):
     text: str = "{% include 'slack.text' %}"
 
 
-class Slack(Integration):
+class Slack(Integration[SlackConfig]):
     kind = "slack"
     markup = "mrkdwn"
 
@@ -52,8 +52,7 @@ class Slack(Integration):
         global_url: SecretStr | None,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         self.url = read_secret(config.api_url, config.api_url_file, global_url, "api_url", base_dir)
 
     def payload(self, notice: Notice) -> dict[str, Any]:
@@ -74,7 +73,7 @@ class Slack(Integration):
         return body
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
-        await post_json(client, self.url, self.payload(notice), "slack")
+        await request_json(client, self.url, self.payload(notice), "slack")
 
 
 def _section(text: str) -> dict[str, Any]:

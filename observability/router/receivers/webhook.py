@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from observability.router.notice import Notice
-from observability.router.receivers.base import Integration, post_json, read_secret
+from observability.router.receivers.base import Integration, read_secret, request_json
 from observability.router.receivers.http_config import HttpConfig, http_auth
 from observability.router.templates import Templates
 
@@ -45,7 +45,7 @@ def v4_payload(notice: Notice, max_alerts: int = 0) -> dict[str, Any]:
     }
 
 
-class Webhook(Integration):
+class Webhook(Integration[WebhookConfig]):
     kind = "webhook"
 
     def __init__(
@@ -56,11 +56,10 @@ class Webhook(Integration):
         templates: Templates,
         base_dir: Path,
     ) -> None:
-        super().__init__(receiver, index, config.send_resolved, templates)
-        self.config = config
+        super().__init__(receiver, index, config, templates)
         self.url = read_secret(config.url, config.url_file, None, "url", base_dir)
         self.headers, self.auth = http_auth(config.http_config, base_dir)
 
     async def send(self, notice: Notice, client: httpx.AsyncClient) -> None:
         body = v4_payload(notice, self.config.max_alerts)
-        await post_json(client, self.url, body, "webhook", headers=self.headers, auth=self.auth)
+        await request_json(client, self.url, body, "webhook", headers=self.headers, auth=self.auth)
