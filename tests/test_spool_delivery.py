@@ -163,7 +163,7 @@ def test_a_replayer_delivers_the_spool_exits_and_is_never_doubled(
     spool = _spooled(project, Path(emulator_env["COMPOSER_OBS_SPOOL_DIR"]), 30, per_file=10)
     assert start_replayer(spool.directory, lifetime=0) is None  # switched off
     with handoff._replayer_lock(spool.directory) as held:
-        assert held is not None
+        assert held
         assert start_replayer(spool.directory, lifetime=60) is None  # one runs: it will look
     pid = start_replayer(spool.directory, lifetime=60)
     assert pid is not None
