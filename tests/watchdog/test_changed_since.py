@@ -8,15 +8,13 @@ those changed in it that ended before (a state set by hand on an old try) from t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from observability.watchdog.airflow_api import AirflowAPI
-from observability.watchdog.config import AirflowAuth
-from tests.watchdog.airflow_wire import AirflowWire, airflow_wire
+from tests.watchdog.airflow_wire import AirflowWire
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
 SINCE = NOW - timedelta(hours=6)
@@ -52,21 +50,6 @@ def _seed(wire: AirflowWire, kind: str, failed_in_window: int) -> None:
     records.append(_record(kind, 90001, "failed", long_ago, long_ago))  # old news
     for number in range(90002, 90052):
         records.append(_record(kind, number, "success", NOW, NOW))
-
-
-@pytest.fixture
-def wire() -> Iterator[AirflowWire]:
-    with airflow_wire(AirflowWire()) as served:
-        yield served
-
-
-@pytest.fixture
-def api(wire: AirflowWire) -> Iterator[AirflowAPI]:
-    client = AirflowAPI(wire.url, AirflowAuth(kind="none"))
-    _ = client.major
-    wire.reset()
-    yield client
-    client.close()
 
 
 def _read(api: AirflowAPI, kind: str) -> set[str]:
