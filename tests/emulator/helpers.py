@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
 from google.cloud.logging_v2.types import LogEntry
 from google.protobuf import json_format
 
 from observability.gcp import Endpoint
+
+
+class _GoogleClient(Protocol):
+    @property
+    def transport(self) -> Any: ...
+
+
+Client = TypeVar("Client", bound=_GoogleClient)
+
+
+def closed_at_end(client: Client) -> Iterator[Client]:
+    """A fixture's body for a Google client: yields it, then closes its channel (a gRPC
+    channel left open holds threads until the interpreter exits)."""
+    yield client
+    client.transport.close()
+
 
 ALL_TIME = 'timestamp>="2000-01-01T00:00:00Z"'
 """A filter that matches every entry's time; keeps the hand-written clients' 24 h default off."""

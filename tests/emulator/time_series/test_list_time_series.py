@@ -200,33 +200,21 @@ def test_align_rate_and_count(
 ) -> None:
     base = counted
     filter_ = f'metric.type = "{USER}failures" AND metric.label.dag_id = "a"'
-    rate = series(
-        monitoring,
-        project,
-        filter_,
-        base,
-        base + timedelta(minutes=2),
-        aggregation={
+
+    def aligned(aligner: str, reducer: str) -> list[Any]:
+        """The two minutes from ``base`` in one 120 s window."""
+        aggregation = {
             "alignment_period": {"seconds": 120},
-            "per_series_aligner": "ALIGN_RATE",
-            "cross_series_reducer": "REDUCE_SUM",
-        },
-    )
-    (one,) = rate
+            "per_series_aligner": aligner,
+            "cross_series_reducer": reducer,
+        }
+        end = base + timedelta(minutes=2)
+        return series(monitoring, project, filter_, base, end, aggregation=aggregation)
+
+    (one,) = aligned("ALIGN_RATE", "REDUCE_SUM")
     assert one.value_type == MetricDescriptor.ValueType.DOUBLE
     assert [p.value.double_value for p in one.points] == [pytest.approx(5 / 120)]
-    count = series(
-        monitoring,
-        project,
-        filter_,
-        base,
-        base + timedelta(minutes=2),
-        aggregation={
-            "alignment_period": {"seconds": 120},
-            "per_series_aligner": "ALIGN_COUNT",
-            "cross_series_reducer": "REDUCE_MAX",
-        },
-    )
+    count = aligned("ALIGN_COUNT", "REDUCE_MAX")
     # env1 has points in minutes 0 and 1, env2 in minute 0: the max count is 2
     assert [p.value.int64_value for p in count[0].points] == [2]
 
