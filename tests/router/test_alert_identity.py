@@ -3,9 +3,6 @@ Monitoring incident's alert, and incidents stored before the namespacing keep th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select, update
 
@@ -29,10 +26,8 @@ receivers:
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    world = Pipeline(tmp_path, CONFIG)
-    yield world
-    world.close()
+def pipeline_config() -> str:
+    return CONFIG
 
 
 def stored(pipeline: Pipeline) -> dict[str, dict]:

@@ -18,6 +18,7 @@ import grpc
 import httpx
 import pytest
 
+from examples.waiting import wait_for
 from observability.emit.entry import EntryTarget, to_entry
 from observability.emulator.process import free_port
 from observability.events import Event
@@ -30,7 +31,6 @@ from observability.provision.spec import Spec, load_metrics, load_policies
 from observability.router.enrichment.query import rfc3339
 from observability.standins import HangingPeer, PagerDutyStandIn, StandIn
 from tests.router.harness import INGEST_TOKEN, RouterProcess, incident
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

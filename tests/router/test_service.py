@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from examples.waiting import wait_for
 from observability.emulator.process import free_port_pair
 from observability.router.cli import silence_app
 from observability.router.journal import (
@@ -39,6 +40,7 @@ from observability.standins import (
     SmtpStandIn,
     StandIn,
     WebhookStandIn,
+    serving,
     smtp_server,
 )
 from tests.router.harness import (
@@ -50,7 +52,6 @@ from tests.router.harness import (
     RouterProcess,
     incident,
 )
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -115,17 +116,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "chat": GoogleChatStandIn(name="chat"),
         "webhook": WebhookStandIn(name="webhook"),
     }
-    for service in fakes.values():
-        service.start()
-    with smtp_server(free_port_pair()) as smtp:
+    with serving(fakes), smtp_server(free_port_pair()) as smtp:
         router = RouterProcess(tmp_path_factory.mktemp("service"), service_config(fakes, smtp))
         router.start()
         try:
             yield {"router": router, "smtp": smtp, **fakes}
         finally:
             router.close()
-            for service in fakes.values():
-                service.stop()
 
 
 def slack_texts_about(slack: StandIn, needle: str) -> list[str]:

@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
+from examples.waiting import wait_for
 from observability.standins import (
     JiraStandIn,
     OpsgenieStandIn,
     StandIn,
     TeamsConnectorStandIn,
     TeamsWorkflowStandIn,
+    serving,
 )
 from tests.router.harness import RouterProcess, incident
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -94,17 +95,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "opsgenie": OpsgenieStandIn(name="opsgenie"),
         "jira": JiraStandIn(name="jira"),
     }
-    for fake in fakes.values():
-        fake.start()
     directory = tmp_path_factory.mktemp("receivers")
-    router = RouterProcess(directory, config(fakes, directory))
-    router.start()
-    try:
-        yield {"router": router, **fakes}
-    finally:
-        router.close()
-        for fake in fakes.values():
-            fake.stop()
+    with serving(fakes):
+        router = RouterProcess(directory, config(fakes, directory))
+        router.start()
+        try:
+            yield {"router": router, **fakes}
+        finally:
+            router.close()
 
 
 def test_teams_cards_firing_then_resolved(world: dict[str, Any]) -> None:
