@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.router.pipeline import Pipeline, incident_ids
+from tests.router.pipeline import SLACK_TOLD_RESOLVED, Pipeline, incident_ids
 
-CONFIG = """
+CONFIG = (
+    """
 route:
   receiver: slack
   group_by: [alertname, team]
@@ -28,12 +29,9 @@ time_intervals:
   - name: daytime
     time_intervals:
       - times: [{start_time: "08:00", end_time: "20:00"}]
-receivers:
-  - name: slack
-    slack_configs:
-      - api_url: http://127.0.0.1:1/hook
-        send_resolved: true
 """
+    + SLACK_TOLD_RESOLVED
+)
 
 
 @pytest.fixture
