@@ -8,23 +8,19 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 from google.cloud.logging import Client
-from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
-from google.cloud.logging_v2.services.metrics_service_v2 import MetricsServiceV2Client
-from google.cloud.monitoring_v3 import (
-    AlertPolicyServiceClient,
-    MetricServiceClient,
-    NotificationChannelServiceClient,
-)
 
 from observability import gcp
 from observability.gcp import Endpoint
-from tests.emulator.helpers import closed_at_end, emulator_now
+from tests.emulator.helpers import client_fixture, emulator_now
 
-
-@pytest.fixture(scope="session")
-def api(emulator: Endpoint) -> Iterator[LoggingServiceV2Client]:
-    """The generated gRPC client, as ``observability.gcp`` builds it."""
-    yield from closed_at_end(gcp.logging_api(emulator))
+api = client_fixture("api", gcp.logging_api, scope="session")
+"""The generated Logging gRPC client, as ``observability.gcp`` builds it."""
+metrics = client_fixture("metrics", gcp.metrics_api)
+"""The log-based metrics client (MetricsServiceV2)."""
+monitoring = client_fixture("monitoring", gcp.monitoring_metric_api)
+"""The Monitoring MetricService client (ListTimeSeries, CreateTimeSeries)."""
+policies = client_fixture("policies", gcp.alert_policy_api)
+channels = client_fixture("channels", gcp.notification_channel_api)
 
 
 @pytest.fixture
@@ -38,34 +34,10 @@ def hand_client(emulator: Endpoint, project: str) -> Callable[[str], Client]:
     return make
 
 
-@pytest.fixture(scope="module")
-def metrics(emulator: Endpoint) -> Iterator[MetricsServiceV2Client]:
-    """The log-based metrics client (MetricsServiceV2)."""
-    yield from closed_at_end(gcp.metrics_api(emulator))
-
-
-@pytest.fixture(scope="module")
-def monitoring(emulator: Endpoint) -> Iterator[MetricServiceClient]:
-    """The Monitoring MetricService client (ListTimeSeries, CreateTimeSeries)."""
-    yield from closed_at_end(gcp.monitoring_metric_api(emulator))
-
-
 @pytest.fixture
 def base(emulator: Endpoint) -> datetime:
     """A whole minute ten minutes before the emulator's now: data is written from here."""
     return emulator_now(emulator).replace(second=0, microsecond=0) - timedelta(minutes=10)
-
-
-@pytest.fixture(scope="module")
-def policies(emulator: Endpoint) -> Iterator[AlertPolicyServiceClient]:
-    """The Monitoring AlertPolicyService client."""
-    yield from closed_at_end(gcp.alert_policy_api(emulator))
-
-
-@pytest.fixture(scope="module")
-def channels(emulator: Endpoint) -> Iterator[NotificationChannelServiceClient]:
-    """The Monitoring NotificationChannelService client."""
-    yield from closed_at_end(gcp.notification_channel_api(emulator))
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
+import pytest
 from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
 from google.cloud.logging_v2.types import LogEntry
 from google.protobuf import json_format
@@ -23,11 +24,19 @@ class _GoogleClient(Protocol):
 Client = TypeVar("Client", bound=_GoogleClient)
 
 
-def closed_at_end(client: Client) -> Iterator[Client]:
-    """A fixture's body for a Google client: yields it, then closes its channel (a gRPC
-    channel left open holds threads until the interpreter exits)."""
-    yield client
-    client.transport.close()
+def client_fixture(
+    name: str, make: Callable[[Endpoint], Client], scope: Literal["session", "module"] = "module"
+) -> object:
+    """A fixture ``name``: the Google client ``make`` builds for the emulator, its channel
+    closed after (a gRPC channel left open holds threads until the interpreter exits)."""
+
+    @pytest.fixture(scope=scope, name=name)
+    def client(emulator: Endpoint) -> Iterator[Client]:
+        made = make(emulator)
+        yield made
+        made.transport.close()
+
+    return client
 
 
 ALL_TIME = 'timestamp>="2000-01-01T00:00:00Z"'

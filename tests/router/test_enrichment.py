@@ -219,6 +219,10 @@ def test_each_default_policy_gives_its_cause(
     now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=30)
     exception = {"type": "ValueError", "message": "bad row 7 password=***", "fingerprint": "f" * 16}
     call = {"service": "stripe", "operation": "charge", "latency_ms": 95.0}
+    failed_calls: list[dict[str, Any]] = [
+        {"outcome": "error", "status_code": 503, "error_type": "HTTPError"},
+        {"outcome": "timeout", "error_type": "ReadTimeout"},
+    ]
     watchdog = {"detected_by": "watchdog"}
     # the watchdog's findings: (policy, (event type, DAG, task), reason, critical)
     findings = [
@@ -257,12 +261,7 @@ def test_each_default_policy_gives_its_cause(
                     dag_id="pay",
                     third_party={**call, **outcome, "target_host": "api.stripe.com"},
                 )
-                for second, outcome in enumerate(
-                    [
-                        {"outcome": "error", "status_code": 503, "error_type": "HTTPError"},
-                        {"outcome": "timeout", "error_type": "ReadTimeout"},
-                    ]
-                )
+                for second, outcome in enumerate(failed_calls)
             ],
             _event(
                 project,

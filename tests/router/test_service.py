@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -123,6 +124,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             yield {"router": router, "smtp": smtp, **fakes}
         finally:
             router.close()
+
+
+def _decoded(part: Message) -> str:
+    """A MIME leaf part's text, its transfer encoding undone."""
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes), payload
+    return payload.decode()
 
 
 def slack_texts_about(slack: StandIn, needle: str) -> list[str]:
@@ -384,9 +392,7 @@ def test_google_chat_and_email(world: dict) -> None:
     )[0]
     assert mail["To"] == "oncall@example.com"
     parts = {
-        part.get_content_type(): part.get_payload(decode=True).decode()
-        for part in mail.walk()
-        if not part.is_multipart()
+        part.get_content_type(): _decoded(part) for part in mail.walk() if not part.is_multipart()
     }
     assert f"ledger_{tag}" in parts["text/plain"] and "<table>" in parts["text/html"]
 
@@ -475,7 +481,7 @@ receivers:
     pagerduty.start()  # back on the same port
     pagerduty.fail_next(500, 429)  # and still flaky for a moment
     triggers = wait_for(
-        lambda: len(pagerduty.bodies()) >= 5 and pagerduty.bodies(),
+        lambda: pagerduty.bodies() if len(pagerduty.bodies()) >= 5 else None,
         message="every page after the outage",
     )
     time.sleep(1.5)

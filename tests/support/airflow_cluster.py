@@ -232,7 +232,11 @@ class AirflowAPI:
         return {ti["task_id"]: ti["state"] for ti in found["task_instances"]}
 
     def wait_for_run(
-        self, dag_id: str, run_id: str, states: Iterable[str] = FINISHED_RUN_STATES, timeout=180.0
+        self,
+        dag_id: str,
+        run_id: str,
+        states: Iterable[str] = FINISHED_RUN_STATES,
+        timeout: float = 180.0,
     ) -> str:
         """Wait until the run is in one of ``states``; returns that state."""
         wanted = set(states)
@@ -385,6 +389,7 @@ class AirflowCluster:
 
     def _healthy(self) -> bool:
         self._raise_if_exited()
+        wanted: tuple[str, ...]
         try:
             if self.major >= 3:
                 health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).json()

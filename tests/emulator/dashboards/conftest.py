@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from google.cloud.monitoring_dashboard_v1 import DashboardsServiceClient
-
 from observability import gcp
-from observability.gcp import Endpoint
-from tests.emulator.helpers import closed_at_end
+from tests.emulator.helpers import client_fixture
 
-
-@pytest.fixture(scope="module")
-def grpc_api(emulator: Endpoint) -> Iterator[DashboardsServiceClient]:
-    yield from closed_at_end(gcp.dashboards_api(emulator, transport="grpc"))
+grpc_api = client_fixture("grpc_api", gcp.dashboards_api)
+"""The Dashboards client on gRPC (``dashboards_api``'s default transport)."""
