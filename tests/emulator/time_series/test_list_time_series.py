@@ -7,7 +7,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from google.api.metric_pb2 import MetricDescriptor
@@ -105,6 +105,27 @@ FAILURES: list[tuple[int, str, dict[str, Any]]] = [
     (3, "b", ENV1),
     (3, "b", ENV1),
 ]
+
+
+class Logs(NamedTuple):
+    """A project's log entries, its log-based metrics and their time series, from ``base``."""
+
+    api: LoggingServiceV2Client
+    metrics: MetricsServiceV2Client
+    monitoring: MetricServiceClient
+    project: str
+    base: datetime
+
+
+@pytest.fixture
+def logs(
+    api: LoggingServiceV2Client,
+    metrics: MetricsServiceV2Client,
+    monitoring: MetricServiceClient,
+    project: str,
+    base: datetime,
+) -> Logs:
+    return Logs(api, metrics, monitoring, project, base)
 
 
 @pytest.fixture
@@ -219,13 +240,8 @@ def test_align_rate_and_count(
     assert [p.value.int64_value for p in count[0].points] == [2]
 
 
-def test_distribution_buckets_and_percentiles(
-    api: LoggingServiceV2Client,
-    metrics: MetricsServiceV2Client,
-    monitoring: MetricServiceClient,
-    project: str,
-    base: datetime,
-) -> None:
+def test_distribution_buckets_and_percentiles(logs: Logs) -> None:
+    api, metrics, monitoring, project, base = logs
     create_metric(
         metrics,
         project,
@@ -279,13 +295,8 @@ def test_distribution_buckets_and_percentiles(
     assert percentile("ALIGN_MEAN") == pytest.approx(22.0)
 
 
-def test_no_backfill_and_late_entries(
-    api: LoggingServiceV2Client,
-    metrics: MetricsServiceV2Client,
-    monitoring: MetricServiceClient,
-    project: str,
-    base: datetime,
-) -> None:
+def test_no_backfill_and_late_entries(logs: Logs) -> None:
+    api, metrics, monitoring, project, base = logs
     write(api, project, [entry(base, event="task_failed", dag_id="early")])
     failures_metric(metrics, project)
     late = base - timedelta(hours=25)
@@ -304,13 +315,8 @@ def test_no_backfill_and_late_entries(
     assert by_dag(found) == {"after": [1]}
 
 
-def test_extraction_failures_give_default_label_values(
-    api: LoggingServiceV2Client,
-    metrics: MetricsServiceV2Client,
-    monitoring: MetricServiceClient,
-    project: str,
-    base: datetime,
-) -> None:
+def test_extraction_failures_give_default_label_values(logs: Logs) -> None:
+    api, metrics, monitoring, project, base = logs
     create_metric(
         metrics,
         project,
@@ -406,13 +412,8 @@ def test_descriptors_and_refusals(
         )
 
 
-def test_a_replayed_batch_counts_once(
-    api: LoggingServiceV2Client,
-    metrics: MetricsServiceV2Client,
-    monitoring: MetricServiceClient,
-    project: str,
-    base: datetime,
-) -> None:
+def test_a_replayed_batch_counts_once(logs: Logs) -> None:
+    api, metrics, monitoring, project, base = logs
     failures_metric(metrics, project)
     batch = [
         {**entry(base, event="task_failed", dag_id="a"), "insert_id": f"id-{i}"} for i in range(3)
