@@ -26,7 +26,9 @@ def stop_process_groups(
     """SIGTERM the group of every leader still running (Airflow's graceful stop), SIGKILL the
     groups of those still running ``timeout`` seconds later, then SIGKILL whatever of theirs is
     still alive (descendants, session members, ``also()``); returns when none is left, raises
-    when one survives SIGKILL. Calling it again does nothing."""
+    when one survives SIGKILL. Calling it again does nothing. A leader that has exited (a
+    crashed component) still names its session: the kernel keeps a session's number from being
+    reused while a member of it lives, so what it left behind is found."""
     leaders = list(leaders)
 
     def theirs() -> set[psutil.Process]:
@@ -64,9 +66,10 @@ def _session_members(leaders: list[subprocess.Popen[bytes]]) -> set[psutil.Proce
         with contextlib.suppress(psutil.Error, OSError, ValueError):
             if one.pid not in sessions and one.pid != os.getpid() and _session(one.pid) in sessions:
                 found.add(one)
-    for pid in sessions:
-        with contextlib.suppress(psutil.Error):
-            found.update(psutil.Process(pid).children(recursive=True))
+    for leader in leaders:
+        if leader.poll() is None:  # not reaped: its PID is not another process's yet
+            with contextlib.suppress(psutil.Error):
+                found.update(psutil.Process(leader.pid).children(recursive=True))
     return found
 
 
