@@ -19,13 +19,14 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
@@ -755,6 +756,22 @@ class SmtpStandIn:
     def messages(self) -> list[Message]:
         with self.mailbox.lock:
             return list(self.mailbox.messages)
+
+
+Served = TypeVar("Served", bound=Mapping[str, StandIn])
+
+
+@contextmanager
+def serving(standins: Served) -> Iterator[Served]:
+    """Start every stand-in; on exit stop them together (each takes up to half a second to
+    notice), those already started too when a later one fails to start."""
+    try:
+        for standin in standins.values():
+            standin.start()
+        yield standins
+    finally:
+        with ThreadPoolExecutor(max(1, len(standins))) as pool:
+            list(pool.map(lambda standin: standin.stop(), standins.values()))
 
 
 @contextmanager

@@ -37,16 +37,17 @@ def test_traceback_matches_python_minus_the_caret_lines() -> None:
 
 
 def test_implicit_context_is_kept_and_suppressed_context_is_not() -> None:
+    empty: dict[str, int] = {}
     try:
         try:
-            {}["missing"]
+            empty["missing"]
         except KeyError:
             raise ValueError("while handling") from None
     except ValueError as error:
         assert "KeyError" not in format_traceback(error)
     try:
         try:
-            {}["missing"]
+            empty["missing"]
         except KeyError:
             raise ValueError("while handling")  # noqa: B904 - the implicit chain is the point
     except ValueError as error:

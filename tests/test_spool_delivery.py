@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.waiting import wait_for
 from observability.emit import handoff
 from observability.emit.emitter import Emitter
 from observability.emit.entry import EntryTarget, to_entry
@@ -23,7 +24,6 @@ from observability.emit.spool import EVENTS_SUFFIX, Spool
 from observability.gcp import Endpoint, logging_client
 from observability.settings import Settings
 from tests.support.processes import black_hole, late_endpoint
-from tests.support.waiting import wait_for
 from tests.test_emitter import _event, _stored
 
 pytestmark = pytest.mark.integration

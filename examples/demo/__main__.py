@@ -40,8 +40,8 @@ from examples.demo.emulator_admin import EmulatorAdmin
 from examples.demo.notifications import collect
 from examples.demo.report import render_dashboards, write_output
 from examples.demo.services import Services, demo_services
-from examples.demo.waiting import wait_until
 from examples.demo.watchdog_pass import WatchdogPass, run_once, write_config
+from examples.waiting import wait_for
 from observability.dashboard_render.errors import RenderError
 from observability.gcp import Endpoint, logging_client
 
@@ -219,9 +219,10 @@ def _watch(
     """Wait for the callbacks' events, then passes of the watchdog until it has reported what
     it should (a failure younger than ``report_grace`` when a pass reads it is left for the
     next, as every minute in production); stop Airflow after them."""
-    wait_until(
+    wait_for(
         lambda: _callbacks_heard(services.endpoint, project),
         EVENTS_TIMEOUT,
+        1.0,
         "the callbacks' events in Cloud Logging",
     )
     console.print("the callbacks' events are in Cloud Logging")

@@ -15,12 +15,10 @@ groups of their own), also on errors and Ctrl-C.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -31,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 from examples.airflow_runner import EXAMPLE_DAGS, Airflow
-from examples.demo.waiting import wait_until
+from examples.process_groups import stop_process_groups
+from examples.waiting import wait_for
 from observability.emulator.process import free_port
 
 DEMO_DAGS = Path(__file__).parent / "dags"
@@ -174,14 +172,14 @@ class DemoAirflow:
 
     def wait_until_ready(self, dag_ids: Iterable[str], timeout: float) -> None:
         """Until every component reports healthy and the DAG processor has stored the DAGs."""
-        wait_until(self._healthy, timeout, f"Airflow {self.version} to be healthy")
+        wait_for(self._healthy, timeout, 1.0, f"Airflow {self.version} to be healthy")
         wanted = set(dag_ids)
 
         def parsed() -> bool:
             self._raise_if_exited()
             return wanted <= self.api.dag_ids()
 
-        wait_until(parsed, timeout, f"Airflow to parse {sorted(wanted)}")
+        wait_for(parsed, timeout, 1.0, f"Airflow to parse {sorted(wanted)}")
 
     def deploy(self, source: Path) -> Path:
         """Replace a DAG file the way a deploy does (a new file renamed over the old one)."""
@@ -217,37 +215,18 @@ class DemoAirflow:
             self._raise_if_exited()
             return self.api.import_errors().get(file_name)
 
-        return wait_until(recorded, timeout, f"Airflow to record the import error of {file_name}")
+        return wait_for(
+            recorded, timeout, 1.0, f"Airflow to record the import error of {file_name}"
+        )
 
     def stop(self) -> None:
         """SIGTERM every process group (Airflow's graceful stop), then SIGKILL whatever of
-        them and of their descendants is still alive; returns when none is left."""
+        them, of their sessions and of their descendants is still alive; returns when none is
+        left."""
         if self._api is not None:
             self._api.close()
             self._api = None
-        leaders = [self.migration, *self.processes.values()]
-        tree: list[psutil.Process] = []
-        for process in leaders:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                parent = psutil.Process(process.pid)
-                tree += [parent, *parent.children(recursive=True)]
-        for process in leaders:
-            if process.poll() is None:
-                _signal_group(process.pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs(tree, timeout=STOP_TIMEOUT)
-        for survivor in alive:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                survivor.kill()
-        for process in leaders:
-            _signal_group(process.pid, signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=STOP_TIMEOUT)
-        for process in leaders:
-            process.wait()
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+        stop_process_groups([self.migration, *self.processes.values()], STOP_TIMEOUT)
 
 
 def _log_path(home: Path, name: str) -> Path:

@@ -11,7 +11,6 @@ fails the test instead of passing it.
 from __future__ import annotations
 
 import copy
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from email.message import Message
@@ -25,6 +24,7 @@ from observability.standins import (
     SmtpStandIn,
     StandIn,
     WebhookStandIn,
+    serving,
     smtp_server,
 )
 
@@ -95,17 +95,10 @@ class StandIns:
     def __enter__(self) -> StandIns:
         # if one fails to start, those already running are stopped before the error goes on
         with ExitStack() as stack:
-            stack.callback(self._stop_http)  # stopping one never started does nothing
-            for standin in self.http.values():
-                standin.start()
+            stack.enter_context(serving(self.http))
             self.smtp = stack.enter_context(smtp_server(free_port()))
             self._stack = stack.pop_all()
         return self
-
-    def _stop_http(self) -> None:
-        """Stop the HTTP stand-ins together: each takes up to half a second to notice."""
-        with ThreadPoolExecutor(len(self.http)) as pool:
-            list(pool.map(lambda standin: standin.stop(), self.http.values()))
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()

@@ -66,7 +66,19 @@ def payments_service() -> Iterator[PaymentsService]:
         yield service
 
 
-NewAirflow = Callable[[Path, Path, dict[str, str]], Airflow]
+@dataclass
+class ComposerAirflow:
+    """An Airflow home set up as a Composer worker whose events go to ``project``."""
+
+    airflow: Airflow
+    project: str
+
+    @property
+    def home(self) -> Path:
+        return self.airflow.home
+
+
+NewAirflow = Callable[[Path, str, Endpoint], ComposerAirflow]
 
 # Airflow's default metadata database, relative to AIRFLOW_HOME (no test sets another).
 SQLITE_DB = "airflow.db"
@@ -74,20 +86,25 @@ SQLITE_DB = "airflow.db"
 
 @pytest.fixture(scope="session")
 def new_airflow(tmp_path_factory: pytest.TempPathFactory) -> NewAirflow:
-    """``new_airflow(venv, home, env)``: an Airflow home with the example and test DAGs and a
-    metadata database of its own. ``airflow db migrate`` runs once per Airflow version and
-    session (per xdist worker); each home gets a copy of that SQLite file, which holds nothing
-    tied to the home it was made in."""
+    """``new_airflow(venv, name, endpoint)``: an Airflow home named after ``name`` and the
+    version, with the example and test DAGs and a metadata database of its own, its events
+    going to a new project at ``endpoint`` (add to ``.airflow.env`` before running).
+    ``airflow db migrate`` runs once per Airflow version and session (per xdist worker); each
+    home gets a copy of that SQLite file, which holds nothing tied to the home it was made in."""
     migrated: dict[Path, Path] = {}
 
-    def make(venv: Path, home: Path, env: dict[str, str]) -> Airflow:
+    def make(venv: Path, name: str, endpoint: Endpoint) -> ComposerAirflow:
+        version = venv_version(venv)
         if venv not in migrated:
-            template = tmp_path_factory.mktemp(f"migrated-{venv_version(venv)}")
+            template = tmp_path_factory.mktemp(f"migrated-{version}")
             Airflow(venv=venv, home=template, dags_folder=template, env={}).migrate()
             migrated[venv] = template / SQLITE_DB
-        home.mkdir(parents=True, exist_ok=True)
+        home = tmp_path_factory.mktemp(f"{name}-{version}")
         shutil.copyfile(migrated[venv], home / SQLITE_DB)
-        return Airflow(venv=venv, home=home, dags_folder=dags_folder(home / "dags"), env=env)
+        project = unique_project(version)
+        env = composer_env(endpoint, project, home / "spool")
+        airflow = Airflow(venv=venv, home=home, dags_folder=dags_folder(home / "dags"), env=env)
+        return ComposerAirflow(airflow, project)
 
     return make
 

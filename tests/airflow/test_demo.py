@@ -80,7 +80,7 @@ def test_the_failing_dag_pages_the_on_call_and_the_page_resolves(
     triggers = [
         page
         for page in pages
-        if page["event_action"] == "trigger" and "obs_example_failure" in str(page["payload"])  # type: ignore[index]
+        if page["event_action"] == "trigger" and "obs_example_failure" in str(page["payload"])
     ]
     assert len(triggers) == 1
     key = triggers[0]["dedup_key"]

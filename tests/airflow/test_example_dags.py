@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from examples.airflow_runner import venv_version
 from examples.payments_service import PaymentsService
 from observability.gcp import Endpoint
 from observability.provision.api import Api
@@ -24,9 +22,7 @@ from tests.airflow.conftest import (
     AirflowRun,
     NewAirflow,
     airflow_params,
-    composer_env,
     read_events,
-    unique_project,
 )
 from tests.provision.conftest import default_spec
 from tests.support.timeseries import LabelKey, labels, metric_counts
@@ -39,16 +35,11 @@ def run(
     request: pytest.FixtureRequest,
     emulator: Endpoint,
     payments_service: PaymentsService,
-    tmp_path_factory: pytest.TempPathFactory,
     new_airflow: NewAirflow,
 ) -> AirflowRun:
-    venv: Path = request.param
-    version = venv_version(venv)
-    home = tmp_path_factory.mktemp(f"airflow-{version}")
-    project = unique_project(version)
-    env = composer_env(emulator, project, home / "spool")
-    env["OBS_EXAMPLE_SERVICE_URL"] = payments_service.url
-    airflow = new_airflow(venv, home, env)
+    composer = new_airflow(request.param, "airflow", emulator)
+    airflow, project = composer.airflow, composer.project
+    airflow.env["OBS_EXAMPLE_SERVICE_URL"] = payments_service.url
     # The default metrics exist before any event (log-based metrics never backfill).
     api = Api(project, emulator)
     assert apply_plan(plan_from_api(default_spec(project), api), api).ok

@@ -3,19 +3,15 @@ and no doubled events for a DAG that has them (both on real Airflow 2.10 and 3.x
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from examples.airflow_runner import venv_version
 from observability.gcp import Endpoint
 from tests.airflow.conftest import (
     NewAirflow,
     airflow_params,
-    composer_env,
     read_events,
-    unique_project,
 )
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
@@ -25,26 +21,20 @@ PLUGIN = "from callbacks.plugin import ComposerObservabilityPlugin  # noqa: F401
 
 @pytest.fixture(scope="class", params=airflow_params())
 def listened(
-    request: pytest.FixtureRequest,
-    emulator: Endpoint,
-    tmp_path_factory: pytest.TempPathFactory,
-    new_airflow: NewAirflow,
+    request: pytest.FixtureRequest, emulator: Endpoint, new_airflow: NewAirflow
 ) -> dict[str, Any]:
-    venv: Path = request.param
-    version = venv_version(venv)
-    home = tmp_path_factory.mktemp(f"listener-{version}")
-    plugins = home / "plugins"
+    composer = new_airflow(request.param, "listener", emulator)
+    plugins = composer.home / "plugins"
     plugins.mkdir()
     (plugins / "composer_observability_plugin.py").write_text(PLUGIN)
-    project = unique_project(version)
-    env = composer_env(emulator, project, home / "spool")
-    env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins)
-    airflow = new_airflow(venv, home, env)
+    airflow = composer.airflow
+    airflow.env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins)
     outputs = {
         dag_id: airflow.dags_test(dag_id).stdout
         for dag_id in ("obs_test_listener", "obs_test_listener_and_callbacks")
     }
-    return {"events": read_events(emulator, project), "outputs": outputs, "version": version}
+    events = read_events(emulator, composer.project)
+    return {"events": events, "outputs": outputs, "version": airflow.version}
 
 
 def _sequence(events: list[dict[str, Any]], task_id: str) -> list[tuple[str, int]]:

@@ -12,15 +12,12 @@ from typing import Any
 
 import pytest
 
-from examples.airflow_runner import venv_version
 from observability.emit.handoff import ENV_LIFETIME
 from observability.gcp import Endpoint
 from tests.airflow.conftest import (
     NewAirflow,
     airflow_params,
-    composer_env,
     read_events,
-    unique_project,
 )
 from tests.support.processes import black_hole
 
@@ -58,23 +55,14 @@ def replay(spool: Path, emulator: Endpoint, project: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="class", params=airflow_params())
-def outage(
-    request: pytest.FixtureRequest,
-    emulator: Endpoint,
-    tmp_path_factory: pytest.TempPathFactory,
-    new_airflow: NewAirflow,
-) -> dict[str, Any]:
+def outage(request: pytest.FixtureRequest, new_airflow: NewAirflow) -> dict[str, Any]:
     """obs_test_limits run while 'Cloud Logging' accepts connections and never answers."""
-    venv: Path = request.param
-    version = venv_version(venv)
-    home = tmp_path_factory.mktemp(f"outage-{version}")
-    project = unique_project(version)
-    timings = home / "timings.jsonl"
     with black_hole() as hanging:
-        env = composer_env(Endpoint(grpc_target=hanging), project, home / "spool")
-        env["OBS_TEST_TIMINGS"] = str(timings)
-        env[ENV_LIFETIME] = "0"  # the spool is left for the operator's replay below
-        airflow = new_airflow(venv, home, env)
+        composer = new_airflow(request.param, "outage", Endpoint(grpc_target=hanging))
+        airflow, home, project = composer.airflow, composer.home, composer.project
+        timings = home / "timings.jsonl"
+        airflow.env["OBS_TEST_TIMINGS"] = str(timings)
+        airflow.env[ENV_LIFETIME] = "0"  # the spool is left for the operator's replay below
         result = airflow.dags_test("obs_test_limits")
     calls = [json.loads(line) for line in timings.read_text().splitlines()]
     spooled = [

@@ -30,21 +30,18 @@ def _invalid(tmp_path: Path, body: str) -> str:
     return flat(result.output).replace(f"{path}", "bad.yaml")
 
 
-def test_an_unknown_key_is_named_with_its_line(tmp_path: Path) -> None:
-    out = _invalid(
-        tmp_path,
+# (the test's body, a text the message must hold): each names the file, the line and the key
+BAD_ENTRIES = [
+    pytest.param(
         """\
     expect:
       incidents:
         - polcy: Airflow DAG failed
 """,
-    )
-    assert "bad.yaml:10: tests[0].expect.incidents[0].polcy: Extra inputs are not permitted" in out
-
-
-def test_an_event_field_outside_the_schema_is_named_with_its_line(tmp_path: Path) -> None:
-    out = _invalid(
-        tmp_path,
+        "bad.yaml:10: tests[0].expect.incidents[0].polcy: Extra inputs are not permitted",
+        id="an_unknown_key_is_named_with_its_line",
+    ),
+    pytest.param(
         """\
     timeline:
       - at: 0s
@@ -52,59 +49,37 @@ def test_an_event_field_outside_the_schema_is_named_with_its_line(tmp_path: Path
           event_type: dag_run_failed
           dag_idd: payments_daily
 """,
-    )
-    assert "bad.yaml:12: tests[0].timeline[0].event.dag_idd: Extra inputs are not permitted" in out
-
-
-def test_an_unknown_event_type_is_refused(tmp_path: Path) -> None:
-    out = _invalid(
-        tmp_path,
+        "bad.yaml:12: tests[0].timeline[0].event.dag_idd: Extra inputs are not permitted",
+        id="an_event_field_outside_the_schema_is_named_with_its_line",
+    ),
+    pytest.param(
         """\
     timeline:
       - at: 0s
         event: {event_type: dag_exploded}
 """,
-    )
-    assert "bad.yaml:10: tests[0].timeline[0].event.event_type: Input should be" in out
-
-
-def test_a_bad_duration(tmp_path: Path) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text(HEADER.replace("run_for: 10m", "run_for: ten minutes"), encoding="utf-8")
-    result = run_test_alerts(path)
-    assert result.exit_code == 2
-    assert "bad.yaml:7: tests[0].run_for: not a duration: 'ten minutes'" in flat(result.output)
-
-
-def test_a_policy_not_under_test(tmp_path: Path) -> None:
-    out = _invalid(
-        tmp_path,
+        "bad.yaml:10: tests[0].timeline[0].event.event_type: Input should be",
+        id="an_unknown_event_type_is_refused",
+    ),
+    pytest.param(
         """\
     expect:
       incidents:
         - policy: Airflow DAG faild
 """,
-    )
-    assert (
         "bad.yaml:10: tests[0].expect.incidents[0].policy: no policy 'Airflow DAG faild' "
-        "under test (there are: 'Airflow DAG failed')"
-    ) in out
-
-
-def test_a_receiver_not_in_the_router(tmp_path: Path) -> None:
-    out = _invalid(
-        tmp_path,
+        "under test (there are: 'Airflow DAG failed')",
+        id="a_policy_not_under_test",
+    ),
+    pytest.param(
         """\
     expect:
       no_notifications: [data-oncall]
 """,
-    )
-    assert "bad.yaml:9: tests[0].expect.no_notifications[0]: no receiver 'data-oncall'" in out
-
-
-def test_an_event_after_the_end(tmp_path: Path) -> None:
-    out = _invalid(
-        tmp_path,
+        "bad.yaml:9: tests[0].expect.no_notifications[0]: no receiver 'data-oncall'",
+        id="a_receiver_not_in_the_router",
+    ),
+    pytest.param(
         """\
     timeline:
       - at: 5m
@@ -112,19 +87,43 @@ def test_an_event_after_the_end(tmp_path: Path) -> None:
       - at: +6m
         event: {event_type: dag_run_failed}
 """,
-    )
-    assert "bad.yaml:11: tests[0].timeline[1].at: after the end of the test (run_for)" in out
+        "bad.yaml:11: tests[0].timeline[1].at: after the end of the test (run_for)",
+        id="an_event_after_the_end",
+    ),
+]
 
 
-def test_a_missing_policy_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("body", "message"), BAD_ENTRIES)
+def test_a_bad_entry_is_named_with_its_line(tmp_path: Path, body: str, message: str) -> None:
+    assert message in _invalid(tmp_path, body)
+
+
+@pytest.mark.parametrize(
+    ("given", "instead", "messages"),
+    [
+        pytest.param(
+            "run_for: 10m",
+            "run_for: ten minutes",
+            ["bad.yaml:7: tests[0].run_for: not a duration: 'ten minutes'"],
+            id="a_bad_duration",
+        ),
+        pytest.param(
+            "dag_run_failed.yaml",
+            "dag_run_failed_typo.yaml",
+            ["bad.yaml:1: policies[0]:", "dag_run_failed_typo.yaml: no such file"],
+            id="a_missing_policy_file",
+        ),
+    ],
+)
+def test_a_bad_header_value_is_named_with_its_line(
+    tmp_path: Path, given: str, instead: str, messages: list[str]
+) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(
-        HEADER.replace("dag_run_failed.yaml", "dag_run_failed_typo.yaml"), encoding="utf-8"
-    )
+    path.write_text(HEADER.replace(given, instead), encoding="utf-8")
     result = run_test_alerts(path)
     assert result.exit_code == 2
-    assert "bad.yaml:1: policies[0]:" in flat(result.output)
-    assert "dag_run_failed_typo.yaml: no such file" in flat(result.output)
+    for message in messages:
+        assert message in flat(result.output)
 
 
 def test_invalid_yaml(tmp_path: Path) -> None:

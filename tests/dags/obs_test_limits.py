@@ -7,7 +7,9 @@ test can check both how long callbacks took and how many events they produced.
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 try:  # Airflow 3
     from airflow.sdk import DAG, task
@@ -21,8 +23,8 @@ TIMINGS = os.environ.get("OBS_TEST_TIMINGS", os.devnull)
 SECRET = "sk_live_do_not_leak_42"
 
 
-def timed(callback):
-    def wrapper(context):
+def timed(callback: Callable[[Any], None]) -> Callable[[Any], None]:
+    def wrapper(context: Any) -> None:
         started = time.perf_counter()
         callback(context)
         elapsed_ms = (time.perf_counter() - started) * 1000

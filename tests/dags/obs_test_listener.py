@@ -2,6 +2,7 @@
 DAG carries our callbacks too, to show the listener never doubles their events."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 try:  # Airflow 3
     from airflow.sdk import DAG, task
@@ -24,7 +25,7 @@ with DAG(
         pass
 
     @task
-    def flaky(**context) -> None:
+    def flaky(**context: Any) -> None:
         if context["ti"].try_number <= 1:
             raise RuntimeError("first try fails")
 

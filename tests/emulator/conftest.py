@@ -5,23 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 from google.cloud.logging import Client
-from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
-from google.cloud.logging_v2.services.metrics_service_v2 import MetricsServiceV2Client
-from google.cloud.monitoring_v3 import MetricServiceClient
 
 from observability import gcp
 from observability.gcp import Endpoint
-from tests.emulator.helpers import emulator_now
+from tests.emulator.helpers import client_fixture, emulator_now
 
-
-@pytest.fixture(scope="session")
-def api(emulator: Endpoint) -> Iterator[LoggingServiceV2Client]:
-    """The generated gRPC client, as ``observability.gcp`` builds it."""
-    client = gcp.logging_api(emulator)
-    yield client
-    client.transport.close()
+api = client_fixture("api", gcp.logging_api, scope="session")
+"""The generated Logging gRPC client, as ``observability.gcp`` builds it."""
+metrics = client_fixture("metrics", gcp.metrics_api)
+"""The log-based metrics client (MetricsServiceV2)."""
+monitoring = client_fixture("monitoring", gcp.monitoring_metric_api)
+"""The Monitoring MetricService client (ListTimeSeries, CreateTimeSeries)."""
+policies = client_fixture("policies", gcp.alert_policy_api)
+channels = client_fixture("channels", gcp.notification_channel_api)
 
 
 @pytest.fixture
@@ -35,23 +34,14 @@ def hand_client(emulator: Endpoint, project: str) -> Callable[[str], Client]:
     return make
 
 
-@pytest.fixture(scope="module")
-def metrics(emulator: Endpoint) -> Iterator[MetricsServiceV2Client]:
-    """The log-based metrics client (MetricsServiceV2)."""
-    client = gcp.metrics_api(emulator)
-    yield client
-    client.transport.close()
-
-
-@pytest.fixture(scope="module")
-def monitoring(emulator: Endpoint) -> Iterator[MetricServiceClient]:
-    """The Monitoring MetricService client (ListTimeSeries, CreateTimeSeries)."""
-    client = gcp.monitoring_metric_api(emulator)
-    yield client
-    client.transport.close()
-
-
 @pytest.fixture
 def base(emulator: Endpoint) -> datetime:
     """A whole minute ten minutes before the emulator's now: data is written from here."""
     return emulator_now(emulator).replace(second=0, microsecond=0) - timedelta(minutes=10)
+
+
+@pytest.fixture(scope="module")
+def http(emulator: Endpoint) -> Iterator[httpx.Client]:
+    """Plain HTTP to the emulator's REST endpoint, for what the clients never send."""
+    with httpx.Client(base_url=str(emulator.http_url), timeout=30) as client:
+        yield client

@@ -4,15 +4,40 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, Protocol, TypeVar
 
+import pytest
 from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
 from google.cloud.logging_v2.types import LogEntry
 from google.protobuf import json_format
 
 from observability.gcp import Endpoint
+
+
+class _GoogleClient(Protocol):
+    @property
+    def transport(self) -> Any: ...
+
+
+Client = TypeVar("Client", bound=_GoogleClient)
+
+
+def client_fixture(
+    name: str, make: Callable[[Endpoint], Client], scope: Literal["session", "module"] = "module"
+) -> object:
+    """A fixture ``name``: the Google client ``make`` builds for the emulator, its channel
+    closed after (a gRPC channel left open holds threads until the interpreter exits)."""
+
+    @pytest.fixture(scope=scope, name=name)
+    def client(emulator: Endpoint) -> Iterator[Client]:
+        made = make(emulator)
+        yield made
+        made.transport.close()
+
+    return client
+
 
 ALL_TIME = 'timestamp>="2000-01-01T00:00:00Z"'
 """A filter that matches every entry's time; keeps the hand-written clients' 24 h default off."""

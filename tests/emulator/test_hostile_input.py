@@ -19,7 +19,7 @@ from google.api_core import exceptions
 from google.cloud.logging import Client
 from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
 from google.cloud.logging_v2.services.metrics_service_v2 import MetricsServiceV2Client
-from google.cloud.logging_v2.types import WriteLogEntriesRequest
+from google.cloud.logging_v2.types import LogMetric, WriteLogEntriesRequest
 from google.cloud.monitoring_v3 import MetricServiceClient
 from google.protobuf import json_format
 
@@ -61,15 +61,9 @@ def assign(message: Any, fields: dict[str, Any]) -> None:
             setattr(message, name, value)
 
 
-@pytest.fixture
-def rest(emulator: Endpoint) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.http_url, timeout=30) as client:
-        yield client
-
-
-def rest_list(rest: httpx.Client, project: str, filter_: str = "", **extra: Any) -> httpx.Response:
+def rest_list(http: httpx.Client, project: str, filter_: str = "", **extra: Any) -> httpx.Response:
     body = {"resourceNames": [f"projects/{project}"], "filter": filter_, **extra}
-    return rest.post("/v2/entries:list", json=body)
+    return http.post("/v2/entries:list", json=body)
 
 
 # -- item 2: RE2, not a backtracking engine ---------------------------------------------------
@@ -124,16 +118,16 @@ def test_a_log_based_metric_with_a_backtracking_regex_does_not_stall_writes(
 ) -> None:
     metrics.create_log_metric(
         parent=f"projects/{project}",
-        metric={
-            "name": "regex_heavy",
-            "filter": f'jsonPayload.message=~"{CATASTROPHIC}" OR jsonPayload.message:"a"',
-            "label_extractors": {"run": 'REGEXP_EXTRACT(jsonPayload.message, "^((?:a+)+)$")'},
-            "metric_descriptor": {
+        metric=LogMetric(
+            name="regex_heavy",
+            filter=f'jsonPayload.message=~"{CATASTROPHIC}" OR jsonPayload.message:"a"',
+            label_extractors={"run": 'REGEXP_EXTRACT(jsonPayload.message, "^((?:a+)+)$")'},
+            metric_descriptor={
                 "metric_kind": "DELTA",
                 "value_type": "INT64",
                 "labels": [{"key": "run", "value_type": "STRING"}],
             },
-        },
+        ),
     )
     started = time.monotonic()
     for length in (42, 60, 1000):
@@ -168,13 +162,13 @@ def test_a_payload_nested_deeper_than_the_decoders_allow_is_refused_at_write(
 
 
 def test_a_deep_write_with_a_log_based_metric_defined_stores_nothing_and_answers_400(
-    metrics: MetricsServiceV2Client, rest: httpx.Client, api: LoggingServiceV2Client, project: str
+    metrics: MetricsServiceV2Client, http: httpx.Client, api: LoggingServiceV2Client, project: str
 ) -> None:
     metrics.create_log_metric(
-        parent=f"projects/{project}", metric={"name": "deep", "filter": 'log_id("deep")'}
+        parent=f"projects/{project}", metric=LogMetric(name="deep", filter='log_id("deep")')
     )
     entry = {"logName": f"projects/{project}/logs/deep", "resource": {"type": "global"}}
-    response = rest.post(
+    response = http.post(
         "/v2/entries:write", json={"entries": [{**entry, "jsonPayload": nested(60)}]}
     )
 
@@ -182,9 +176,9 @@ def test_a_deep_write_with_a_log_based_metric_defined_stores_nothing_and_answers
     assert all_entries(api, project) == []
 
 
-def test_json_nested_past_the_parser_is_a_400(rest: httpx.Client) -> None:
+def test_json_nested_past_the_parser_is_a_400(http: httpx.Client) -> None:
     body = '{"entries": ' + "[" * 100_000 + "]" * 100_000 + "}"
-    response = rest.post("/v2/entries:write", content=body)
+    response = http.post("/v2/entries:write", content=body)
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
@@ -204,7 +198,7 @@ def tampered(token: str) -> Iterator[str]:
 
 
 def test_tampered_entries_page_tokens_are_invalid_argument(
-    api: LoggingServiceV2Client, rest: httpx.Client, project: str
+    api: LoggingServiceV2Client, http: httpx.Client, project: str
 ) -> None:
     for n in range(3):
         write_pb(api, project, text_payload=f"entry {n}")
@@ -219,21 +213,21 @@ def test_tampered_entries_page_tokens_are_invalid_argument(
             api.list_log_entries(
                 request={"resource_names": [f"projects/{project}"], "page_token": forged}
             )
-        response = rest_list(rest, project, pageToken=forged)
+        response = rest_list(http, project, pageToken=forged)
         assert response.status_code == 400, response.text
 
 
 def test_tampered_dashboard_page_tokens_are_invalid_argument(
-    rest: httpx.Client, project: str
+    http: httpx.Client, project: str
 ) -> None:
     path = f"/v1/projects/{project}/dashboards"
     for n in range(2):
-        created = rest.post(path, json={"displayName": f"d{n}", "gridLayout": {}})
+        created = http.post(path, json={"displayName": f"d{n}", "gridLayout": {}})
         assert created.status_code == 200, created.text
-    token = rest.get(path, params={"pageSize": 1}).json()["nextPageToken"]
+    token = http.get(path, params={"pageSize": 1}).json()["nextPageToken"]
 
     for forged in tampered(token):
-        response = rest.get(path, params={"pageToken": forged})
+        response = http.get(path, params={"pageToken": forged})
         assert response.status_code == 400, response.text
 
 
@@ -279,23 +273,23 @@ def test_tampered_time_series_page_tokens_are_invalid_argument(
     ],
 )
 def test_filters_at_the_edges_of_the_calendar_and_of_int64(
-    api: LoggingServiceV2Client, rest: httpx.Client, project: str, filter_: str
+    api: LoggingServiceV2Client, http: httpx.Client, project: str, filter_: str
 ) -> None:
     write_pb(api, project, text_payload="now")
 
     assert all_entries(api, project, filter_) == []
-    response = rest_list(rest, project, filter_)
+    response = rest_list(http, project, filter_)
     assert response.status_code == 200, response.text
     assert response.json().get("entries", []) == []
 
 
 def test_entries_from_year_1_are_stored_and_listed_in_order(
-    rest: httpx.Client, api: LoggingServiceV2Client, project: str
+    http: httpx.Client, api: LoggingServiceV2Client, project: str
 ) -> None:
     """Nanoseconds since 1970 leave 64 bits before 1677: such entries once failed to store."""
     entry = {"logName": f"projects/{project}/logs/old", "resource": {"type": "global"}}
     old = [{**entry, "textPayload": "year 1", "timestamp": "0001-01-01T00:00:00Z"}]
-    assert rest.post("/v2/entries:write", json={"entries": old}).status_code == 200
+    assert http.post("/v2/entries:write", json={"entries": old}).status_code == 200
     for year in (1600, 2000):
         seconds = int(datetime(year, 1, 1, tzinfo=timezone.utc).timestamp())
         write_pb(api, project, text_payload=f"year {year}", timestamp={"seconds": seconds})

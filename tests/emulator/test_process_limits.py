@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from google.api_core import exceptions
+from google.cloud.logging_v2.types import LogEntry
 
 from observability import gcp
 from observability.emulator.process import emulator_process
@@ -34,6 +35,7 @@ def own(data_dir: Path) -> Iterator[Endpoint]:
 
 @pytest.fixture
 def http(own: Endpoint) -> Iterator[httpx.Client]:
+    assert own.http_url
     with httpx.Client(base_url=own.http_url, timeout=30) as client:
         yield client
 
@@ -63,13 +65,13 @@ def test_the_clock_refuses_to_leave_the_calendar(
     assert after.json()["offsetSeconds"] == before["offsetSeconds"]
 
 
-def _entry(text: str) -> dict[str, object]:
+def _entry(text: str) -> LogEntry:
     """An entry for the GAPIC client (snake_case; REST takes camelCase, see ``_rest_entry``)."""
-    return {
-        "log_name": f"projects/{PROJECT}/logs/locked",
-        "resource": {"type": "global"},
-        "text_payload": text,
-    }
+    return LogEntry(
+        log_name=f"projects/{PROJECT}/logs/locked",
+        resource={"type": "global"},
+        text_payload=text,
+    )
 
 
 def _rest_entry(text: str) -> dict[str, object]:

@@ -12,6 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
 
 from observability.emulator.common.rest_common import OPENAPI_PATH
 from observability.emulator.process import emulator_process
@@ -43,6 +44,7 @@ def test_no_request_gets_a_5xx(rest_api: schemathesis.BaseSchema, mode: Generati
     server_errors: list[str] = []
 
     for result in rest_api.get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
 
         @given(operation.as_strategy(generation_mode=mode))

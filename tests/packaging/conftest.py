@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.provision.conftest import ROOT
 UV = Path(sys.executable).with_name("uv")
 
 
-def run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """A command that must succeed; its output is in the failure message when it does not."""
     result = subprocess.run(
         [str(a) for a in args], capture_output=True, text=True, timeout=900, **kwargs

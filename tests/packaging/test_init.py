@@ -52,10 +52,10 @@ def test_init_writes_the_repository_definitions(in_tmp: Path) -> None:
         expected = (ROOT / relative).read_text().replace("examples/router/", "router/")
         assert (folder / relative).read_text() == expected, relative
     for relative in ROUTER:
-        expected = (
+        expected_bytes = (
             (ROOT / "examples" / relative).read_bytes().replace(b"examples/router/", b"router/")
         )
-        assert (folder / relative).read_bytes() == expected, relative
+        assert (folder / relative).read_bytes() == expected_bytes, relative
     assert (
         "router: router/data-team.yaml" in (folder / "alert_tests/dag_run_failed.yaml").read_text()
     )

@@ -1,4 +1,5 @@
-"""Fixtures for the router tests: fake receivers, an SMTP server, router processes."""
+"""Fixtures for the router tests: fake receivers, an SMTP server, router processes, the
+pipeline in-process."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from observability.standins import (
     SlackStandIn,
     StandIn,
     WebhookStandIn,
+    serving,
 )
 from tests.router.harness import RouterProcess
+from tests.router.pipeline import SLACK_ONLY, Pipeline
 
 
 @pytest.fixture
@@ -25,11 +28,8 @@ def fakes() -> Iterator[dict[str, StandIn]]:
         "chat": GoogleChatStandIn(name="chat"),
         "webhook": WebhookStandIn(name="webhook"),
     }
-    for service in services.values():
-        service.start()
-    yield services
-    for service in services.values():
-        service.stop()
+    with serving(services):
+        yield services
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +53,17 @@ def router_factory(tmp_path: Path) -> Iterator[Callable[..., RouterProcess]]:
     yield start
     for router in started:
         router.close()
+
+
+@pytest.fixture
+def pipeline_config() -> str:
+    """The router configuration ``pipeline`` runs; a module overrides it with its own."""
+    return SLACK_ONLY
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, pipeline_config: str) -> Iterator[Pipeline]:
+    """The router's pipeline in-process on a manual clock, on ``pipeline_config``."""
+    world = Pipeline(tmp_path, pipeline_config)
+    yield world
+    world.close()

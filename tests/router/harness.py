@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from examples.waiting import wait_for
 from observability.emulator.process import free_port_pair
-from tests.support.waiting import wait_for
 
 INGEST_TOKEN = "ingest-0123456789abcdef-token"
 ADMIN_TOKEN = "admin-fedcba9876543210-token"

@@ -101,6 +101,16 @@ receivers:
 """
 
 
+SLACK_TOLD_RESOLVED = """
+receivers:
+  - name: slack
+    slack_configs:
+      - api_url: http://127.0.0.1:1/hook
+        send_resolved: true
+"""
+"""A Slack receiver (that nothing answers) told of resolved alerts too: a configuration's end."""
+
+
 def first_notice(directory: Path, **alert: Any) -> Notice:
     """The notice an alert with these fields gets at once from a Slack-only router."""
     pipeline = Pipeline(directory, SLACK_ONLY)

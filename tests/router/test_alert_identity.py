@@ -3,36 +3,29 @@ Monitoring incident's alert, and incidents stored before the namespacing keep th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select, update
 
 from observability.router.incident import incident_fingerprint, legacy_incident_fingerprint
 from observability.router.migrations import migrate
 from observability.router.store import alerts, group_alerts, incident_events
-from tests.router.pipeline import Pipeline, incident_ids
+from tests.router.pipeline import SLACK_TOLD_RESOLVED, Pipeline, incident_ids
 
-CONFIG = """
+CONFIG = (
+    """
 route:
   receiver: slack
   group_by: [incident_id]
   group_wait: 0s
   group_interval: 1m
-receivers:
-  - name: slack
-    slack_configs:
-      - api_url: http://127.0.0.1:1/hook
-        send_resolved: true
 """
+    + SLACK_TOLD_RESOLVED
+)
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    world = Pipeline(tmp_path, CONFIG)
-    yield world
-    world.close()
+def pipeline_config() -> str:
+    return CONFIG
 
 
 def stored(pipeline: Pipeline) -> dict[str, dict]:

@@ -294,7 +294,8 @@ def test_matcher_strings_parse_as_amtool_parses_them(tmp_path: Path) -> None:
         path.write_text(route_config([text]))
         paths.append(path)
     theirs = amtool_verdicts(paths)
-    accepted, disagreements = [], []
+    accepted: list[str] = []
+    disagreements: list[tuple[str, str, str | None]] = []
     for text, path in zip(texts, paths, strict=True):
         ours = our_verdict(path)
         if theirs[path.name] is None:
@@ -307,14 +308,14 @@ def test_matcher_strings_parse_as_amtool_parses_them(tmp_path: Path) -> None:
     assert len(accepted) > 60, len(accepted)
     path = tmp_path / "accepted.yaml"
     path.write_text(route_config(accepted))
-    ours = [
+    ours_printed = [
         format_matchers(alertmanager_order(list(route.matchers)))
         for route in load_config(path).route.routes
     ]
     theirs_printed = amtool_routes(path)
     differing = [
         (text, mine, printed)
-        for text, mine, printed in zip(accepted, ours, theirs_printed, strict=True)
+        for text, mine, printed in zip(accepted, ours_printed, theirs_printed, strict=True)
         if mine != printed
     ]
     assert not differing, differing[:5]

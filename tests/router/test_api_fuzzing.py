@@ -19,6 +19,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
+from examples.waiting import wait_for
 from observability.router.openapi import OPENAPI_PATH
 from observability.standins import WebhookStandIn
 from tests.router.harness import (
@@ -28,7 +29,6 @@ from tests.router.harness import (
     fuzzed_router_config,
     incident,
 )
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

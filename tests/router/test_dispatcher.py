@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.router.pipeline import Pipeline, incident_ids
+from tests.router.pipeline import SLACK_TOLD_RESOLVED, Pipeline, incident_ids
 
-CONFIG = """
+CONFIG = (
+    """
 route:
   receiver: slack
   group_by: [alertname, team]
@@ -29,19 +29,14 @@ time_intervals:
   - name: daytime
     time_intervals:
       - times: [{start_time: "08:00", end_time: "20:00"}]
-receivers:
-  - name: slack
-    slack_configs:
-      - api_url: http://127.0.0.1:1/hook
-        send_resolved: true
 """
+    + SLACK_TOLD_RESOLVED
+)
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    world = Pipeline(tmp_path, CONFIG)
-    yield world
-    world.close()
+def pipeline_config() -> str:
+    return CONFIG
 
 
 def test_storm_of_1000_incidents_over_60s_gives_one_notice_per_group_per_interval(

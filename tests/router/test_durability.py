@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from examples.waiting import wait_for
 from observability.router.store import Store
 from observability.standins import StandIn
 from tests.router.harness import FAST_TIMERS, RouterProcess, incident
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 import httpx
 import pytest
 
+from examples.waiting import wait_for
 from observability.emit.entry import EntryTarget, to_entry
 from observability.emulator.process import free_port
 from observability.events import Event
@@ -30,7 +31,6 @@ from observability.provision.spec import Spec, load_metrics, load_policies
 from observability.router.enrichment.query import rfc3339
 from observability.standins import HangingPeer, PagerDutyStandIn, StandIn
 from tests.router.harness import INGEST_TOKEN, RouterProcess, incident
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +90,27 @@ def seeded(emulator: Endpoint, project: str) -> Callable[[list[Event]], None]:
         assert response.status_code == 200, response.text
 
     return write
+
+
+class Setting(NamedTuple):
+    """What a test of a router reading the emulator's Cloud Logging works with."""
+
+    emulator: Endpoint
+    project: str
+    seeded: Callable[[list[Event]], None]
+    fakes: dict[str, StandIn]
+    router_factory: Callable[..., RouterProcess]
+
+
+@pytest.fixture
+def setting(
+    emulator: Endpoint,
+    project: str,
+    seeded: Callable[[list[Event]], None],
+    fakes: dict[str, StandIn],
+    router_factory: Callable[..., RouterProcess],
+) -> Setting:
+    return Setting(emulator, project, seeded, fakes, router_factory)
 
 
 def _incident(project: str, incident_id: str, metric: str, **labels: str) -> dict[str, Any]:
@@ -189,18 +210,19 @@ def _event(project: str, when: datetime, **fields: Any) -> Event:
 
 
 def test_each_default_policy_gives_its_cause(
-    emulator: Endpoint,
-    project: str,
-    seeded: Callable[[list[Event]], None],
-    fakes: dict[str, StandIn],
-    router_factory: Callable[..., RouterProcess],
+    setting: Setting,
 ) -> None:
     """Every shipped policy, its incident shaped as Monitoring sends it: the cause each notice
     carries, read back from the emulator's Cloud Logging by a router process. Policies on
     Composer's own metrics have no log entries behind them: no cause, and no complaint."""
+    emulator, project, seeded, fakes, router_factory = setting
     now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=30)
     exception = {"type": "ValueError", "message": "bad row 7 password=***", "fingerprint": "f" * 16}
     call = {"service": "stripe", "operation": "charge", "latency_ms": 95.0}
+    failed_calls: list[dict[str, Any]] = [
+        {"outcome": "error", "status_code": 503, "error_type": "HTTPError"},
+        {"outcome": "timeout", "error_type": "ReadTimeout"},
+    ]
     watchdog = {"detected_by": "watchdog"}
     # the watchdog's findings: (policy, (event type, DAG, task), reason, critical)
     findings = [
@@ -239,12 +261,7 @@ def test_each_default_policy_gives_its_cause(
                     dag_id="pay",
                     third_party={**call, **outcome, "target_host": "api.stripe.com"},
                 )
-                for second, outcome in enumerate(
-                    [
-                        {"outcome": "error", "status_code": 503, "error_type": "HTTPError"},
-                        {"outcome": "timeout", "error_type": "ReadTimeout"},
-                    ]
-                )
+                for second, outcome in enumerate(failed_calls)
             ],
             _event(
                 project,
@@ -403,12 +420,9 @@ def test_a_failing_cloud_logging_costs_at_most_the_budget(
 
 
 def test_a_restart_between_trigger_and_resolve_reuses_the_cause(
-    emulator: Endpoint,
-    project: str,
-    seeded: Callable[[list[Event]], None],
-    fakes: dict[str, StandIn],
-    router_factory: Callable[..., RouterProcess],
+    setting: Setting,
 ) -> None:
+    emulator, project, seeded, fakes, router_factory = setting
     exception = {"type": "KeyError", "message": "'sku'", "fingerprint": "a" * 16}
     now = datetime.now(timezone.utc) - timedelta(seconds=30)
     seeded([_failure(project, "shop", "sync", now, exception=exception)])
@@ -440,11 +454,7 @@ def test_a_restart_between_trigger_and_resolve_reuses_the_cause(
 
 
 def test_a_storm_queries_cloud_logging_once_per_incident(
-    emulator: Endpoint,
-    project: str,
-    seeded: Callable[[list[Event]], None],
-    fakes: dict[str, StandIn],
-    router_factory: Callable[..., RouterProcess],
+    setting: Setting,
 ) -> None:
     """1,000 incidents in 200 groups (DAGs), each group told again as it grows: one lookup
     per incident, whatever the number of notices that carry it. (Under this load some
@@ -455,6 +465,7 @@ def test_a_storm_queries_cloud_logging_once_per_incident(
     incidents again (their lookups done, or still going where they missed the budget). That
     is 400 notices carrying 1,600 alerts, where one notice per incident made 1,000 carrying
     3,000: the same lookups, and the router's cost, which is per notice, two fifths."""
+    emulator, project, _, fakes, router_factory = setting  # seeded: the metrics exist
     config = f"""
 route:
   receiver: hook

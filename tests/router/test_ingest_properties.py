@@ -22,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from examples.waiting import wait_for
 from observability.standins import WebhookStandIn
 from tests.router.harness import INGEST_TOKEN, RouterProcess, fuzzed_router_config, incident
 from tests.support.postgres import postgres_bin_dir, postgres_server
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from examples.waiting import wait_for
 from observability.router.log_lines import TRACEBACK_PREFIX, OneLineFormatter
 from observability.standins import StandIn
 from tests.router.harness import webhook_only_config
-from tests.support.waiting import wait_for
 
 FORGED = "2030-01-01 00:00:00,000 ERROR observability.router: forged"
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from examples.waiting import wait_for
 from observability.router.alert import Alert
 from observability.router.notice import Notice
 from observability.router.receivers.base import DeliveryError, FailureReason
@@ -28,7 +29,6 @@ from observability.router.templates import Templates
 from observability.standins import PagerDutyStandIn
 from tests.router.harness import INGEST_TOKEN, RouterProcess
 from tests.support.postgres import postgres_bin_dir, postgres_server
-from tests.support.waiting import wait_for
 
 ALERTS = 30
 PER_WINDOW = 10

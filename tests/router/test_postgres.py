@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from examples.waiting import wait_for
 from observability.standins import PagerDutyStandIn, StandIn
 from tests.router.harness import FAST_TIMERS, incident
 from tests.support.postgres import postgres_bin_dir, postgres_server
-from tests.support.waiting import wait_for
 
 pytestmark = [
     pytest.mark.integration,

@@ -18,12 +18,14 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from email.message import Message
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from examples.waiting import wait_for
 from observability.emulator.process import free_port_pair
 from observability.router.cli import silence_app
 from observability.router.journal import (
@@ -39,6 +41,7 @@ from observability.standins import (
     SmtpStandIn,
     StandIn,
     WebhookStandIn,
+    serving,
     smtp_server,
 )
 from tests.router.harness import (
@@ -50,7 +53,6 @@ from tests.router.harness import (
     RouterProcess,
     incident,
 )
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -115,17 +117,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "chat": GoogleChatStandIn(name="chat"),
         "webhook": WebhookStandIn(name="webhook"),
     }
-    for service in fakes.values():
-        service.start()
-    with smtp_server(free_port_pair()) as smtp:
+    with serving(fakes), smtp_server(free_port_pair()) as smtp:
         router = RouterProcess(tmp_path_factory.mktemp("service"), service_config(fakes, smtp))
         router.start()
         try:
             yield {"router": router, "smtp": smtp, **fakes}
         finally:
             router.close()
-            for service in fakes.values():
-                service.stop()
+
+
+def _decoded(part: Message) -> str:
+    """A MIME leaf part's text, its transfer encoding undone."""
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes), payload
+    return payload.decode()
 
 
 def slack_texts_about(slack: StandIn, needle: str) -> list[str]:
@@ -387,9 +392,7 @@ def test_google_chat_and_email(world: dict) -> None:
     )[0]
     assert mail["To"] == "oncall@example.com"
     parts = {
-        part.get_content_type(): part.get_payload(decode=True).decode()
-        for part in mail.walk()
-        if not part.is_multipart()
+        part.get_content_type(): _decoded(part) for part in mail.walk() if not part.is_multipart()
     }
     assert f"ledger_{tag}" in parts["text/plain"] and "<table>" in parts["text/html"]
 
@@ -478,7 +481,7 @@ receivers:
     pagerduty.start()  # back on the same port
     pagerduty.fail_next(500, 429)  # and still flaky for a moment
     triggers = wait_for(
-        lambda: len(pagerduty.bodies()) >= 5 and pagerduty.bodies(),
+        lambda: pagerduty.bodies() if len(pagerduty.bodies()) >= 5 else None,
         message="every page after the outage",
     )
     time.sleep(1.5)

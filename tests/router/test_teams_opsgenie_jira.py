@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
+from examples.waiting import wait_for
 from observability.standins import (
     JiraStandIn,
     OpsgenieStandIn,
     StandIn,
     TeamsConnectorStandIn,
     TeamsWorkflowStandIn,
+    serving,
 )
 from tests.router.harness import RouterProcess, incident
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -94,17 +95,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "opsgenie": OpsgenieStandIn(name="opsgenie"),
         "jira": JiraStandIn(name="jira"),
     }
-    for fake in fakes.values():
-        fake.start()
     directory = tmp_path_factory.mktemp("receivers")
-    router = RouterProcess(directory, config(fakes, directory))
-    router.start()
-    try:
-        yield {"router": router, **fakes}
-    finally:
-        router.close()
-        for fake in fakes.values():
-            fake.stop()
+    with serving(fakes):
+        router = RouterProcess(directory, config(fakes, directory))
+        router.start()
+        try:
+            yield {"router": router, **fakes}
+        finally:
+            router.close()
 
 
 def test_teams_cards_firing_then_resolved(world: dict[str, Any]) -> None:
@@ -133,8 +131,7 @@ def test_opsgenie_creates_then_closes_by_alias(world: dict[str, Any]) -> None:
     router: RouterProcess = world["router"]
     opsgenie: OpsgenieStandIn = world["opsgenie"]
     opsgenie.fail_next(503)
-    labels = {"dag_id": "ops_dag", "team": "ops"}
-    router.post_incident(incident("ops-1", severity="CRITICAL", **labels))
+    router.post_incident(incident("ops-1", severity="CRITICAL", dag_id="ops_dag", team="ops"))
     created = wait_for(lambda: list(opsgenie.alerts.values()) or None, message="an alert")[0]
     body = created["create"]
     assert body["priority"] == "P1" and body["tags"] == ["composer", "ops_dag"]
@@ -145,7 +142,9 @@ def test_opsgenie_creates_then_closes_by_alias(world: dict[str, Any]) -> None:
     ]
     assert body["details"]["runbook"] == "https://runbooks/ops_dag"
     assert body["details"]["dag_id"] == "ops_dag" and len(body["alias"]) == 64
-    router.post_incident(incident("ops-1", state="closed", severity="CRITICAL", **labels))
+    router.post_incident(
+        incident("ops-1", state="closed", severity="CRITICAL", dag_id="ops_dag", team="ops")
+    )
     wait_for(lambda: created["status"] == "closed", message="the alert closed")
     close = next(r for r in opsgenie.received if r.path.endswith("/close"))
     assert close.path == f"POST /v2/alerts/{body['alias']}/close"
@@ -156,20 +155,23 @@ def test_jira_creates_comments_resolves_and_reopens(world: dict[str, Any]) -> No
     router: RouterProcess = world["router"]
     jira: JiraStandIn = world["jira"]
     jira.fail_next(429, 500)
-    labels = {"dag_id": "etl_jira", "team": "tickets"}
-    router.post_incident(incident("jira-1", **labels))
+    router.post_incident(incident("jira-1", dag_id="etl_jira", team="tickets"))
     issue = wait_for(lambda: jira.issues.get("OPS-1"), message="an issue")
     fields = issue["fields"]
     assert fields["issuetype"] == {"name": "Incident"} and fields["project"] == {"key": "OPS"}
     assert fields["customfield_10010"] == {"value": "error"}
     assert "composer" in fields["labels"] and "etl_jira" in fields["labels"]
     assert any(label.startswith("ALERT{") for label in fields["labels"])
-    router.post_incident(incident("jira-2", **labels))  # the group changes: update and comment
+    router.post_incident(
+        incident("jira-2", dag_id="etl_jira", team="tickets")
+    )  # the group changes: update and comment
     wait_for(lambda: issue["comments"], message="a comment on the repeat")
     for incident_id in ("jira-1", "jira-2"):
-        router.post_incident(incident(incident_id, state="closed", **labels))
+        router.post_incident(
+            incident(incident_id, state="closed", dag_id="etl_jira", team="tickets")
+        )
     wait_for(lambda: issue["status"] == "Done", message="the issue resolved")
-    router.post_incident(incident("jira-3", **labels))
+    router.post_incident(incident("jira-3", dag_id="etl_jira", team="tickets"))
     wait_for(lambda: issue["status"] == "To Do", message="the issue reopened")
     assert issue["transitions"] == ["Done", "Reopen"] and len(jira.issues) == 1
 

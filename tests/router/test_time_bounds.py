@@ -17,13 +17,13 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from examples.waiting import wait_for
 from observability.router.incident import WebhookPayload
 from observability.router.store import Store, alerts, silences
 from observability.router.timestamps import iso
 from observability.standins import StandIn
 from tests.router.harness import FAST_TIMERS, INGEST_TOKEN, RouterProcess, incident
 from tests.support.postgres import postgres_bin_dir, postgres_server
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from examples.waiting import wait_for
 from observability.router import workers as workers_module
 from observability.router.app import create_app
 from observability.router.history import audit_entries
@@ -26,7 +27,6 @@ from observability.router.settings import RouterSettings, load_router_settings
 from observability.router.store import Store, active_digest
 from observability.standins import StandIn
 from tests.router.harness import FAST_TIMERS, RouterProcess, incident
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

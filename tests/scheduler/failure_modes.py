@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from examples.waiting import wait_for
 from observability.emit.spool import Spool
 from observability.gcp import Endpoint
 from tests.support.airflow_cluster import AirflowCluster, kill
 from tests.support.cloud_logging import read_events
-from tests.support.waiting import wait_for
 
 DAGS = Path(__file__).parent / "dags"
 PLUGINS = Path(__file__).parent / "plugins"

@@ -51,8 +51,9 @@ import psutil
 import psycopg
 
 from examples.airflow_runner import Airflow, venv_version
+from examples.process_groups import stop_process_groups
+from examples.waiting import wait_for
 from observability.emulator.process import free_port
-from tests.support.waiting import wait_for
 
 PLUGIN_FILE = "from callbacks.plugin import ComposerObservabilityPlugin  # noqa: F401\n"
 """What a user puts in the environment's ``plugins/`` folder to install the listener."""
@@ -231,7 +232,11 @@ class AirflowAPI:
         return {ti["task_id"]: ti["state"] for ti in found["task_instances"]}
 
     def wait_for_run(
-        self, dag_id: str, run_id: str, states: Iterable[str] = FINISHED_RUN_STATES, timeout=180.0
+        self,
+        dag_id: str,
+        run_id: str,
+        states: Iterable[str] = FINISHED_RUN_STATES,
+        timeout: float = 180.0,
     ) -> str:
         """Wait until the run is in one of ``states``; returns that state."""
         wanted = set(states)
@@ -285,19 +290,6 @@ class AirflowAPI:
             return int(pid) if pid else None
 
         return int(wait_for(check, 60, 0.5, f"the pid of {dag_id}/{run_id}/{task_id}"))
-
-
-def _alive(process: psutil.Process) -> bool:
-    """Running and not a zombie (a killed process its parent has not reaped yet is gone)."""
-    with contextlib.suppress(psutil.Error):
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    return False
-
-
-def _session(pid: int) -> int:
-    """The session a process belongs to (``setsid``), from ``/proc/PID/stat``."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[3])
 
 
 def _has_marker(pid: int, marker: str) -> bool:
@@ -384,17 +376,9 @@ class AirflowCluster:
             (self.airflow.dags_folder / source.name).write_text(source.read_text())
 
     def _start(self, component: str) -> None:
-        log = self.log_path(component)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as output:
-            self.processes[component] = subprocess.Popen(
-                [str(self.airflow.venv / "bin" / "airflow"), *component.split()],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env={**self.airflow._environ(), "PYTHONUNBUFFERED": "1"},
-                cwd=self.home,
-                start_new_session=True,
-            )
+        self.processes[component] = self.airflow.start(
+            *component.split(), log=self.log_path(component)
+        )
 
     def log_path(self, component: str) -> Path:
         """Where a component's own output goes (task logs are under ``logs/dag_id=...``)."""
@@ -405,6 +389,7 @@ class AirflowCluster:
 
     def _healthy(self) -> bool:
         self._raise_if_exited()
+        wanted: tuple[str, ...]
         try:
             if self.major >= 3:
                 health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).json()
@@ -456,52 +441,19 @@ class AirflowCluster:
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM every component (Airflow's graceful stop), then SIGKILL whatever of this
-        cluster is still alive, task processes included; returns when none is left. Calling it
-        again does nothing."""
+        cluster is still alive, task processes included (those with the marker too); returns
+        when none is left. Calling it again does nothing."""
         self.api.close()
-        seen = self._own_processes()
-        for process in self.processes.values():
-            if process.poll() is None:
-                _signal_group(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
-                process.wait()
-        for _ in range(50):
-            left = [one for one in seen | self._own_processes() if _alive(one)]
-            if not left:
-                return
-            for one in left:
-                with contextlib.suppress(psutil.Error):
-                    one.kill()
-            time.sleep(0.1)
-        raise RuntimeError(f"processes of the Airflow cluster survived SIGKILL: {left}")
+        stop_process_groups(self.processes.values(), timeout, also=self._marked_processes)
 
-    def _own_processes(self) -> set[psutil.Process]:
-        """Every live process of this cluster but the components themselves (``Popen`` owns
-        those): their descendants, the members of their sessions (a task whose supervisor
-        died is no one's descendant any more) and the processes with the marker. ``psutil``
-        objects, so that a PID reused meanwhile by another process is never killed."""
-        sessions = {process.pid for process in self.processes.values()}
+    def _marked_processes(self) -> set[psutil.Process]:
+        """Every live process with this cluster's marker in its environment, but ours."""
         found = set()
         for one in psutil.process_iter():
-            with contextlib.suppress(psutil.Error, OSError, ValueError):
-                if one.pid in sessions or one.pid == os.getpid():
-                    continue
-                if _session(one.pid) in sessions or _has_marker(one.pid, self.marker):
+            with contextlib.suppress(psutil.Error, OSError):
+                if one.pid != os.getpid() and _has_marker(one.pid, self.marker):
                     found.add(one)
-        for pid in sessions:
-            with contextlib.suppress(psutil.Error):
-                found.update(psutil.Process(pid).children(recursive=True))
         return found
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
 
 
 def kill(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:

@@ -52,10 +52,10 @@ def postgres_server(user: str = "router", max_connections: int = 100) -> Iterato
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL binaries not found")
-    user = _run_as()
+    run_as = _run_as()  # the system user of the server's processes; ``user`` is its superuser
     root = Path(tempfile.mkdtemp(prefix="composer-obs-pg-"))
-    if user is not None:
-        entry = pwd.getpwnam(user)
+    if run_as is not None:
+        entry = pwd.getpwnam(run_as)
         os.chown(root, entry.pw_uid, entry.pw_gid)
     data = root / "data"
     port = free_port_pair()
@@ -64,7 +64,7 @@ def postgres_server(user: str = "router", max_connections: int = 100) -> Iterato
         subprocess.run(
             [str(bin_dir / args[0]), *args[1:]],
             check=True,
-            user=user,
+            user=run_as,
             capture_output=True,
             timeout=120,
             cwd=root,

@@ -1,4 +1,7 @@
-"""Fixtures of the watchdog's tests: Airflow's REST API at the wire."""
+"""The Airflow REST API at the wire (``airflow_wire``) and the watchdog's client of it.
+
+A module sets what the wire serves by overriding ``served``, or per test with
+``@pytest.mark.parametrize("wire", [AirflowWire(...)], indirect=True)``."""
 
 from __future__ import annotations
 
@@ -12,15 +15,20 @@ from tests.watchdog.airflow_wire import AirflowWire, airflow_wire
 
 
 @pytest.fixture
-def wire(request: pytest.FixtureRequest) -> Iterator[AirflowWire]:
-    """An Airflow 3.3 wire, or the one a test passes (``indirect`` parametrization)."""
-    with airflow_wire(getattr(request, "param", None) or AirflowWire()) as served:
-        yield served
+def served() -> AirflowWire:
+    """What ``wire`` serves when a test does not parametrize it: no DAGs, Airflow 3."""
+    return AirflowWire()
+
+
+@pytest.fixture
+def wire(request: pytest.FixtureRequest, served: AirflowWire) -> Iterator[AirflowWire]:
+    with airflow_wire(getattr(request, "param", served)) as running:
+        yield running
 
 
 @pytest.fixture
 def api(wire: AirflowWire) -> Iterator[AirflowAPI]:
-    """A client of ``wire`` that has probed its version; the wire's record starts after."""
+    """A client that has already asked the version: ``wire.requests`` starts empty."""
     client = AirflowAPI(wire.url, AirflowAuth(kind="none"))
     _ = client.major
     wire.reset()

@@ -6,13 +6,11 @@ requests the catalogue makes, since reading less of the DAG list is its reason t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from observability.watchdog.airflow_api import AirflowAPI
 from observability.watchdog.catalog import DagCatalog
-from tests.watchdog.airflow_wire import AirflowWire, airflow_wire
+from tests.watchdog.airflow_wire import AirflowWire
 
 
 def _wire(count: int, major: int = 3) -> AirflowWire:
@@ -23,9 +21,8 @@ def _wire(count: int, major: int = 3) -> AirflowWire:
 
 
 @pytest.fixture
-def wire(request: pytest.FixtureRequest) -> Iterator[AirflowWire]:
-    with airflow_wire(request.param if hasattr(request, "param") else _wire(250)) as served:
-        yield served
+def served() -> AirflowWire:
+    return _wire(250)
 
 
 def _offsets(wire: AirflowWire) -> list[int]:

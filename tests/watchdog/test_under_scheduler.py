@@ -21,11 +21,11 @@ import httpx
 import pytest
 import yaml
 
+from examples.waiting import wait_for
 from observability.emit.spool import Spool
 from observability.gcp import Endpoint
 from tests.airflow.conftest import read_events
 from tests.support.airflow_cluster import ADMIN, AirflowCluster, SharedAirflow
-from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -6,38 +6,22 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.api_core import exceptions
-from google.cloud.monitoring_v3 import AlertPolicyServiceClient, NotificationChannelServiceClient
+from google.cloud.monitoring_v3 import AlertPolicyServiceClient
 from google.cloud.monitoring_v3.types import AlertPolicy, NotificationChannel
 from google.protobuf import field_mask_pb2, json_format
 
 from observability import gcp
 from observability.emulator.process import emulator_process
-from observability.gcp import Endpoint
 
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "alert_policies"
 SERVER_SET = ("name", "creationRecord", "mutationRecord")
-
-
-@pytest.fixture(scope="module")
-def policies(emulator: Endpoint) -> Iterator[AlertPolicyServiceClient]:
-    client = gcp.alert_policy_api(emulator)
-    yield client
-    client.transport.close()
-
-
-@pytest.fixture(scope="module")
-def channels(emulator: Endpoint) -> Iterator[NotificationChannelServiceClient]:
-    client = gcp.notification_channel_api(emulator)
-    yield client
-    client.transport.close()
 
 
 def as_dict(policy: AlertPolicy) -> dict[str, Any]:

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from google.api_core import exceptions
 from google.cloud.monitoring_v3 import AlertPolicyServiceClient, NotificationChannelServiceClient
 from google.cloud.monitoring_v3.types import AlertPolicy, NotificationChannel
-
-from observability import gcp
-from observability.gcp import Endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +78,11 @@ def edit(**changes: Any) -> Callable[[], Body]:
         return body
 
     return make
+
+
+def with_threshold(**changes: Any) -> Callable[[], Body]:
+    """The base policy with its threshold condition changed."""
+    return edit(conditions=[threshold(**changes)])
 
 
 def labels(count: int) -> dict[str, str]:
@@ -202,58 +204,48 @@ CASES: list[tuple[str, Callable[[], Body], str | None]] = [
     ("absent 60s", edit(conditions=[absent("60s")]), r"condition_absent\.duration.*120"),
     ("absent 150s", edit(conditions=[absent("150s")]), r"condition_absent\.duration.*minute"),
     ("absent without duration", edit(conditions=[absent(None)]), r"condition_absent\.duration"),
-    ("threshold 300s", edit(conditions=[threshold(duration="300s")]), OK),
+    ("threshold 300s", with_threshold(duration="300s"), OK),
     (
         "threshold 90s",
-        edit(conditions=[threshold(duration="90s")]),
+        with_threshold(duration="90s"),
         r"condition_threshold\.duration.*minute",
     ),
     (
         "threshold without comparison",
-        edit(conditions=[threshold(comparison="COMPARISON_UNSPECIFIED")]),
+        with_threshold(comparison="COMPARISON_UNSPECIFIED"),
         r"condition_threshold\.comparison is required",
     ),
     (
         "reducer with ALIGN_NONE",
-        edit(
-            conditions=[
-                threshold(
-                    aggregations=[
-                        {
-                            "alignmentPeriod": "60s",
-                            "perSeriesAligner": "ALIGN_NONE",
-                            "crossSeriesReducer": "REDUCE_SUM",
-                        }
-                    ]
-                )
+        with_threshold(
+            aggregations=[
+                {
+                    "alignmentPeriod": "60s",
+                    "perSeriesAligner": "ALIGN_NONE",
+                    "crossSeriesReducer": "REDUCE_SUM",
+                }
             ]
         ),
         r"aggregations\[0\]\.per_series_aligner",
     ),
     (
         "aligner without alignment period",
-        edit(conditions=[threshold(aggregations=[{"perSeriesAligner": "ALIGN_RATE"}])]),
+        with_threshold(aggregations=[{"perSeriesAligner": "ALIGN_RATE"}]),
         r"aggregations\[0\]\.alignment_period is required",
     ),
     (
         "alignment period 30s",
-        edit(
-            conditions=[
-                threshold(
-                    aggregations=[{"alignmentPeriod": "30s", "perSeriesAligner": "ALIGN_RATE"}]
-                )
-            ]
-        ),
+        with_threshold(aggregations=[{"alignmentPeriod": "30s", "perSeriesAligner": "ALIGN_RATE"}]),
         r"aggregations\[0\]\.alignment_period.*60",
     ),
     (
         "no aggregation at all",
-        edit(conditions=[threshold(aggregations=[])]),
+        with_threshold(aggregations=[]),
         OK,
     ),
     (
         "threshold filter without metric.type",
-        edit(conditions=[threshold(filter='resource.type="gce_instance"')]),
+        with_threshold(filter='resource.type="gce_instance"'),
         r"condition_threshold\.filter.*metric type",
     ),
     (
@@ -263,30 +255,20 @@ CASES: list[tuple[str, Callable[[], Body], str | None]] = [
     ),
     (
         "ratio with denominator",
-        edit(
-            conditions=[
-                threshold(
-                    denominatorFilter=METRIC_FILTER,
-                    denominatorAggregations=[
-                        {"alignmentPeriod": "60s", "perSeriesAligner": "ALIGN_DELTA"}
-                    ],
-                )
-            ]
+        with_threshold(
+            denominatorFilter=METRIC_FILTER,
+            denominatorAggregations=[{"alignmentPeriod": "60s", "perSeriesAligner": "ALIGN_DELTA"}],
         ),
         OK,
     ),
     (
         "denominator filter without metric.type",
-        edit(conditions=[threshold(denominatorFilter='resource.type="x"')]),
+        with_threshold(denominatorFilter='resource.type="x"'),
         r"denominator_filter",
     ),
     (
         "evaluation missing data",
-        edit(
-            conditions=[
-                threshold(duration="60s", evaluationMissingData="EVALUATION_MISSING_DATA_ACTIVE")
-            ]
-        ),
+        with_threshold(duration="60s", evaluationMissingData="EVALUATION_MISSING_DATA_ACTIVE"),
         OK,
     ),
     (
@@ -345,20 +327,6 @@ CASES: list[tuple[str, Callable[[], Body], str | None]] = [
         OK,
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def policies(emulator: Endpoint) -> Iterator[AlertPolicyServiceClient]:
-    client = gcp.alert_policy_api(emulator)
-    yield client
-    client.transport.close()
-
-
-@pytest.fixture(scope="module")
-def channels(emulator: Endpoint) -> Iterator[NotificationChannelServiceClient]:
-    client = gcp.notification_channel_api(emulator)
-    yield client
-    client.transport.close()
 
 
 def create(client: AlertPolicyServiceClient, project: str, body: Body) -> AlertPolicy:

@@ -5,7 +5,6 @@ verification; and the in-process accessor that gives the notifier the real secre
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,10 @@ from google.cloud.monitoring_v3.types import (
 )
 from google.protobuf import field_mask_pb2
 
-from observability import gcp
 from observability.emulator.alert_policies.store import AlertPolicyStore
 from observability.emulator.channels.model import obfuscate
 from observability.emulator.channels.service import NotificationChannelService
 from observability.emulator.channels.store import NotificationChannelStore
-from observability.gcp import Endpoint
 
 TYPES = {
     "email": {"email_address"},
@@ -43,20 +40,6 @@ BASIC = {
     "username": "monitoring",
     "password": "pa55word-xyz1",
 }
-
-
-@pytest.fixture(scope="module")
-def channels(emulator: Endpoint) -> Iterator[NotificationChannelServiceClient]:
-    client = gcp.notification_channel_api(emulator)
-    yield client
-    client.transport.close()
-
-
-@pytest.fixture(scope="module")
-def policies(emulator: Endpoint) -> Iterator[AlertPolicyServiceClient]:
-    client = gcp.alert_policy_api(emulator)
-    yield client
-    client.transport.close()
 
 
 def make(

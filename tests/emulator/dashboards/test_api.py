@@ -75,12 +75,6 @@ def _copy(dashboard: Dashboard) -> Dashboard:
     return Dashboard.deserialize(Dashboard.serialize(dashboard))
 
 
-@pytest.fixture(scope="module")
-def http(emulator: Endpoint) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=str(emulator.http_url), timeout=30) as client:
-        yield client
-
-
 @pytest.fixture(scope="module", params=["rest", "grpc"])
 def client(request: pytest.FixtureRequest, emulator: Endpoint) -> Iterator[DashboardsServiceClient]:
     api = gcp.dashboards_api(emulator, transport=request.param)

@@ -10,7 +10,6 @@ read is checked to equal what the proto keeps of the same JSON.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,7 @@ from google.cloud.monitoring_dashboard_v1 import DashboardsServiceClient
 from google.cloud.monitoring_dashboard_v1.types import Dashboard
 from google.protobuf import json_format
 
-from observability import gcp
 from observability.emulator.dashboards.validate import validate_dashboard
-from observability.gcp import Endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -42,19 +39,6 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _id(path: Path) -> str:
     return str(path.relative_to(CORPUS))
-
-
-@pytest.fixture(scope="module")
-def http(emulator: Endpoint) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=str(emulator.http_url), timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def grpc_api(emulator: Endpoint) -> Iterator[DashboardsServiceClient]:
-    client = gcp.dashboards_api(emulator, transport="grpc")
-    yield client
-    client.transport.close()
 
 
 def test_the_corpus_is_there() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -18,10 +18,8 @@ from google.api_core import exceptions
 from google.cloud.monitoring_dashboard_v1 import DashboardsServiceClient
 from google.cloud.monitoring_dashboard_v1.types import Dashboard
 
-from observability import gcp
 from observability.emulator.common.errors import ApiError
 from observability.emulator.dashboards.validate import check_filter, validate_dashboard
-from observability.gcp import Endpoint
 
 _FILTER = 'metric.type="composer.googleapis.com/workflow/run_count" resource.type="x"'
 
@@ -310,19 +308,6 @@ def _broken(edit: Edit) -> dict[str, Any]:
 
 
 _IDS = [case[0] for case in BROKEN]
-
-
-@pytest.fixture(scope="module")
-def http(emulator: Endpoint) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=str(emulator.http_url), timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def grpc_api(emulator: Endpoint) -> Iterator[DashboardsServiceClient]:
-    client = gcp.dashboards_api(emulator, transport="grpc")
-    yield client
-    client.transport.close()
 
 
 def test_the_valid_dashboard_is_valid() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from google.api.metric_pb2 import MetricDescriptor
@@ -107,6 +107,27 @@ FAILURES: list[tuple[int, str, dict[str, Any]]] = [
 ]
 
 
+class Logs(NamedTuple):
+    """A project's log entries, its log-based metrics and their time series, from ``base``."""
+
+    api: LoggingServiceV2Client
+    metrics: MetricsServiceV2Client
+    monitoring: MetricServiceClient
+    project: str
+    base: datetime
+
+
+@pytest.fixture
+def logs(
+    api: LoggingServiceV2Client,
+    metrics: MetricsServiceV2Client,
+    monitoring: MetricServiceClient,
+    project: str,
+    base: datetime,
+) -> Logs:
+    return Logs(api, metrics, monitoring, project, base)
+
+
 @pytest.fixture
 def counted(
     api: LoggingServiceV2Client, metrics: MetricsServiceV2Client, project: str, base: datetime
@@ -200,44 +221,27 @@ def test_align_rate_and_count(
 ) -> None:
     base = counted
     filter_ = f'metric.type = "{USER}failures" AND metric.label.dag_id = "a"'
-    rate = series(
-        monitoring,
-        project,
-        filter_,
-        base,
-        base + timedelta(minutes=2),
-        aggregation={
+
+    def aligned(aligner: str, reducer: str) -> list[Any]:
+        """The two minutes from ``base`` in one 120 s window."""
+        aggregation = {
             "alignment_period": {"seconds": 120},
-            "per_series_aligner": "ALIGN_RATE",
-            "cross_series_reducer": "REDUCE_SUM",
-        },
-    )
-    (one,) = rate
+            "per_series_aligner": aligner,
+            "cross_series_reducer": reducer,
+        }
+        end = base + timedelta(minutes=2)
+        return series(monitoring, project, filter_, base, end, aggregation=aggregation)
+
+    (one,) = aligned("ALIGN_RATE", "REDUCE_SUM")
     assert one.value_type == MetricDescriptor.ValueType.DOUBLE
     assert [p.value.double_value for p in one.points] == [pytest.approx(5 / 120)]
-    count = series(
-        monitoring,
-        project,
-        filter_,
-        base,
-        base + timedelta(minutes=2),
-        aggregation={
-            "alignment_period": {"seconds": 120},
-            "per_series_aligner": "ALIGN_COUNT",
-            "cross_series_reducer": "REDUCE_MAX",
-        },
-    )
+    count = aligned("ALIGN_COUNT", "REDUCE_MAX")
     # env1 has points in minutes 0 and 1, env2 in minute 0: the max count is 2
     assert [p.value.int64_value for p in count[0].points] == [2]
 
 
-def test_distribution_buckets_and_percentiles(
-    api: LoggingServiceV2Client,
-    metrics: MetricsServiceV2Client,
-    monitoring: MetricServiceClient,
-    project: str,
-    base: datetime,
-) -> None:
+def test_distribution_buckets_and_percentiles(logs: Logs) -> None:
+    api, metrics, monitoring, project, base = logs
     create_metric(
         metrics,
         project,
@@ -291,13 +295,8 @@ def test_distribution_buckets_and_percentiles(
     assert percentile("ALIGN_MEAN") == pytest.approx(22.0)
 
 
-def test_no_backfill_and_late_entries(
-    api: LoggingServiceV2Client,
-    metrics: MetricsServiceV2Client,
-    monitoring: MetricServiceClient,
-    project: str,
-    base: datetime,
-) -> None:
+def test_no_backfill_and_late_entries(logs: Logs) -> None:
+    api, metrics, monitoring, project, base = logs
     write(api, project, [entry(base, event="task_failed", dag_id="early")])
     failures_metric(metrics, project)
     late = base - timedelta(hours=25)
@@ -316,13 +315,8 @@ def test_no_backfill_and_late_entries(
     assert by_dag(found) == {"after": [1]}
 
 
-def test_extraction_failures_give_default_label_values(
-    api: LoggingServiceV2Client,
-    metrics: MetricsServiceV2Client,
-    monitoring: MetricServiceClient,
-    project: str,
-    base: datetime,
-) -> None:
+def test_extraction_failures_give_default_label_values(logs: Logs) -> None:
+    api, metrics, monitoring, project, base = logs
     create_metric(
         metrics,
         project,
@@ -418,13 +412,8 @@ def test_descriptors_and_refusals(
         )
 
 
-def test_a_replayed_batch_counts_once(
-    api: LoggingServiceV2Client,
-    metrics: MetricsServiceV2Client,
-    monitoring: MetricServiceClient,
-    project: str,
-    base: datetime,
-) -> None:
+def test_a_replayed_batch_counts_once(logs: Logs) -> None:
+    api, metrics, monitoring, project, base = logs
     failures_metric(metrics, project)
     batch = [
         {**entry(base, event="task_failed", dag_id="a"), "insert_id": f"id-{i}"} for i in range(3)

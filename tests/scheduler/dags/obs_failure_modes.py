@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 try:  # Airflow 3
     from airflow.providers.standard.sensors.python import PythonSensor
@@ -29,7 +30,7 @@ SENSOR_CASES = (("poke", False), ("reschedule", False), ("poke", True), ("resche
 """A pool the test creates with 0 slots: a task in it is never started."""
 
 
-def _dag(family: str, mode: str, **kwargs):
+def _dag(family: str, mode: str, **kwargs: Any) -> DAG:
     ours = family == "cb"
     args = {"owner": "sched-test", "retries": 0}
     return DAG(

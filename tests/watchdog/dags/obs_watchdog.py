@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 try:  # Airflow 3
     from airflow.sdk import DAG, task
@@ -19,7 +20,7 @@ NO_SLOT_POOL = "wd_no_slot"
 """A pool the test creates with 0 slots: a task in it is never started."""
 
 
-def _dag(dag_id: str, **kwargs):
+def _dag(dag_id: str, **kwargs: Any) -> DAG:
     kwargs.setdefault("tags", ["team:data"])
     kwargs.setdefault("default_args", {"owner": "wd-test", "retries": 0})
     return DAG(
