@@ -2,14 +2,19 @@
 
 It answers as Airflow 3.3 (``/api/v2``) or 2.10 (``/api/v1``) does: a page is capped at
 ``maximum_page_limit`` whatever ``limit`` asks, ``total_entries`` counts every match, the list
-is sorted by ``order_by`` (``dag_id`` only here), ``tags`` with ``tags_match_mode=any``,
-``paused`` and (Airflow 3) ``has_import_errors`` filter it, ``/dagTags`` matches
-``tag_name_pattern`` anywhere in the name (SQL ``ILIKE '%pattern%'``), a missing DAG is a 404,
-and a malformed number is a 422 naming the field. The runs and tries of every DAG (``~``) come
-from the query lists (``GET``: ``state``, ``updated_at_gte``, ``end_date_lte``, capped pages)
-and the batch lists (``POST .../list``: ``state``/``states``, ``end_date_gte``, and
-``page_limit`` uncapped, as Airflow 3.3 and 2.10 serve them). It records every request, and
-how many were in flight at once, for the tests to count.
+is sorted by ``order_by`` (2.10: ``dag_id`` only; 3.3 also ``next_dagrun``, ascending or
+``-`` descending, then by ``dag_id`` the same way, DAGs without a next run last ascending as
+PostgreSQL sorts NULLs, or first as SQLite and MySQL do: ``nulls_first``), ``tags`` with
+``tags_match_mode=any``, ``paused`` and (Airflow 3) ``has_import_errors`` and
+``last_dag_run_state`` (the newest run's) filter it,
+``/dagTags`` matches ``tag_name_pattern`` anywhere in the name (SQL ``ILIKE '%pattern%'``),
+a missing DAG is a 404, and a malformed number is a 422 naming the field. The runs and tries
+of every DAG (``~``) come from the query lists (``GET``: ``state``, ``updated_at_gte``,
+``end_date_lte``, capped pages) and the batch lists (``POST .../list``: ``state``/``states``,
+``end_date_gte``, and ``page_limit`` uncapped, as Airflow 3.3 and 2.10 serve them); a DAG's
+own runs newest first; the audit log (``eventLogs``: ``after`` strictly, ``excluded_events``,
+newest first). It records every request, and how many were in flight at once, for the tests
+to count.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ class AirflowWire:
     ``updated_at``, ``end_date``: ISO 8601 times)."""
     tries: list[dict[str, Any]] = field(default_factory=list)
     """Task instances, likewise (and ``task_id``, ``map_index``, ``try_number``)."""
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    """Audit records (``event``, ``dag_id``, ``when``: ISO 8601, ``extra``)."""
+    nulls_first: bool = False
+    """How the database sorts a missing next run: last (PostgreSQL) or first (SQLite)."""
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Each request's path and query (``{"body": [body]}`` for a ``POST``)."""
     most_in_flight: int = 0
@@ -46,8 +55,17 @@ class AirflowWire:
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, dag_id: str, **fields: Any) -> None:
+    def add(self, dag_id: str, next_run: str | None = None, **fields: Any) -> None:
+        """A DAG; ``next_run`` (ISO 8601) sets its next run's logical date and the time it may
+        be created, both (a trigger timetable: override either by its field)."""
+        names = (
+            ("next_dagrun_logical_date", "next_dagrun_run_after")
+            if self.major >= 3
+            else ("next_dagrun", "next_dagrun_create_after")
+        )
         self.dags[dag_id] = {
+            names[0]: next_run,
+            names[1]: next_run,
             "dag_id": dag_id,
             "is_paused": False,
             "tags": [],
@@ -108,10 +126,30 @@ class AirflowWire:
             return 200, {key: found[offset : offset + limit], "total_entries": len(found)}
         if rest == "dags":
             order = query.get("order_by", ["dag_id"])[0]
-            if order != "dag_id":
-                return 400, {"detail": f"Ordering with '{order}' is disallowed"}
-            found = sorted(self._matching(query), key=lambda dag: dag["dag_id"])
+            allowed = ("dag_id", "next_dagrun") if self.major >= 3 else ("dag_id",)
+            if order.lstrip("-") not in allowed:
+                return 400, {"detail": f"Ordering with '{order.lstrip('-')}' is disallowed"}
+            found = sorted(
+                self._matching(query),
+                key=self._sort_key(order.lstrip("-")),
+                reverse=order.startswith("-"),
+            )
             return 200, {"dags": found[offset : offset + limit], "total_entries": len(found)}
+        if rest.startswith("dags/") and rest.endswith("/dagRuns") and rest.count("/") == 2:
+            runs = [run for run in self.runs if run["dag_id"] == rest.split("/")[1]]
+            runs.sort(key=lambda run: run.get("start_date") or "", reverse=True)
+            return 200, {"dag_runs": runs[offset : offset + limit], "total_entries": len(runs)}
+        if rest == "eventLogs":
+            after = query.get("after", [None])[0]
+            excluded = set(query.get("excluded_events", []))
+            records = [
+                record
+                for record in self.audit
+                if (after is None or record["when"] > after) and record["event"] not in excluded
+            ]
+            records.sort(key=lambda record: record["when"], reverse=True)
+            page = records[offset : offset + limit]
+            return 200, {"event_logs": page, "total_entries": len(records)}
         if rest.startswith("dags/") and "/" not in rest[5:]:
             dag = self.dags.get(rest[5:])
             return (200, dag) if dag else (404, {"detail": f"The Dag `{rest[5:]}` not found"})
@@ -129,6 +167,25 @@ class AirflowWire:
             )
             return 200, {"tags": names[offset : offset + limit], "total_entries": len(names)}
         return 404, {"detail": "Not Found"}
+
+    def _last_run_state(self, dag_id: str) -> str | None:
+        runs = [run for run in self.runs if run["dag_id"] == dag_id]
+        latest = max(runs, key=lambda run: run.get("start_date") or "", default=None)
+        return latest["state"] if latest else None
+
+    def _sort_key(self, order: str) -> Any:
+        """Airflow's sort: the column, then the DAG id; a missing next run sorts as the largest
+        value (PostgreSQL) or the smallest (SQLite, MySQL)."""
+        column = "next_dagrun_logical_date" if self.major >= 3 else "next_dagrun"
+
+        def key(dag: dict[str, Any]) -> tuple[Any, ...]:
+            if order == "dag_id":
+                return (dag["dag_id"],)
+            value = dag.get(column)
+            missing = value is None
+            return (not missing if self.nulls_first else missing, value or "", dag["dag_id"])
+
+        return key
 
     def _batch(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         prefix = f"/api/v{self.major - 1}"
@@ -156,7 +213,10 @@ class AirflowWire:
         tags = set(query.get("tags", []))
         paused = query.get("paused", [None])[0]
         import_errors = query.get("has_import_errors", [None])[0]
+        last_run_state = query.get("last_dag_run_state", [None])[0]
         for dag in self.dags.values():
+            if last_run_state is not None and self._last_run_state(dag["dag_id"]) != last_run_state:
+                continue
             if tags and not tags & {tag["name"] for tag in dag["tags"]}:
                 continue
             if paused is not None and dag["is_paused"] != (paused == "true"):
