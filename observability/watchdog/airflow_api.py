@@ -660,7 +660,7 @@ class AirflowAPI:
         """The audit records kept by ``read_audit_since`` that may pause (or unpause) a DAG,
         None when nothing was kept. Airflow's own pause after failed runs writes ``paused``
         (both lines); a pause by hand writes the endpoint's or command's name (3.3
-        ``patch_dag``, 2.10 ``paused`` or ``api.patch_dag``, ``cli_dag_pause``...) with
+        ``patch_dag``, 2.10 ``ui.paused`` or ``api.patch_dag``, ``cli_dag_pause``...) with
         ``is_paused`` in its ``extra``: a record says which DAG to look at, not its state."""
         if self._audit_since is None:
             return None
