@@ -20,7 +20,14 @@ from observability.events import EventType, Finding
 from observability.fingerprint import fingerprint
 from observability.router.duration import parse_duration
 from observability.watchdog import reasons
-from observability.watchdog.airflow_api import AirflowAPI, Dag, DagRun, ImportError_, TaskInstance
+from observability.watchdog.airflow_api import (
+    AirflowAPI,
+    AirflowAPIError,
+    Dag,
+    DagRun,
+    ImportError_,
+    TaskInstance,
+)
 from observability.watchdog.catalog import MAX_DURATION_TAG, DagCatalog
 from observability.watchdog.config import WatchdogConfig
 from observability.watchdog.facts import Fact, try_identity
@@ -546,9 +553,14 @@ def paused_dags(
     records since the last pass say which DAGs to look at: one request, which the failures'
     explanations read anyway. The paused lists (on Airflow 3 the slowest request of a pass at
     10,000 DAGs) are read only when the records cannot be trusted to hold every pause: on the
-    first pass (pauses before the window), when the audit read was cut short, and every
-    ``dag_list_refresh`` for pauses no record names (a bulk ``PATCH /dags``, the database)."""
-    records = api.pause_records() if api.read_audit_since(audit_since) else None
+    first pass (pauses before the window), when the audit read was cut short or refused, and
+    every ``dag_list_refresh`` for pauses no record names (a bulk ``PATCH /dags``, the
+    database)."""
+    try:
+        kept = api.read_audit_since(audit_since)
+    except AirflowAPIError:  # a role that may not read it (2.10's Viewer): the lists, as before
+        kept = False
+    records = api.pause_records() if kept else None
     hinted = _new_pauses(memory, records or [])
     listed_at = memory.paused_listed_at
     if (

@@ -29,6 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from observability.watchdog.airflow_api import AirflowAPI
+from observability.watchdog.config import AirflowAuth
+
 
 @dataclass
 class AirflowWire:
@@ -47,6 +50,9 @@ class AirflowWire:
     audit: list[dict[str, Any]] = field(default_factory=list)
     """Audit records (``event``, ``dag_id``, ``when``: ISO 8601, ``extra``)."""
     nulls_first: bool = False
+    audit_refused: bool = False
+    """Answer the audit log with a 403, as Airflow 2.10 does a role without "can read on Audit
+    Logs" (its Viewer)."""
     """How the database sorts a missing next run: last (PostgreSQL) or first (SQLite)."""
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Each request's path and query (``{"body": [body]}`` for a ``POST``)."""
@@ -139,6 +145,8 @@ class AirflowWire:
             runs = [run for run in self.runs if run["dag_id"] == rest.split("/")[1]]
             runs.sort(key=lambda run: run.get("start_date") or "", reverse=True)
             return 200, {"dag_runs": runs[offset : offset + limit], "total_entries": len(runs)}
+        if rest == "eventLogs" and self.audit_refused:
+            return 403, {"detail": "Forbidden"}
         if rest == "eventLogs":
             after = query.get("after", [None])[0]
             excluded = set(query.get("excluded_events", []))
@@ -248,6 +256,30 @@ def _filtered(
             continue
         found.append(record)
     return sorted(found, key=lambda record: (record["dag_id"], record["dag_run_id"]))
+
+
+class WireClients:
+    """A module's clients of one wire, one per Airflow line it answers as: making a client
+    (its TLS context) costs about 0.1 s, more than most tests at the wire."""
+
+    def __init__(self, wire: AirflowWire) -> None:
+        self._wire = wire
+        self._made: dict[int, AirflowAPI] = {}
+
+    def __call__(self) -> AirflowAPI:
+        """The client for the line the wire answers as now, its requests not yet counted."""
+        major = self._wire.major
+        if major not in self._made:
+            client = AirflowAPI(self._wire.url, AirflowAuth(kind="none"))
+            _ = client.major
+            self._made[major] = client
+        self._made[major].forget()
+        self._wire.reset()
+        return self._made[major]
+
+    def close(self) -> None:
+        for client in self._made.values():
+            client.close()
 
 
 @contextmanager

@@ -6,14 +6,13 @@ requests the catalogue makes, since reading less of the DAG list is its reason t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
 
 import pytest
 
 from observability.watchdog.airflow_api import AirflowAPI
 from observability.watchdog.catalog import DagCatalog
-from observability.watchdog.config import AirflowAuth
-from tests.watchdog.airflow_wire import AirflowWire, airflow_wire
+from tests.watchdog.airflow_wire import AirflowWire, WireClients
 
 
 def _wire(count: int, major: int = 3) -> AirflowWire:
@@ -24,20 +23,19 @@ def _wire(count: int, major: int = 3) -> AirflowWire:
 
 
 @pytest.fixture
-def wire(request: pytest.FixtureRequest) -> Iterator[AirflowWire]:
-    # The rounds are Airflow 2.10's: on Airflow 3 nothing needs the whole list.
-    default = _wire(250, major=2)
-    with airflow_wire(request.param if hasattr(request, "param") else default) as served:
-        yield served
+def wire(served: AirflowWire, request: pytest.FixtureRequest) -> AirflowWire:
+    """The server serving a test's own DAGs (by default 250, as Airflow 2.10: the rounds are
+    2.10's; on Airflow 3 nothing needs the whole list)."""
+    wanted = request.param if hasattr(request, "param") else _wire(250, major=2)
+    served.major, served.delay_s = wanted.major, 0.0
+    served.dags = copy.deepcopy(wanted.dags)
+    served.reset()
+    return served
 
 
 @pytest.fixture
-def api(wire: AirflowWire) -> Iterator[AirflowAPI]:
-    client = AirflowAPI(wire.url, AirflowAuth(kind="none"))
-    _ = client.major
-    wire.reset()
-    yield client
-    client.close()
+def api(wire: AirflowWire, clients: WireClients) -> AirflowAPI:
+    return clients()
 
 
 def _offsets(wire: AirflowWire) -> list[int]:

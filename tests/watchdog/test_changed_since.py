@@ -8,15 +8,13 @@ those changed in it that ended before (a state set by hand on an old try) from t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from observability.watchdog.airflow_api import AirflowAPI
-from observability.watchdog.config import AirflowAuth
-from tests.watchdog.airflow_wire import AirflowWire, airflow_wire
+from tests.watchdog.airflow_wire import AirflowWire, WireClients
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
 SINCE = NOW - timedelta(hours=6)
@@ -55,18 +53,15 @@ def _seed(wire: AirflowWire, kind: str, failed_in_window: int) -> None:
 
 
 @pytest.fixture
-def wire() -> Iterator[AirflowWire]:
-    with airflow_wire(AirflowWire()) as served:
-        yield served
+def wire(served: AirflowWire) -> AirflowWire:
+    served.runs.clear()
+    served.tries.clear()
+    return served
 
 
 @pytest.fixture
-def api(wire: AirflowWire) -> Iterator[AirflowAPI]:
-    client = AirflowAPI(wire.url, AirflowAuth(kind="none"))
-    _ = client.major
-    wire.reset()
-    yield client
-    client.close()
+def api(wire: AirflowWire, clients: WireClients) -> AirflowAPI:
+    return clients()
 
 
 def _read(api: AirflowAPI, kind: str) -> set[str]:

@@ -7,18 +7,15 @@ does. The tests count the requests: one page a pass, whatever the DAG count, is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from observability.watchdog.airflow_api import AirflowAPI
 from observability.watchdog.catalog import DagCatalog
-from observability.watchdog.config import AirflowAuth
 from observability.watchdog.overdue import ScheduleScan, overdue_dags
-from tests.watchdog.airflow_wire import AirflowWire, airflow_wire
+from tests.watchdog.airflow_wire import AirflowWire, WireClients
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
 GRACE = 1800.0
@@ -32,25 +29,12 @@ def _ago(minutes: float) -> str:
     return _at(NOW - timedelta(minutes=minutes))
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[AirflowWire]:
-    with airflow_wire(AirflowWire()) as wire:
-        yield wire
-
-
 @pytest.fixture
 def wire(served: AirflowWire) -> AirflowWire:
     served.major, served.nulls_first, served.maximum_page_limit = 3, False, 100
     served.dags.clear()
     served.reset()
     return served
-
-
-def _client(wire: AirflowWire) -> AirflowAPI:
-    api = AirflowAPI(wire.url, AirflowAuth(kind="none"))
-    _ = api.major
-    wire.reset()
-    return api
 
 
 def _overdue(scan: ScheduleScan) -> set[str]:
@@ -65,11 +49,17 @@ def _populate(wire: AirflowWire, scheduled: int, unscheduled: int) -> None:
         wire.add(f"manual_{number:05d}")
 
 
-@pytest.mark.parametrize("nulls_first", [False, True], ids=["postgresql", "sqlite"])
+@pytest.fixture(params=[False, True], ids=["postgresql", "sqlite"])
+def ordered(wire: AirflowWire, request: pytest.FixtureRequest) -> AirflowWire:
+    """The wire sorting a missing next run last (PostgreSQL) or first (SQLite, MySQL)."""
+    wire.nulls_first = request.param
+    return wire
+
+
 def test_the_overdue_dags_of_thousands_cost_one_page_a_pass(
-    wire: AirflowWire, nulls_first: bool
+    ordered: AirflowWire, clients: WireClients
 ) -> None:
-    wire.nulls_first = nulls_first
+    wire, nulls_first = ordered, ordered.nulls_first
     _populate(wire, scheduled=2000, unscheduled=250)
     wire.add("stuck_6h", _ago(360))
     wire.add("stuck_40m", _ago(40))
@@ -77,7 +67,7 @@ def test_the_overdue_dags_of_thousands_cost_one_page_a_pass(
     wire.add("paused_stuck", _ago(600), is_paused=True)
     # A data-interval DAG: logical date an hour before it may run, not due yet.
     wire.add("interval", _ago(50), next_dagrun_run_after=_at(NOW + timedelta(minutes=10)))
-    scan = ScheduleScan(api := _client(wire), pages=3)
+    scan = ScheduleScan(clients(), pages=3)
     assert _overdue(scan) == {"stuck_6h", "stuck_40m"}
     first = len(wire.requests)
     # PostgreSQL: one page. SQLite: the page of unscheduled DAGs, the list sorted the other
@@ -88,16 +78,16 @@ def test_the_overdue_dags_of_thousands_cost_one_page_a_pass(
     assert len(wire.requests) == 1  # from where the scheduled DAGs begin
     query = wire.requests[0][1]
     assert query["paused"] == ["false"] and query["order_by"] == ["next_dagrun"]
-    api.close()
 
 
 def test_fewer_or_more_unscheduled_dags_on_sqlite_move_where_the_scan_starts(
     wire: AirflowWire,
+    clients: WireClients,
 ) -> None:
     wire.nulls_first = True
     _populate(wire, scheduled=300, unscheduled=150)
     wire.add("stuck", _ago(90))
-    scan = ScheduleScan(api := _client(wire), pages=3)
+    scan = ScheduleScan(clients(), pages=3)
     assert _overdue(scan) == {"stuck"}
     for number in range(100):
         del wire.dags[f"manual_{number:05d}"]
@@ -113,28 +103,28 @@ def test_fewer_or_more_unscheduled_dags_on_sqlite_move_where_the_scan_starts(
     wire.reset()
     assert _overdue(scan) == {"stuck"}
     assert [query["offset"] for _, query in wire.requests] == [["349"]]
-    api.close()
 
 
-@pytest.mark.parametrize("nulls_first", [False, True], ids=["postgresql", "sqlite"])
 def test_with_no_scheduled_dag_at_all_two_requests_say_so(
-    wire: AirflowWire, nulls_first: bool
+    ordered: AirflowWire, clients: WireClients
 ) -> None:
-    wire.nulls_first = nulls_first
-    _populate(wire, scheduled=0, unscheduled=400)
-    scan = ScheduleScan(api := _client(wire), pages=3)
+    _populate(ordered, scheduled=0, unscheduled=400)
+    scan = ScheduleScan(clients(), pages=3)
     assert _overdue(scan) == set()
-    assert [query["order_by"] for _, query in wire.requests] == [["next_dagrun"], ["-next_dagrun"]]
-    api.close()
+    assert [query["order_by"] for _, query in ordered.requests] == [
+        ["next_dagrun"],
+        ["-next_dagrun"],
+    ]
 
 
 def test_when_every_dag_is_overdue_the_next_pass_reads_on_then_starts_over(
     wire: AirflowWire,
+    clients: WireClients,
 ) -> None:
     """A stopped scheduler: 450 overdue DAGs, 3 pages a pass."""
     for number in range(450):
         wire.add(f"dag_{number:05d}", _ago(60 + number))
-    scan = ScheduleScan(api := _client(wire), pages=3)
+    scan = ScheduleScan(clients(), pages=3)
     found = [_overdue(scan) for _ in range(3)]
     assert [len(batch) for batch in found] == [300, 150, 300]
     assert found[0] | found[1] == set(wire.dags)
@@ -143,22 +133,22 @@ def test_when_every_dag_is_overdue_the_next_pass_reads_on_then_starts_over(
         *(300, 400),
         *(0, 100, 200),
     ]
-    api.close()
 
 
-def test_on_airflow_2_the_catalogue_rounds_find_them(wire: AirflowWire) -> None:
+def test_on_airflow_2_the_catalogue_rounds_find_them(
+    wire: AirflowWire, clients: WireClients
+) -> None:
     """2.10 sorts by dag_id only: the catalogue's copy, read again before it is reported."""
     wire.major = 2
     _populate(wire, scheduled=50, unscheduled=0)
     wire.add("stuck", _ago(90))
-    api = _client(wire)
+    api = clients()
     catalog = DagCatalog(api, pages_per_pass=3, refresh_s=3600)
     catalog.advance()
     facts = overdue_dags(ScheduleScan(api, 3), catalog, GRACE, lambda fact: False, NOW)
     assert [fact.dag_id for fact in facts] == ["stuck"]
     assert "next_dagrun" not in str(wire.requests)
     assert wire.paths()[-1] == "/api/v1/dags/stuck"
-    api.close()
 
 
 _DAG = st.tuples(
@@ -170,22 +160,13 @@ _DAG = st.tuples(
 )
 
 
-@pytest.fixture(scope="module")
-def client(served: AirflowWire) -> Iterator[AirflowAPI]:
-    served.major = 3
-    api = AirflowAPI(served.url, AirflowAuth(kind="none"))
-    _ = api.major
-    yield api
-    api.close()
-
-
 @settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(dags=st.lists(_DAG, max_size=40), nulls_first=st.booleans(), pages=st.integers(1, 3))
 def test_within_one_round_every_overdue_dag_is_found_and_nothing_else(
     wire: AirflowWire,
-    client: AirflowAPI,
+    clients: WireClients,
     dags: list[tuple[int | None, int, bool]],
     nulls_first: bool,
     pages: int,
@@ -207,7 +188,7 @@ def test_within_one_round_every_overdue_dag_is_found_and_nothing_else(
         )
         if not paused and run_after + timedelta(seconds=GRACE) <= NOW:
             expected.add(dag_id)
-    scan = ScheduleScan(client, pages=pages)
+    scan = ScheduleScan(clients(), pages=pages)
     found: set[str] = set()
     for _ in range(len(dags) // (7 * pages) + 3):
         batch = _overdue(scan)

@@ -159,6 +159,13 @@ def test_pauses_come_from_the_audit_records_and_the_lists_only_when_they_cannot(
     _failing(wire, "paused_in_the_database", 3, is_paused=True)
     assert _pass(client, memory) == {("paused_in_the_database", AUTO)}
     assert len(_dag_lists(wire)) == 2
+    wire.reset()
+
+    # A role that may not read the audit log (2.10's Viewer): the lists every pass.
+    wire.audit_refused = True
+    _failing(wire, "refused", 3, is_paused=True)
+    assert _pass(client, memory) == {("refused", AUTO)}
+    assert len(_dag_lists(wire)) == 2
 
 
 def _dag_lists(wire: AirflowWire) -> list[dict[str, list[str]]]:
