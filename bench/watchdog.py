@@ -8,12 +8,13 @@ bench/README.md; its batch lists are not capped by it).
 ``bench/seed_airflow.py`` (run by the Airflow venv's python) grows the database through
 Airflow's own models to 100, 1,000 and 10,000 DAGs, each with one run of 5 task instances in
 the last 5.5 hours (500, 5,000 and 50,000 in the watchdog's 6-hour window: 2% failed, 98% of
-those already reported by callbacks, a few running and queued). For each size:
+those already reported by callbacks, a few running and queued; 1 DAG in 500 overdue). For
+each size:
 
 * **first pass** (twice, each a new ``Watcher`` on a new Cloud Logging project holding the
-  callbacks' events for the reported failures): everything in the lookback, the first slice
-  of the DAG list, the baselines of long-running tasks, and the reason of each unreported
-  failure;
+  callbacks' events for the reported failures): everything in the lookback, the DAGs due by
+  their next run (the overdue ones), the paused lists, the baselines of long-running tasks,
+  and the reason of each unreported failure;
 * **steady state** (2 passes after each first pass): what changed since the previous pass,
   plus what runs and waits;
 
@@ -523,7 +524,7 @@ def _summary(
     cpu: float,
 ) -> None:
     print()
-    print("medians; first pass: the lookback, a slice of the DAG list, baselines and reasons;")
+    print("medians; first pass: the lookback, the DAGs due, pauses, baselines and reasons;")
     print("steady: the next passes (what changed, what runs and waits)")
     for size in sizes:
         print(_row(size, results[size]))
