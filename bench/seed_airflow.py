@@ -21,7 +21,8 @@ measures every size against one database and pays Airflow's import once. A step:
   1 DAG in 20 is paused;
 * writes each failed try's log file where the API server reads it (the task's records, then
   the supervisor's; the unreported ones end in a SIGKILL);
-* moves each DAG's next run into the next hour, as the scheduler does after creating a run.
+* moves each DAG's next run into the next hour, as the scheduler does after creating a run,
+  but for 1 DAG in 500, whose next run was due 2 hours ago and never created (overdue).
 
 ``SIZE.json``: the counts by state and the failed tries and runs, each with whether a
 callback reported it (98% did), for the benchmark to write the callbacks' events.
@@ -43,6 +44,7 @@ TASKS = ("extract", "validate", "transform", "load", "publish")
 DAGS_PER_FILE = 100
 REPORTED_SHARE = 0.98
 PAUSED_EVERY = 20
+OVERDUE_EVERY = 500
 INSERT_BATCH = 5000
 
 DAG_FILE = '''"""Benchmark DAGs {first} to {last}: 5 tasks in a chain, owned by a team."""
@@ -96,6 +98,9 @@ def _parse_and_store(folder: Path, path: Path) -> None:
     bag = BundleDagBag(path, bundle_path=folder, bundle_name="dags-folder")
     if bag.import_errors or len(bag.dags) != DAGS_PER_FILE:
         raise SystemExit(f"{path}: {len(bag.dags)} DAGs, {bag.import_errors}")
+    timetable = type(next(iter(bag.dags.values())).timetable).__name__
+    if timetable != "DeltaTriggerTimetable":  # what _seed_runs's next runs assume
+        raise SystemExit(f"{path}: a {timetable}, not Airflow 3's DeltaTriggerTimetable")
     with create_session() as session:
         sync_bag_to_db(bag, "dags-folder", None, session=session)
 
@@ -360,16 +365,31 @@ def _seed_runs(first: int, last: int, now: datetime, seed: int) -> dict[str, Any
             session.execute(insert(TaskInstance.__table__), tries[start : start + INSERT_BATCH])
         # The scheduler moves the DAG's next run forward when it creates one; 1 DAG in 20 was
         # paused by its team since (Airflow starts DAGs paused: the others were unpaused).
+        # Airflow 3 makes ``schedule=timedelta(hours=1)`` a DeltaTriggerTimetable ([scheduler]
+        # create_delta_data_intervals = False): the next run's logical date is when it runs.
         next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         session.execute(
             update(DagModel)
             .where(DagModel.dag_id.in_(dag_ids))
             .values(
                 is_paused=DagModel.dag_id.in_(dag_ids[PAUSED_EVERY - 1 :: PAUSED_EVERY]),
-                next_dagrun=next_hour - timedelta(hours=1),
-                next_dagrun_data_interval_start=next_hour - timedelta(hours=1),
+                next_dagrun=next_hour,
+                next_dagrun_data_interval_start=next_hour,
                 next_dagrun_data_interval_end=next_hour,
                 next_dagrun_create_after=next_hour,
+            )
+        )
+        overdue = dag_ids[::OVERDUE_EVERY]
+        two_hours_ago = now.replace(microsecond=0) - timedelta(hours=2)
+        session.execute(
+            update(DagModel)
+            .where(DagModel.dag_id.in_(overdue))
+            .values(
+                is_paused=False,
+                next_dagrun=two_hours_ago,
+                next_dagrun_data_interval_start=two_hours_ago,
+                next_dagrun_data_interval_end=two_hours_ago,
+                next_dagrun_create_after=two_hours_ago,
             )
         )
     states: dict[str, int] = {}
@@ -382,6 +402,7 @@ def _seed_runs(first: int, last: int, now: datetime, seed: int) -> dict[str, Any
         "states": states,
         "failed_tries": failed_tries,
         "failed_runs": failed_runs,
+        "overdue": len(overdue),
     }
 
 

@@ -8,12 +8,13 @@ bench/README.md; its batch lists are not capped by it).
 ``bench/seed_airflow.py`` (run by the Airflow venv's python) grows the database through
 Airflow's own models to 100, 1,000 and 10,000 DAGs, each with one run of 5 task instances in
 the last 5.5 hours (500, 5,000 and 50,000 in the watchdog's 6-hour window: 2% failed, 98% of
-those already reported by callbacks, a few running and queued). For each size:
+those already reported by callbacks, a few running and queued; 1 DAG in 500 overdue). For
+each size:
 
 * **first pass** (twice, each a new ``Watcher`` on a new Cloud Logging project holding the
-  callbacks' events for the reported failures): everything in the lookback, the first slice
-  of the DAG list, the baselines of long-running tasks, and the reason of each unreported
-  failure;
+  callbacks' events for the reported failures): everything in the lookback, the DAGs due by
+  their next run (the overdue ones), the paused lists, the baselines of long-running tasks,
+  and the reason of each unreported failure;
 * **steady state** (2 passes after each first pass): what changed since the previous pass,
   plus what runs and waits;
 
@@ -268,6 +269,8 @@ class Pass:
     api_cpu_s: float
     db_cpu_s: float
     written: int
+    overdue: int
+    """The ``dag_run_late`` events (overdue next runs) the pass wrote."""
     airflow_wait_s: float
     """The pass's wall time spent with at least one Airflow request in flight."""
     logging_wait_s: float
@@ -355,6 +358,7 @@ def measure_pass(watcher: Watcher, waits: Waits, server: ApiServer, database: Po
         api_cpu_s=cpu_seconds(server.process.pid) - api_before,
         db_cpu_s=cpu_seconds(database.pid) - db_before,
         written=sum(report.written.values()),
+        overdue=report.written["dag_run_late"],
         airflow_wait_s=airflow_wait,
         logging_wait_s=logging_wait,
         watchdog_cpu_s=own,
@@ -445,7 +449,11 @@ def main() -> None:
                         for step in seeded:
                             for state, count in step["states"].items():
                                 states[state] = states.get(state, 0) + count
-                        seeded_counts[size] = {"task_instances": tries, "states": states}
+                        seeded_counts[size] = {
+                            "task_instances": tries,
+                            "states": states,
+                            "overdue": sum(step.get("overdue", 0) for step in seeded),
+                        }
                         print(f"{size} DAGs: {tries} task instances {states}", flush=True)
                         if size == sizes[0]:
                             # The API server's first requests pay its lazy imports: not a pass's.
@@ -516,7 +524,7 @@ def _summary(
     cpu: float,
 ) -> None:
     print()
-    print("medians; first pass: the lookback, a slice of the DAG list, baselines and reasons;")
+    print("medians; first pass: the lookback, the DAGs due, pauses, baselines and reasons;")
     print("steady: the next passes (what changed, what runs and waits)")
     for size in sizes:
         print(_row(size, results[size]))
@@ -540,6 +548,11 @@ def _summary(
                 f"{label}_api_cpu_s={_median(passes, 'api_cpu_s'):.2f}",
                 f"{label}_met={'yes' if met else 'no'}",
             ]
+    if measured.first:
+        # Each first pass writes to a Cloud Logging of its own: every overdue DAG, anew.
+        found = min(one.overdue for one in measured.first)
+        print(f"overdue DAGs found by every first pass: {found} of {seeded[largest]['overdue']}")
+        fields += [f"overdue_found={found}", f"overdue={seeded[largest]['overdue']}"]
     fields += [f"{phase}_s={seconds:.0f}" for phase, seconds in phases.seconds.items()]
     fields.append(f"elapsed_s={elapsed:.0f}")
     fields.append(f"cpu_s={cpu:.0f}")

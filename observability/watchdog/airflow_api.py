@@ -259,6 +259,11 @@ class Dag:
     owners: tuple[str, ...]
     fileloc: str | None
     next_run_after: datetime | None
+    """When the scheduler may create the next run (Airflow 3 ``next_dagrun_run_after``,
+    2.10 ``next_dagrun_create_after``)."""
+    next_logical_date: datetime | None
+    """The next run's logical date (``next_dagrun``): what Airflow 3 sorts the list by; never
+    after ``next_run_after``."""
     max_consecutive_failed_runs: int
 
     @classmethod
@@ -275,6 +280,9 @@ class Dag:
             fileloc=_text(item.get("fileloc")),
             next_run_after=_time(
                 item.get("next_dagrun_run_after") or item.get("next_dagrun_create_after")
+            ),
+            next_logical_date=_time(
+                item.get("next_dagrun_logical_date") or item.get("next_dagrun")
             ),
             max_consecutive_failed_runs=max(
                 0, _int(item.get("max_consecutive_failed_dag_runs")) or 0
@@ -760,6 +768,23 @@ class AirflowAPI:
         dags = parse_records(items, Dag.from_api, lambda dag: dag.dag_id)
         return dags, self._total(page, len(items), "dags", all_at_once=False) if items else 0
 
+    def schedule_page(self, offset: int, *, latest_first: bool = False) -> tuple[list[Dag], int]:
+        """One page of the unpaused DAGs in the order of their next run's logical date (Airflow
+        3 only: 2.10 sorts by ``dag_id`` alone), from ``offset``, and how many there are."""
+        page = self._request(
+            "GET",
+            f"{self._prefix}/dags",
+            params={
+                "paused": "false",
+                "order_by": "-next_dagrun" if latest_first else "next_dagrun",
+                "limit": self.page_size,
+                "offset": offset,
+            },
+        )
+        items = _items(page, "dags")
+        dags = parse_records(items, Dag.from_api, lambda dag: dag.dag_id)
+        return dags, self._total(page, len(items), "dags", all_at_once=False) if items else 0
+
     def dag(self, dag_id: str) -> Dag | None:
         """One DAG as it is now (None when Airflow no longer has it)."""
         try:
@@ -805,8 +830,9 @@ class AirflowAPI:
             open_slots=_int(item.get("open_slots")) or 0,
         )
 
-    def read_audit_since(self, since: datetime, *, max_pages: int = 3) -> None:
-        """Airflow's audit log since ``since`` in a few requests, for ``event_logs`` to serve.
+    def read_audit_since(self, since: datetime, *, max_pages: int = 3) -> bool:
+        """Airflow's audit log since ``since`` in a few requests, for ``event_logs`` and
+        ``pause_records`` to serve; whether it was kept.
 
         The task lifecycle records (``running``, ``success``... one per try and state) are left
         out; what remains is rare (states set by hand, heartbeat timeouts, pauses). When more
@@ -827,11 +853,31 @@ class AirflowAPI:
             if not items or offset >= self._total(page, len(items), "eventLogs", all_at_once=False):
                 break
         else:
-            return
+            return False
         self._audit_since = since
         for record in records:
             key = (str(record.get("dag_id")), record.get("run_id"))
             self._audit.setdefault(key, []).append(record)
+        return True
+
+    def pause_records(self) -> list[dict[str, Any]] | None:
+        """The audit records kept by ``read_audit_since`` that may pause (or unpause) a DAG,
+        None when nothing was kept. Airflow's own pause after failed runs writes ``paused``
+        (both lines); a pause by hand writes the endpoint's or command's name (3.3
+        ``patch_dag``, 2.10 ``ui.paused`` or ``api.patch_dag``, ``cli_dag_pause``...) with
+        ``is_paused`` in its ``extra``: a record says which DAG to look at, not its state."""
+        if self._audit_since is None:
+            return None
+        return [
+            record
+            for records in self._audit.values()
+            for record in records
+            if record.get("dag_id")
+            and (
+                "pause" in str(record.get("event") or "").lower()
+                or "is_paused" in str(record.get("extra") or "")
+            )
+        ]
 
     def event_logs(
         self, dag_id: str, run_id: str | None = None, *, since: datetime | None = None

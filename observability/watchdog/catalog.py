@@ -2,17 +2,21 @@
 
 Listing every DAG is the costliest read the watchdog has: Airflow serves 100 DAGs a page, and
 each list request first gathers every DAG id the caller may read, so at 10,000 DAGs one page
-costs the API server about half a second (bench/README.md). Yet most of a pass needs a few
-DAGs only: the owners of the handful of facts found, the DAGs that carry a duration tag. So
-the catalogue reads the full list a slice at a time (``dag_pages_per_pass`` pages a pass, a new
-round no sooner than ``dag_list_refresh`` after the last one began), fetches a DAG it lacks
-by itself when a fact needs it, and finds the tagged DAGs through Airflow 3's tag index. What
-it holds may be old; whoever acts on a DAG's schedule or pause confirms it with ``fresh``.
+costs the API server about 0.3 s of CPU (bench/README.md). Yet a pass needs a few DAGs only:
+the owners of the handful of facts found, the DAGs that carry a duration tag, the DAGs of a
+broken file. On Airflow 3 each has its own cheap read: a DAG by itself when a fact needs it
+(kept ``dag_list_refresh``), the tag index, the DAGs with import errors; and the overdue DAGs
+come from the list sorted by next run (``overdue``). So on Airflow 3 the catalogue never reads
+the whole list. Airflow 2.10 has neither the tag index, nor the import-error filter, nor that
+sort: there the catalogue reads the full list a slice at a time (``dag_pages_per_pass`` pages a
+pass, a new round no sooner than ``dag_list_refresh`` after the last one began). What it holds
+may be old; whoever acts on a DAG's schedule or pause confirms it with ``fresh``.
 The detectors run side by side, so every method holds the catalogue's lock.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -61,8 +65,18 @@ class DagCatalog:
         return [dag for _, dag in self._dags.values()]
 
     @_locked
+    def learn(self, dags: list[Dag]) -> None:
+        """Keep DAGs read fresh by someone else (the overdue scan)."""
+        now = time.monotonic()
+        for dag in dags:
+            self._dags[dag.dag_id] = (now, dag)
+
+    @_locked
     def advance(self) -> None:
-        """Read the next slice of the DAG list (nothing while a round is recent enough)."""
+        """Read the next slice of the DAG list on Airflow 2.10 (nothing while a round is recent
+        enough); nothing on Airflow 3, where nothing needs the whole list."""
+        if self._api.major >= 3:
+            return
         now = time.monotonic()
         if self._offset == 0:
             if self._round_began is not None and now - self._round_began < self._refresh_s:
@@ -123,10 +137,15 @@ class DagCatalog:
         return dag
 
     def with_owners(self, dag_ids: set[str]) -> dict[str, Dag]:
-        """The DAGs of ``dag_ids`` that exist (a request for each one never read, side by
-        side)."""
+        """The DAGs of ``dag_ids`` that exist (a request for each one not read in the last
+        ``dag_list_refresh`` on Airflow 3, where no round renews them; side by side)."""
+        oldest = time.monotonic() - self._refresh_s if self._api.major >= 3 else -math.inf
         with self._lock:
-            found = {dag_id: self._dags[dag_id][1] for dag_id in dag_ids if dag_id in self._dags}
+            found = {
+                dag_id: self._dags[dag_id][1]
+                for dag_id in dag_ids
+                if dag_id in self._dags and self._dags[dag_id][0] >= oldest
+            }
         missing = sorted(dag_ids - set(found))
         for dag_id, dag in zip(
             missing, self._api.concurrently(self._api.dag, missing), strict=True

@@ -181,10 +181,14 @@ class WatchdogConfig(_Strict):
         default=3,
         ge=1,
         le=1000,
-        description="Pages of the DAG list read a pass: the list is read a slice at a time.",
+        description="Pages of the DAG list read a pass: on Airflow 3 the most the overdue scan "
+        "reads (one when few DAGs are due); on 2.10 the slice of the list read a pass.",
     )
     dag_list_refresh: Duration = Field(
-        default=600, gt=0, description="A new round of the DAG list no sooner than this."
+        default=600,
+        gt=0,
+        description="On 2.10 a new round of the DAG list no sooner than this; the paused lists "
+        "and a DAG's owners are read again after this.",
     )
     limits: Limits = Limits()
     deadlines: list[Deadline] = Field(default_factory=list)

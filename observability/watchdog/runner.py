@@ -22,7 +22,7 @@ from typing import Any
 
 from observability.events import EventType
 from observability.gcp import Endpoint, logging_client, project_id
-from observability.watchdog import detect
+from observability.watchdog import detect, overdue
 from observability.watchdog.airflow_api import AirflowAPI, DagRun
 from observability.watchdog.catalog import DagCatalog
 from observability.watchdog.composer import ComposerAPI, to_environment
@@ -33,8 +33,8 @@ from observability.watchdog.report import Reporter
 _log = logging.getLogger(__name__)
 
 _DETECTORS = 5
-"""Reads a pass runs side by side: failed tries, failed runs, waiting, running, paused (and, in
-the pass's own thread, the DAG list)."""
+"""Reads a pass runs side by side: failed tries, failed runs, waiting, running, the audit log
+and pauses (and, in the pass's own thread, the overdue DAGs)."""
 
 
 @dataclass
@@ -79,6 +79,7 @@ class Watcher:
         self.reporter = Reporter(environment, logging_reader, project)
         self.memory = detect.Memory()
         self.catalog = DagCatalog(self.api, config.dag_pages_per_pass, config.dag_list_refresh)
+        self.schedule = overdue.ScheduleScan(self.api, config.dag_pages_per_pass)
         self._since: datetime | None = None
 
     def close(self) -> None:
@@ -89,8 +90,8 @@ class Watcher:
         """Everything found in Airflow now (said or not).
 
         The detectors read independent things, so they run side by side (the API client
-        bounds the requests in flight); the failures' explanations need the audit log, read
-        once both failure lists are in."""
+        bounds the requests in flight); the failures' explanations need the audit log, which
+        the pause detector reads."""
         config, api = self.config, self.api
         lookback = timedelta(seconds=config.lookback)
         if self._since is None:
@@ -109,17 +110,25 @@ class Watcher:
             running = detectors.submit(
                 detect.running_long, api, config, self.memory, self.catalog, now
             )
-            paused = detectors.submit(detect.paused_dags, api, config, self.memory, now)
+            # The audit log since the last pass: pauses come from it, and the failures'
+            # reasons (``paused`` reads it first, so the explanations below wait for it).
+            audit_since = since - timedelta(seconds=config.interval)
+            paused = detectors.submit(
+                detect.paused_dags, api, config, self.memory, audit_since, now
+            )
             self.catalog.advance()
-            facts = detect.overdue_dags(
-                config, self.catalog, lambda fact: self._said.covers(fact, self.environment), now
+            facts = overdue.overdue_dags(
+                self.schedule,
+                self.catalog,
+                config.limits.overdue_grace,
+                lambda fact: self._said.covers(fact, self.environment),
+                now,
             )
             unsaid_tries, unsaid_runs = tries.result(), runs.result()
-            if unsaid_tries or unsaid_runs:  # their reasons are in the audit log: read it once
-                api.read_audit_since(since - timedelta(seconds=config.interval))
+            facts += paused.result()
             facts += api.concurrently(partial(detect.explain_failed_try, api), unsaid_tries)
             facts += detect.explain_failed_runs(api, self.memory, unsaid_runs)
-            facts += waiting.result() + running.result() + paused.result()
+            facts += waiting.result() + running.result()
             facts += detect.import_error_facts(
                 errors,
                 self._said.open_import_errors,

@@ -2,16 +2,20 @@
 
 It answers as Airflow 3.3 (``/api/v2``) or 2.10 (``/api/v1``) does: a page is capped at
 ``maximum_page_limit`` whatever ``limit`` asks, ``total_entries`` counts every match, the list
-is sorted by ``order_by`` (``dag_id`` only here), ``tags`` with ``tags_match_mode=any``,
-``paused`` and (Airflow 3) ``has_import_errors`` filter it, ``/dagTags`` matches
-``tag_name_pattern`` anywhere in the name (SQL ``ILIKE '%pattern%'``), a missing DAG is a 404,
-and a malformed number is a 422 naming the field. The runs and tries of every DAG (``~``) come
-from the query lists (``GET``: ``state``, ``updated_at_gte``, ``end_date_lte``, capped pages)
-and the batch lists (``POST .../list``: ``state``/``states``, ``end_date_gte``, and
-``page_limit`` uncapped, as Airflow 3.3 and 2.10 serve them). It also serves what a whole
-watchdog pass reads: import errors, the audit log (empty unless given), a try's log (Airflow
-3's records, 2.10's text), pools and a DAG's details. It records every request, and how many
-were in flight at once, for the tests to count.
+is sorted by ``order_by`` (2.10: ``dag_id`` only; 3.3 also ``next_dagrun``, ascending or
+``-`` descending, then by ``dag_id`` the same way, DAGs without a next run last ascending as
+PostgreSQL sorts NULLs, or first as SQLite and MySQL do: ``nulls_first``), ``tags`` with
+``tags_match_mode=any``, ``paused`` and (Airflow 3) ``has_import_errors`` and
+``last_dag_run_state`` (the newest run's) filter it,
+``/dagTags`` matches ``tag_name_pattern`` anywhere in the name (SQL ``ILIKE '%pattern%'``),
+a missing DAG is a 404, and a malformed number is a 422 naming the field. The runs and tries
+of every DAG (``~``) come from the query lists (``GET``: ``state``, ``updated_at_gte``,
+``end_date_lte``, capped pages) and the batch lists (``POST .../list``: ``state``/``states``,
+``end_date_gte``, and ``page_limit`` uncapped, as Airflow 3.3 and 2.10 serve them); a DAG's
+own runs newest first. It also serves what a whole watchdog pass reads: import errors, the
+audit log (``eventLogs``: ``after`` strictly, ``excluded_events``, newest first), a try's log
+(Airflow 3's records, 2.10's text), pools and a DAG's details. It records every request, and
+how many were in flight at once, for the tests to count.
 
 ``fault`` lets a test break the wire for chosen requests: answer raw bytes with any status and
 headers, never answer, or redirect, as a broken or hostile server would.
@@ -28,6 +32,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from observability.watchdog.airflow_api import AirflowAPI
+from observability.watchdog.config import AirflowAuth
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,13 @@ class AirflowWire:
     """A try's log text by ``(dag_id, run_id, task_id, try_number)``."""
     fault: Callable[[str, dict[str, Any]], Fault | None] | None = None
     """Called with each request's path and query: a ``Fault`` replaces Airflow's answer."""
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    """Audit records (``event``, ``dag_id``, ``when``: ISO 8601, ``extra``)."""
+    nulls_first: bool = False
+    """How the database sorts a missing next run: last (PostgreSQL) or first (SQLite)."""
+    audit_refused: bool = False
+    """Answer the audit log with a 403, as Airflow 2.10 does a role without "can read on Audit
+    Logs" (its Viewer)."""
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Each request's path and query (``{"body": [body]}`` for a ``POST``)."""
     most_in_flight: int = 0
@@ -70,8 +84,17 @@ class AirflowWire:
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, dag_id: str, **fields: Any) -> None:
+    def add(self, dag_id: str, next_run: str | None = None, **fields: Any) -> None:
+        """A DAG; ``next_run`` (ISO 8601) sets its next run's logical date and the time it may
+        be created, both (a trigger timetable: override either by its field)."""
+        names = (
+            ("next_dagrun_logical_date", "next_dagrun_run_after")
+            if self.major >= 3
+            else ("next_dagrun", "next_dagrun_create_after")
+        )
         self.dags[dag_id] = {
+            names[0]: next_run,
+            names[1]: next_run,
             "dag_id": dag_id,
             "is_paused": False,
             "tags": [],
@@ -132,18 +155,38 @@ class AirflowWire:
             return 200, {key: found[offset : offset + limit], "total_entries": len(found)}
         if rest == "dags":
             order = query.get("order_by", ["dag_id"])[0]
-            if order != "dag_id":
-                return 400, {"detail": f"Ordering with '{order}' is disallowed"}
-            found = sorted(self._matching(query), key=lambda dag: dag["dag_id"])
+            allowed = ("dag_id", "next_dagrun") if self.major >= 3 else ("dag_id",)
+            if order.lstrip("-") not in allowed:
+                return 400, {"detail": f"Ordering with '{order.lstrip('-')}' is disallowed"}
+            found = sorted(
+                self._matching(query),
+                key=self._sort_key(order.lstrip("-")),
+                reverse=order.startswith("-"),
+            )
             return 200, {"dags": found[offset : offset + limit], "total_entries": len(found)}
+        if rest.startswith("dags/") and rest.endswith("/dagRuns") and rest.count("/") == 2:
+            runs = [run for run in self.runs if run["dag_id"] == rest.split("/")[1]]
+            runs.sort(key=lambda run: run.get("start_date") or "", reverse=True)
+            return 200, {"dag_runs": runs[offset : offset + limit], "total_entries": len(runs)}
+        if rest == "eventLogs" and self.audit_refused:
+            return 403, {"detail": "Forbidden"}
+        if rest == "eventLogs":
+            after = query.get("after", [None])[0]
+            excluded = set(query.get("excluded_events", []))
+            records = [
+                record
+                for record in self.audit
+                if (after is None or record["when"] > after) and record["event"] not in excluded
+            ]
+            records.sort(key=lambda record: record["when"], reverse=True)
+            page = records[offset : offset + limit]
+            return 200, {"event_logs": page, "total_entries": len(records)}
         if rest == "importErrors":
             found = self.import_errors
             return 200, {
                 "import_errors": found[offset : offset + limit],
                 "total_entries": len(found),
             }
-        if rest == "eventLogs":
-            return 200, {"event_logs": [], "total_entries": 0}
         if rest.startswith("pools/"):
             return 200, {"name": rest[6:], "slots": 128, "open_slots": 128}
         parts = [unquote(part) for part in rest.split("/")]
@@ -170,6 +213,25 @@ class AirflowWire:
             )
             return 200, {"tags": names[offset : offset + limit], "total_entries": len(names)}
         return 404, {"detail": "Not Found"}
+
+    def _last_run_state(self, dag_id: str) -> str | None:
+        runs = [run for run in self.runs if run["dag_id"] == dag_id]
+        latest = max(runs, key=lambda run: run.get("start_date") or "", default=None)
+        return latest["state"] if latest else None
+
+    def _sort_key(self, order: str) -> Any:
+        """Airflow's sort: the column, then the DAG id; a missing next run sorts as the largest
+        value (PostgreSQL) or the smallest (SQLite, MySQL)."""
+        column = "next_dagrun_logical_date" if self.major >= 3 else "next_dagrun"
+
+        def key(dag: dict[str, Any]) -> tuple[Any, ...]:
+            if order == "dag_id":
+                return (dag["dag_id"],)
+            value = dag.get(column)
+            missing = value is None
+            return (not missing if self.nulls_first else missing, value or "", dag["dag_id"])
+
+        return key
 
     def _batch(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         prefix = f"/api/v{self.major - 1}"
@@ -207,7 +269,10 @@ class AirflowWire:
         tags = set(query.get("tags", []))
         paused = query.get("paused", [None])[0]
         import_errors = query.get("has_import_errors", [None])[0]
+        last_run_state = query.get("last_dag_run_state", [None])[0]
         for dag in self.dags.values():
+            if last_run_state is not None and self._last_run_state(dag["dag_id"]) != last_run_state:
+                continue
             if tags and not tags & {tag["name"] for tag in dag["tags"]}:
                 continue
             if paused is not None and dag["is_paused"] != (paused == "true"):
@@ -242,6 +307,30 @@ def _filtered(
     return sorted(
         found, key=lambda record: (str(record.get("dag_id")), str(record.get("dag_run_id")))
     )
+
+
+class WireClients:
+    """A module's clients of one wire, one per Airflow line it answers as: making a client
+    (its TLS context) costs about 0.1 s, more than most tests at the wire."""
+
+    def __init__(self, wire: AirflowWire) -> None:
+        self._wire = wire
+        self._made: dict[int, AirflowAPI] = {}
+
+    def __call__(self) -> AirflowAPI:
+        """The client for the line the wire answers as now, its requests not yet counted."""
+        major = self._wire.major
+        if major not in self._made:
+            client = AirflowAPI(self._wire.url, AirflowAuth(kind="none"))
+            _ = client.major
+            self._made[major] = client
+        self._made[major].forget()
+        self._wire.reset()
+        return self._made[major]
+
+    def close(self) -> None:
+        for client in self._made.values():
+            client.close()
 
 
 @contextmanager

@@ -1,7 +1,9 @@
-"""The Airflow REST API at the wire (``airflow_wire``) and the watchdog's client of it.
+"""The Airflow REST API at the wire (``airflow_wire``) and the watchdog's clients of it.
 
-A module sets what the wire serves by overriding ``served``, or per test with
-``@pytest.mark.parametrize("wire", [AirflowWire(...)], indirect=True)``."""
+A module sets what ``wire`` serves by overriding ``served``, or per test with
+``@pytest.mark.parametrize("wire", [AirflowWire(...)], indirect=True)``. Modules with many
+short tests take ``shared_wire`` instead (one server a module) and ``clients`` (one client a
+line): starting a server and making a client cost more than most tests at the wire."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 
 from observability.watchdog.airflow_api import AirflowAPI
 from observability.watchdog.config import AirflowAuth
-from tests.watchdog.airflow_wire import AirflowWire, airflow_wire
+from tests.watchdog.airflow_wire import AirflowWire, WireClients, airflow_wire
 
 
 @pytest.fixture
@@ -34,3 +36,17 @@ def api(wire: AirflowWire) -> Iterator[AirflowAPI]:
     wire.reset()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def shared_wire() -> Iterator[AirflowWire]:
+    """One server for a module's tests; each test resets what it serves."""
+    with airflow_wire(AirflowWire()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def clients(shared_wire: AirflowWire) -> Iterator[WireClients]:
+    made = WireClients(shared_wire)
+    yield made
+    made.close()

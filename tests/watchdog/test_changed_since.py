@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from observability.watchdog.airflow_api import AirflowAPI
-from tests.watchdog.airflow_wire import AirflowWire
+from tests.watchdog.airflow_wire import AirflowWire, WireClients
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
 SINCE = NOW - timedelta(hours=6)
@@ -50,6 +50,18 @@ def _seed(wire: AirflowWire, kind: str, failed_in_window: int) -> None:
     records.append(_record(kind, 90001, "failed", long_ago, long_ago))  # old news
     for number in range(90002, 90052):
         records.append(_record(kind, number, "success", NOW, NOW))
+
+
+@pytest.fixture
+def wire(shared_wire: AirflowWire) -> AirflowWire:
+    shared_wire.runs.clear()
+    shared_wire.tries.clear()
+    return shared_wire
+
+
+@pytest.fixture
+def api(wire: AirflowWire, clients: WireClients) -> AirflowAPI:
+    return clients()
 
 
 def _read(api: AirflowAPI, kind: str) -> set[str]:
