@@ -467,17 +467,15 @@ def late_runs(
                 continue
             if rule.reference == "average_runtime":
                 mean = _average_runtime(api, memory, run.dag_id)
-                if mean is None or run.start_date is None:
+                if mean is None:
                     continue
-                deadline = run.start_date + timedelta(seconds=rule.factor * mean + rule.interval)
+                deadline = _after(run.start_date, rule.factor * mean + rule.interval)
             else:
                 # Airflow 2.10's API has no queued_at: the run's start is the nearest it gives.
                 queued = run.queued_at or run.start_date
                 base = run.logical_date if rule.reference == "logical_date" else queued
-                if base is None:
-                    continue
-                deadline = base + timedelta(seconds=rule.interval)
-            if now >= deadline:
+                deadline = _after(base, rule.interval)
+            if deadline is not None and now >= deadline:
                 facts.append(_run_fact(run, deadline, rule.reference, now))
     return facts
 
@@ -487,14 +485,26 @@ def _average_runtime(api: AirflowAPI, memory: Memory, dag_id: str) -> float | No
     if memory.fresh(memory.baselines, key):
         return memory.baselines[key][1]
     runs = [run for run in api.latest_runs(dag_id, 20) if run.state == "success"]
+    # A run that ends before it starts (a clock set back, a record edited) says nothing.
     durations = [
         (run.end_date - run.start_date).total_seconds()
         for run in runs
-        if run.end_date and run.start_date
+        if run.end_date and run.start_date and run.end_date >= run.start_date
     ]
     value = sum(durations) / len(durations) if len(durations) >= 3 else None
     memory.baselines[key] = (time.monotonic(), value)
     return value
+
+
+def _after(base: datetime | None, seconds: float) -> datetime | None:
+    """``base`` plus ``seconds``, or None when there is no base or the sum is past year 9999
+    (a run dated near the end of time, with a long interval, has no deadline to miss)."""
+    if base is None:
+        return None
+    try:
+        return base + timedelta(seconds=seconds)
+    except OverflowError:
+        return None
 
 
 def _time_of_day(api: AirflowAPI, rule: Any, active: list[DagRun], now: datetime) -> list[Fact]:
