@@ -290,6 +290,15 @@ class Dag:
         )
 
 
+def _scheduled_dag(item: Mapping[str, Any]) -> Dag:
+    """A DAG of the schedule-ordered list; ``OddRecord`` when its next run cannot be read."""
+    dag = Dag.from_api(item)
+    served = item.get("next_dagrun_logical_date")
+    if served is not None and dag.next_logical_date is None:
+        raise OddRecord(f"next_dagrun_logical_date is not a date: {str(served)[:40]!r}")
+    return dag
+
+
 @dataclass(frozen=True)
 class ImportError_:
     """A DAG file that does not import (named so as not to shadow the builtin)."""
@@ -768,9 +777,16 @@ class AirflowAPI:
         dags = parse_records(items, Dag.from_api, lambda dag: dag.dag_id)
         return dags, self._total(page, len(items), "dags", all_at_once=False) if items else 0
 
-    def schedule_page(self, offset: int, *, latest_first: bool = False) -> tuple[list[Dag], int]:
+    def schedule_page(
+        self, offset: int, *, latest_first: bool = False
+    ) -> tuple[list[Dag], int, int]:
         """One page of the unpaused DAGs in the order of their next run's logical date (Airflow
-        3 only: 2.10 sorts by ``dag_id`` alone), from ``offset``, and how many there are."""
+        3 only: 2.10 sorts by ``dag_id`` alone), from ``offset``: the DAGs, how many records
+        the page held (the next page's offset, whatever was skipped), and how many there are.
+
+        A DAG whose next run is there but unreadable (garbage, past year 9000) is skipped with
+        a warning: the list places it, but a missing next run would mean where the DAGs
+        without one begin, and the scan would stop at it."""
         page = self._request(
             "GET",
             f"{self._prefix}/dags",
@@ -782,8 +798,9 @@ class AirflowAPI:
             },
         )
         items = _items(page, "dags")
-        dags = parse_records(items, Dag.from_api, lambda dag: dag.dag_id)
-        return dags, self._total(page, len(items), "dags", all_at_once=False) if items else 0
+        dags = parse_records(items, _scheduled_dag, lambda dag: dag.dag_id)
+        total = self._total(page, len(items), "dags", all_at_once=False) if items else 0
+        return dags, len(items), total
 
     def dag(self, dag_id: str) -> Dag | None:
         """One DAG as it is now (None when Airflow no longer has it)."""

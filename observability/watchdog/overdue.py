@@ -69,8 +69,15 @@ class ScheduleScan:
         return self._api.major >= 3
 
     def overdue(self, grace_s: float, now: datetime) -> tuple[list[Fact], list[Dag]]:
-        """The overdue facts found this pass, and every DAG read (fresh: for the catalogue)."""
+        """The overdue facts found this pass, and every DAG read (fresh: for the catalogue).
+
+        At most ``pages`` pages are read, and one request more the first time the list begins
+        with a DAG without a next run. On a list that holds still, a round from the first DAG
+        to the first one not yet due takes ``ceil((U + C + 1) / (pages * S)) + 1`` passes at
+        most (U DAGs without a next run leading, C due, S a page's size): every overdue DAG is
+        found within that many."""
         due_by = now - timedelta(seconds=grace_s)
+        resumed = self._resume is not None
         start, leading = self._resume or (max(0, self._unscheduled_lead - 1), True)
         # ``leading``: no DAG with a next run seen yet, where DAGs without one may lead.
         self._resume = None
@@ -78,10 +85,13 @@ class ScheduleScan:
         facts: list[Fact] = []
         read: list[Dag] = []
         for _ in range(self._pages):
-            page, total = self._api.schedule_page(offset)
+            page, served, total = self._api.schedule_page(offset)
             read += page
-            if leading and offset == start > 0 and page and page[0].next_logical_date is not None:
-                # Fewer unscheduled DAGs lead than last time: start again from the first.
+            from_lead = leading and not resumed and offset == start > 0
+            if from_lead and page and page[0].next_logical_date is not None:
+                # Fewer unscheduled DAGs lead than last time: start again from the first. Not
+                # when reading on from a pass that stopped at its page limit: that pass may have
+                # stopped exactly where they end, and would start over forever.
                 self._unscheduled_lead, offset = 0, 0
                 continue
             unscheduled_first = (
@@ -103,8 +113,8 @@ class ScheduleScan:
                     break
                 if (fact := overdue_fact(dag, grace_s, now)) is not None:
                     facts.append(fact)
-            offset += len(page)
-            if done or not page or offset >= total:
+            offset += served  # not len(page): odd records skipped still hold their place
+            if done or not served or offset >= total:
                 if leading:
                     self._unscheduled_lead = offset
                 return facts, read
@@ -116,7 +126,7 @@ class ScheduleScan:
         first (SQLite, MySQL) or no DAG has one. The list sorted the other way tells: its
         first DAG has a next run only in the first case."""
         if self._nulls_first is None:
-            latest, _ = self._api.schedule_page(0, latest_first=True)
+            latest, _, _ = self._api.schedule_page(0, latest_first=True)
             if not latest or latest[0].next_logical_date is None:
                 return False
             self._nulls_first = True
