@@ -67,6 +67,10 @@ LOG_TAIL_CHARS = 64 * 1024
 and the reasons' patterns then cost milliseconds, not seconds, on a log of one huge line."""
 
 
+DAG_ID_MAX_CHARS = 250
+"""Airflow's longest DAG id (``ID_LEN``): a record naming a longer one names no DAG."""
+
+
 class AirflowAPIError(RuntimeError):
     """The API answered with an error or could not be reached; the message is one line."""
 
@@ -146,6 +150,11 @@ def _end_key(ti: TaskInstance) -> datetime:
 def _identity(item: Mapping[str, Any]) -> tuple[Any, ...]:
     """A try or a run, as the API names it."""
     return tuple(str(item.get(key)) for key in ("dag_id", "dag_run_id", "task_id", "map_index"))
+
+
+def _newest_first(run: DagRun) -> tuple[bool, float]:
+    """A run not started yet first, then by start, newest first."""
+    return (run.start_date is not None, -run.start_date.timestamp() if run.start_date else 0.0)
 
 
 def _iso(value: datetime) -> str:
@@ -735,13 +744,19 @@ class AirflowAPI:
         return parse_records(items, DagRun.from_api, _run_key)
 
     def latest_runs(self, dag_id: str, count: int) -> list[DagRun]:
-        """The DAG's newest ``count`` runs, newest first."""
+        """The DAG's newest ``count`` runs, newest first (one not started yet first, as
+        PostgreSQL sorts it), ties by run id: sorted here too, since callers count from the
+        newest and name facts by it, and a server that sends them out of order, or more than
+        asked, must not change either."""
         page = self._request(
             "GET",
             f"{self._prefix}/dags/{_segment(dag_id)}/dagRuns",
             params={"order_by": "-start_date", "limit": count},
         )
-        return parse_records(_items(page, "dag_runs"), DagRun.from_api, _run_key)
+        runs = parse_records(_items(page, "dag_runs"), DagRun.from_api, _run_key)
+        runs.sort(key=lambda run: run.run_id, reverse=True)
+        runs.sort(key=_newest_first)  # stable: runs started at once stay by run id
+        return runs[:count]
 
     def dags(
         self,
@@ -872,8 +887,11 @@ class AirflowAPI:
         else:
             return False
         self._audit_since = since
-        for record in records:
-            key = (str(record.get("dag_id")), record.get("run_id"))
+        # A record served twice (the log grew while paged: newer records push older ones
+        # onto the next page) is kept once; a record naming no DAG or run by text names none.
+        unique = {json.dumps(record, sort_keys=True, default=str): record for record in records}
+        for record in unique.values():
+            key = (_text(record.get("dag_id")) or "", _text(record.get("run_id")))
             self._audit.setdefault(key, []).append(record)
         return True
 
@@ -887,13 +905,11 @@ class AirflowAPI:
             return None
         return [
             record
-            for records in self._audit.values()
+            for (dag_id, _), records in self._audit.items()
+            if 0 < len(dag_id) <= DAG_ID_MAX_CHARS
             for record in records
-            if record.get("dag_id")
-            and (
-                "pause" in str(record.get("event") or "").lower()
-                or "is_paused" in str(record.get("extra") or "")
-            )
+            if "pause" in (_text(record.get("event")) or "").lower()
+            or "is_paused" in (_text(record.get("extra")) or "")
         ]
 
     def event_logs(

@@ -9,11 +9,13 @@ a restart costs a few API calls, never a duplicate or a missed fact.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from observability.events import EventType, Finding
@@ -32,6 +34,8 @@ from observability.watchdog.catalog import MAX_DURATION_TAG, DagCatalog
 from observability.watchdog.config import WatchdogConfig
 from observability.watchdog.facts import Fact, try_identity
 
+_log = logging.getLogger(__name__)
+
 WAITING_STATES = ("scheduled", "queued")
 ACTIVE_RUN_STATES = ("queued", "running")
 _BASELINE_TTL_S = 3600.0
@@ -44,11 +48,29 @@ class Memory:
     baselines: dict[tuple[str, str], tuple[float, float | None]] = field(default_factory=dict)
     run_timeouts: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     paused_seen: set[str] = field(default_factory=set)
-    """The paused DAGs already looked at (a pause is reported once)."""
+    """The paused DAGs already looked at (a pause is reported once); a DAG found unpaused
+    or gone leaves it, so that a pause after is looked at again."""
     paused_listed_at: float | None = None
-    """When the paused lists were last read (``time.monotonic``)."""
-    pause_records: dict[tuple[str, str, str], float] = field(default_factory=dict)
-    """The audit records of pauses already looked at, and when, kept an hour."""
+    """When the paused lists were last read (``time.monotonic``; None: read them next pass)."""
+    pause_records: set[tuple[str, str, str]] = field(default_factory=set)
+    """The last pass's audit records of pauses (DAG, time, event): no more, since passes'
+    windows overlap by a pass or so and a record older than the window is never read again."""
+
+    def new_pauses(self, records: list[dict[str, Any]]) -> set[str]:
+        """The DAGs of ``records`` (one pass's pause records) not in the last pass's."""
+        keys = {
+            (str(record["dag_id"]), str(record.get("when"))[:64], str(record.get("event"))[:64])
+            for record in records
+        }
+        new = {dag_id for dag_id, _, _ in keys - self.pause_records}
+        self.pause_records = keys
+        return new
+
+    def look_again(self, dag_ids: set[str]) -> None:
+        """Forget the records of DAGs that could not be looked at, and read the paused lists
+        next pass: each is looked at again then."""
+        self.pause_records = {key for key in self.pause_records if key[0] not in dag_ids}
+        self.paused_listed_at = None
 
     def fresh(self, cache: dict[Any, tuple[float, Any]], key: Any) -> bool:
         kept = cache.get(key)
@@ -570,8 +592,9 @@ def paused_dags(
     except AirflowAPIError:  # a role that may not read it (2.10's Viewer): the lists, as before
         kept = False
     records = api.pause_records() if kept else None
-    hinted = _new_pauses(memory, records or [])
+    hinted = memory.new_pauses(records) if records is not None else set()
     listed_at = memory.paused_listed_at
+    unread: set[str] = set()
     if (
         records is None
         or listed_at is None
@@ -584,55 +607,70 @@ def paused_dags(
             dag for dag in paused if dag.dag_id not in memory.paused_seen or dag.dag_id in hinted
         ]
     else:
-        fresh = api.concurrently(api.dag, sorted(hinted))
-        candidates = [dag for dag in fresh if dag is not None and dag.is_paused]
+        candidates = []
+        looked_at = sorted(hinted)
+        now_read = api.concurrently(partial(_dag_now, api), looked_at)
+        for dag_id, dag in zip(looked_at, now_read, strict=True):
+            if isinstance(dag, AirflowAPIError):
+                unread.add(dag_id)
+            elif dag is None or not dag.is_paused:  # gone, or unpaused since
+                memory.paused_seen.discard(dag_id)
+            else:
+                candidates.append(dag)
     facts = []
-    for dag in candidates:
-        critical = config.is_critical(dag.dag_id, list(dag.tags))
+    for dag in sorted(candidates, key=lambda dag: dag.dag_id):
+        try:
+            fact = _pause_fact(api, config, dag, now)
+        except AirflowAPIError as exc:
+            _log.warning("the pause of DAG %r is looked at next pass: %s", dag.dag_id, exc)
+            unread.add(dag.dag_id)
+            continue
         memory.paused_seen.add(dag.dag_id)
-        if not critical and dag.max_consecutive_failed_runs <= 0:
-            continue
-        runs = api.latest_runs(dag.dag_id, max(dag.max_consecutive_failed_runs, 1))
-        latest = runs[0] if runs else None
-        failed = 0
-        for run in runs:
-            if run.state != "failed":
-                break
-            failed += 1
-        auto = dag.max_consecutive_failed_runs > 0 and failed >= dag.max_consecutive_failed_runs
-        if not auto and not critical:
-            continue
-        facts.append(
-            Fact(
-                event_type=EventType.DAG_PAUSED,
-                identity=(dag.dag_id, latest.run_id if latest else ""),
-                timestamp=(latest.end_date if latest and latest.end_date else now),
-                dag_id=dag.dag_id,
-                run_id=latest.run_id if latest else None,
-                reason=(
-                    f"paused by Airflow after {failed} consecutive failed runs"
-                    if auto
-                    else "a critical DAG is paused"
-                ),
-                finding=Finding(consecutive_failed_runs=failed),
-            )
-        )
+        if fact is not None:
+            facts.append(fact)
+    if unread:
+        memory.look_again(unread)
     return facts
 
 
-def _new_pauses(memory: Memory, records: list[dict[str, Any]]) -> set[str]:
-    """The DAGs of pause records not seen in an earlier pass (passes' windows overlap)."""
-    now = time.monotonic()
-    for key, seen in list(memory.pause_records.items()):
-        if now - seen >= _BASELINE_TTL_S:
-            del memory.pause_records[key]
-    dag_ids = set()
-    for record in records:
-        key = (str(record["dag_id"]), str(record.get("when")), str(record.get("event")))
-        if key not in memory.pause_records:
-            memory.pause_records[key] = now
-            dag_ids.add(key[0])
-    return dag_ids
+def _dag_now(api: AirflowAPI, dag_id: str) -> Dag | AirflowAPIError | None:
+    """The DAG as it is now, None when gone, or why it could not be read."""
+    try:
+        return api.dag(dag_id)
+    except AirflowAPIError as exc:
+        _log.warning("the pause of DAG %r is looked at next pass: %s", dag_id, exc)
+        return exc
+
+
+def _pause_fact(api: AirflowAPI, config: WatchdogConfig, dag: Dag, now: datetime) -> Fact | None:
+    """The ``dag_paused`` fact of a paused DAG: paused by Airflow after its last runs failed,
+    or critical; else None."""
+    critical = config.is_critical(dag.dag_id, list(dag.tags))
+    if not critical and dag.max_consecutive_failed_runs <= 0:
+        return None
+    runs = api.latest_runs(dag.dag_id, max(dag.max_consecutive_failed_runs, 1))
+    latest = runs[0] if runs else None
+    failed = 0
+    for run in runs:
+        if run.state != "failed":
+            break
+        failed += 1
+    auto = dag.max_consecutive_failed_runs > 0 and failed >= dag.max_consecutive_failed_runs
+    if not auto and not critical:
+        return None
+    return Fact(
+        event_type=EventType.DAG_PAUSED,
+        identity=(dag.dag_id, latest.run_id if latest else ""),
+        timestamp=(latest.end_date if latest and latest.end_date else now),
+        dag_id=dag.dag_id,
+        run_id=latest.run_id if latest else None,
+        reason=(
+            f"paused by Airflow after {failed} consecutive failed runs"
+            if auto
+            else "a critical DAG is paused"
+        ),
+        finding=Finding(consecutive_failed_runs=failed),
+    )
 
 
 def _team(dag: Dag) -> str | None:
