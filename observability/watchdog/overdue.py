@@ -24,13 +24,16 @@ reported, since the catalogue's copy may be old.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from observability.events import EventType, Finding
-from observability.watchdog.airflow_api import AirflowAPI, Dag
+from observability.watchdog.airflow_api import AirflowAPI, AirflowAPIError, Dag
 from observability.watchdog.catalog import DagCatalog
 from observability.watchdog.facts import Fact
+
+_log = logging.getLogger(__name__)
 
 
 def overdue_fact(dag: Dag, grace_s: float, now: datetime) -> Fact | None:
@@ -150,7 +153,13 @@ def overdue_dags(
         candidate = overdue_fact(known, grace_s, now)
         if candidate is None or said(candidate):
             continue
-        dag = catalog.fresh(known.dag_id)
+        try:
+            dag = catalog.fresh(known.dag_id)
+        except AirflowAPIError as exc:  # one DAG that cannot be read costs itself only
+            _log.warning(
+                "DAG %r, overdue in the catalogue, is read again next pass: %s", known.dag_id, exc
+            )
+            continue
         fact = overdue_fact(dag, grace_s, now) if dag is not None else None
         if fact is not None:
             facts.append(fact)

@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from observability.watchdog.airflow_api import AirflowAPIError, Dag
-from observability.watchdog.overdue import ScheduleScan, overdue_fact
+from observability.watchdog.catalog import DagCatalog
+from observability.watchdog.overdue import ScheduleScan, overdue_dags, overdue_fact
 from tests.watchdog.airflow_wire import AirflowWire, Fault, WireClients
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
@@ -224,3 +225,22 @@ def test_odd_records_and_a_date_past_9000_cost_only_themselves(
     wire.add("stuck", _at(NOW - timedelta(hours=2)))
     scan = ScheduleScan(clients(), pages=3)
     assert {fact.dag_id for fact in scan.overdue(GRACE, NOW)[0]} == {"stuck"}
+
+
+def test_on_airflow_2_a_dag_that_cannot_be_read_again_costs_itself_only(
+    wire: AirflowWire, clients: WireClients
+) -> None:
+    """2.10 reads each overdue DAG of the catalogue again: one answering 500 is left for the
+    next pass, and the other is reported."""
+    wire.major = 2
+    wire.add("stuck_a", _at(NOW - timedelta(hours=2)))
+    wire.add("stuck_b", _at(NOW - timedelta(hours=2)))
+    api = clients()
+    catalog = DagCatalog(api, pages_per_pass=3, refresh_s=3600)
+    catalog.advance()
+    wire.fault = lambda path, query: Fault(status=500) if path == "/api/v1/dags/stuck_a" else None
+    facts = overdue_dags(ScheduleScan(api, 3), catalog, GRACE, lambda fact: False, NOW)
+    assert [fact.dag_id for fact in facts] == ["stuck_b"]
+    wire.fault = None
+    facts = overdue_dags(ScheduleScan(api, 3), catalog, GRACE, lambda fact: False, NOW)
+    assert [fact.dag_id for fact in facts] == ["stuck_a", "stuck_b"]
