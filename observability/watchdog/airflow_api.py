@@ -747,13 +747,18 @@ class AirflowAPI:
         """The DAG's newest ``count`` runs, newest first (one not started yet first, as
         PostgreSQL sorts it), ties by run id: sorted here too, since callers count from the
         newest and name facts by it, and a server that sends them out of order, or more than
-        asked, must not change either."""
-        page = self._request(
-            "GET",
-            f"{self._prefix}/dags/{_segment(dag_id)}/dagRuns",
-            params={"order_by": "-start_date", "limit": count},
-        )
-        runs = parse_records(_items(page, "dag_runs"), DagRun.from_api, _run_key)
+        asked, must not change either. Airflow serves at most ``maximum_page_limit`` a request:
+        more are read on, a page at a time, up to ``MAX_PAGES``."""
+        path = f"{self._prefix}/dags/{_segment(dag_id)}/dagRuns"
+        items: list[Any] = []
+        for _ in range(self.MAX_PAGES):
+            params = {"order_by": "-start_date", "limit": count - len(items), "offset": len(items)}
+            page = self._request("GET", path, params=params)
+            found = _items(page, "dag_runs")
+            items += found
+            if not found or len(items) >= min(count, self._total(page, len(items), path)):
+                break
+        runs = parse_records(items, DagRun.from_api, _run_key)
         runs.sort(key=lambda run: run.run_id, reverse=True)
         runs.sort(key=_newest_first)  # stable: runs started at once stay by run id
         return runs[:count]

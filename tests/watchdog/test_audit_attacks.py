@@ -247,3 +247,22 @@ def test_the_memory_of_pause_records_holds_one_pass_over_10000_passes() -> None:
         assert memory.new_pauses(records) == {record["dag_id"] for record in records}
         largest = max(largest, len(memory.pause_records))
     assert largest == 3
+
+
+def test_a_dags_runs_capped_below_its_failure_limit_are_read_on(
+    wire: AirflowWire, clients: WireClients
+) -> None:
+    """Airflow serves at most ``maximum_page_limit`` runs a request: a DAG paused after more
+    failed runs than that is still counted as paused by Airflow."""
+    api = clients()
+    _served(wire)
+    wire.maximum_page_limit = 2
+    wire.dags["auto"].update(max_consecutive_failed_dag_runs=5, is_paused=True)
+    wire.runs[:] = _runs("auto", ["failed"] * 5 + ["success"])
+    try:
+        facts = detect.paused_dags(api, CONFIG, detect.Memory(), NOW, NOW)
+    finally:
+        wire.maximum_page_limit = 100
+    assert [(fact.run_id, fact.reason) for fact in facts] == [
+        ("scheduled__0", "paused by Airflow after 5 consecutive failed runs")
+    ]
