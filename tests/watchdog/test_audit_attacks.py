@@ -112,7 +112,7 @@ _ANSWER = st.one_of(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     odd=st.lists(_RECORD, max_size=8),
@@ -207,7 +207,7 @@ def test_a_dag_unpaused_since_it_was_looked_at_is_looked_at_when_paused_again(
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(seed=st.integers(0, 2**32), repeats=st.lists(st.integers(0, 4), max_size=3))
 def test_a_dags_runs_served_unsorted_twice_or_too_many_count_the_same(

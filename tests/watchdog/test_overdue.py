@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from observability.watchdog.catalog import DagCatalog
 from observability.watchdog.overdue import ScheduleScan, overdue_dags
@@ -149,49 +147,3 @@ def test_on_airflow_2_the_catalogue_rounds_find_them(
     assert [fact.dag_id for fact in facts] == ["stuck"]
     assert "next_dagrun" not in str(wire.requests)
     assert wire.paths()[-1] == "/api/v1/dags/stuck"
-
-
-_DAG = st.tuples(
-    # The next logical date, minutes from now, around the grace (30 min ago)...
-    st.one_of(st.none(), st.integers(-100, 40)),
-    # ...the minutes from it to when the run may be created (trigger timetables: 0)...
-    st.one_of(st.just(0), st.integers(0, 90)),
-    st.booleans(),  # ...and whether paused
-)
-
-
-@settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(dags=st.lists(_DAG, max_size=40), nulls_first=st.booleans(), pages=st.integers(1, 3))
-def test_within_one_round_every_overdue_dag_is_found_and_nothing_else(
-    wire: AirflowWire,
-    clients: WireClients,
-    dags: list[tuple[int | None, int, bool]],
-    nulls_first: bool,
-    pages: int,
-) -> None:
-    wire.dags.clear()
-    wire.nulls_first, wire.maximum_page_limit = nulls_first, 7
-    expected = set()
-    for number, (logical, span, paused) in enumerate(dags):
-        dag_id = f"dag_{number:03d}"
-        if logical is None:
-            wire.add(dag_id, is_paused=paused)
-            continue
-        run_after = NOW + timedelta(minutes=logical + span)
-        wire.add(
-            dag_id,
-            _at(NOW + timedelta(minutes=logical)),
-            next_dagrun_run_after=_at(run_after),
-            is_paused=paused,
-        )
-        if not paused and run_after + timedelta(seconds=GRACE) <= NOW:
-            expected.add(dag_id)
-    scan = ScheduleScan(clients(), pages=pages)
-    found: set[str] = set()
-    for _ in range(len(dags) // (7 * pages) + 3):
-        batch = _overdue(scan)
-        assert batch <= expected
-        found |= batch
-    assert found == expected

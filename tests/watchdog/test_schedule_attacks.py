@@ -95,7 +95,7 @@ def _body(page: Any) -> bytes:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(script=st.lists(_PAGE, min_size=1, max_size=8), pages=st.integers(1, 3))
 def test_a_lying_dag_list_ends_each_pass_and_reports_only_what_its_record_says(
@@ -133,11 +133,12 @@ def test_a_lying_dag_list_ends_each_pass_and_reports_only_what_its_record_says(
 _DAG = st.tuples(
     st.integers(-120, 60),  # the next run's logical date, minutes from now
     st.one_of(st.just(0), st.integers(0, 90)),  # minutes from it to when it may be created
+    st.booleans(),  # paused: the list leaves it out
 )
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     dags=st.lists(_DAG, max_size=30),
@@ -149,7 +150,7 @@ _DAG = st.tuples(
 def test_an_honest_list_yields_every_overdue_dag_within_the_bound(
     wire: AirflowWire,
     clients: WireClients,
-    dags: list[tuple[int, int]],
+    dags: list[tuple[int, int, bool]],
     unscheduled: int,
     nulls_first: bool,
     page_size: int,
@@ -158,14 +159,17 @@ def test_an_honest_list_yields_every_overdue_dag_within_the_bound(
     wire.dags.clear()
     wire.nulls_first, wire.maximum_page_limit = nulls_first, page_size
     expected, due = set(), 0
-    for number, (logical, span) in enumerate(dags):
+    for number, (logical, span, paused) in enumerate(dags):
         dag_id = f"dag_{number:03d}"
         run_after = NOW + timedelta(minutes=logical + span)
         wire.add(
             dag_id,
             _at(NOW + timedelta(minutes=logical)),
             next_dagrun_run_after=_at(run_after),
+            is_paused=paused,
         )
+        if paused:
+            continue
         due += NOW + timedelta(minutes=logical) <= NOW - timedelta(seconds=GRACE)
         if run_after + timedelta(seconds=GRACE) <= NOW:
             expected.add(dag_id)
