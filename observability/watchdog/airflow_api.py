@@ -756,7 +756,8 @@ class AirflowAPI:
             page = self._request("GET", path, params=params)
             found = _items(page, "dag_runs")
             items += found
-            if not found or len(items) >= min(count, self._total(page, len(items), path)):
+            total = self._total(page, len(items), path, all_at_once=False)
+            if not found or len(items) >= min(count, total):
                 break
         runs = parse_records(items, DagRun.from_api, _run_key)
         runs.sort(key=lambda run: run.run_id, reverse=True)
