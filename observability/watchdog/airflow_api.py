@@ -885,9 +885,9 @@ class AirflowAPI:
                 f"{self._prefix}/eventLogs",
                 params=[*params, ("limit", self.page_size), ("offset", offset)],
             )
-            items = [item for item in _items(page, "event_logs") if isinstance(item, dict)]
-            records.extend(items)
-            offset += len(items)
+            items = _items(page, "event_logs")
+            records.extend(item for item in items if isinstance(item, dict))
+            offset += len(items)  # an item that is not a record still holds its place
             if not items or offset >= self._total(page, len(items), "eventLogs", all_at_once=False):
                 break
         else:

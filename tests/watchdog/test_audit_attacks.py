@@ -267,3 +267,31 @@ def test_a_dags_runs_capped_below_its_failure_limit_are_read_on(
     assert [(fact.run_id, fact.reason) for fact in facts] == [
         ("scheduled__0", "paused by Airflow after 5 consecutive failed runs")
     ]
+
+
+def test_a_page_of_records_that_are_not_objects_does_not_end_the_audit_read(
+    wire: AirflowWire, clients: WireClients
+) -> None:
+    """Items that are not records hold their place in the offset: the read goes on to the
+    next page, where the pause is (it took a page of them for the end of the log)."""
+    api = clients()
+    _served(wire)
+    memory = detect.Memory()
+    assert _pass(api, memory) == set()
+    wire.dags["auto"]["is_paused"] = True
+    pages = {
+        "0": [7, "not a record"],
+        "2": [{"event": "paused", "dag_id": "auto", "when": _at(1), "extra": ""}],
+    }
+    wire.fault = lambda path, query: (
+        Fault(
+            body=json.dumps({"event_logs": pages[query["offset"][0]], "total_entries": 3}).encode()
+        )
+        if path == "/api/v2/eventLogs"
+        else None
+    )
+    api.page_size = 2
+    try:
+        assert _pass(api, memory) == {("auto", AUTO)}
+    finally:
+        api.page_size = 1000
