@@ -72,6 +72,24 @@ class Memory:
         self.pause_records = {key for key in self.pause_records if key[0] not in dag_ids}
         self.paused_listed_at = None
 
+    pruned_at: float = field(default_factory=time.monotonic)
+    """When ``keep`` last dropped what was older than an hour."""
+
+    def keep(self, cache: dict[Any, tuple[float, Any]], key: Any, value: Any) -> None:
+        """Keep ``value`` an hour. At most once an hour, drop every baseline and run timeout
+        older than two (not one: one found fresh a moment ago is still read): a DAG or task
+        never asked for again (renamed, deleted, a generated id) would otherwise be kept for
+        as long as the process lives."""
+        now = time.monotonic()
+        cache[key] = (now, value)
+        if now - self.pruned_at < _BASELINE_TTL_S:
+            return
+        self.pruned_at = now
+        caches: tuple[dict[Any, tuple[float, Any]], ...] = (self.baselines, self.run_timeouts)
+        for kept in caches:
+            for stale in [key for key, (at, _) in kept.items() if now - at >= 2 * _BASELINE_TTL_S]:
+                del kept[stale]
+
     def fresh(self, cache: dict[Any, tuple[float, Any]], key: Any) -> bool:
         kept = cache.get(key)
         return kept is not None and time.monotonic() - kept[0] < _BASELINE_TTL_S
@@ -237,7 +255,7 @@ def _explain_failed_run(
 
 def _run_timeout_s(api: AirflowAPI, memory: Memory, dag_id: str) -> float | None:
     if not memory.fresh(memory.run_timeouts, dag_id):
-        memory.run_timeouts[dag_id] = (time.monotonic(), api.dag_run_timeout_s(dag_id))
+        memory.keep(memory.run_timeouts, dag_id, api.dag_run_timeout_s(dag_id))
     return memory.run_timeouts[dag_id][1]
 
 
@@ -368,7 +386,7 @@ def _baselines(
     missing = {key for key in wanted if not memory.fresh(memory.baselines, key)}
     for key, history in api.recent_successes(missing, config.limits.history).items():
         value = p95(ti.duration_s for ti in history if ti.duration_s is not None)
-        memory.baselines[key] = (time.monotonic(), value)
+        memory.keep(memory.baselines, key, value)
     return {key: memory.baselines[key][1] for key in wanted}
 
 
@@ -514,7 +532,7 @@ def _average_runtime(api: AirflowAPI, memory: Memory, dag_id: str) -> float | No
         if run.end_date and run.start_date and run.end_date >= run.start_date
     ]
     value = sum(durations) / len(durations) if len(durations) >= 3 else None
-    memory.baselines[key] = (time.monotonic(), value)
+    memory.keep(memory.baselines, key, value)
     return value
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -295,3 +296,21 @@ def test_a_page_of_records_that_are_not_objects_does_not_end_the_audit_read(
         assert _pass(api, memory) == {("auto", AUTO)}
     finally:
         api.page_size = 1000
+
+
+def test_baselines_and_run_timeouts_of_dags_gone_are_dropped_after_their_hour() -> None:
+    """Kept an hour for what is asked again; a DAG or task never asked again (renamed,
+    deleted, generated ids) leaves the memory an hour or two after, not never."""
+    memory = detect.Memory()
+    old = time.monotonic() - 2 * 3600 - 1
+    for number in range(1000):
+        memory.baselines[f"dag_{number}", "task"] = (old, 1.0)
+        memory.run_timeouts[f"dag_{number}"] = (old, None)
+    memory.baselines["dag_fresh", "task"] = (time.monotonic() - 3599, 3.0)  # still read
+    memory.pruned_at = old
+    memory.keep(memory.baselines, ("dag_new", "task"), 2.0)
+    assert {key: value for key, (_, value) in memory.baselines.items()} == {
+        ("dag_new", "task"): 2.0,
+        ("dag_fresh", "task"): 3.0,
+    }
+    assert memory.run_timeouts == {}
