@@ -39,6 +39,9 @@ _log = logging.getLogger(__name__)
 WAITING_STATES = ("scheduled", "queued")
 ACTIVE_RUN_STATES = ("queued", "running")
 _BASELINE_TTL_S = 3600.0
+_PAUSES_READ_ALONE = 20
+"""More DAGs newly named by pause records than this are looked at in the paused lists (two
+requests and their pages, however many were paused) rather than each alone."""
 
 
 @dataclass
@@ -602,9 +605,9 @@ def paused_dags(
     records since the last pass say which DAGs to look at: one request, which the failures'
     explanations read anyway. The paused lists (on Airflow 3 the slowest request of a pass at
     10,000 DAGs) are read only when the records cannot be trusted to hold every pause: on the
-    first pass (pauses before the window), when the audit read was cut short or refused, and
-    every ``dag_list_refresh`` for pauses no record names (a bulk ``PATCH /dags``, the
-    database)."""
+    first pass (pauses before the window), when the audit read was cut short or refused, when
+    the records name more DAGs than are worth a request each, and every ``dag_list_refresh``
+    for pauses no record names (a bulk ``PATCH /dags``, the database)."""
     try:
         kept = api.read_audit_since(audit_since)
     except AirflowAPIError:  # a role that may not read it (2.10's Viewer): the lists, as before
@@ -615,6 +618,7 @@ def paused_dags(
     unread: set[str] = set()
     if (
         records is None
+        or len(hinted) > _PAUSES_READ_ALONE
         or listed_at is None
         or time.monotonic() - listed_at >= config.dag_list_refresh
     ):

@@ -31,6 +31,7 @@ CONFIG = WatchdogConfig.model_validate(
     {"airflow": [{"name": "local", "url": "http://127.0.0.1:1"}], "dag_list_refresh": "10m"}
 )
 AUTO = "paused by Airflow after 3 consecutive failed runs"
+HAND = '{"is_paused": true}'
 
 
 def _at(minutes_ago: float) -> str:
@@ -314,3 +315,25 @@ def test_baselines_and_run_timeouts_of_dags_gone_are_dropped_after_their_hour() 
         ("dag_fresh", "task"): 3.0,
     }
     assert memory.run_timeouts == {}
+
+
+def test_a_storm_of_pauses_reads_the_paused_lists_not_each_dag(
+    wire: AirflowWire, clients: WireClients
+) -> None:
+    """250 DAGs paused by hand before maintenance (fewer records than cut the audit read
+    short), and ``auto`` by Airflow: the paused lists (a few requests) say which matter, not
+    250 requests one DAG each."""
+    api = clients()
+    _served(wire)
+    memory = detect.Memory()
+    assert _pass(api, memory) == set()
+    wire.dags["auto"]["is_paused"] = True
+    wire.audit.append({"event": "paused", "dag_id": "auto", "when": _at(1), "extra": ""})
+    for number in range(250):
+        wire.add(f"quiet_{number}", is_paused=True)
+        wire.audit.append(
+            {"event": "patch_dag", "dag_id": f"quiet_{number}", "when": _at(1), "extra": HAND}
+        )
+    wire.reset()
+    assert _pass(api, memory) == {("auto", AUTO)}
+    assert len(wire.requests) < 10, wire.paths()
