@@ -58,6 +58,8 @@ class Memory:
     pause_records: set[tuple[str, str, str]] = field(default_factory=set)
     """The last pass's audit records of pauses (DAG, time, event): no more, since passes'
     windows overlap by a pass or so and a record older than the window is never read again."""
+    pruned_at: float = field(default_factory=time.monotonic)
+    """When ``keep`` last dropped what was older than two hours."""
 
     def new_pauses(self, records: list[dict[str, Any]]) -> set[str]:
         """The DAGs of ``records`` (one pass's pause records) not in the last pass's."""
@@ -74,9 +76,6 @@ class Memory:
         next pass: each is looked at again then."""
         self.pause_records = {key for key in self.pause_records if key[0] not in dag_ids}
         self.paused_listed_at = None
-
-    pruned_at: float = field(default_factory=time.monotonic)
-    """When ``keep`` last dropped what was older than an hour."""
 
     def keep(self, cache: dict[Any, tuple[float, Any]], key: Any, value: Any) -> None:
         """Keep ``value`` an hour. At most once an hour, drop every baseline and run timeout
