@@ -190,6 +190,14 @@ class WatchdogConfig(_Strict):
         description="On 2.10 a new round of the DAG list no sooner than this; the paused lists "
         "and a DAG's owners are read again after this.",
     )
+    claim_settle: Duration | None = Field(
+        default=None,
+        ge=0,
+        le=60,
+        description="How long a watchdog waits for other watchdogs' claims before writing a "
+        "fact whose time moves (an import error, one cleared): longer than Cloud Logging "
+        "takes to make an entry readable. Default 5 s; 0.5 s against the emulator.",
+    )
     limits: Limits = Limits()
     deadlines: list[Deadline] = Field(default_factory=list)
     critical_dags: list[str] = Field(

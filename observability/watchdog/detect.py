@@ -132,6 +132,7 @@ def _task_fact(
     finding: Finding | None = None,
     extra: tuple[Any, ...] = (),
     fields: dict[str, Any] | None = None,
+    time_moves: bool = False,
 ) -> Fact:
     return Fact(
         event_type=event_type,
@@ -148,6 +149,7 @@ def _task_fact(
         reason=reason,
         finding=finding,
         fields={**_try_fields(ti), **(fields or {})},
+        time_moves=time_moves,
     )
 
 
@@ -177,6 +179,7 @@ def explain_failed_try(api: AirflowAPI, ti: TaskInstance) -> Fact:
         when,
         reason=reason,
         fields={"exception": exception},
+        time_moves=ti.end_date is None,
     )
 
 
@@ -240,6 +243,7 @@ def _explain_failed_run(
         event_type=EventType.DAG_RUN_FAILED,
         identity=(run.dag_id, run.run_id),
         timestamp=run.end_date or datetime.now(timezone.utc),
+        time_moves=run.end_date is None,
         dag_id=run.dag_id,
         run_id=run.run_id,
         reason=reason,
@@ -293,6 +297,7 @@ def import_error_facts(
                 event_type=EventType.DAG_IMPORT_ERROR,
                 identity=(error.filename, print_, generations.get(error.filename, 0)),
                 timestamp=error.timestamp or now,
+                time_moves=True,
                 reason=last,
                 finding=Finding(file=error.filename),
                 fields={"exception": exception},
@@ -305,6 +310,7 @@ def import_error_facts(
                     event_type=EventType.DAG_IMPORT_ERROR_CLEARED,
                     identity=(filename, print_, generations.get(filename, 0)),
                     timestamp=now,
+                    time_moves=True,
                     reason="the file imports again",
                     finding=Finding(file=filename),
                 )
@@ -683,6 +689,7 @@ def _pause_fact(api: AirflowAPI, config: WatchdogConfig, dag: Dag, now: datetime
         event_type=EventType.DAG_PAUSED,
         identity=(dag.dag_id, latest.run_id if latest else ""),
         timestamp=(latest.end_date if latest and latest.end_date else now),
+        time_moves=not (latest and latest.end_date),
         dag_id=dag.dag_id,
         run_id=latest.run_id if latest else None,
         reason=(

@@ -44,6 +44,9 @@ class Fact:
     reason: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     finding: Finding | None = None
+    time_moves: bool = False
+    """The time is not fixed by Airflow's record (seen now, or re-stamped at every parse):
+    racing watchdogs agree on one through claims (see ``claims``) before writing."""
 
     def event_id(self, environment: Environment) -> str:
         return event_id(environment, self.event_type, self.identity)

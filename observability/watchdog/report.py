@@ -41,7 +41,8 @@ _REPORTED_TYPES = (
 )
 
 
-def _rfc3339(value: datetime) -> str:
+def rfc3339(value: datetime) -> str:
+    """A time as Logging's filters and payloads write it, to the microsecond."""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -106,7 +107,7 @@ class Reporter:
         said = Said()
         types = " OR ".join(f'"{kind.value}"' for kind in _REPORTED_TYPES)
         for entry in self._entries(
-            f'logName="{self._log_name}" AND timestamp>="{_rfc3339(since)}"'
+            f'logName="{self._log_name}" AND timestamp>="{rfc3339(since)}"'
             f" AND jsonPayload.event_type=({types}){self._scope()}"
         ):
             payload = entry.payload if isinstance(entry.payload, dict) else {}
@@ -129,7 +130,7 @@ class Reporter:
             f'"{EventType.DAG_IMPORT_ERROR.value}" OR "{EventType.DAG_IMPORT_ERROR_CLEARED.value}"'
         )
         for entry in self._entries(
-            f'logName="{self._log_name}" AND timestamp>="{_rfc3339(now - IMPORT_ERROR_MEMORY)}"'
+            f'logName="{self._log_name}" AND timestamp>="{rfc3339(now - IMPORT_ERROR_MEMORY)}"'
             f" AND jsonPayload.event_type=({kinds}){self._scope()}"
         ):
             payload = entry.payload if isinstance(entry.payload, dict) else {}

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
@@ -25,6 +25,7 @@ from observability.gcp import Endpoint, logging_client, project_id
 from observability.watchdog import detect, overdue
 from observability.watchdog.airflow_api import AirflowAPI, DagRun
 from observability.watchdog.catalog import DagCatalog
+from observability.watchdog.claims import CLOUD_LOGGING_SETTLE_S, EMULATOR_SETTLE_S, Claims
 from observability.watchdog.composer import ComposerAPI, to_environment
 from observability.watchdog.config import AirflowAuth, ComposerSource, WatchdogConfig
 from observability.watchdog.facts import Environment, Fact, event_id, try_identity
@@ -77,6 +78,12 @@ class Watcher:
             timeout_s=config.request_timeout,
         )
         self.reporter = Reporter(environment, logging_reader, project)
+        self.claims = Claims(
+            environment,
+            logging_reader,
+            project,
+            CLOUD_LOGGING_SETTLE_S if config.claim_settle is None else config.claim_settle,
+        )
         self.memory = detect.Memory()
         self.catalog = DagCatalog(self.api, config.dag_pages_per_pass, config.dag_list_refresh)
         self.schedule = overdue.ScheduleScan(self.api, config.dag_pages_per_pass)
@@ -187,7 +194,7 @@ class Watcher:
         now = now or datetime.now(timezone.utc)
         report = PassReport(self.environment.name)
         started = time.monotonic()
-        calls_before = self.api.calls, self.reporter.calls
+        calls_before = self.api.calls, self.reporter.calls + self.claims.calls
         self.api.forget()
         self.api.deadline = time.monotonic() + self.config.pass_timeout
         try:
@@ -202,6 +209,11 @@ class Watcher:
                 fact for fact in self.facts(now) if not self._said.covers(fact, self.environment)
             ]
             fresh = list({fact.event_id(self.environment): fact for fact in fresh}.values())
+            agreed = self.claims.agreed(fact for fact in fresh if fact.time_moves)
+            fresh = [
+                replace(fact, timestamp=agreed.get(fact.event_id(self.environment), fact.timestamp))
+                for fact in fresh
+            ]
             written = self.reporter.write(fresh, self.api.version)
             if not self.reporter.flush():
                 _log.warning("%s: events spooled; they will be replayed", self.environment.name)
@@ -210,7 +222,7 @@ class Watcher:
             report.error = f"{type(exc).__name__}: {exc}"
         self.api.deadline = None
         report.airflow_calls = self.api.calls - calls_before[0]
-        report.logging_calls = self.reporter.calls - calls_before[1]
+        report.logging_calls = self.reporter.calls + self.claims.calls - calls_before[1]
         report.seconds = time.monotonic() - started
         return report
 
@@ -226,8 +238,11 @@ class Watchdog:
     _PASSES_AT_ONCE = 8
 
     def __init__(self, config: WatchdogConfig, endpoint: Endpoint | None = None) -> None:
-        self.config = config
         self.endpoint = endpoint or Endpoint.from_settings()
+        if config.claim_settle is None:
+            settle = EMULATOR_SETTLE_S if self.endpoint.emulated else CLOUD_LOGGING_SETTLE_S
+            config = config.model_copy(update={"claim_settle": settle})
+        self.config = config
         self._project = project_id(endpoint=self.endpoint) if not config.composer else None
         self._watchers: dict[str, Watcher] = {}
         self._found_at = -float("inf")
