@@ -180,16 +180,19 @@ class AirflowAPI:
         self.http.close()
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One call; a GET is retried while the server is unreachable or slow (a busy API
-        server on a loaded machine), a change is never repeated."""
+        """One call; a GET is retried while the server is unreachable, slow or failing (a busy
+        API server on a loaded machine answers 500 when its database pool runs dry), a change
+        is never repeated."""
         for attempt in range(5 if method == "GET" else 1):
             try:
                 response = self.http.request(method, path, **kwargs)
-                break
             except httpx.TransportError:
                 if attempt == 4 or method != "GET":
                     raise
-                time.sleep(2)
+            else:
+                if response.status_code < 500 or attempt == 4 or method != "GET":
+                    break
+            time.sleep(2)
         if response.status_code >= 400:
             raise AssertionError(f"{method} {path}: {response.status_code} {response.text[:500]}")
         return response.json() if response.content else None
@@ -204,21 +207,31 @@ class AirflowAPI:
         body: dict[str, Any] = {"dag_run_id": run_id, "conf": conf or {}}
         if self.major >= 3:
             body["logical_date"] = None
+        path = f"/dags/{dag_id}/dagRuns"
         for attempt in range(3):
             try:
-                self._json("POST", f"/dags/{dag_id}/dagRuns", json=body)
-                return run_id
+                response = self.http.post(path, json=body)
             except httpx.TimeoutException:
-                # A busy API server may create the run and answer too late: the run id is
-                # ours, so whether it exists says whether to ask again.
-                if attempt == 2 or self._exists(f"/dags/{dag_id}/dagRuns/{run_id}"):
-                    break
-        if not self._exists(f"/dags/{dag_id}/dagRuns/{run_id}"):
-            raise AssertionError(f"{dag_id}/{run_id} was never created")
-        return run_id
+                response = None
+            if response is not None and response.status_code < 500:
+                if response.status_code == 409 and attempt:
+                    return run_id  # an earlier attempt created it after all
+                if response.status_code >= 400:
+                    raise AssertionError(f"POST {path}: {response.status_code} {response.text}")
+                return run_id
+            # A busy API server may answer too late, or 500 (its database pool ran dry), and
+            # still create the run: the run id is ours, so whether it exists says whether to
+            # ask again.
+            if self._exists(f"{path}/{run_id}"):
+                return run_id
+            time.sleep(2)
+        raise AssertionError(f"{dag_id}/{run_id} was never created")
 
     def _exists(self, path: str) -> bool:
-        return self.http.get(path).status_code == 200
+        try:
+            return self.http.get(path).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return dict(self._json("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
