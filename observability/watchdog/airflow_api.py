@@ -787,8 +787,10 @@ class AirflowAPI:
         items = self._pages(f"{self._prefix}/dags", "dags", params)
         return parse_records(items, Dag.from_api, lambda dag: dag.dag_id)
 
-    def dag_page(self, offset: int) -> tuple[list[Dag], int]:
-        """One page of every DAG, in ``dag_id`` order from ``offset``, and how many there are."""
+    def dag_page(self, offset: int) -> tuple[list[Dag], int, int]:
+        """One page of every DAG, in ``dag_id`` order from ``offset``: the DAGs, how many
+        records the page held (the next page's offset: a record that does not parse is
+        skipped, not read again) and how many there are."""
         page = self._request(
             "GET",
             f"{self._prefix}/dags",
@@ -796,7 +798,8 @@ class AirflowAPI:
         )
         items = _items(page, "dags")
         dags = parse_records(items, Dag.from_api, lambda dag: dag.dag_id)
-        return dags, self._total(page, len(items), "dags", all_at_once=False) if items else 0
+        total = self._total(page, len(items), "dags", all_at_once=False) if items else 0
+        return dags, len(items), total
 
     def schedule_page(
         self, offset: int, *, latest_first: bool = False

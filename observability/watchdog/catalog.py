@@ -99,12 +99,12 @@ class DagCatalog:
             self._read_page()
 
     def _read_page(self) -> None:
-        page, total = self._api.dag_page(self._offset)
+        page, held, total = self._api.dag_page(self._offset)
         now = time.monotonic()
         for dag in page:
             self._dags[dag.dag_id] = (now, dag)
-        self._offset += len(page)
-        if not page or self._offset >= total:
+        self._offset += held
+        if not held or self._offset >= total:
             self._end_round(self._round_began or now)
 
     def _end_round(self, began: float) -> None:

@@ -205,3 +205,18 @@ def test_a_list_past_the_servers_cap_is_read_whole_its_pages_side_by_side(
     assert _offsets(wire)[0] == 0  # the first page says how many: the others come at once
     assert sorted(_offsets(wire)) == [0, 100, 200, 300, 400]
     assert 2 <= wire.most_in_flight <= 4
+
+
+def test_a_page_of_records_that_do_not_parse_is_read_past_not_taken_for_the_end(
+    wire: AirflowWire, api: AirflowAPI
+) -> None:
+    """The round advanced by the DAGs it kept: a page of odd records kept none, looked like the
+    list's end, and hid every DAG after it."""
+    for number in range(100, 200):  # an empty id: odd, and sorted first, a page of them
+        wire.dags[f"dag_{number:05d}"]["dag_id"] = ""
+    catalog = DagCatalog(api, pages_per_pass=5, refresh_s=3600)
+    catalog.advance()
+    assert catalog.complete
+    assert _offsets(wire) == [0, 100, 200]
+    known = {dag.dag_id for dag in catalog.known()}
+    assert known == {f"dag_{number:05d}" for number in (*range(100), *range(200, 250))}
