@@ -56,8 +56,12 @@ BARE_KEY_MIN_VALUE = 16
 """``key=`` alone (as in ``?key=AIza...``) is a credential when its value is this long."""
 
 
-def holds_secret(name: str, value: str) -> bool:
-    """Whether ``name=value`` (in the text's own case) is a credential to mask."""
+def secret_name(name: str) -> bool | None:
+    """Whether a value under ``name`` (in the text's own case) is a credential: ``None`` for a
+    bare ``key``, which only its value's length decides (see ``BARE_KEY_MIN_VALUE``).
+
+    Asked before the value is even measured: a value may run to the end of the text, and
+    measuring it at every key name of a text like ``akey=akey=...`` took quadratic time."""
     words = [word.lower() for word in _WORDS.findall(name)]
     if not words:
         return False
@@ -67,7 +71,5 @@ def holds_secret(name: str, value: str) -> bool:
     for ending in ("keys", "key"):
         if last.endswith(ending):
             qualifier = "".join(words[:-1]) + last[: -len(ending)]
-            if not qualifier:
-                return len(value) >= BARE_KEY_MIN_VALUE
-            return qualifier.endswith(_KEY_QUALIFIERS)
+            return None if not qualifier else qualifier.endswith(_KEY_QUALIFIERS)
     return False

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from observability.redact.keys import KEYWORDS, holds_secret
+from observability.redact.keys import BARE_KEY_MIN_VALUE, KEYWORDS, secret_name
 from observability.redact.shapes import SHAPES, TOKEN_CHARS, Shape
 
 REDACTED = "***"
@@ -96,6 +96,9 @@ class _Scan:
         separator = _SEPARATOR.match(lower, name_end)
         if separator is None or name_end == start:
             return None, name_end
+        secret = secret_name(self.original[name_start:name_end])
+        if secret is False:
+            return None, name_end
         value_start = separator.end()
         quote = lower[value_start : value_start + 1]
         if quote in _QUOTED_VALUE:
@@ -109,8 +112,9 @@ class _Scan:
                 credential = _SPACE_THEN_TOKEN.match(lower, value_end)
                 if credential is not None:
                     value_start, value_end = credential.span(1)
-        name = self.original[name_start:name_end]
-        if value_end == value_start or not holds_secret(name, lower[value_start:value_end]):
+        if value_end == value_start or (
+            secret is None and value_end - value_start < BARE_KEY_MIN_VALUE
+        ):
             return None, name_end
         # A short value may be a key's name (``key= password = x``): the scan resumes inside
         # it. Past a long one, so that no text is scanned again more than once.
