@@ -103,7 +103,7 @@ class Claims:
             batch.log_struct(
                 {
                     "claim": event_id,
-                    "time": rfc3339(fact.timestamp),
+                    "proposed": rfc3339(fact.timestamp),
                     "watchdog": self._watchdog,
                 },
                 insert_id=f"{event_id}.{self._watchdog}",
@@ -129,7 +129,7 @@ class Claims:
         first: dict[str, tuple[datetime, str, datetime]] = {}
         for entry in entries:
             payload = entry.payload if isinstance(entry.payload, dict) else {}
-            event_id, proposed = payload.get("claim"), _time(payload.get("time"))
+            event_id, proposed = payload.get("claim"), _time(payload.get("proposed"))
             if not isinstance(event_id, str) or proposed is None or entry.timestamp is None:
                 continue
             key = (entry.timestamp, str(entry.insert_id), proposed)

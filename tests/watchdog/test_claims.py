@@ -148,7 +148,7 @@ def test_many_facts_are_claimed_in_bounded_requests_and_garbage_claims_are_ignor
     junk: list[Any] = ["yesterday", 12, None, "2026-12-07T10:00:00", {"a": 1}]
     for value in junk:  # claims someone else wrote badly: no time, or one without a zone
         stranger.log_struct(
-            {"claim": facts[0].event_id(environment), "time": value},
+            {"claim": facts[0].event_id(environment), "proposed": value},
             timestamp=now - timedelta(minutes=5),
         )
     claims = Claims(environment, logging_client(project, emulator), project, settle=0)
